@@ -1,0 +1,353 @@
+"""A CRM-neutral model of a company's sales data, and a seeded generator for it.
+
+The sandbox servers encode a :class:`Company` into each CRM's wire format (Zoho ids and
+ISO-with-offset datetimes, Fxiaoke 24-hex ids and epoch milliseconds). Keeping the model
+neutral means one generator feeds both CRMs, and the Maven data set loads into the same model.
+
+The company: international regions sell through Zoho CRM (USD and EUR), the China business
+through Fxiaoke (CNY). Each region has a director, two teams with a manager each, and reps.
+Everything is drawn from ``random.Random(seed)`` relative to ``as_of``, so the same
+``(seed, reps, deals, as_of)`` always gives the same company.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+# name, probability (%), category: the stage lists each CRM's sandbox serves.
+PIPELINES: dict[str, list[tuple[str, int, str]]] = {
+    "zoho": [
+        ("Qualification", 10, "open"),
+        ("Needs Analysis", 20, "open"),
+        ("Value Proposition", 40, "open"),
+        ("Id. Decision Makers", 60, "open"),
+        ("Proposal/Price Quote", 75, "open"),
+        ("Negotiation/Review", 90, "open"),
+        ("Closed Won", 100, "won"),
+        ("Closed Lost", 0, "lost"),
+        ("Closed Lost to Competition", 0, "lost"),
+    ],
+    "fxiaoke": [
+        ("验证客户", 10, "open"),
+        ("需求确认", 30, "open"),
+        ("方案/报价", 60, "open"),
+        ("谈判审核", 80, "open"),
+        ("赢单", 100, "won"),
+        ("输单", 0, "lost"),
+    ],
+}
+
+REGIONS: list[tuple[str, str, str]] = [  # name, crm, currency
+    ("North America", "zoho", "USD"),
+    ("Europe", "zoho", "EUR"),
+    ("China East", "fxiaoke", "CNY"),
+    ("China South", "fxiaoke", "CNY"),
+]
+
+_FIRST = ["Olivia", "Liam", "Emma", "Noah", "Ava", "Lucas", "Mia", "Ethan", "Sofia", "Mateo", "Chloe",
+          "Leo", "Hannah", "Felix", "Clara", "Jonas", "Elena", "Oscar", "Ines", "Marco"]
+_LAST = ["Walker", "Schmidt", "Dubois", "Rossi", "Novak", "Jensen", "Garcia", "Silva", "Murphy", "Kowalski",
+         "Larsen", "Moreau", "Fischer", "Keller", "Brennan", "Costa", "Weber", "Bauer", "Laurent", "Hughes"]
+_CN_SURNAME = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭"]
+_CN_GIVEN = ["伟", "芳", "娜", "敏", "静", "磊", "洋", "艳", "勇", "军", "杰", "娟", "涛", "明", "超", "霞", "雨檬", "子涵"]
+_CN_PINYIN = {"王": "wang", "李": "li", "张": "zhang", "刘": "liu", "陈": "chen", "杨": "yang", "黄": "huang",
+              "赵": "zhao", "吴": "wu", "周": "zhou", "徐": "xu", "孙": "sun", "马": "ma", "朱": "zhu", "胡": "hu",
+              "郭": "guo"}
+_COMPANY_WORDS = ["Acme", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Hooli", "Vandelay", "Soylent",
+                  "Tyrell", "Cyberdyne", "Wonka", "Oscorp", "Gringotts", "Aperture", "Massive"]
+_COMPANY_SUFFIX = ["Inc", "GmbH", "Ltd", "SA", "Group", "Holdings", "Systems", "Labs"]
+_CN_COMPANY = ["华信", "东方", "长城", "金桥", "远航", "恒达", "新世纪", "瑞丰", "天成", "中联", "海纳", "鼎盛"]
+_CN_SUFFIX = ["科技有限公司", "贸易有限公司", "集团", "制造有限公司", "信息技术有限公司"]
+_INDUSTRIES = ["Manufacturing", "Retail", "Technology", "Finance", "Healthcare", "Logistics", "Energy"]
+_LEAD_SOURCES = ["Cold Call", "Advertisement", "Partner", "Web Download", "Trade Show", "Employee Referral"]
+
+PRODUCTS: list[tuple[str, str, Decimal]] = [  # name, series, list price in USD
+    ("SalesOps Cloud Starter", "Cloud", Decimal("4800.00")),
+    ("SalesOps Cloud Pro", "Cloud", Decimal("18000.00")),
+    ("SalesOps Cloud Enterprise", "Cloud", Decimal("60000.00")),
+    ("Analytics Add-on", "Add-on", Decimal("7200.00")),
+    ("Implementation Services", "Services", Decimal("25000.00")),
+]
+_CURRENCY_SCALE = {"USD": Decimal("1"), "EUR": Decimal("0.92"), "CNY": Decimal("7.2")}
+
+
+@dataclass
+class Region:
+    name: str
+    crm: str
+    currency: str
+
+
+@dataclass
+class User:
+    key: int
+    first_name: str
+    last_name: str
+    full_name: str
+    email: str
+    role: str  # director | manager | rep
+    region: str
+    team: str | None
+    manager_key: int | None
+    crm: str
+    hired_on: date
+    left_on: date | None = None
+    birthday: date | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.left_on is None
+
+
+@dataclass
+class Product:
+    key: int
+    name: str
+    series: str
+    unit_price: Decimal
+
+
+@dataclass
+class Account:
+    key: int
+    name: str
+    industry: str | None
+    region: str
+    crm: str
+    owner_key: int
+    created_at: datetime
+    modified_at: datetime
+    annual_revenue: Decimal | None = None
+    employees: int | None = None
+    country: str | None = None
+    parent_name: str | None = None
+    year_established: int | None = None
+
+
+@dataclass
+class Contact:
+    key: int
+    account_key: int
+    first_name: str
+    last_name: str
+    email: str
+    crm: str
+    owner_key: int
+    created_at: datetime
+    modified_at: datetime
+    birthday: date | None = None
+
+
+@dataclass
+class StageChange:
+    stage: str
+    changed_at: datetime
+    amount: Decimal | None
+    probability: int
+
+
+@dataclass
+class Deal:
+    key: int
+    name: str
+    crm: str
+    account_key: int | None
+    contact_key: int | None
+    owner_key: int
+    product_key: int | None
+    amount: Decimal | None
+    currency: str
+    stage: str
+    stage_category: str  # open | won | lost
+    probability: int
+    created_at: datetime
+    closing_date: date | None
+    modified_at: datetime
+    lead_source: str | None = None
+    deal_type: str = "New Business"
+    history: list[StageChange] = field(default_factory=list)
+
+
+@dataclass
+class Company:
+    name: str
+    as_of: date
+    regions: list[Region]
+    users: list[User]
+    products: list[Product]
+    accounts: list[Account]
+    contacts: list[Contact]
+    deals: list[Deal]
+    pipelines: dict[str, list[tuple[str, int, str]]] = field(default_factory=lambda: dict(PIPELINES))
+
+    def for_crm(self, crm: str) -> Company:
+        """The part of the company that lives in one CRM (users of that CRM, its accounts and deals)."""
+        return Company(
+            name=self.name,
+            as_of=self.as_of,
+            regions=[r for r in self.regions if r.crm == crm],
+            users=[u for u in self.users if u.crm == crm],
+            products=list(self.products),
+            accounts=[a for a in self.accounts if a.crm == crm],
+            contacts=[c for c in self.contacts if c.crm == crm],
+            deals=[d for d in self.deals if d.crm == crm],
+            pipelines={crm: self.pipelines[crm]} if crm in self.pipelines else dict(self.pipelines),
+        )
+
+
+def _ts(day: date, rng: random.Random) -> datetime:
+    """A business-hours instant on ``day`` (UTC), so modified times spread over the day."""
+    return datetime.combine(day, time(1, 0), tzinfo=UTC) + timedelta(seconds=rng.randrange(0, 10 * 3600))
+
+
+def _money(value: float) -> Decimal:
+    return Decimal(str(round(value, 2))).quantize(Decimal("0.01"))
+
+
+def generate_company(
+    *, seed: int = 42, reps: int = 24, deals: int = 1200, as_of: date | None = None
+) -> Company:
+    """Generate a deterministic company. ``reps`` are spread evenly over 4 regions x 2 teams."""
+    if reps < 1 or deals < 0:
+        raise ValueError("reps must be >= 1 and deals >= 0")
+    rng = random.Random(seed)
+    as_of = as_of or datetime.now(UTC).date()
+    start = as_of - timedelta(days=548)  # 18 months of history
+    regions = [Region(n, crm, cur) for n, crm, cur in REGIONS]
+    users: list[User] = []
+    used_emails: set[str] = set()
+
+    def new_user(role: str, region: Region, team: str | None, manager_key: int | None) -> User:
+        key = len(users) + 1
+        if region.crm == "fxiaoke":
+            surname, given = rng.choice(_CN_SURNAME), rng.choice(_CN_GIVEN)
+            first, last, full = given, surname, surname + given
+            local = f"{_CN_PINYIN[surname]}.{key}"
+        else:
+            first, last = rng.choice(_FIRST), rng.choice(_LAST)
+            full = f"{first} {last}"
+            local = f"{first}.{last}".lower()
+        email = f"{local}@salesops-demo.com"
+        if email in used_emails:
+            email = f"{local}{key}@salesops-demo.com"
+        used_emails.add(email)
+        hired = start - timedelta(days=rng.randrange(30, 900))
+        user = User(key, first, last, full, email, role, region.name, team, manager_key, region.crm, hired,
+                    birthday=date(rng.randrange(1970, 1998), rng.randrange(1, 13), rng.randrange(1, 29)))
+        users.append(user)
+        return user
+
+    rep_users: list[User] = []
+    team_slots = [(r, t) for r in regions for t in (1, 2)]
+    for region in regions:
+        director = new_user("director", region, None, None)
+        for t in (1, 2):
+            team = f"{region.name} {t}"
+            manager = new_user("manager", region, team, director.key)
+            n_reps = sum(1 for i in range(reps) if team_slots[i % len(team_slots)] == (region, t))
+            for _ in range(n_reps):
+                rep_users.append(new_user("rep", region, team, manager.key))
+    # One rep who joined mid-window and one who left: proration and "left" reps are real cases.
+    if len(rep_users) >= 3:
+        rep_users[1].hired_on = as_of - timedelta(days=200)
+        rep_users[2].left_on = as_of - timedelta(days=90)
+
+    products = [Product(i + 1, n, s, p) for i, (n, s, p) in enumerate(PRODUCTS)]
+
+    accounts: list[Account] = []
+    contacts: list[Contact] = []
+    n_accounts = max(4, deals // 6)
+    for i in range(n_accounts):
+        owner = rep_users[i % len(rep_users)]
+        region = next(r for r in regions if r.name == owner.region)
+        if region.crm == "fxiaoke":
+            name = f"{rng.choice(_CN_COMPANY)}{rng.choice(_CN_SUFFIX)}({i + 1})"
+        else:
+            name = f"{rng.choice(_COMPANY_WORDS)} {rng.choice(_COMPANY_SUFFIX)} {i + 1}"
+        created = _ts(start - timedelta(days=rng.randrange(0, 365)), rng)
+        acc = Account(
+            key=i + 1, name=name, industry=rng.choice(_INDUSTRIES), region=region.name, crm=region.crm,
+            owner_key=owner.key, created_at=created, modified_at=created + timedelta(days=rng.randrange(0, 30)),
+            annual_revenue=_money(rng.uniform(1e6, 5e8)), employees=rng.randrange(20, 20000),
+            country={"North America": "United States", "Europe": "Germany"}.get(region.name, "China"),
+        )
+        accounts.append(acc)
+        for j in range(rng.randrange(1, 3)):
+            first, last = (rng.choice(_CN_GIVEN), rng.choice(_CN_SURNAME)) if region.crm == "fxiaoke" else (
+                rng.choice(_FIRST), rng.choice(_LAST))
+            contacts.append(Contact(
+                key=len(contacts) + 1, account_key=acc.key, first_name=first, last_name=last,
+                email=f"contact{len(contacts) + 1}@customer{acc.key}.example", crm=region.crm,
+                owner_key=owner.key, created_at=created + timedelta(days=j),
+                modified_at=created + timedelta(days=j + 1),
+                birthday=date(rng.randrange(1960, 1995), rng.randrange(1, 13), rng.randrange(1, 29)),
+            ))
+
+    accounts_by_owner: dict[int, list[Account]] = {}
+    for acc in accounts:
+        accounts_by_owner.setdefault(acc.owner_key, []).append(acc)
+    contacts_by_account: dict[int, list[Contact]] = {}
+    for con in contacts:
+        contacts_by_account.setdefault(con.account_key, []).append(con)
+
+    deal_list: list[Deal] = []
+    window_days = (as_of - start).days
+    for k in range(deals):
+        owner = rep_users[rng.randrange(len(rep_users))]
+        region = next(r for r in regions if r.name == owner.region)
+        pipeline = PIPELINES[region.crm]
+        open_stages = [s for s in pipeline if s[2] == "open"]
+        won = next(s for s in pipeline if s[2] == "won")
+        lost = [s for s in pipeline if s[2] == "lost"]
+        hired_from = max(start, owner.hired_on)
+        active_until = min(as_of, owner.left_on) if owner.left_on else as_of
+        span = max(1, (active_until - hired_from).days)
+        created = _ts(hired_from + timedelta(days=rng.randrange(span)), rng)
+        age = (as_of - created.date()).days
+        roll = rng.random()
+        # Older deals are mostly closed; recent ones mostly open.
+        p_closed = min(0.95, 0.15 + age / window_days)
+        if roll < p_closed * 0.55 or (owner.left_on and roll < 0.6):
+            final = won
+        elif roll < p_closed:
+            final = rng.choice(lost)
+        else:
+            final = rng.choice(open_stages)
+        acc_pool = accounts_by_owner.get(owner.key) or accounts
+        account = rng.choice(acc_pool) if rng.random() > 0.04 else None  # a few deals with no account
+        contact = rng.choice(contacts_by_account[account.key]) if account and rng.random() > 0.2 else None
+        product = rng.choice(products)
+        scale = _CURRENCY_SCALE[region.currency]
+        amount = _money(float(product.unit_price * scale) * rng.uniform(0.6, 3.0))
+        # Walk the stages up to the final one, recording the history.
+        history: list[StageChange] = []
+        at = created
+        target_idx = open_stages.index(final) if final[2] == "open" else rng.randrange(1, len(open_stages) + 1)
+        for stage in open_stages[:max(1, target_idx + (1 if final[2] == "open" else 0))]:
+            history.append(StageChange(stage[0], at, amount, stage[1]))
+            at = at + timedelta(days=rng.randrange(3, 25), seconds=rng.randrange(3600 * 8))
+        limit = datetime.combine(active_until, time(12), tzinfo=UTC)
+        if final[2] != "open":
+            close_at = min(at, limit)
+            history.append(StageChange(final[0], max(close_at, history[-1].changed_at), amount, final[1]))
+            closing_date = history[-1].changed_at.date()
+        else:
+            closing_date = as_of + timedelta(days=rng.randrange(5, 120))
+        history = [h if h.changed_at <= limit else StageChange(h.stage, limit, h.amount, h.probability)
+                   for h in history]
+        last_change = history[-1].changed_at
+        modified = min(last_change + timedelta(hours=rng.randrange(0, 48)),
+                       datetime.combine(as_of, time(0), tzinfo=UTC))
+        modified = max(modified, last_change)
+        name = f"{account.name if account else 'Unassigned'} – {product.name}"
+        deal_list.append(Deal(
+            key=k + 1, name=name, crm=region.crm, account_key=account.key if account else None,
+            contact_key=contact.key if contact else None, owner_key=owner.key, product_key=product.key,
+            amount=amount, currency=region.currency, stage=final[0], stage_category=final[2],
+            probability=final[1], created_at=created, closing_date=closing_date, modified_at=modified,
+            lead_source=rng.choice(_LEAD_SOURCES), history=history,
+        ))
+    return Company("SalesOps Demo Co.", as_of, regions, users, products, accounts, contacts, deal_list)

@@ -1,0 +1,103 @@
+"""Typed settings for every part of salesops.
+
+Everything is read from environment variables prefixed ``SALESOPS_`` (or a ``.env`` file in the
+working directory), so that a deployment can be configured without touching code and secrets
+never need to be written to files in the repository. Secret values are ``SecretStr``: they print
+as ``**********`` in logs, reprs and exceptions.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The repository root: config/, dbt_project/ and expectations/ live here.
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Field ``foo`` is read from ``SALESOPS_FOO``."""
+
+    model_config = SettingsConfigDict(env_prefix="SALESOPS_", env_file=".env", extra="ignore")
+
+    # --- where things live -------------------------------------------------------------------
+    home: Path = Field(default=Path("data"), description="Root of everything a run writes.")
+    project_dir: Path = Field(default=PROJECT_DIR, description="Checkout holding config/, dbt_project/.")
+    config_dir: Path | None = Field(default=None, description="Targets, plans, recipients (default <project>/config).")
+
+    # --- company -----------------------------------------------------------------------------
+    timezone: str = "Asia/Shanghai"
+    reporting_currency: str = "USD"
+    fiscal_year_start_month: int = Field(default=1, ge=1, le=12)
+
+    # --- Zoho CRM ----------------------------------------------------------------------------
+    zoho_enabled: bool = True
+    zoho_accounts_url: str = "https://accounts.zoho.com"
+    zoho_client_id: SecretStr | None = None
+    zoho_client_secret: SecretStr | None = None
+    zoho_refresh_token: SecretStr | None = None
+    zoho_api_version: str = "v8"
+
+    # --- Fxiaoke -----------------------------------------------------------------------------
+    fxiaoke_enabled: bool = True
+    fxiaoke_base_url: str = "https://open.fxiaoke.com"
+    fxiaoke_app_id: SecretStr | None = None
+    fxiaoke_app_secret: SecretStr | None = None
+    fxiaoke_permanent_code: SecretStr | None = None
+    fxiaoke_open_user_id: str | None = Field(default=None, description="currentOpenUserId of a CRM admin.")
+
+    # --- HTTP behaviour shared by the connectors ---------------------------------------------
+    http_timeout_seconds: float = 30.0
+    http_max_retries: int = 5
+    http_backoff_base_seconds: float = 1.0
+    http_backoff_max_seconds: float = 60.0
+
+    # --- email -------------------------------------------------------------------------------
+    smtp_host: str = "localhost"
+    smtp_port: int = 8025
+    smtp_security: Literal["plain", "starttls", "ssl"] = "plain"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    mail_from: str = "salesops@localhost"
+
+    # --- derived paths -----------------------------------------------------------------------
+    @cached_property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home_dir / "warehouse.duckdb"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home_dir / "reports"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.home_dir / "outbox"
+
+    @property
+    def config_path(self) -> Path:
+        return (self.config_dir or self.project_dir / "config").resolve()
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return self.project_dir / "dbt_project"
+
+    @property
+    def expectations_dir(self) -> Path:
+        return self.project_dir / "expectations"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.home_dir, self.reports_dir, self.outbox_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, with explicit overrides winning (used by the demo)."""
+    return Settings(**overrides)  # type: ignore[arg-type]
