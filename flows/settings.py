@@ -27,7 +27,9 @@ class Settings(BaseSettings):
     # --- where things live -------------------------------------------------------------------
     home: Path = Field(default=Path("data"), description="Root of everything a run writes.")
     project_dir: Path = Field(default=PROJECT_DIR, description="Checkout holding config/, dbt_project/.")
-    config_dir: Path | None = Field(default=None, description="Targets, plans, recipients (default <project>/config).")
+    config_dir: Path | None = Field(
+        default=None, description="Targets, plans, recipients (default <project>/config)."
+    )
 
     # --- company -----------------------------------------------------------------------------
     timezone: str = "Asia/Shanghai"
@@ -63,6 +65,14 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     mail_from: str = "salesops@localhost"
+    alert_recipients: str = Field(
+        default="data-engineers@salesops-demo.com",
+        description="Comma-separated addresses of the data engineers who get failure alerts.",
+    )
+
+    @property
+    def alert_recipient_list(self) -> list[str]:
+        return [a.strip() for a in self.alert_recipients.split(",") if a.strip()]
 
     # --- derived paths -----------------------------------------------------------------------
     @cached_property

@@ -228,7 +228,7 @@ def upsert_raw(
     conn.register("_salesops_batch", frame)
     try:
         conn.execute(
-            """
+            f"""
             create or replace temp table _salesops_merge as
             select
                 b.*,
@@ -238,7 +238,7 @@ def upsert_raw(
                 coalesce(t.deleted_at, t.modified_at) as old_version_at
             from _salesops_batch as b
             left join {table} as t on t.id = b.id
-            """.format(table=table)
+            """
         )
         # A version is applied when it is new, or not older than what is stored and different.
         conn.execute(
@@ -260,8 +260,10 @@ def upsert_raw(
         counts = dict(conn.execute("select action, count(*) from _salesops_apply group by 1").fetchall())
         conn.execute(
             f"""
-            insert into {table}
-                (source, object, id, record, modified_at, is_deleted, deleted_at, record_hash, run_id, loaded_at)
+            insert into {table} (
+                source, object, id, record, modified_at, is_deleted, deleted_at, record_hash, run_id,
+                loaded_at
+            )
             select ?, ?, id, record, modified_at, is_deleted, deleted_at, record_hash, ?, ?
             from _salesops_apply where action = 'insert'
             """,
@@ -322,9 +324,22 @@ def record_ingest_run(conn: duckdb.DuckDBPyConnection, run: IngestRun) -> None:
             (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
         [
-            run.run_id, run.source, run.object, run.mode, run.status, run.started_at, run.finished_at,
-            run.duration_seconds, run.api_calls, run.retries, s.received, s.inserted, s.updated,
-            s.deleted, s.unchanged, run.error,
+            run.run_id,
+            run.source,
+            run.object,
+            run.mode,
+            run.status,
+            run.started_at,
+            run.finished_at,
+            run.duration_seconds,
+            run.api_calls,
+            run.retries,
+            s.received,
+            s.inserted,
+            s.updated,
+            s.deleted,
+            s.unchanged,
+            run.error,
         ],
     )
 

@@ -47,19 +47,122 @@ REGIONS: list[tuple[str, str, str]] = [  # name, crm, currency
     ("China South", "fxiaoke", "CNY"),
 ]
 
-_FIRST = ["Olivia", "Liam", "Emma", "Noah", "Ava", "Lucas", "Mia", "Ethan", "Sofia", "Mateo", "Chloe",
-          "Leo", "Hannah", "Felix", "Clara", "Jonas", "Elena", "Oscar", "Ines", "Marco"]
-_LAST = ["Walker", "Schmidt", "Dubois", "Rossi", "Novak", "Jensen", "Garcia", "Silva", "Murphy", "Kowalski",
-         "Larsen", "Moreau", "Fischer", "Keller", "Brennan", "Costa", "Weber", "Bauer", "Laurent", "Hughes"]
+_FIRST = [
+    "Olivia",
+    "Liam",
+    "Emma",
+    "Noah",
+    "Ava",
+    "Lucas",
+    "Mia",
+    "Ethan",
+    "Sofia",
+    "Mateo",
+    "Chloe",
+    "Leo",
+    "Hannah",
+    "Felix",
+    "Clara",
+    "Jonas",
+    "Elena",
+    "Oscar",
+    "Ines",
+    "Marco",
+]
+_LAST = [
+    "Walker",
+    "Schmidt",
+    "Dubois",
+    "Rossi",
+    "Novak",
+    "Jensen",
+    "Garcia",
+    "Silva",
+    "Murphy",
+    "Kowalski",
+    "Larsen",
+    "Moreau",
+    "Fischer",
+    "Keller",
+    "Brennan",
+    "Costa",
+    "Weber",
+    "Bauer",
+    "Laurent",
+    "Hughes",
+]
 _CN_SURNAME = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭"]
-_CN_GIVEN = ["伟", "芳", "娜", "敏", "静", "磊", "洋", "艳", "勇", "军", "杰", "娟", "涛", "明", "超", "霞", "雨檬", "子涵"]
-_CN_PINYIN = {"王": "wang", "李": "li", "张": "zhang", "刘": "liu", "陈": "chen", "杨": "yang", "黄": "huang",
-              "赵": "zhao", "吴": "wu", "周": "zhou", "徐": "xu", "孙": "sun", "马": "ma", "朱": "zhu", "胡": "hu",
-              "郭": "guo"}
-_COMPANY_WORDS = ["Acme", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Hooli", "Vandelay", "Soylent",
-                  "Tyrell", "Cyberdyne", "Wonka", "Oscorp", "Gringotts", "Aperture", "Massive"]
+_CN_GIVEN = [
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "磊",
+    "洋",
+    "艳",
+    "勇",
+    "军",
+    "杰",
+    "娟",
+    "涛",
+    "明",
+    "超",
+    "霞",
+    "雨檬",
+    "子涵",
+]
+_CN_PINYIN = {
+    "王": "wang",
+    "李": "li",
+    "张": "zhang",
+    "刘": "liu",
+    "陈": "chen",
+    "杨": "yang",
+    "黄": "huang",
+    "赵": "zhao",
+    "吴": "wu",
+    "周": "zhou",
+    "徐": "xu",
+    "孙": "sun",
+    "马": "ma",
+    "朱": "zhu",
+    "胡": "hu",
+    "郭": "guo",
+}
+_COMPANY_WORDS = [
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Stark",
+    "Wayne",
+    "Hooli",
+    "Vandelay",
+    "Soylent",
+    "Tyrell",
+    "Cyberdyne",
+    "Wonka",
+    "Oscorp",
+    "Gringotts",
+    "Aperture",
+    "Massive",
+]
 _COMPANY_SUFFIX = ["Inc", "GmbH", "Ltd", "SA", "Group", "Holdings", "Systems", "Labs"]
-_CN_COMPANY = ["华信", "东方", "长城", "金桥", "远航", "恒达", "新世纪", "瑞丰", "天成", "中联", "海纳", "鼎盛"]
+_CN_COMPANY = [
+    "华信",
+    "东方",
+    "长城",
+    "金桥",
+    "远航",
+    "恒达",
+    "新世纪",
+    "瑞丰",
+    "天成",
+    "中联",
+    "海纳",
+    "鼎盛",
+]
 _CN_SUFFIX = ["科技有限公司", "贸易有限公司", "集团", "制造有限公司", "信息技术有限公司"]
 _INDUSTRIES = ["Manufacturing", "Retail", "Technology", "Finance", "Healthcare", "Logistics", "Energy"]
 _LEAD_SOURCES = ["Cold Call", "Advertisement", "Partner", "Web Download", "Trade Show", "Employee Referral"]
@@ -168,6 +271,8 @@ class Deal:
     modified_at: datetime
     lead_source: str | None = None
     deal_type: str = "New Business"
+    #: The product as the source system spelled it, when it matches no product (Maven's "GTXPro").
+    product_name: str | None = None
     history: list[StageChange] = field(default_factory=list)
 
 
@@ -216,6 +321,7 @@ def generate_company(
     rng = random.Random(seed)
     as_of = as_of or datetime.now(UTC).date()
     start = as_of - timedelta(days=548)  # 18 months of history
+    horizon = datetime.combine(as_of, time(0), tzinfo=UTC) - timedelta(hours=8)
     regions = [Region(n, crm, cur) for n, crm, cur in REGIONS]
     users: list[User] = []
     used_emails: set[str] = set()
@@ -235,8 +341,20 @@ def generate_company(
             email = f"{local}{key}@salesops-demo.com"
         used_emails.add(email)
         hired = start - timedelta(days=rng.randrange(30, 900))
-        user = User(key, first, last, full, email, role, region.name, team, manager_key, region.crm, hired,
-                    birthday=date(rng.randrange(1970, 1998), rng.randrange(1, 13), rng.randrange(1, 29)))
+        user = User(
+            key,
+            first,
+            last,
+            full,
+            email,
+            role,
+            region.name,
+            team,
+            manager_key,
+            region.crm,
+            hired,
+            birthday=date(rng.randrange(1970, 1998), rng.randrange(1, 13), rng.randrange(1, 29)),
+        )
         users.append(user)
         return user
 
@@ -250,10 +368,12 @@ def generate_company(
             n_reps = sum(1 for i in range(reps) if team_slots[i % len(team_slots)] == (region, t))
             for _ in range(n_reps):
                 rep_users.append(new_user("rep", region, team, manager.key))
-    # One rep who joined mid-window and one who left: proration and "left" reps are real cases.
-    if len(rep_users) >= 3:
-        rep_users[1].hired_on = as_of - timedelta(days=200)
-        rep_users[2].left_on = as_of - timedelta(days=90)
+    # In each CRM one rep joined mid-window and one left: proration and "left" reps are real cases.
+    for crm in ("zoho", "fxiaoke"):
+        crm_reps = [u for u in rep_users if u.crm == crm]
+        if len(crm_reps) >= 3:
+            crm_reps[1].hired_on = as_of - timedelta(days=200)
+            crm_reps[2].left_on = as_of - timedelta(days=90)
 
     products = [Product(i + 1, n, s, p) for i, (n, s, p) in enumerate(PRODUCTS)]
 
@@ -269,22 +389,39 @@ def generate_company(
             name = f"{rng.choice(_COMPANY_WORDS)} {rng.choice(_COMPANY_SUFFIX)} {i + 1}"
         created = _ts(start - timedelta(days=rng.randrange(0, 365)), rng)
         acc = Account(
-            key=i + 1, name=name, industry=rng.choice(_INDUSTRIES), region=region.name, crm=region.crm,
-            owner_key=owner.key, created_at=created, modified_at=created + timedelta(days=rng.randrange(0, 30)),
-            annual_revenue=_money(rng.uniform(1e6, 5e8)), employees=rng.randrange(20, 20000),
+            key=i + 1,
+            name=name,
+            industry=rng.choice(_INDUSTRIES),
+            region=region.name,
+            crm=region.crm,
+            owner_key=owner.key,
+            created_at=created,
+            modified_at=created + timedelta(days=rng.randrange(0, 30)),
+            annual_revenue=_money(rng.uniform(1e6, 5e8)),
+            employees=rng.randrange(20, 20000),
             country={"North America": "United States", "Europe": "Germany"}.get(region.name, "China"),
         )
         accounts.append(acc)
         for j in range(rng.randrange(1, 3)):
-            first, last = (rng.choice(_CN_GIVEN), rng.choice(_CN_SURNAME)) if region.crm == "fxiaoke" else (
-                rng.choice(_FIRST), rng.choice(_LAST))
-            contacts.append(Contact(
-                key=len(contacts) + 1, account_key=acc.key, first_name=first, last_name=last,
-                email=f"contact{len(contacts) + 1}@customer{acc.key}.example", crm=region.crm,
-                owner_key=owner.key, created_at=created + timedelta(days=j),
-                modified_at=created + timedelta(days=j + 1),
-                birthday=date(rng.randrange(1960, 1995), rng.randrange(1, 13), rng.randrange(1, 29)),
-            ))
+            first, last = (
+                (rng.choice(_CN_GIVEN), rng.choice(_CN_SURNAME))
+                if region.crm == "fxiaoke"
+                else (rng.choice(_FIRST), rng.choice(_LAST))
+            )
+            contacts.append(
+                Contact(
+                    key=len(contacts) + 1,
+                    account_key=acc.key,
+                    first_name=first,
+                    last_name=last,
+                    email=f"contact{len(contacts) + 1}@customer{acc.key}.example",
+                    crm=region.crm,
+                    owner_key=owner.key,
+                    created_at=created + timedelta(days=j),
+                    modified_at=created + timedelta(days=j + 1),
+                    birthday=date(rng.randrange(1960, 1995), rng.randrange(1, 13), rng.randrange(1, 29)),
+                )
+            )
 
     accounts_by_owner: dict[int, list[Account]] = {}
     for acc in accounts:
@@ -305,7 +442,9 @@ def generate_company(
         hired_from = max(start, owner.hired_on)
         active_until = min(as_of, owner.left_on) if owner.left_on else as_of
         span = max(1, (active_until - hired_from).days)
-        created = _ts(hired_from + timedelta(days=rng.randrange(span)), rng)
+        created = min(
+            _ts(hired_from + timedelta(days=rng.randrange(span)), rng), horizon - timedelta(hours=1)
+        )
         age = (as_of - created.date()).days
         roll = rng.random()
         # Older deals are mostly closed; recent ones mostly open.
@@ -325,29 +464,46 @@ def generate_company(
         # Walk the stages up to the final one, recording the history.
         history: list[StageChange] = []
         at = created
-        target_idx = open_stages.index(final) if final[2] == "open" else rng.randrange(1, len(open_stages) + 1)
-        for stage in open_stages[:max(1, target_idx + (1 if final[2] == "open" else 0))]:
+        target_idx = (
+            open_stages.index(final) if final[2] == "open" else rng.randrange(1, len(open_stages) + 1)
+        )
+        for stage in open_stages[: max(1, target_idx + (1 if final[2] == "open" else 0))]:
             history.append(StageChange(stage[0], at, amount, stage[1]))
             at = at + timedelta(days=rng.randrange(3, 25), seconds=rng.randrange(3600 * 8))
-        limit = datetime.combine(active_until, time(12), tzinfo=UTC)
+        # Nothing happens after the generator's "now": midnight of as_of in UTC+8 (always past).
+        limit = min(datetime.combine(active_until, time(12), tzinfo=UTC), horizon)
         if final[2] != "open":
-            close_at = min(at, limit)
-            history.append(StageChange(final[0], max(close_at, history[-1].changed_at), amount, final[1]))
-            closing_date = history[-1].changed_at.date()
+            history.append(StageChange(final[0], max(at, history[-1].changed_at), amount, final[1]))
+        history = [
+            h if h.changed_at <= limit else StageChange(h.stage, limit, h.amount, h.probability)
+            for h in history
+        ]
+        last_change = history[-1].changed_at
+        if final[2] != "open":
+            closing_date = last_change.date()
         else:
             closing_date = as_of + timedelta(days=rng.randrange(5, 120))
-        history = [h if h.changed_at <= limit else StageChange(h.stage, limit, h.amount, h.probability)
-                   for h in history]
-        last_change = history[-1].changed_at
-        modified = min(last_change + timedelta(hours=rng.randrange(0, 48)),
-                       datetime.combine(as_of, time(0), tzinfo=UTC))
-        modified = max(modified, last_change)
+        modified = min(last_change + timedelta(hours=rng.randrange(0, 48)), horizon)
         name = f"{account.name if account else 'Unassigned'} – {product.name}"
-        deal_list.append(Deal(
-            key=k + 1, name=name, crm=region.crm, account_key=account.key if account else None,
-            contact_key=contact.key if contact else None, owner_key=owner.key, product_key=product.key,
-            amount=amount, currency=region.currency, stage=final[0], stage_category=final[2],
-            probability=final[1], created_at=created, closing_date=closing_date, modified_at=modified,
-            lead_source=rng.choice(_LEAD_SOURCES), history=history,
-        ))
+        deal_list.append(
+            Deal(
+                key=k + 1,
+                name=name,
+                crm=region.crm,
+                account_key=account.key if account else None,
+                contact_key=contact.key if contact else None,
+                owner_key=owner.key,
+                product_key=product.key,
+                amount=amount,
+                currency=region.currency,
+                stage=final[0],
+                stage_category=final[2],
+                probability=final[1],
+                created_at=created,
+                closing_date=closing_date,
+                modified_at=modified,
+                lead_source=rng.choice(_LEAD_SOURCES),
+                history=history,
+            )
+        )
     return Company("SalesOps Demo Co.", as_of, regions, users, products, accounts, contacts, deal_list)

@@ -1,0 +1,16 @@
+{#- Money and ratios. Amounts are DECIMAL(18,2); text and JSON numbers are cast directly to
+    decimal, never through floating point. -#}
+{% macro to_money(expr) -%}
+    cast({{ expr }} as decimal(18, 2))
+{%- endmacro %}
+
+{#- Round half-up (half away from zero) to the cent. DuckDB and PostgreSQL round() on DECIMAL /
+    NUMERIC both round half away from zero; the cast first makes sure no double is involved. -#}
+{% macro round_money(expr) -%}
+    cast(round(cast({{ expr }} as decimal(38, 10)), 2) as decimal(18, 2))
+{%- endmacro %}
+
+{#- numerator / denominator as DECIMAL(18,6); null when the denominator is 0 or null. -#}
+{% macro safe_ratio(numerator, denominator) -%}
+    cast(round(cast({{ numerator }} as decimal(38, 10)) / nullif(cast({{ denominator }} as decimal(38, 10)), 0), 6) as decimal(18, 6))
+{%- endmacro %}

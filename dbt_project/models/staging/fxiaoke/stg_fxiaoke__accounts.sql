@@ -1,0 +1,31 @@
+with source as (
+    select * from {{ raw_source('fxiaoke', 'fxiaoke_accounts') }}
+),
+
+renamed as (
+    select
+        -- ids
+        id as account_id,
+        {{ json_text('record', ['owner', 0]) }} as owner_id,
+
+        -- attributes
+        {{ json_text('record', ['name']) }} as account_name,
+        {{ json_text('record', ['industry']) }} as industry,
+        {{ json_text('record', ['owner__r', 'name']) }} as owner_name,
+        {{ json_text('record', ['life_status']) }} as life_status,
+        cast({{ json_text('record', ['is_deleted']) }} as boolean) as is_deleted_in_crm,
+        {{ to_money(json_text('record', ['field_annual_revenue__c'])) }} as annual_revenue,
+
+        -- timestamps (UTC)
+        {{ epoch_ms_to_utc(json_text('record', ['create_time'])) }} as created_at,
+        {{ epoch_ms_to_utc(json_text('record', ['last_modified_time'])) }} as modified_at,
+
+        -- landing metadata
+        is_deleted,
+        {{ tz_to_utc('deleted_at') }} as deleted_at,
+        {{ tz_to_utc('loaded_at') }} as loaded_at,
+        run_id
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,8 @@
+select
+    assignment_id,
+    plan_id,
+    role,
+    lower(rep_email) as rep_email,
+    valid_from,
+    valid_to
+from {{ source('salesops_config', 'commission_plan_assignments') }}

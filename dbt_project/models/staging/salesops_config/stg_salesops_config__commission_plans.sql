@@ -1,0 +1,8 @@
+select
+    plan_id,
+    plan_version,
+    plan_name,
+    effective_from,
+    effective_to,
+    currency
+from {{ source('salesops_config', 'commission_plans') }}

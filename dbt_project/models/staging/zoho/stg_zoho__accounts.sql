@@ -1,0 +1,36 @@
+with source as (
+    select * from {{ raw_source('zoho', 'zoho_accounts') }}
+),
+
+renamed as (
+    select
+        -- ids
+        id as account_id,
+        {{ json_text('record', ['Parent_Account', 'id']) }} as parent_account_id,
+        {{ json_text('record', ['Owner', 'id']) }} as owner_id,
+
+        -- attributes
+        {{ json_text('record', ['Account_Name']) }} as account_name,
+        {{ json_text('record', ['Industry']) }} as industry,
+        {{ json_text('record', ['Billing_Country']) }} as billing_country,
+        {{ json_text('record', ['Parent_Account', 'name']) }} as parent_account_name,
+        {{ json_text('record', ['Owner', 'name']) }} as owner_name,
+        lower({{ json_text('record', ['Owner', 'email']) }}) as owner_email,
+
+        -- numbers
+        {{ to_money(json_text('record', ['Annual_Revenue'])) }} as annual_revenue,
+        cast({{ json_text('record', ['Employees']) }} as integer) as employees,
+
+        -- timestamps (UTC)
+        {{ iso_to_utc(json_text('record', ['Created_Time'])) }} as created_at,
+        {{ iso_to_utc(json_text('record', ['Modified_Time'])) }} as modified_at,
+
+        -- landing metadata
+        is_deleted,
+        {{ tz_to_utc('deleted_at') }} as deleted_at,
+        {{ tz_to_utc('loaded_at') }} as loaded_at,
+        run_id
+    from source
+)
+
+select * from renamed

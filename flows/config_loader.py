@@ -1,0 +1,739 @@
+"""Load the files sales operations maintain in ``config/`` into the warehouse's ``config`` schema.
+
+The files (formats in ``config/README.md``):
+
+* ``settings.yml`` (optional) — fiscal year start month, reporting currency, time zones;
+* ``targets.csv`` or ``targets.xlsx`` — sales targets per rep / team / region / company;
+* ``exchange_rates.csv`` — monthly rates to the reporting currency;
+* ``commission_plan.yml`` — versioned commission plans and who is on which plan when.
+
+Everything is validated before anything is written. A problem raises :class:`ConfigError` whose
+message names the file, the row (or YAML line), the field and the reason, e.g.
+``config/targets.csv row 14, field target_amount: 'abc' is not a number``. Rows are numbered as a
+spreadsheet shows them: the header is row 1, the first data row is row 2.
+
+Then every ``config.*`` table is dropped and recreated in one transaction, so dbt never sees a
+half-loaded configuration. Money and rates are parsed as :class:`~decimal.Decimal` (never via
+binary floating point) and stored as ``DECIMAL``.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import yaml
+
+CONFIG_SCHEMA = "config"
+
+SCOPE_TYPES = ("rep", "team", "region", "company")
+GRAINS = ("year", "quarter", "month")
+ROLES = ("director", "manager", "rep")
+COMPONENT_TYPES = ("tiered_marginal",)
+MEASURES = ("monthly_target_attainment",)
+TARGET_COLUMNS = ("scope_type", "scope_key", "grain", "period", "target_amount", "currency")
+RATE_COLUMNS = ("currency", "rate_date", "rate_to_reporting")
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "fiscal_year_start_month": 1,
+    "reporting_currency": "USD",
+    "org_timezone": "Asia/Shanghai",
+    "zoho_timezone": "America/Los_Angeles",
+    "fxiaoke_timezone": "Asia/Shanghai",
+}
+
+_CENT = Decimal("0.01")
+_MAX_AMOUNT = Decimal("9999999999999999.99")  # DECIMAL(18,2)
+_CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PERIOD_RE = {
+    "year": re.compile(r"^FY(\d{4})$"),
+    "quarter": re.compile(r"^FY(\d{4})-Q([1-4])$"),
+    "month": re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$"),
+}
+
+
+class ConfigError(ValueError):
+    """A configuration file is wrong. The message says where (file, row/line, field) and why."""
+
+
+# --------------------------------------------------------------------------------------------
+# small helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _where(file: str, row: int | None = None, field: str | None = None, *, line: bool = False) -> str:
+    text = file
+    if row is not None:
+        text += f" {'line' if line else 'row'} {row}"
+    if field is not None:
+        text += f", field {field}"
+    return text
+
+
+def _decimal(value: Any, where: str, *, places: int | None = None, minimum: Decimal | None = None) -> Decimal:
+    """Parse an exact decimal. ``places`` rejects more decimal places than stored."""
+    if isinstance(value, bool) or value is None or (isinstance(value, str) and not value.strip()):
+        raise ConfigError(f"{where}: a number is required")
+    try:
+        if isinstance(value, float):  # openpyxl numbers: use the shortest repr, not the binary value
+            value = repr(value)
+        number = Decimal(str(value).strip().replace(",", "")) if isinstance(value, str) else Decimal(value)
+    except (InvalidOperation, ValueError, TypeError):
+        raise ConfigError(f"{where}: {value!r} is not a number") from None
+    if not number.is_finite():
+        raise ConfigError(f"{where}: {value!r} is not a number")
+    if places is not None and number.as_tuple().exponent < -places:  # type: ignore[operator]
+        raise ConfigError(f"{where}: {value!r} has more than {places} decimal places")
+    if minimum is not None and number < minimum:
+        raise ConfigError(f"{where}: {value!r} must be >= {minimum}")
+    return number
+
+
+def _date(value: Any, where: str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _optional_date(value: Any, where: str) -> date | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "null", "none")):
+        return None
+    return _date(value, where)
+
+
+def _currency(value: Any, where: str) -> str:
+    text = str(value or "").strip()
+    if not _CURRENCY_RE.match(text):
+        raise ConfigError(f"{where}: {value!r} is not a 3-letter upper-case ISO currency code")
+    return text
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def period_bounds(grain: str, period: str, fiscal_year_start_month: int) -> tuple[date, date] | None:
+    """``[start, end)`` of a target period, or None when ``period`` does not match ``grain``.
+
+    FY<N> starts on the first day of ``fiscal_year_start_month`` in calendar year N
+    (with the default start month 1, FY2026 is calendar 2026); Q1 is its first three months.
+    """
+    match = _PERIOD_RE[grain].match(period)
+    if not match:
+        return None
+    if grain == "month":
+        start = date(int(match.group(1)), int(match.group(2)), 1)
+        return start, _add_months(start, 1)
+    fy_start = date(int(match.group(1)), fiscal_year_start_month, 1)
+    if grain == "year":
+        return fy_start, _add_months(fy_start, 12)
+    start = _add_months(fy_start, 3 * (int(match.group(2)) - 1))
+    return start, _add_months(start, 3)
+
+
+# --------------------------------------------------------------------------------------------
+# settings.yml
+# --------------------------------------------------------------------------------------------
+
+
+def _read_settings(config_dir: Path) -> dict[str, Any]:
+    path = config_dir / "settings.yml"
+    name = f"{config_dir.name}/settings.yml"
+    settings = dict(DEFAULT_SETTINGS)
+    if not path.exists():
+        return settings
+    data = _yaml(path, name)
+    if data is None:
+        return settings
+    if not isinstance(data, dict):
+        raise ConfigError(f"{name}: expected a mapping of settings")
+    unknown = sorted(set(data) - set(DEFAULT_SETTINGS))
+    if unknown:
+        raise ConfigError(f"{_where(name, _line(data), unknown[0], line=True)}: unknown setting")
+    settings.update(data)
+    month = settings["fiscal_year_start_month"]
+    if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= 12:
+        raise ConfigError(
+            f"{_where(name, _line(data), 'fiscal_year_start_month', line=True)}: "
+            f"{month!r} must be a month number 1-12"
+        )
+    settings["reporting_currency"] = _currency(
+        settings["reporting_currency"], _where(name, _line(data), "reporting_currency", line=True)
+    )
+    for key in ("org_timezone", "zoho_timezone", "fxiaoke_timezone"):
+        if not isinstance(settings[key], str) or not settings[key]:
+            raise ConfigError(f"{_where(name, _line(data), key, line=True)}: a time zone name is required")
+    return settings
+
+
+# --------------------------------------------------------------------------------------------
+# targets.csv / targets.xlsx
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    scope_type: str
+    scope_key: str
+    grain: str
+    period: str
+    period_start: date
+    period_end: date
+    target_amount: Decimal
+    currency: str
+    source_file: str
+    source_row: int
+
+
+def _csv_rows(path: Path, name: str, columns: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        yield from _check_rows(name, header, reader, columns)
+
+
+def _xlsx_rows(path: Path, name: str, columns: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(path, read_only=True, data_only=True)
+    try:
+        rows = workbook.worksheets[0].iter_rows(values_only=True)
+        header = next(rows, None)
+        header = [str(c).strip() if c is not None else "" for c in header] if header else None
+        yield from _check_rows(name, header, rows, columns)
+    finally:
+        workbook.close()
+
+
+def _check_rows(
+    name: str, header: list[str] | None, rows: Iterable[Iterable[Any]], columns: Iterable[str]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    columns = list(columns)
+    if not header:
+        raise ConfigError(f"{name} row 1: the file is empty (expected header {', '.join(columns)})")
+    header = [h.strip() for h in header]
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise ConfigError(f"{_where(name, 1, missing[0])}: column missing from the header")
+    for number, raw in enumerate(rows, start=2):
+        values = list(raw)
+        if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+            continue  # blank lines are allowed
+        if len(values) > len(header) and any(v not in (None, "") for v in values[len(header) :]):
+            raise ConfigError(f"{name} row {number}: more values than header columns")
+        record = {h: (values[i] if i < len(values) else None) for i, h in enumerate(header)}
+        yield number, record
+
+
+def _read_targets(config_dir: Path, fiscal_year_start_month: int) -> list[Target]:
+    csv_path, xlsx_path = config_dir / "targets.csv", config_dir / "targets.xlsx"
+    if csv_path.exists() and xlsx_path.exists():
+        raise ConfigError(
+            f"{config_dir.name}/targets.csv and {config_dir.name}/targets.xlsx both exist: keep one of them"
+        )
+    if xlsx_path.exists():
+        name = f"{config_dir.name}/targets.xlsx"
+        rows = _xlsx_rows(xlsx_path, name, TARGET_COLUMNS)
+    elif csv_path.exists():
+        name = f"{config_dir.name}/targets.csv"
+        rows = _csv_rows(csv_path, name, TARGET_COLUMNS)
+    else:
+        raise ConfigError(f"{config_dir.name}/targets.csv: file not found (targets.xlsx is accepted too)")
+
+    targets: list[Target] = []
+    seen: dict[tuple[str, str, str, str], int] = {}
+    for number, row in rows:
+
+        def text(field: str, row: dict[str, Any] = row) -> str:
+            value = row.get(field)
+            if isinstance(value, datetime):
+                return value.strftime("%Y-%m")  # Excel turned '2026-10' into a date
+            return "" if value is None else str(value).strip()
+
+        scope_type = text("scope_type").lower()
+        if scope_type not in SCOPE_TYPES:
+            raise ConfigError(
+                f"{_where(name, number, 'scope_type')}: {text('scope_type')!r} is not one of "
+                f"{', '.join(SCOPE_TYPES)}"
+            )
+        scope_key = text("scope_key")
+        if not scope_key:
+            raise ConfigError(f"{_where(name, number, 'scope_key')}: a value is required")
+        if scope_type == "company" and scope_key != "company":
+            raise ConfigError(f"{_where(name, number, 'scope_key')}: {scope_key!r} must be 'company'")
+        if scope_type == "rep":
+            scope_key = scope_key.lower()
+            if not _EMAIL_RE.match(scope_key):
+                raise ConfigError(f"{_where(name, number, 'scope_key')}: {scope_key!r} is not a rep email")
+        grain = text("grain").lower()
+        if grain not in GRAINS:
+            raise ConfigError(
+                f"{_where(name, number, 'grain')}: {text('grain')!r} is not one of {', '.join(GRAINS)}"
+            )
+        period = text("period")
+        bounds = period_bounds(grain, period, fiscal_year_start_month)
+        if bounds is None:
+            example = {"year": "FY2026", "quarter": "FY2026-Q3", "month": "2026-10"}[grain]
+            raise ConfigError(
+                f"{_where(name, number, 'period')}: {period!r} is not a {grain} period (like {example!r})"
+            )
+        amount = _decimal(
+            row.get("target_amount"), _where(name, number, "target_amount"), places=2, minimum=Decimal(0)
+        )
+        if amount > _MAX_AMOUNT:
+            raise ConfigError(f"{_where(name, number, 'target_amount')}: {amount} is too large")
+        currency = _currency(row.get("currency"), _where(name, number, "currency"))
+        key = (scope_type, scope_key, grain, period)
+        if key in seen:
+            raise ConfigError(
+                f"{_where(name, number, 'period')}: duplicate target for {scope_type} {scope_key!r} "
+                f"{period} (first given in row {seen[key]})"
+            )
+        seen[key] = number
+        targets.append(
+            Target(
+                scope_type,
+                scope_key,
+                grain,
+                period,
+                bounds[0],
+                bounds[1],
+                amount.quantize(_CENT),
+                currency,
+                name,
+                number,
+            )
+        )
+    return targets
+
+
+# --------------------------------------------------------------------------------------------
+# exchange_rates.csv
+# --------------------------------------------------------------------------------------------
+
+
+def _read_rates(config_dir: Path, reporting_currency: str) -> list[tuple[str, date, Decimal, int]]:
+    path = config_dir / "exchange_rates.csv"
+    name = f"{config_dir.name}/exchange_rates.csv"
+    if not path.exists():
+        raise ConfigError(f"{name}: file not found")
+    rates: list[tuple[str, date, Decimal, int]] = []
+    seen: dict[tuple[str, date], int] = {}
+    for number, row in _csv_rows(path, name, RATE_COLUMNS):
+        currency = _currency(row.get("currency"), _where(name, number, "currency"))
+        rate_date = _date(row.get("rate_date"), _where(name, number, "rate_date"))
+        if rate_date.day != 1:
+            raise ConfigError(
+                f"{_where(name, number, 'rate_date')}: {rate_date} must be the first of a month"
+            )
+        rate = _decimal(row.get("rate_to_reporting"), _where(name, number, "rate_to_reporting"), places=8)
+        if rate <= 0:
+            raise ConfigError(f"{_where(name, number, 'rate_to_reporting')}: {rate} must be > 0")
+        if currency == reporting_currency and rate != 1:
+            raise ConfigError(
+                f"{_where(name, number, 'rate_to_reporting')}: {rate} must be 1 for the reporting currency "
+                f"{reporting_currency}"
+            )
+        if (currency, rate_date) in seen:
+            raise ConfigError(
+                f"{_where(name, number, 'rate_date')}: duplicate rate for {currency} {rate_date} "
+                f"(first given in row {seen[(currency, rate_date)]})"
+            )
+        seen[(currency, rate_date)] = number
+        rates.append((currency, rate_date, rate, number))
+    return rates
+
+
+# --------------------------------------------------------------------------------------------
+# commission_plan.yml
+# --------------------------------------------------------------------------------------------
+
+
+class _LineDict(dict):
+    """A YAML mapping that remembers the line it started on."""
+
+    line: int = 0
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
+    result = _LineDict(loader.construct_mapping(node, deep=True))
+    result.line = node.start_mark.line + 1
+    return result
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+# Floats are read as exact decimals: 0.05 stays 0.05, never the binary double nearest to it.
+_Loader.add_constructor(
+    "tag:yaml.org,2002:float", lambda loader, node: Decimal(loader.construct_scalar(node))
+)
+
+
+def _yaml(path: Path, name: str) -> Any:
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{name} line {mark.line + 1}" if mark else name
+        raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+
+
+def _line(node: Any) -> int | None:
+    return getattr(node, "line", None)
+
+
+@dataclass(frozen=True)
+class Plan:
+    plan_id: str
+    version: int
+    name: str | None
+    effective_from: date
+    effective_to: date | None
+    currency: str
+
+
+@dataclass(frozen=True)
+class Component:
+    plan_id: str
+    version: int
+    component: str
+    component_type: str
+    measure: str
+    weight: Decimal
+
+
+@dataclass(frozen=True)
+class Tier:
+    plan_id: str
+    version: int
+    component: str
+    tier_number: int
+    band_lower: Decimal
+    band_upper: Decimal | None
+    rate: Decimal
+
+
+@dataclass(frozen=True)
+class Assignment:
+    assignment_number: int
+    plan_id: str
+    role: str | None
+    rep_email: str | None
+    valid_from: date
+    valid_to: date | None
+
+
+def _overlaps(a_from: date, a_to: date | None, b_from: date, b_to: date | None) -> bool:
+    return (a_to is None or b_from < a_to) and (b_to is None or a_from < b_to)
+
+
+def _read_plans(config_dir: Path) -> tuple[list[Plan], list[Component], list[Tier], list[Assignment]]:
+    path = config_dir / "commission_plan.yml"
+    name = f"{config_dir.name}/commission_plan.yml"
+    if not path.exists():
+        raise ConfigError(f"{name}: file not found")
+    data = _yaml(path, name)
+    if not isinstance(data, dict) or not isinstance(data.get("plans"), list) or not data["plans"]:
+        raise ConfigError(f"{name}, field plans: a non-empty list of plans is required")
+
+    def where(node: Any, path_: str, field: str) -> str:
+        return f"{name} line {_line(node)} ({path_}), field {field}"
+
+    def req(node: Any, path_: str, field: str) -> Any:
+        if not isinstance(node, dict):
+            raise ConfigError(f"{name} ({path_}): expected a mapping")
+        if node.get(field) is None:
+            raise ConfigError(f"{where(node, path_, field)}: a value is required")
+        return node[field]
+
+    plans: list[Plan] = []
+    components: list[Component] = []
+    tiers: list[Tier] = []
+    for p_index, node in enumerate(data["plans"]):
+        p_path = f"plans[{p_index}]"
+        plan_id = str(req(node, p_path, "plan_id")).strip()
+        version = req(node, p_path, "version")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ConfigError(f"{where(node, p_path, 'version')}: {version!r} must be a whole number >= 1")
+        eff_from = _date(req(node, p_path, "effective_from"), where(node, p_path, "effective_from"))
+        eff_to = _optional_date(node.get("effective_to"), where(node, p_path, "effective_to"))
+        for field, day in (("effective_from", eff_from), ("effective_to", eff_to)):
+            if day is not None and day.day != 1:
+                raise ConfigError(f"{where(node, p_path, field)}: {day} must be the first day of a month")
+        if eff_to is not None and eff_to <= eff_from:
+            raise ConfigError(f"{where(node, p_path, 'effective_to')}: {eff_to} must be after {eff_from}")
+        currency = _currency(req(node, p_path, "currency"), where(node, p_path, "currency"))
+        for other in plans:
+            if other.plan_id != plan_id:
+                continue
+            if other.version == version:
+                raise ConfigError(
+                    f"{where(node, p_path, 'version')}: {plan_id} version {version} is defined twice"
+                )
+            if _overlaps(other.effective_from, other.effective_to, eff_from, eff_to):
+                raise ConfigError(
+                    f"{where(node, p_path, 'effective_from')}: {plan_id} version {version} "
+                    f"[{eff_from}, {eff_to or 'open'}) overlaps version {other.version} "
+                    f"[{other.effective_from}, {other.effective_to or 'open'})"
+                )
+        plans.append(Plan(plan_id, version, node.get("name"), eff_from, eff_to, currency))
+
+        comps = req(node, p_path, "components")
+        if not isinstance(comps, list) or not comps:
+            raise ConfigError(f"{where(node, p_path, 'components')}: a non-empty list is required")
+        comp_names: set[str] = set()
+        for c_index, comp in enumerate(comps):
+            c_path = f"{p_path}.components[{c_index}]"
+            comp_name = str(req(comp, c_path, "component")).strip()
+            if comp_name in comp_names:
+                raise ConfigError(f"{where(comp, c_path, 'component')}: {comp_name!r} is defined twice")
+            comp_names.add(comp_name)
+            ctype = req(comp, c_path, "type")
+            if ctype not in COMPONENT_TYPES:
+                raise ConfigError(
+                    f"{where(comp, c_path, 'type')}: {ctype!r} is not supported "
+                    f"(use {', '.join(COMPONENT_TYPES)})"
+                )
+            measure = req(comp, c_path, "measure")
+            if measure not in MEASURES:
+                raise ConfigError(
+                    f"{where(comp, c_path, 'measure')}: {measure!r} is not supported "
+                    f"(use {', '.join(MEASURES)})"
+                )
+            weight = _decimal(
+                comp.get("weight", Decimal(1)), where(comp, c_path, "weight"), minimum=Decimal(0)
+            )
+            components.append(Component(plan_id, version, comp_name, ctype, measure, weight))
+            bands = req(comp, c_path, "tiers")
+            if not isinstance(bands, list) or not bands:
+                raise ConfigError(f"{where(comp, c_path, 'tiers')}: a non-empty list of bands is required")
+            previous: Tier | None = None
+            for t_index, band in enumerate(bands):
+                t_path = f"{c_path}.tiers[{t_index}]"
+                lower = _decimal(
+                    req(band, t_path, "band_lower"),
+                    where(band, t_path, "band_lower"),
+                    places=4,
+                    minimum=Decimal(0),
+                )
+                raw_upper = band.get("band_upper")
+                upper = (
+                    None
+                    if raw_upper is None
+                    else _decimal(raw_upper, where(band, t_path, "band_upper"), places=4)
+                )
+                rate = _decimal(
+                    req(band, t_path, "rate"), where(band, t_path, "rate"), places=6, minimum=Decimal(0)
+                )
+                if upper is not None and upper <= lower:
+                    raise ConfigError(
+                        f"{where(band, t_path, 'band_upper')}: {upper} must be greater than "
+                        f"band_lower {lower}"
+                    )
+                if previous is None and lower != 0:
+                    raise ConfigError(f"{where(band, t_path, 'band_lower')}: the first band must start at 0")
+                if previous is not None:
+                    if previous.band_upper is None or lower < previous.band_upper:
+                        prev_upper = "open" if previous.band_upper is None else previous.band_upper
+                        raise ConfigError(
+                            f"{where(band, t_path, 'band_lower')}: band [{lower}, {upper or 'open'}) "
+                            "overlaps "
+                            f"the previous band [{previous.band_lower}, {prev_upper})"
+                        )
+                    if lower > previous.band_upper:
+                        raise ConfigError(
+                            f"{where(band, t_path, 'band_lower')}: gap between {previous.band_upper} "
+                            f"and {lower}; "
+                            "bands must be contiguous"
+                        )
+                previous = Tier(plan_id, version, comp_name, t_index + 1, lower, upper, rate)
+                tiers.append(previous)
+            if previous is not None and previous.band_upper is not None:
+                raise ConfigError(
+                    f"{where(bands[-1], f'{c_path}.tiers[{len(bands) - 1}]', 'band_upper')}: "
+                    "the last band must be open-ended (band_upper: null)"
+                )
+
+    assignments: list[Assignment] = []
+    plan_ids = {p.plan_id for p in plans}
+    raw_assignments = data.get("assignments")
+    if not isinstance(raw_assignments, list) or not raw_assignments:
+        raise ConfigError(f"{name}, field assignments: a non-empty list of assignments is required")
+    for a_index, node in enumerate(raw_assignments):
+        a_path = f"assignments[{a_index}]"
+        plan_id = str(req(node, a_path, "plan_id")).strip()
+        if plan_id not in plan_ids:
+            raise ConfigError(
+                f"{where(node, a_path, 'plan_id')}: {plan_id!r} is not a plan defined under plans"
+            )
+        role, email = node.get("role"), node.get("rep_email")
+        if (role is None) == (email is None):
+            raise ConfigError(f"{where(node, a_path, 'role')}: give exactly one of role or rep_email")
+        if role is not None and role not in ROLES:
+            raise ConfigError(f"{where(node, a_path, 'role')}: {role!r} is not one of {', '.join(ROLES)}")
+        if email is not None:
+            email = str(email).strip().lower()
+            if not _EMAIL_RE.match(email):
+                raise ConfigError(f"{where(node, a_path, 'rep_email')}: {email!r} is not an email address")
+        valid_from = _date(req(node, a_path, "valid_from"), where(node, a_path, "valid_from"))
+        valid_to = _optional_date(node.get("valid_to"), where(node, a_path, "valid_to"))
+        if valid_to is not None and valid_to <= valid_from:
+            raise ConfigError(f"{where(node, a_path, 'valid_to')}: {valid_to} must be after {valid_from}")
+        for other in assignments:
+            if (other.role, other.rep_email) == (role, email) and _overlaps(
+                other.valid_from, other.valid_to, valid_from, valid_to
+            ):
+                raise ConfigError(
+                    f"{where(node, a_path, 'valid_from')}: overlaps "
+                    f"assignments[{other.assignment_number - 1}] "
+                    f"for the same {'role' if role else 'rep'}"
+                )
+        assignments.append(Assignment(a_index + 1, plan_id, role, email, valid_from, valid_to))
+    return plans, components, tiers, assignments
+
+
+# --------------------------------------------------------------------------------------------
+# load
+# --------------------------------------------------------------------------------------------
+
+_DDL = {
+    "settings": "setting_key varchar not null primary key, setting_value varchar not null",
+    "targets": """
+        scope_type varchar not null, scope_key varchar not null, grain varchar not null,
+        period varchar not null, period_start date not null, period_end date not null,
+        target_amount decimal(18,2) not null, currency varchar not null,
+        source_file varchar not null, source_row integer not null""",
+    "exchange_rates": """
+        currency varchar not null, rate_date date not null, rate_to_reporting decimal(18,8) not null,
+        reporting_currency varchar not null, source_row integer not null""",
+    "commission_plans": """
+        plan_id varchar not null, plan_version integer not null, plan_name varchar,
+        effective_from date not null, effective_to date, currency varchar not null""",
+    "commission_plan_components": """
+        plan_id varchar not null, plan_version integer not null, component varchar not null,
+        component_type varchar not null, measure varchar not null, weight decimal(9,4) not null""",
+    "commission_plan_tiers": """
+        plan_id varchar not null, plan_version integer not null, component varchar not null,
+        tier_number integer not null, band_lower decimal(9,4) not null, band_upper decimal(9,4),
+        rate decimal(9,6) not null""",
+    "commission_plan_assignments": """
+        assignment_id integer not null, plan_id varchar not null, role varchar, rep_email varchar,
+        valid_from date not null, valid_to date""",
+}
+
+
+def read_config(config_dir: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Validate every file and return the rows per ``config`` table (without load metadata)."""
+    config_dir = Path(config_dir)
+    if not config_dir.is_dir():
+        raise ConfigError(f"{config_dir}: configuration directory not found")
+    settings = _read_settings(config_dir)
+    reporting = settings["reporting_currency"]
+    rates = _read_rates(config_dir, reporting)
+    targets = _read_targets(config_dir, settings["fiscal_year_start_month"])
+    plans, components, tiers, assignments = _read_plans(config_dir)
+
+    known = {c for c, *_ in rates} | {reporting}
+    for t in targets:
+        if t.currency not in known:
+            raise ConfigError(
+                f"{_where(t.source_file, t.source_row, 'currency')}: {t.currency!r} has no rate in "
+                f"{config_dir.name}/exchange_rates.csv"
+            )
+    for p in plans:
+        if p.currency != reporting:
+            raise ConfigError(
+                f"{config_dir.name}/commission_plan.yml plan {p.plan_id} v{p.version}, field currency: "
+                f"{p.currency!r} must be the reporting currency {reporting!r}"
+            )
+    return {
+        "settings": [(k, str(v)) for k, v in sorted(settings.items())],
+        "targets": [
+            (
+                t.scope_type,
+                t.scope_key,
+                t.grain,
+                t.period,
+                t.period_start,
+                t.period_end,
+                t.target_amount,
+                t.currency,
+                t.source_file,
+                t.source_row,
+            )
+            for t in targets
+        ],
+        "exchange_rates": [(c, d, r, reporting, n) for c, d, r, n in rates],
+        "commission_plans": [
+            (p.plan_id, p.version, p.name, p.effective_from, p.effective_to, p.currency) for p in plans
+        ],
+        "commission_plan_components": [
+            (c.plan_id, c.version, c.component, c.component_type, c.measure, c.weight) for c in components
+        ],
+        "commission_plan_tiers": [
+            (t.plan_id, t.version, t.component, t.tier_number, t.band_lower, t.band_upper, t.rate)
+            for t in tiers
+        ],
+        "commission_plan_assignments": [
+            (a.assignment_number, a.plan_id, a.role, a.rep_email, a.valid_from, a.valid_to)
+            for a in assignments
+        ],
+    }
+
+
+def load_config(
+    conn: duckdb.DuckDBPyConnection, config_dir: Path, run_id: str | None = None
+) -> dict[str, int]:
+    """Validate ``config_dir`` and (re)create the ``config.*`` tables in one transaction.
+
+    Returns the number of rows written per table (keys are table names without schema). Every
+    table also gets ``run_id`` and ``loaded_at`` columns. Nothing is written when a file is wrong.
+    """
+    tables = read_config(config_dir)
+    run_id = run_id or "manual"
+    loaded_at = datetime.now(UTC)
+    conn.execute("begin transaction")
+    try:
+        conn.execute(f"create schema if not exists {CONFIG_SCHEMA}")
+        for table, rows in tables.items():
+            qualified = f"{CONFIG_SCHEMA}.{table}"
+            meta = "run_id varchar not null, loaded_at timestamptz not null"
+            conn.execute(f"drop table if exists {qualified}")
+            conn.execute(f"create table {qualified} ({_DDL[table]}, {meta})")
+            if not rows:
+                continue
+            # Values travel as text and are cast by the insert to the column types: exact decimals.
+            frame = pd.DataFrame(
+                [[None if v is None else str(v) for v in row] for row in rows],
+                columns=[f"c{i}" for i in range(len(rows[0]))],
+                dtype=object,
+            )
+            conn.register("_salesops_config_rows", frame)
+            try:
+                conn.execute(
+                    f"insert into {qualified} select *, ?, ? from _salesops_config_rows", [run_id, loaded_at]
+                )
+            finally:
+                conn.unregister("_salesops_config_rows")
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    return {table: len(rows) for table, rows in tables.items()}

@@ -1,0 +1,25 @@
+"""Which connectors a run uses, built from settings."""
+
+from __future__ import annotations
+
+from flows.crm.base import CrmConnector
+from flows.settings import Settings
+
+
+def build_connectors(settings: Settings, sources: list[str] | None = None) -> list[CrmConnector]:
+    """Connectors for the enabled CRMs (or the ``sources`` asked for), Zoho first."""
+    from flows.crm.fxiaoke import FxiaokeConnector
+    from flows.crm.zoho import ZohoConnector
+
+    wanted = sources or [
+        s for s, on in (("zoho", settings.zoho_enabled), ("fxiaoke", settings.fxiaoke_enabled)) if on
+    ]
+    unknown = set(wanted) - {"zoho", "fxiaoke"}
+    if unknown:
+        raise ValueError(f"unknown CRM source(s): {', '.join(sorted(unknown))} (known: zoho, fxiaoke)")
+    connectors: list[CrmConnector] = []
+    if "zoho" in wanted:
+        connectors.append(ZohoConnector.from_settings(settings))
+    if "fxiaoke" in wanted:
+        connectors.append(FxiaokeConnector.from_settings(settings))
+    return connectors

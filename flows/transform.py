@@ -1,0 +1,143 @@
+"""Run dbt in-process against the warehouse.
+
+dbt is driven through ``prefect_dbt.PrefectDbtRunner`` when called inside a Prefect flow (one
+Prefect task per dbt node, visible in the UI) and through dbt's own ``dbtRunner`` otherwise
+(CLI, tests). Both run dbt in this process, so the caller must not hold a DuckDB connection to
+the warehouse while dbt runs (DuckDB allows one writer; ``flows.warehouse.Warehouse.connect`` is
+a context manager for that reason).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+
+from flows.settings import Settings
+
+
+class DbtError(RuntimeError):
+    """dbt failed; the message lists the failing nodes and dbt's own message for each."""
+
+
+@dataclass
+class NodeResult:
+    unique_id: str
+    name: str
+    resource_type: str
+    status: str
+    message: str | None
+    execution_time: float
+
+
+@dataclass
+class DbtRunResult:
+    success: bool
+    nodes: list[NodeResult] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[NodeResult]:
+        return [n for n in self.nodes if n.status in ("error", "fail", "runtime error")]
+
+    @property
+    def models_built(self) -> list[NodeResult]:
+        return [n for n in self.nodes if n.resource_type == "model" and n.status == "success"]
+
+    def describe_failures(self) -> str:
+        return "; ".join(f"{n.resource_type} {n.name}: {n.status} ({n.message})" for n in self.failures)
+
+
+@contextmanager
+def _dbt_environment(settings: Settings):
+    """dbt reads SALESOPS_HOME from the environment in profiles.yml; pin it to this run's home."""
+    previous = os.environ.get("SALESOPS_HOME")
+    os.environ["SALESOPS_HOME"] = str(settings.home_dir)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("SALESOPS_HOME", None)
+        else:
+            os.environ["SALESOPS_HOME"] = previous
+
+
+def dbt_args(settings: Settings, command: Sequence[str], *, run_date: date | None = None) -> list[str]:
+    project = settings.dbt_project_dir
+    args = [
+        *command,
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        "--target-path",
+        str(settings.home_dir / "dbt_target"),
+        "--log-path",
+        str(settings.home_dir / "logs"),
+    ]
+    if run_date is not None and command and command[0] in {"build", "run", "test", "seed"}:
+        args += [
+            "--vars",
+            f"{{run_date: '{run_date.isoformat()}', reporting_currency: '{settings.reporting_currency}'}}",
+        ]
+    return args
+
+
+def run_dbt(
+    settings: Settings,
+    command: Sequence[str] = ("build",),
+    *,
+    run_date: date | None = None,
+    in_prefect: bool = False,
+    raise_on_failure: bool = True,
+) -> DbtRunResult:
+    """Invoke dbt (``build`` by default) and return per-node results; raise DbtError on failure."""
+    args = dbt_args(settings, command, run_date=run_date)
+    with _dbt_environment(settings):
+        if in_prefect:
+            from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
+
+            runner = PrefectDbtRunner(
+                settings=PrefectDbtSettings(
+                    project_dir=settings.dbt_project_dir,
+                    profiles_dir=settings.dbt_project_dir,
+                    target_path=settings.home_dir / "dbt_target",
+                ),
+                raise_on_failure=False,
+            )
+            res = runner.invoke(args)
+        else:
+            from dbt.cli.main import dbtRunner
+
+            res = dbtRunner().invoke(args)
+    result = _to_result(res)
+    if raise_on_failure and not result.success:
+        detail = result.describe_failures() or (str(res.exception) if res.exception else "unknown error")
+        raise DbtError(f"dbt {' '.join(command)} failed: {detail}")
+    return result
+
+
+def _to_result(res) -> DbtRunResult:
+    nodes: list[NodeResult] = []
+    for r in getattr(res.result, "results", None) or []:
+        node = r.node
+        nodes.append(
+            NodeResult(
+                unique_id=node.unique_id,
+                name=node.name,
+                resource_type=str(node.resource_type),
+                status=str(r.status),
+                message=r.message,
+                execution_time=float(r.execution_time or 0.0),
+            )
+        )
+    return DbtRunResult(success=bool(res.success), nodes=nodes)
+
+
+def mart_row_counts(conn, schema: str = "marts") -> dict[str, int]:
+    """Rows per table of a schema: what the summary and the Prefect artifact report."""
+    tables = conn.execute(
+        "select table_name from information_schema.tables where table_schema = ? order by 1", [schema]
+    ).fetchall()
+    return {t: conn.execute(f'select count(*) from "{schema}"."{t}"').fetchone()[0] for (t,) in tables}

@@ -1,0 +1,190 @@
+"""Real SMTP round trips: smtplib -> aiosmtpd (LocalSmtpServer) in this process -> .eml in the outbox."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.emailer import send_report
+from flows.settings import Settings
+from flows.smtp_outbox import LocalSmtpServer, OutboxHandler
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32  # only the magic number matters to the mailer
+HTML = '<html><body><p>Hello</p><img src="cid:chart" alt="chart"></body></html>'
+SECRET = "s3cr3t-Pa55w0rd!"
+
+
+def read_eml(path: Path) -> EmailMessage:
+    return BytesParser(policy=policy.default).parsebytes(path.read_bytes())  # type: ignore[return-value]
+
+
+def log_rows(conn: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return conn.execute(
+        "select kind, period_key, recipient, status, message_id, error from ops.email_log order by sent_at"
+    ).fetchall()
+
+
+@pytest.fixture
+def conn(tmp_path: Path):
+    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> Path:
+    return tmp_path / "outbox"
+
+
+def settings_for(server: LocalSmtpServer, tmp_path: Path, **extra: object) -> Settings:
+    return Settings(
+        home=tmp_path / "home",
+        smtp_host=server.host,
+        smtp_port=server.port,
+        mail_from="SalesOps <salesops@example.com>",
+        **extra,
+    )
+
+
+def send(conn, settings, recipients, **kw):
+    args = dict(
+        kind="manager_daily",
+        period_key="2026-11-28",
+        recipients=recipients,
+        subject="Attainment 2026-11",
+        html=HTML,
+        text="Hello (text)",
+        inline_images={"chart": PNG},
+        retry_delay_seconds=0.01,
+    )
+    args.update(kw)
+    return send_report(conn, settings, **args)
+
+
+def test_message_arrives_with_parts_and_inline_image(conn, outbox, tmp_path):
+    with LocalSmtpServer(outbox) as server:
+        assert server.port > 0
+        results = send(conn, settings_for(server, tmp_path), ["ann@example.com", "bo@example.com"])
+
+    assert [r.status for r in results] == ["sent", "sent"]
+    files = sorted(outbox.glob("*.eml"))
+    assert len(files) == 2
+    assert "ann@example.com" in files[0].name and "bo@example.com" in files[1].name
+    msg = read_eml(files[0])
+    assert msg["To"] == "ann@example.com"
+    assert msg["Subject"] == "Attainment 2026-11"
+    assert msg["Message-ID"] == results[0].message_id
+    assert msg.get_content_type() == "multipart/alternative"
+    text = msg.get_body(preferencelist=("plain",))
+    html = msg.get_body(preferencelist=("html",))
+    assert text.get_content().strip() == "Hello (text)"
+    assert 'src="cid:chart"' in html.get_content()
+    images = [p for p in msg.walk() if p.get_content_maintype() == "image"]
+    assert len(images) == 1
+    assert images[0]["Content-ID"] == "<chart>"
+    assert images[0].get_content_type() == "image/png"
+    assert images[0].get_content() == PNG
+    assert [r[3] for r in log_rows(conn)] == ["sent", "sent"]
+
+
+def test_no_duplicate_on_second_send_and_resend_forces(conn, outbox, tmp_path):
+    with LocalSmtpServer(outbox) as server:
+        settings = settings_for(server, tmp_path)
+        send(conn, settings, ["ann@example.com"])
+        again = send(conn, settings, ["ANN@example.com", "new@example.com"])
+        assert [r.status for r in again] == ["skipped_duplicate", "sent"]
+        assert len(list(outbox.glob("*.eml"))) == 2
+        other_day = send(conn, settings, ["ann@example.com"], period_key="2026-11-29")
+        assert other_day[0].status == "sent"
+        forced = send(conn, settings, ["ann@example.com"], resend=True)
+        assert forced[0].status == "sent"
+    assert len(list(outbox.glob("*.eml"))) == 4
+    statuses = [(r[1], r[2].lower(), r[3]) for r in log_rows(conn)]
+    assert statuses.count(("2026-11-28", "ann@example.com", "sent")) == 2
+    assert ("2026-11-28", "ann@example.com", "skipped_duplicate") in statuses
+
+
+class RejectingHandler(OutboxHandler):
+    """Refuses one mailbox for good (5xx), like a server with an unknown user."""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("bounce@"):
+            return "550 5.1.1 <bounce@example.com>: mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_one_rejected_recipient_does_not_block_the_others(conn, outbox, tmp_path):
+    with LocalSmtpServer(outbox, handler=RejectingHandler(outbox)) as server:
+        results = send(
+            conn, settings_for(server, tmp_path), ["ann@example.com", "bounce@example.com", "bo@example.com"]
+        )
+
+    by = {r.recipient: r for r in results}
+    assert by["ann@example.com"].status == by["bo@example.com"].status == "sent"
+    bounced = by["bounce@example.com"]
+    assert bounced.status == "failed" and not bounced.ok
+    assert bounced.attempts == 1  # a 5xx is permanent: no retry
+    assert "550" in bounced.error and "mailbox unavailable" in bounced.error
+    assert len(list(outbox.glob("*.eml"))) == 2
+    assert ("bounce@example.com", "failed") in [(r[2], r[3]) for r in log_rows(conn)]
+
+
+class FlakyHandler(OutboxHandler):
+    """Answers the first DATA with a temporary failure (4xx), then accepts."""
+
+    def __init__(self, outbox_dir: Path):
+        super().__init__(outbox_dir)
+        self.failures_left = 1
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.failures_left:
+            self.failures_left -= 1
+            return "451 4.3.0 Temporary local problem, try again"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_transient_error_is_retried(conn, outbox, tmp_path):
+    with LocalSmtpServer(outbox, handler=FlakyHandler(outbox)) as server:
+        results = send(conn, settings_for(server, tmp_path), ["ann@example.com"])
+    assert results[0].status == "sent"
+    assert results[0].attempts == 2
+    assert len(list(outbox.glob("*.eml"))) == 1
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_login_and_password_never_leaks(conn, outbox, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    with LocalSmtpServer(outbox, credentials=("salesops", SECRET)) as server:
+        good = settings_for(server, tmp_path, smtp_username="salesops", smtp_password=SECRET)
+        assert send(conn, good, ["ann@example.com"])[0].status == "sent"
+
+        wrong = settings_for(server, tmp_path, smtp_username="salesops", smtp_password=SECRET + "x")
+        failed = send(conn, wrong, ["bo@example.com"])[0]
+        unauthenticated = send(conn, settings_for(server, tmp_path), ["cy@example.com"])[0]
+
+    assert failed.status == "failed" and "535" in failed.error
+    assert failed.attempts == 1  # a bad login is not retried
+    assert unauthenticated.status == "failed"
+    assert SECRET not in repr(wrong) and SECRET not in str(wrong.model_dump())
+    assert SECRET not in caplog.text
+    for row in log_rows(conn):
+        assert SECRET not in " ".join(str(v) for v in row)
+    assert len(list(outbox.glob("*.eml"))) == 1
+
+
+def test_unreachable_server_fails_every_recipient_without_raising(conn, tmp_path):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = Settings(home=tmp_path / "home", smtp_host="127.0.0.1", smtp_port=port)
+    results = send(conn, settings, ["ann@example.com", "bo@example.com"], max_attempts=2)
+    assert [r.status for r in results] == ["failed", "failed"]
+    assert all(r.attempts == 2 and "ConnectionRefused" in r.error for r in results)
