@@ -11,6 +11,7 @@ Configuration comes from SALESOPS_* environment variables (see README.md, "Confi
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 import traceback
@@ -24,6 +25,9 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from flows.pipeline import NightlySummary, StepFailed
+
+# No phoning home from the temporary Prefect server the CLI may start (and no error line when offline).
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 console = Console()
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
