@@ -76,10 +76,14 @@ def dbt_build_task(settings: Settings, run_date: date) -> dict[str, int]:
 
 
 @task(name="data-gate")
-def gate_task(settings: Settings, run_id: str) -> checks.GateResult:
-    with step("data checks", None, get_run_logger()), Warehouse(settings.warehouse_path).connect() as conn:
-        result = checks.run_checks(conn, settings, run_id=run_id)
-    create_markdown_artifact(key="data-gate", markdown=result.summary_markdown(), description="Data gate")
+def gate_task(settings: Settings, run_id: str, layer: str) -> checks.GateResult:
+    """Run the suites of one layer: ``raw`` after landing, ``marts`` after dbt."""
+    suites = [name for name in checks.SUITE_SOURCES if name.startswith(f"{layer}_")]
+    with step("data checks", layer, get_run_logger()), Warehouse(settings.warehouse_path).connect() as conn:
+        result = checks.run_checks(conn, settings, run_id=run_id, suites=suites)
+    create_markdown_artifact(
+        key=f"data-gate-{layer}", markdown=result.summary_markdown(), description=f"Data gate: {layer}"
+    )
     return result
 
 
@@ -144,6 +148,26 @@ def alert_task(settings: Settings, run_id: str, run_date: date, gate: checks.Gat
         return _send(conn, settings, report, resend=True)
 
 
+def _gate(settings: Settings, summary: NightlySummary, gate: checks.GateResult) -> None:
+    """Add a gate's results to the summary; on a critical failure alert the data engineers and stop."""
+    summary.checks_passed += sum(1 for r in gate.results if r.success)
+    summary.checks_failed += sum(1 for r in gate.results if not r.success)
+    summary.critical_failures += [f"{r.suite}: {r.label}" for r in gate.critical_failures]
+    summary.warnings += [f"{r.suite}: {r.label}" for r in gate.warnings]
+    if gate.success:
+        return
+    summary.emails = alert_task(settings, summary.run_id, summary.run_date, gate)
+    summary.status = "failed"
+    create_markdown_artifact(key="nightly-summary", markdown=summary.to_markdown())
+    failure = StepFailed(
+        "data checks",
+        None,
+        f"{len(gate.critical_failures)} critical check(s) failed: " + "; ".join(summary.critical_failures),
+    )
+    failure.summary = summary
+    raise failure
+
+
 @flow(name="salesops-nightly", log_prints=True)
 def nightly(run_date: date | None = None, full_refresh: bool = False, resend: bool = False) -> NightlySummary:
     """Ingest both CRMs, build the marts, gate them, and email the manager reports for ``run_date``."""
@@ -158,27 +182,10 @@ def nightly(run_date: date | None = None, full_refresh: bool = False, resend: bo
         outbox_dir=settings.outbox_dir,
     )
     summary.landed = ingest_task(settings, summary.run_id, full_refresh)
+    _gate(settings, summary, gate_task(settings, summary.run_id, "raw"))
     summary.config_rows = load_config_task(settings, summary.run_id)
     summary.marts = dbt_build_task(settings, run_date)
-    gate = gate_task(settings, summary.run_id)
-    summary.checks_passed = sum(1 for r in gate.results if r.success)
-    summary.checks_failed = sum(1 for r in gate.results if not r.success)
-    summary.critical_failures = [
-        f"{r.suite}: {r.expectation} {r.column or ''}".strip() for r in gate.critical_failures
-    ]
-    summary.warnings = [f"{r.suite}: {r.expectation} {r.column or ''}".strip() for r in gate.warnings]
-    if not gate.success:
-        summary.emails = alert_task(settings, summary.run_id, run_date, gate)
-        summary.status = "failed"
-        create_markdown_artifact(key="nightly-summary", markdown=summary.to_markdown())
-        failure = StepFailed(
-            "data checks",
-            None,
-            f"{len(gate.critical_failures)} critical check(s) failed: "
-            + "; ".join(summary.critical_failures),
-        )
-        failure.summary = summary
-        raise failure
+    _gate(settings, summary, gate_task(settings, summary.run_id, "marts"))
     summary.emails = reports_task(settings, run_date, resend)
     summary.status = "completed"
     create_markdown_artifact(key="nightly-summary", markdown=summary.to_markdown())
@@ -211,7 +218,7 @@ def monthly_commissions(run_date: date | None = None) -> str:
         gate = checks.run_checks(conn, settings, run_id=_run_id(), suites=["marts_commissions"])
         if not gate.success:
             raise StepFailed(
-                "data checks", "marts_commissions", "; ".join(r.label() for r in gate.critical_failures)
+                "data checks", "marts_commissions", "; ".join(r.label for r in gate.critical_failures)
             )
         cursor = conn.execute(
             "select * from marts.fct_commissions where period_month = ? order by rep_id, commission_line_id",
