@@ -233,7 +233,7 @@ def monthly_commissions(run_date: date | None = None) -> str:
         writer.writerows(rows)
     create_table_artifact(
         key="commission-lines",
-        table=[dict(zip(columns, r, strict=True)) for r in rows[:500]],
+        table=[{c: str(v) for c, v in zip(columns, r, strict=True)} for r in rows[:500]],
         description=f"Commission lines {month:%Y-%m} (first 500)",
     )
     return str(path)

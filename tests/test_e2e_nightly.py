@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from flows.demo import demo_environment
-from flows.nightly import nightly
+from flows.nightly import monthly_commissions, nightly, weekly_manager_report
 from flows.pipeline import StepFailed
 from flows.sandbox.company import generate_company
 
@@ -50,6 +50,8 @@ def test_nightly_lands_builds_checks_and_emails(tmp_path: Path) -> None:
 
     with demo_environment(home, company):
         summary = nightly(run_date=RUN_DATE)
+        weekly = weekly_manager_report(run_date=date(2026, 11, 30))  # Monday
+        export = Path(monthly_commissions(run_date=date(2026, 12, 1)))
 
     assert summary.status == "completed"
     # landed: every deal of each CRM, once
@@ -73,9 +75,9 @@ def test_nightly_lands_builds_checks_and_emails(tmp_path: Path) -> None:
 
     # the gate ran and passed
     assert summary.checks_passed > 0 and not summary.critical_failures
-    assert _query(home, "select count(*) from ops.validation_results")[0][0] == (
-        summary.checks_passed + summary.checks_failed
-    )
+    assert _query(home, f"select count(*) from ops.validation_results where run_id = '{summary.run_id}'")[0][
+        0
+    ] == (summary.checks_passed + summary.checks_failed)
 
     # one manager report per manager arrived at the SMTP server, with HTML and text
     managers = {u.email for u in company.users if u.role == "manager"}
@@ -85,6 +87,17 @@ def test_nightly_lands_builds_checks_and_emails(tmp_path: Path) -> None:
         assert msg.get_body(("html",)) is not None and msg.get_body(("plain",)) is not None
     assert {e.recipient for e in summary.emails if e.status == "sent"} == managers
     assert len(list((home / "reports").glob("*.html"))) >= len(managers)
+
+    # the weekly report is its own period: it goes out even though the daily one did
+    assert {e.recipient for e in weekly if e.status == "sent"} == managers
+    assert all(e.subject.startswith("[weekly]") for e in weekly)
+    # the monthly commission run exports November's lines, reconciling to the mart
+    lines = export.read_text().splitlines()
+    assert export.name == "commissions_2026-11.csv" and lines[0].startswith("commission_line_id")
+    (expected,) = _query(
+        home, "select count(*) from marts.fct_commissions where period_month = '2026-11-01'"
+    )[0]
+    assert len(lines) - 1 == expected > 0
 
 
 def test_second_run_lands_nothing_twice_and_sends_nothing_twice(tmp_path: Path) -> None:

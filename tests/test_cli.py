@@ -1,0 +1,181 @@
+"""The `salesops` command: help texts, the sandbox server as a process, operator ingest."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+import requests
+from typer.testing import CliRunner
+
+from flows.cli import app
+from flows.demo import patched_environ
+from flows.sandbox.company import generate_company
+from flows.sandbox.server import SandboxCluster
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([], ["demo", "run", "sandbox"]),
+        (["demo", "--help"], ["--dataset", "--reps", "--deals", "--resend", "--run-date"]),
+        (["run", "--help"], ["nightly", "ingest"]),
+        (["run", "ingest", "--help"], ["--source", "--objects", "--full-refresh", "--since"]),
+        (["sandbox", "serve", "--help"], ["--port", "--dataset", "/__admin/faults", "/__admin/simulate"]),
+    ],
+)
+def test_help_texts_name_every_option(args: list[str], expected: list[str]) -> None:
+    result = runner.invoke(app, [*args, "--help"] if args else ["--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    for word in expected:
+        assert word in result.output
+
+
+def test_unknown_dataset_is_a_clear_usage_error() -> None:
+    result = runner.invoke(app, ["demo", "--dataset", "nope"])
+    assert result.exit_code != 0
+    assert "unknown dataset 'nope'" in result.output
+
+
+def _free_port_block() -> int:
+    import socket
+
+    for base in range(20000, 60000, 97):
+        socks = []
+        try:
+            for offset in range(3):
+                s = socket.socket()
+                s.bind(("127.0.0.1", base + offset))
+                socks.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free ports")
+
+
+def test_sandbox_serve_runs_as_a_real_http_server_and_prints_credentials() -> None:
+    port = _free_port_block()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flows.cli",
+            "sandbox",
+            "serve",
+            "--port",
+            str(port),
+            "--reps",
+            "8",
+            "--deals",
+            "50",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=os.environ | {"COLUMNS": "200"},
+    )
+    try:
+        output = ""
+        deadline = time.monotonic() + 60
+        while "Serving" not in output and time.monotonic() < deadline:
+            line = proc.stdout.readline()  # type: ignore[union-attr]
+            if not line:
+                break
+            output += line
+        assert "Serving" in output, output
+        for secret in (
+            "1000.SALESOPSDEMO",
+            "salesops-demo-secret",
+            "1000.demo-refresh-token",
+            "FSAID_SALESOPSDEMO",
+            "salesops-demo-app-secret",
+            "salesops-demo-permanent-code",
+        ):
+            assert secret in output
+        token = requests.post(
+            f"http://127.0.0.1:{port}/oauth/v2/token",
+            params={
+                "grant_type": "refresh_token",
+                "client_id": "1000.SALESOPSDEMO",
+                "client_secret": "salesops-demo-secret",
+                "refresh_token": "1000.demo-refresh-token",
+            },
+            timeout=10,
+        ).json()
+        assert token["api_domain"] == f"http://127.0.0.1:{port + 1}"
+        deals = requests.get(
+            f"{token['api_domain']}/crm/v8/Deals",
+            params={"fields": "Deal_Name,Amount"},
+            headers={"Authorization": f"Zoho-oauthtoken {token['access_token']}"},
+            timeout=10,
+        )
+        assert deals.status_code == 200 and deals.json()["data"]
+        stats = requests.get(f"{token['api_domain']}/__admin/stats", timeout=10).json()
+        assert stats
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+
+
+def test_run_ingest_lands_the_objects_asked_for(tmp_path: Path) -> None:
+    company = generate_company(seed=5, reps=8, deals=80, as_of=date(2026, 11, 28))
+    with (
+        SandboxCluster(company) as cluster,
+        patched_environ(cluster.settings_env() | {"SALESOPS_HOME": str(tmp_path)}),
+    ):
+        result = runner.invoke(
+            app, ["run", "ingest", "--source", "zoho", "--objects", "users,deals"], terminal_width=200
+        )
+        assert result.exit_code == 0, result.output
+        again = runner.invoke(
+            app, ["run", "ingest", "--source", "zoho", "--objects", "deals"], terminal_width=200
+        )
+        assert again.exit_code == 0, again.output
+    zoho_deals = len(company.for_crm("zoho").deals)
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
+        tables = {
+            t
+            for (t,) in conn.execute(
+                "select table_name from information_schema.tables where table_schema = 'raw'"
+            ).fetchall()
+        }
+        assert tables == {"zoho_users", "zoho_deals"}
+        assert conn.execute("select count(*) from raw.zoho_deals").fetchone()[0] == zoho_deals
+        runs = conn.execute(
+            "select object, rows_inserted from ops.ingest_runs order by started_at"
+        ).fetchall()
+    assert runs == [("users", len(company.for_crm("zoho").users)), ("deals", zoho_deals), ("deals", 0)]
+    assert re.search(r"deals\s+│\s+\d+", result.output)
+
+
+def test_run_ingest_failure_prints_one_clear_line(tmp_path: Path) -> None:
+    env = {
+        "SALESOPS_HOME": str(tmp_path),
+        "SALESOPS_ZOHO_ACCOUNTS_URL": "http://127.0.0.1:9",
+        "SALESOPS_ZOHO_CLIENT_ID": "x",
+        "SALESOPS_ZOHO_CLIENT_SECRET": "very-secret-value",
+        "SALESOPS_ZOHO_REFRESH_TOKEN": "y",
+        "SALESOPS_HTTP_MAX_RETRIES": "1",
+        "SALESOPS_HTTP_BACKOFF_BASE_SECONDS": "0.01",
+    }
+    with patched_environ(env):
+        result = runner.invoke(
+            app, ["run", "ingest", "--source", "zoho", "--objects", "users"], terminal_width=200
+        )
+    assert result.exit_code == 1
+    first = result.output.strip().splitlines()[0]
+    assert first.startswith("FAILED") and "zoho.users" in first
+    assert "very-secret-value" not in result.output
