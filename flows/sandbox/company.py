@@ -228,6 +228,8 @@ class Account:
     country: str | None = None
     parent_name: str | None = None
     year_established: int | None = None
+    credit_limit: Decimal | None = None  # in the account's currency; None = no limit set
+    satisfaction: int | None = None  # latest customer-satisfaction score 1-5, None = never surveyed
 
 
 @dataclass
@@ -277,6 +279,70 @@ class Deal:
 
 
 @dataclass
+class Lead:
+    key: int
+    crm: str
+    first_name: str
+    last_name: str
+    company_name: str
+    email: str
+    owner_key: int
+    lead_source: str
+    status: str  # Not Contacted | Contacted | Qualified | Lost Lead | Converted
+    created_at: datetime
+    modified_at: datetime
+    converted_deal_key: int | None = None
+
+
+@dataclass
+class SalesOrder:
+    """One order per won deal; a cancelled order is the CRM's record of a deal undone (clawbacks)."""
+
+    key: int
+    crm: str
+    deal_key: int
+    account_key: int | None
+    owner_key: int
+    order_date: date
+    amount: Decimal
+    currency: str
+    status: str  # Approved | Delivered | Cancelled
+    created_at: datetime
+    modified_at: datetime
+    cancelled_at: datetime | None = None
+
+
+@dataclass
+class Invoice:
+    key: int
+    crm: str
+    order_key: int
+    account_key: int | None
+    owner_key: int
+    invoice_date: date
+    due_date: date
+    amount: Decimal
+    currency: str
+    status: str  # Unpaid | Partially Paid | Paid | Cancelled
+    created_at: datetime
+    modified_at: datetime
+
+
+@dataclass
+class Payment:
+    key: int
+    crm: str
+    invoice_key: int
+    account_key: int | None
+    owner_key: int
+    paid_on: date
+    amount: Decimal
+    currency: str
+    created_at: datetime
+    modified_at: datetime
+
+
+@dataclass
 class Company:
     name: str
     as_of: date
@@ -287,6 +353,10 @@ class Company:
     contacts: list[Contact]
     deals: list[Deal]
     pipelines: dict[str, list[tuple[str, int, str]]] = field(default_factory=lambda: dict(PIPELINES))
+    leads: list[Lead] = field(default_factory=list)
+    sales_orders: list[SalesOrder] = field(default_factory=list)
+    invoices: list[Invoice] = field(default_factory=list)
+    payments: list[Payment] = field(default_factory=list)
 
     def for_crm(self, crm: str) -> Company:
         """The part of the company that lives in one CRM (users of that CRM, its accounts and deals)."""
@@ -300,6 +370,10 @@ class Company:
             contacts=[c for c in self.contacts if c.crm == crm],
             deals=[d for d in self.deals if d.crm == crm],
             pipelines={crm: self.pipelines[crm]} if crm in self.pipelines else dict(self.pipelines),
+            leads=[x for x in self.leads if x.crm == crm],
+            sales_orders=[x for x in self.sales_orders if x.crm == crm],
+            invoices=[x for x in self.invoices if x.crm == crm],
+            payments=[x for x in self.payments if x.crm == crm],
         )
 
 
@@ -506,4 +580,149 @@ def generate_company(
                 history=history,
             )
         )
-    return Company("SalesOps Demo Co.", as_of, regions, users, products, accounts, contacts, deal_list)
+    company = Company("SalesOps Demo Co.", as_of, regions, users, products, accounts, contacts, deal_list)
+    # Leads, orders, invoices and payments draw from their own stream, so adding them left every
+    # user, account and deal above exactly as it was for a given seed.
+    _add_order_to_cash(company, random.Random(seed * 7919 + 1), horizon)
+    return company
+
+
+_LEAD_STATUSES = ["Not Contacted", "Contacted", "Qualified", "Lost Lead"]
+
+
+def _add_order_to_cash(company: Company, rng: random.Random, horizon: datetime) -> None:
+    """Leads before the deals; for each won deal an order, an invoice and its payments.
+
+    Payment behaviour differs by account so that receivables ageing and risk have something to
+    find: most accounts pay within terms, some late, a few partly or not at all; a few orders
+    are cancelled after the win (the CRM side of a commission clawback).
+    """
+    as_of = company.as_of
+    users = {u.key: u for u in company.users}
+    for acc in company.accounts:
+        acc.credit_limit = _money(
+            rng.uniform(50_000, 400_000) * float(_CURRENCY_SCALE[_region_currency(company, acc.region)])
+        )
+        acc.satisfaction = rng.choice([None, 2, 3, 4, 4, 5, 5])
+    payer_kind = {
+        acc.key: rng.choices(["prompt", "late", "partial", "defaulter"], [70, 18, 8, 4])[0]
+        for acc in company.accounts
+    }
+    accounts = {a.key: a for a in company.accounts}
+    for deal in company.deals:
+        if rng.random() < 0.5:
+            owner = users[deal.owner_key]
+            created = deal.created_at - timedelta(days=rng.randrange(1, 30))
+            name = accounts[deal.account_key].name if deal.account_key else "Prospect"
+            company.leads.append(
+                Lead(
+                    key=len(company.leads) + 1,
+                    crm=deal.crm,
+                    first_name=owner.first_name[:1] + "lead",
+                    last_name=f"{len(company.leads) + 1}",
+                    company_name=name,
+                    email=f"lead{len(company.leads) + 1}@prospect.example",
+                    owner_key=deal.owner_key,
+                    lead_source=deal.lead_source or "Web Download",
+                    status="Converted",
+                    created_at=created,
+                    modified_at=deal.created_at,
+                    converted_deal_key=deal.key,
+                )
+            )
+    for i in range(len(company.deals) // 3):
+        deal = company.deals[rng.randrange(len(company.deals))]
+        created = min(_ts(as_of - timedelta(days=rng.randrange(1, 540)), rng), horizon - timedelta(hours=2))
+        company.leads.append(
+            Lead(
+                key=len(company.leads) + 1,
+                crm=deal.crm,
+                first_name="Open",
+                last_name=f"Lead {i + 1}",
+                company_name=f"Prospect {i + 1}",
+                email=f"prospect{i + 1}@prospect.example",
+                owner_key=deal.owner_key,
+                lead_source=rng.choice(_LEAD_SOURCES),
+                status=rng.choice(_LEAD_STATUSES),
+                created_at=created,
+                modified_at=min(created + timedelta(days=rng.randrange(0, 20)), horizon),
+            )
+        )
+    for deal in company.deals:
+        if deal.stage_category != "won" or deal.amount is None or deal.closing_date is None:
+            continue
+        won_at = deal.history[-1].changed_at
+        cancelled = rng.random() < 0.03 and (horizon - won_at).days > 20
+        cancelled_at = won_at + timedelta(days=rng.randrange(5, 20)) if cancelled else None
+        order = SalesOrder(
+            key=len(company.sales_orders) + 1,
+            crm=deal.crm,
+            deal_key=deal.key,
+            account_key=deal.account_key,
+            owner_key=deal.owner_key,
+            order_date=deal.closing_date,
+            amount=deal.amount,
+            currency=deal.currency,
+            status="Cancelled"
+            if cancelled
+            else ("Delivered" if (horizon - won_at).days > 30 else "Approved"),
+            created_at=won_at,
+            modified_at=cancelled_at or won_at,
+            cancelled_at=cancelled_at,
+        )
+        company.sales_orders.append(order)
+        invoice_date = deal.closing_date + timedelta(days=rng.randrange(0, 6))
+        invoiced_at = datetime.combine(invoice_date, won_at.timetz())
+        if invoiced_at > horizon:
+            continue
+        invoice = Invoice(
+            key=len(company.invoices) + 1,
+            crm=deal.crm,
+            order_key=order.key,
+            account_key=deal.account_key,
+            owner_key=deal.owner_key,
+            invoice_date=invoice_date,
+            due_date=invoice_date + timedelta(days=rng.choice([30, 30, 45, 60])),
+            amount=deal.amount,
+            currency=deal.currency,
+            status="Unpaid",
+            created_at=invoiced_at,
+            modified_at=invoiced_at,
+        )
+        company.invoices.append(invoice)
+        if cancelled:
+            invoice.status, invoice.modified_at = "Cancelled", max(invoiced_at, cancelled_at)  # type: ignore[arg-type]
+            continue
+        kind = payer_kind.get(deal.account_key, "prompt") if deal.account_key else "prompt"
+        delay = {
+            "prompt": rng.randrange(5, 35),
+            "late": rng.randrange(40, 120),
+            "partial": rng.randrange(20, 90),
+            "defaulter": 10_000,
+        }[kind]
+        share = Decimal("0.5") if kind == "partial" else Decimal("1")
+        paid_on = invoice_date + timedelta(days=delay)
+        paid_at = datetime.combine(paid_on, time(3), tzinfo=UTC)
+        if paid_at > horizon:
+            continue
+        amount = (invoice.amount * share).quantize(Decimal("0.01"))
+        company.payments.append(
+            Payment(
+                key=len(company.payments) + 1,
+                crm=deal.crm,
+                invoice_key=invoice.key,
+                account_key=deal.account_key,
+                owner_key=deal.owner_key,
+                paid_on=paid_on,
+                amount=amount,
+                currency=deal.currency,
+                created_at=paid_at,
+                modified_at=paid_at,
+            )
+        )
+        invoice.status = "Paid" if share == 1 else "Partially Paid"
+        invoice.modified_at = paid_at
+
+
+def _region_currency(company: Company, region: str) -> str:
+    return next(r.currency for r in company.regions if r.name == region)
