@@ -7,7 +7,6 @@ the same nightly flow that the schedule runs.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -16,22 +15,8 @@ from pathlib import Path
 from flows.pipeline import NightlySummary
 from flows.sandbox.company import Company
 from flows.sandbox.server import Dataset, SandboxCluster, build_company
+from flows.settings import patched_environ
 from flows.smtp_outbox import LocalSmtpServer
-
-
-@contextmanager
-def patched_environ(values: dict[str, str]) -> Iterator[None]:
-    """Set environment variables for the duration of the block, then restore them."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
 
 
 @contextmanager

@@ -9,13 +9,12 @@ a context manager for that reason).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
-from flows.settings import Settings
+from flows.settings import Settings, patched_environ
 
 
 class DbtError(RuntimeError):
@@ -52,15 +51,9 @@ class DbtRunResult:
 @contextmanager
 def _dbt_environment(settings: Settings):
     """dbt reads SALESOPS_HOME from the environment in profiles.yml; pin it to this run's home."""
-    previous = os.environ.get("SALESOPS_HOME")
-    os.environ["SALESOPS_HOME"] = str(settings.home_dir)
-    try:
+    # DBT_USE_COLORS: dbt's log lines end up in Prefect logs and artifacts, where ANSI codes are noise.
+    with patched_environ({"SALESOPS_HOME": str(settings.home_dir), "DBT_USE_COLORS": "false"}):
         yield
-    finally:
-        if previous is None:
-            os.environ.pop("SALESOPS_HOME", None)
-        else:
-            os.environ["SALESOPS_HOME"] = previous
 
 
 def dbt_args(settings: Settings, command: Sequence[str], *, run_date: date | None = None) -> list[str]:

@@ -17,9 +17,9 @@ import requests
 from typer.testing import CliRunner
 
 from flows.cli import app
-from flows.demo import patched_environ
 from flows.sandbox.company import generate_company
 from flows.sandbox.server import SandboxCluster
+from flows.settings import patched_environ
 
 runner = CliRunner()
 
