@@ -3,8 +3,9 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint fmt install clean
+.PHONY: demo test lint fmt install clean browser
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (salesops needs Python 3.11)"; exit 1; }
@@ -28,7 +29,14 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix flows tests
 	$(BIN)/ruff format flows tests
 
-test: lint
+# The render tests (tests/test_render.py) screenshot every report in headless Chromium. CI runs as
+# root on Debian: install the distribution's chromium when it is missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+		{ echo "installing Debian's chromium for the render tests"; \
+		  $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium chromium-driver; }
+
+test: lint browser
 	$(BIN)/pytest
 
 clean:

@@ -4,6 +4,11 @@
     salesops run nightly              the nightly pipeline against the CRMs configured in SALESOPS_*
     salesops run ingest               land CRM objects only (operators: --full-refresh, --since)
     salesops sandbox serve            run the sandbox CRMs as HTTP servers
+    salesops validate                 run the data-quality gate on demand
+    salesops commissions close|estimate|export   period close, what-if estimates, payroll export
+    salesops targets lock|history     lock approved targets, see recorded changes
+    salesops report preview           render a report without sending it
+    salesops backfill                 rerun the nightly pipeline for a range of dates
 
 Configuration comes from SALESOPS_* environment variables (see README.md, "Configuration").
 """
@@ -30,13 +35,34 @@ from flows.pipeline import NightlySummary, StepFailed
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 console = Console()
-app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="salesops: the nightly sales-performance pipeline (CRM -> DuckDB -> dbt -> data gate -> email). "
+    "Configuration comes from SALESOPS_* environment variables; see README.md.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 run_app = typer.Typer(help="Run a pipeline against the CRMs configured in SALESOPS_*.", no_args_is_help=True)
 sandbox_app = typer.Typer(
     help="Local Zoho CRM and Fxiaoke servers (the demo and tests use them).", no_args_is_help=True
 )
 app.add_typer(run_app, name="run")
 app.add_typer(sandbox_app, name="sandbox")
+
+
+def _mount_subcommands() -> None:
+    """Command groups that live beside the modules they drive."""
+    from flows import backfill, report_cli, targets_cli, validate_cli
+    from flows.commissions import cli as commissions_cli
+
+    app.add_typer(commissions_cli.app, name="commissions")
+    app.add_typer(targets_cli.app, name="targets")
+    app.add_typer(validate_cli.app, name="validate")
+    app.add_typer(report_cli.app, name="report")
+    app.command("backfill")(backfill.backfill_command)
+
+
+_mount_subcommands()
 
 DatasetOpt = Annotated[
     str, typer.Option("--dataset", help="synthetic (seeded generator) or maven (real data).")
@@ -110,7 +136,13 @@ def print_summary(summary: NightlySummary) -> None:
     for e in summary.emails:
         emails.add_row(e.status, e.recipient, e.subject)
     console.print(emails if summary.emails else "Emails: none")
-    console.print(f"Warehouse : {summary.warehouse}")
+    if summary.quarantined:
+        console.print(f"[yellow]Quarantined raw rows this run: {summary.quarantined}[/] (see ops.quarantine)")
+    console.print(f"Warehouse : {summary.warehouse}   (published marts, read-only for BI)")
+    if summary.work_warehouse:
+        console.print(f"Working DB: {summary.work_warehouse}   (raw, ops, config; the pipeline's own)")
+    if summary.marts_dir:
+        console.print(f"Parquet   : {summary.marts_dir}")
     console.print(f"Reports   : {summary.reports_dir}")
     console.print(f"Outbox    : {summary.outbox_dir}")
 

@@ -5,7 +5,15 @@ The files (formats in ``config/README.md``):
 * ``settings.yml`` (optional) — fiscal year start month, reporting currency, time zones;
 * ``targets.csv`` or ``targets.xlsx`` — sales targets per rep / team / region / company;
 * ``exchange_rates.csv`` — monthly rates to the reporting currency;
-* ``commission_plan.yml`` — versioned commission plans and who is on which plan when.
+* ``commission_plan.yml`` — versioned commission plans and who is on which plan when;
+* ``monthly_distribution.csv`` (optional) — share of each fiscal month in a year target;
+* ``calendar_overrides.csv`` (optional) — company days off / worked days on top of public holidays;
+* ``target_changes.csv`` (optional) — who changed a locked target, when and why.
+
+Besides the files it writes the company calendar (``config.calendar``, built by
+:mod:`flows.calendar`: working days per country and fiscal periods, so SQL never computes
+holidays) and, with :mod:`flows.targets`, refuses a change to a locked target that has no change
+record (the history is kept in ``config.target_changes``, which a load never drops).
 
 Everything is validated before anything is written. A problem raises :class:`ConfigError` whose
 message names the file, the row (or YAML line), the field and the reason, e.g.
@@ -32,6 +40,8 @@ import duckdb
 import pandas as pd
 import yaml
 
+from flows.calendar import Override, build_calendar
+
 CONFIG_SCHEMA = "config"
 
 SCOPE_TYPES = ("rep", "team", "region", "company")
@@ -41,12 +51,29 @@ COMPONENT_TYPES = ("tiered_marginal",)
 MEASURES = ("monthly_target_attainment",)
 TARGET_COLUMNS = ("scope_type", "scope_key", "grain", "period", "target_amount", "currency")
 RATE_COLUMNS = ("currency", "rate_date", "rate_to_reporting")
+TARGET_MONTH_SPLITS = ("equal", "distribution", "working_days")
+DISTRIBUTION_COLUMNS = ("fiscal_month", "share_pct")
+OVERRIDE_COLUMNS = ("calendar_date", "country_code", "is_working_day", "name")
+CHANGE_COLUMNS = (
+    "scope_type",
+    "scope_key",
+    "grain",
+    "period",
+    "new_target_amount",
+    "currency",
+    "changed_by",
+    "changed_at",
+    "reason",
+)
 DEFAULT_SETTINGS: dict[str, Any] = {
     "fiscal_year_start_month": 1,
     "reporting_currency": "USD",
     "org_timezone": "Asia/Shanghai",
     "zoho_timezone": "America/Los_Angeles",
     "fxiaoke_timezone": "Asia/Shanghai",
+    "target_month_split": "equal",
+    "calendar_default_country": "CN",
+    "calendar_region_countries": {},
 }
 
 _CENT = Decimal("0.01")
@@ -177,7 +204,37 @@ def _read_settings(config_dir: Path) -> dict[str, Any]:
     for key in ("org_timezone", "zoho_timezone", "fxiaoke_timezone"):
         if not isinstance(settings[key], str) or not settings[key]:
             raise ConfigError(f"{_where(name, _line(data), key, line=True)}: a time zone name is required")
+    if settings["target_month_split"] not in TARGET_MONTH_SPLITS:
+        raise ConfigError(
+            f"{_where(name, _line(data), 'target_month_split', line=True)}: "
+            f"{settings['target_month_split']!r} is not one of {', '.join(TARGET_MONTH_SPLITS)}"
+        )
+    settings["calendar_default_country"] = _country(
+        settings["calendar_default_country"], _where(name, _line(data), "calendar_default_country", line=True)
+    )
+    regions = settings["calendar_region_countries"] or {}
+    if not isinstance(regions, dict):
+        raise ConfigError(
+            f"{_where(name, _line(data), 'calendar_region_countries', line=True)}: "
+            "expected a mapping of region name to country code"
+        )
+    settings["calendar_region_countries"] = {
+        str(region).strip(): _country(
+            code,
+            _where(name, _line(regions) or _line(data), f"calendar_region_countries.{region}", line=True),
+        )
+        for region, code in regions.items()
+    }
     return settings
+
+
+def _country(value: Any, where: str) -> str:
+    from flows.calendar import supported_country
+
+    code = str(value or "").strip().upper()
+    if not supported_country(code):
+        raise ConfigError(f"{where}: {value!r} is not an ISO 3166 country code the holidays package knows")
+    return code
 
 
 # --------------------------------------------------------------------------------------------
@@ -197,6 +254,27 @@ class Target:
     currency: str
     source_file: str
     source_row: int
+
+
+@dataclass(frozen=True)
+class TargetChangeRequest:
+    """One line of target_changes.csv: a change to a locked target, with who/when/why."""
+
+    scope_type: str
+    scope_key: str
+    grain: str
+    period: str
+    new_target_amount: Decimal
+    currency: str
+    changed_by: str
+    changed_at: datetime
+    reason: str
+    source_file: str
+    source_row: int
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.scope_type, self.scope_key, self.grain, self.period)
 
 
 def _csv_rows(path: Path, name: str, columns: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -319,6 +397,147 @@ def _read_targets(config_dir: Path, fiscal_year_start_month: int) -> list[Target
             )
         )
     return targets
+
+
+# --------------------------------------------------------------------------------------------
+# monthly_distribution.csv, calendar_overrides.csv, target_changes.csv
+# --------------------------------------------------------------------------------------------
+
+
+def _read_distribution(config_dir: Path, required: bool) -> list[tuple[int, Decimal, int]]:
+    """(fiscal_month, share_pct, row): 12 months, each once, shares >= 0 totalling exactly 100."""
+    path = config_dir / "monthly_distribution.csv"
+    name = f"{config_dir.name}/monthly_distribution.csv"
+    if not path.exists():
+        if required:
+            raise ConfigError(f"{name}: file not found (settings.yml target_month_split is 'distribution')")
+        return []
+    shares: list[tuple[int, Decimal, int]] = []
+    seen: dict[int, int] = {}
+    last_row = 1
+    for number, row in _csv_rows(path, name, DISTRIBUTION_COLUMNS):
+        last_row = number
+        raw_month = str(row.get("fiscal_month") or "").strip()
+        if not raw_month.isdigit() or not 1 <= int(raw_month) <= 12:
+            raise ConfigError(
+                f"{_where(name, number, 'fiscal_month')}: {raw_month!r} must be a fiscal month number 1-12"
+            )
+        month = int(raw_month)
+        if month in seen:
+            raise ConfigError(
+                f"{_where(name, number, 'fiscal_month')}: fiscal month {month} is given twice "
+                f"(first in row {seen[month]})"
+            )
+        seen[month] = number
+        share = _decimal(
+            row.get("share_pct"), _where(name, number, "share_pct"), places=4, minimum=Decimal(0)
+        )
+        shares.append((month, share, number))
+    missing = sorted(set(range(1, 13)) - set(seen))
+    if missing:
+        raise ConfigError(
+            f"{_where(name, last_row, 'fiscal_month')}: fiscal month(s) "
+            f"{', '.join(map(str, missing))} missing (give all 12, 0 for a month without target)"
+        )
+    total = sum((share for _, share, _ in shares), Decimal(0))
+    if total != 100:
+        raise ConfigError(
+            f"{_where(name, last_row, 'share_pct')}: the shares total {total} %, "
+            "they must total exactly 100 %"
+        )
+    return sorted(shares)
+
+
+def _read_overrides(config_dir: Path, countries: set[str]) -> list[Override]:
+    path = config_dir / "calendar_overrides.csv"
+    name = f"{config_dir.name}/calendar_overrides.csv"
+    if not path.exists():
+        return []
+    overrides: list[Override] = []
+    seen: dict[tuple[str, date], int] = {}
+    for number, row in _csv_rows(path, name, OVERRIDE_COLUMNS):
+        day = _date(row.get("calendar_date"), _where(name, number, "calendar_date"))
+        country = _country(row.get("country_code"), _where(name, number, "country_code"))
+        if country not in countries:
+            raise ConfigError(
+                f"{_where(name, number, 'country_code')}: {country!r} is not a calendar country "
+                f"(settings.yml calendar_default_country / calendar_region_countries: "
+                f"{', '.join(sorted(countries))})"
+            )
+        flag = str(row.get("is_working_day") or "").strip().lower()
+        if flag not in ("true", "false", "1", "0", "yes", "no"):
+            raise ConfigError(f"{_where(name, number, 'is_working_day')}: {flag!r} must be true or false")
+        if (country, day) in seen:
+            raise ConfigError(
+                f"{_where(name, number, 'calendar_date')}: {country} {day} is given twice "
+                f"(first in row {seen[(country, day)]})"
+            )
+        seen[(country, day)] = number
+        label = str(row.get("name") or "").strip() or None
+        overrides.append(Override(day, country, flag in ("true", "1", "yes"), label))
+    return overrides
+
+
+def _read_target_changes(config_dir: Path, fiscal_year_start_month: int) -> list[TargetChangeRequest]:
+    path = config_dir / "target_changes.csv"
+    name = f"{config_dir.name}/target_changes.csv"
+    if not path.exists():
+        return []
+    requests: list[TargetChangeRequest] = []
+    for number, row in _csv_rows(path, name, CHANGE_COLUMNS):
+
+        def text(field: str, row: dict[str, Any] = row) -> str:
+            value = row.get(field)
+            return "" if value is None else str(value).strip()
+
+        scope_type = text("scope_type").lower()
+        if scope_type not in SCOPE_TYPES:
+            raise ConfigError(
+                f"{_where(name, number, 'scope_type')}: {text('scope_type')!r} is not a scope type"
+            )
+        scope_key = text("scope_key").lower() if scope_type == "rep" else text("scope_key")
+        grain = text("grain").lower()
+        if grain not in GRAINS or period_bounds(grain, text("period"), fiscal_year_start_month) is None:
+            raise ConfigError(
+                f"{_where(name, number, 'period')}: {text('period')!r} is not a {grain or '?'} period"
+            )
+        amount = _decimal(
+            row.get("new_target_amount"),
+            _where(name, number, "new_target_amount"),
+            places=2,
+            minimum=Decimal(0),
+        )
+        currency = _currency(row.get("currency"), _where(name, number, "currency"))
+        who = text("changed_by")
+        if not who:
+            raise ConfigError(f"{_where(name, number, 'changed_by')}: who made the change is required")
+        raw_when = text("changed_at")
+        try:
+            when = datetime.fromisoformat(raw_when)
+        except ValueError:
+            raise ConfigError(
+                f"{_where(name, number, 'changed_at')}: {raw_when!r} is not a date or ISO date-time"
+            ) from None
+        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        reason = text("reason")
+        if len(reason) < 3:
+            raise ConfigError(f"{_where(name, number, 'reason')}: why the locked target changed is required")
+        requests.append(
+            TargetChangeRequest(
+                scope_type,
+                scope_key,
+                grain,
+                text("period"),
+                amount.quantize(_CENT),
+                currency,
+                who,
+                when,
+                reason,
+                name,
+                number,
+            )
+        )
+    return requests
 
 
 # --------------------------------------------------------------------------------------------
@@ -636,19 +855,53 @@ _DDL = {
     "commission_plan_assignments": """
         assignment_id integer not null, plan_id varchar not null, role varchar, rep_email varchar,
         valid_from date not null, valid_to date""",
+    "monthly_distribution": """
+        fiscal_month integer not null, share_pct decimal(7,4) not null, source_row integer not null""",
+    "calendar_regions": "region_name varchar not null, country_code varchar not null",
+    "calendar": """
+        calendar_date date not null, country_code varchar not null, is_weekend boolean not null,
+        is_public_holiday boolean not null, is_working_day boolean not null, holiday_name varchar,
+        day_source varchar not null, fiscal_year integer not null, fiscal_quarter integer not null,
+        fiscal_month integer not null, period_month date not null, fiscal_quarter_start date not null,
+        fiscal_year_start date not null, month_label varchar not null,
+        fiscal_quarter_label varchar not null, fiscal_year_label varchar not null,
+        week_start date not null, week_label varchar not null""",
 }
 
 
-def read_config(config_dir: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Validate every file and return the rows per ``config`` table (without load metadata)."""
+@dataclass
+class ConfigBundle:
+    """Everything read from a configuration directory."""
+
+    tables: dict[str, list[tuple[Any, ...]]]
+    targets: list[Target]
+    change_requests: list[TargetChangeRequest]
+    settings: dict[str, Any]
+    config_name: str
+
+
+def _calendar_span(targets: list[Target], today: date) -> tuple[date, date]:
+    """Whole calendar years covering every target period and the current year."""
+    first = min([t.period_start for t in targets] + [today])
+    last = max([t.period_end for t in targets] + [today])
+    return date(first.year, 1, 1), date(last.year + 1, 1, 1)
+
+
+def read_bundle(config_dir: Path, today: date | None = None) -> ConfigBundle:
+    """Validate every file; return the ``config`` table rows and the parsed targets / change records."""
     config_dir = Path(config_dir)
     if not config_dir.is_dir():
         raise ConfigError(f"{config_dir}: configuration directory not found")
     settings = _read_settings(config_dir)
     reporting = settings["reporting_currency"]
+    fy_month = settings["fiscal_year_start_month"]
     rates = _read_rates(config_dir, reporting)
-    targets = _read_targets(config_dir, settings["fiscal_year_start_month"])
+    targets = _read_targets(config_dir, fy_month)
     plans, components, tiers, assignments = _read_plans(config_dir)
+    distribution = _read_distribution(config_dir, settings["target_month_split"] == "distribution")
+    countries = {settings["calendar_default_country"], *settings["calendar_region_countries"].values()}
+    overrides = _read_overrides(config_dir, countries)
+    changes = _read_target_changes(config_dir, fy_month)
 
     known = {c for c, *_ in rates} | {reporting}
     for t in targets:
@@ -663,8 +916,15 @@ def read_config(config_dir: Path) -> dict[str, list[tuple[Any, ...]]]:
                 f"{config_dir.name}/commission_plan.yml plan {p.plan_id} v{p.version}, field currency: "
                 f"{p.currency!r} must be the reporting currency {reporting!r}"
             )
-    return {
-        "settings": [(k, str(v)) for k, v in sorted(settings.items())],
+    start, end = _calendar_span(targets, today or datetime.now(UTC).date())
+    calendar = build_calendar(countries, start, end, fy_month, overrides)
+    settings_rows = [
+        (k, v if isinstance(v, str) else str(v))
+        for k, v in sorted(settings.items())
+        if k != "calendar_region_countries"
+    ]
+    tables: dict[str, list[tuple[Any, ...]]] = {
+        "settings": settings_rows,
         "targets": [
             (
                 t.scope_type,
@@ -695,7 +955,38 @@ def read_config(config_dir: Path) -> dict[str, list[tuple[Any, ...]]]:
             (a.assignment_number, a.plan_id, a.role, a.rep_email, a.valid_from, a.valid_to)
             for a in assignments
         ],
+        "monthly_distribution": distribution,
+        "calendar_regions": sorted(settings["calendar_region_countries"].items()),
+        "calendar": [
+            (
+                d.calendar_date,
+                d.country_code,
+                d.is_weekend,
+                d.is_public_holiday,
+                d.is_working_day,
+                d.holiday_name,
+                d.day_source,
+                d.fiscal_year,
+                d.fiscal_quarter,
+                d.fiscal_month,
+                d.period_month,
+                d.fiscal_quarter_start,
+                d.fiscal_year_start,
+                d.month_label,
+                d.fiscal_quarter_label,
+                d.fiscal_year_label,
+                d.week_start,
+                d.week_label,
+            )
+            for d in calendar
+        ],
     }
+    return ConfigBundle(tables, targets, changes, settings, config_dir.name)
+
+
+def read_config(config_dir: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Validate every file and return the rows per ``config`` table (without load metadata)."""
+    return read_bundle(config_dir).tables
 
 
 def load_config(
@@ -704,14 +995,22 @@ def load_config(
     """Validate ``config_dir`` and (re)create the ``config.*`` tables in one transaction.
 
     Returns the number of rows written per table (keys are table names without schema). Every
-    table also gets ``run_id`` and ``loaded_at`` columns. Nothing is written when a file is wrong.
+    table also gets ``run_id`` and ``loaded_at`` columns. Nothing is written when a file is wrong,
+    or when a locked target changed without a record in ``target_changes.csv``; accepted changes
+    are appended to ``config.target_changes`` (never dropped) in the same transaction.
     """
-    tables = read_config(config_dir)
+    from flows import targets as target_locks
+
+    bundle = read_bundle(config_dir)
+    tables = bundle.tables
     run_id = run_id or "manual"
     loaded_at = datetime.now(UTC)
+    # Changes to locked targets need a change record (raises ConfigError naming file, row, field).
+    history = target_locks.check_locked_targets(conn, bundle)
     conn.execute("begin transaction")
     try:
         conn.execute(f"create schema if not exists {CONFIG_SCHEMA}")
+        target_locks.record_changes(conn, history, run_id)
         for table, rows in tables.items():
             qualified = f"{CONFIG_SCHEMA}.{table}"
             meta = "run_id varchar not null, loaded_at timestamptz not null"

@@ -10,7 +10,10 @@ Why it is built this way:
   called from a sync flow, and we need per-recipient results anyway;
 * **the SMTP password never leaves** ``settings.smtp_password``: errors are reduced to the
   exception type and the server's reply, with anything resembling the secret masked, and no
-  traceback is logged.
+  traceback is logged;
+* **SMTP settings** come from ``SALESOPS_SMTP_*`` or, when ``SALESOPS_SMTP_CREDENTIALS_BLOCK``
+  names one, from a Prefect ``EmailServerCredentials`` block (SSL, STARTTLS or INSECURE=plain).
+  A private CA for STARTTLS/SSL is trusted through ``SSL_CERT_FILE``.
 """
 
 from __future__ import annotations
@@ -43,6 +46,43 @@ Attachment = Path | tuple[str, bytes, str]
 SMTP_TIMEOUT_SECONDS = 30.0
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_RETRY_DELAY_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class SmtpParams:
+    host: str
+    port: int
+    security: Literal["plain", "starttls", "ssl"]
+    username: str | None
+    password: str | None
+    verify: bool = True
+
+
+def smtp_params(settings: Settings) -> SmtpParams:
+    """Where and how to send: the Prefect block when configured, else the SALESOPS_SMTP_* settings."""
+    if settings.smtp_credentials_block:
+        from prefect_email import EmailServerCredentials
+
+        block = EmailServerCredentials.load(settings.smtp_credentials_block, _sync=True)  # type: ignore[call-arg]
+        security = {"SSL": "ssl", "STARTTLS": "starttls", "INSECURE": "plain"}[
+            str(getattr(block.smtp_type, "name", block.smtp_type)).upper()
+        ]
+        server = getattr(block.smtp_server, "value", block.smtp_server)
+        return SmtpParams(
+            host=str(server),
+            port=int(block.smtp_port or {"ssl": 465, "starttls": 587, "plain": 25}[security]),
+            security=security,  # type: ignore[arg-type]
+            username=block.username or None,
+            password=block.password.get_secret_value() if block.password else None,
+            verify=bool(block.verify),
+        )
+    return SmtpParams(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        security=settings.smtp_security,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -164,7 +204,8 @@ class _SmtpSession:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._smtp: smtplib.SMTP | None = None
-        self._secret = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        self.params = smtp_params(settings)
+        self._secret = self.params.password
 
     def __enter__(self) -> _SmtpSession:
         return self
@@ -179,20 +220,23 @@ class _SmtpSession:
     def _connect(self) -> smtplib.SMTP:
         if self._smtp is not None:
             return self._smtp
-        s = self.settings
+        p = self.params
         context = ssl.create_default_context()
+        if not p.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
         smtp: smtplib.SMTP
-        if s.smtp_security == "ssl":
-            smtp = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=SMTP_TIMEOUT_SECONDS, context=context)
+        if p.security == "ssl":
+            smtp = smtplib.SMTP_SSL(p.host, p.port, timeout=SMTP_TIMEOUT_SECONDS, context=context)
         else:
-            smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=SMTP_TIMEOUT_SECONDS)
+            smtp = smtplib.SMTP(p.host, p.port, timeout=SMTP_TIMEOUT_SECONDS)
         try:
             smtp.ehlo()
-            if s.smtp_security == "starttls":
+            if p.security == "starttls":
                 smtp.starttls(context=context)
                 smtp.ehlo()
-            if s.smtp_username:
-                smtp.login(s.smtp_username, self._secret or "")
+            if p.username:
+                smtp.login(p.username, self._secret or "")
         except BaseException:
             _quietly_close(smtp)
             raise
@@ -217,7 +261,7 @@ class _SmtpSession:
         """Mask the password (and its AUTH encodings) wherever a server or library echoed it."""
         if not self._secret:
             return text
-        user = self.settings.smtp_username or ""
+        user = self.params.username or ""
         variants = {
             self._secret,
             base64.b64encode(self._secret.encode()).decode(),

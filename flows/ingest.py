@@ -18,8 +18,11 @@ from flows.warehouse import (
     OPS_SCHEMA,
     IngestRun,
     Warehouse,
+    ensure_raw_table,
+    raw_table_name,
     record_ingest_run,
     set_watermark,
+    stored_live_ids,
     upsert_raw,
 )
 
@@ -64,8 +67,16 @@ def ingest_object(
         mode="full_refresh" if full_refresh else "incremental",
     )
     with warehouse.connect() as conn:
+        # An object the CRM has no records of still gets its (empty) raw table: "landed, zero rows"
+        # is a fact the gate and dbt can see, unlike a table that does not exist.
+        ensure_raw_table(conn, raw_table_name(connector.source, obj))
         cursors = read_cursors(conn, connector.source)
         cursors.update(cursor_overrides or {})
+        # A full refresh can find records deleted for good in the CRM (no delete feed): a connector
+        # that wants the ids stored live gets them, read between its page commits.
+        reconciles = full_refresh and getattr(connector, "known_ids", False) is None
+        if reconciles:
+            connector.known_ids = stored_live_ids(conn, connector.source)  # type: ignore[attr-defined]
         try:
             for page in connector.pages(obj, cursors, full_refresh=full_refresh):
                 conn.begin()
@@ -89,6 +100,8 @@ def ingest_object(
             run.error = str(exc)
             raise IngestError(connector.source, obj, exc) from exc
         finally:
+            if reconciles:
+                connector.known_ids = None  # type: ignore[attr-defined]
             call_stats = connector.stats(obj)
             run.api_calls, run.retries = call_stats.api_calls, call_stats.retries
             run.finished_at = datetime.now(UTC)

@@ -69,6 +69,10 @@ class NightlySummary:
     warnings: list[str] = field(default_factory=list)
     emails: list[EmailSent] = field(default_factory=list)
     reports: list[Path] = field(default_factory=list)
+    work_warehouse: Path | None = None  # the pipeline's own DuckDB file (raw, ops, marts being built)
+    marts_dir: Path | None = None  # Parquet copies of the published marts
+    published: object | None = None  # flows.publish.PublishResult once the marts are published
+    quarantined: int = 0  # raw rows newly quarantined by this run's gate
     status: str = "running"
 
     def to_markdown(self) -> str:

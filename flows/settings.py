@@ -46,6 +46,14 @@ class Settings(BaseSettings):
     zoho_client_secret: SecretStr | None = None
     zoho_refresh_token: SecretStr | None = None
     zoho_api_version: str = "v8"
+    #: Names of Prefect Secret blocks to read a credential from when its env var is not set.
+    zoho_client_id_block: str | None = Field(default=None, description="Prefect Secret block: client id.")
+    zoho_client_secret_block: str | None = Field(
+        default=None, description="Prefect Secret block: client secret."
+    )
+    zoho_refresh_token_block: str | None = Field(
+        default=None, description="Prefect Secret block: refresh token."
+    )
 
     # --- Fxiaoke -----------------------------------------------------------------------------
     fxiaoke_enabled: bool = True
@@ -54,6 +62,14 @@ class Settings(BaseSettings):
     fxiaoke_app_secret: SecretStr | None = None
     fxiaoke_permanent_code: SecretStr | None = None
     fxiaoke_open_user_id: str | None = Field(default=None, description="currentOpenUserId of a CRM admin.")
+    fxiaoke_auth_mode: Literal["legacy", "oauth2"] = Field(
+        default="legacy",
+        description="legacy: corpAccessToken in the body; oauth2: /oauth2.0/token + Bearer/x-fs-* headers.",
+    )
+    fxiaoke_custom_objects: str = Field(
+        default="",
+        description="Comma-separated custom object API names (object_xxx__c); raw.fxiaoke_custom_<name>.",
+    )
 
     # --- HTTP behaviour shared by the connectors ---------------------------------------------
     http_timeout_seconds: float = 30.0
@@ -72,6 +88,22 @@ class Settings(BaseSettings):
         default="data-engineers@salesops-demo.com",
         description="Comma-separated addresses of the data engineers who get failure alerts.",
     )
+    smtp_credentials_block: str | None = Field(
+        default=None,
+        description="Name of a Prefect EmailServerCredentials block; when set it replaces SMTP_* settings.",
+    )
+
+    # --- reports -----------------------------------------------------------------------------
+    recipients_file: Path | None = Field(
+        default=None,
+        description="Distribution lists and per-recipient language (default <config>/recipients.yml).",
+    )
+    report_language: Literal["en", "zh-CN"] = Field(
+        default="en", description="Language and amount format of reports when recipients.yml says nothing."
+    )
+    run_lock_wait_seconds: float = Field(
+        default=0.0, description="How long a nightly run waits for another run's lock before failing."
+    )
 
     @property
     def alert_recipient_list(self) -> list[str]:
@@ -83,8 +115,28 @@ class Settings(BaseSettings):
         return self.home.expanduser().resolve()
 
     @property
+    def work_dir(self) -> Path:
+        """The pipeline's private state; nothing but the pipeline opens files here."""
+        return self.home_dir / "work"
+
+    @property
     def warehouse_path(self) -> Path:
+        """The working DuckDB file every step writes: raw, ops, config, staging, marts."""
+        return self.work_dir / "warehouse.duckdb"
+
+    @property
+    def published_warehouse_path(self) -> Path:
+        """The marts as of the last night that passed the gate, swapped in atomically (readers)."""
         return self.home_dir / "warehouse.duckdb"
+
+    @property
+    def marts_export_dir(self) -> Path:
+        """One Parquet file per published mart."""
+        return self.home_dir / "marts"
+
+    @property
+    def recipients_path(self) -> Path:
+        return (self.recipients_file or self.config_path / "recipients.yml").resolve()
 
     @property
     def reports_dir(self) -> Path:
@@ -107,7 +159,7 @@ class Settings(BaseSettings):
         return self.project_dir / "expectations"
 
     def ensure_dirs(self) -> None:
-        for path in (self.home_dir, self.reports_dir, self.outbox_dir):
+        for path in (self.home_dir, self.work_dir, self.reports_dir, self.outbox_dir):
             path.mkdir(parents=True, exist_ok=True)
 
 

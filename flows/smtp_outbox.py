@@ -15,6 +15,7 @@ import itertools
 import logging
 import os
 import re
+import ssl
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,8 +97,10 @@ class _PlainAuthenticator:
 class LocalSmtpServer:
     """``with LocalSmtpServer(outbox) as smtp: send to 127.0.0.1:smtp.port``.
 
-    ``credentials=(user, password)`` makes the server require AUTH (over plain TCP: it is for local
-    testing only). ``handler`` replaces the default :class:`OutboxHandler`, e.g. to reject an address.
+    ``credentials=(user, password)`` makes the server require AUTH. ``starttls_context`` (a server
+    ``ssl.SSLContext``) makes it offer and *require* STARTTLS, with AUTH only after TLS, like a real
+    submission server on 587; ``ssl_context`` makes it implicit TLS (port 465 style). ``handler``
+    replaces the default :class:`OutboxHandler`, e.g. to reject an address.
     """
 
     def __init__(
@@ -108,12 +111,16 @@ class LocalSmtpServer:
         *,
         handler: OutboxHandler | None = None,
         credentials: tuple[str, str] | None = None,
+        starttls_context: ssl.SSLContext | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ):
         self.outbox_dir = Path(outbox_dir)
         self.host = host
         self.port = port
         self.handler = handler or OutboxHandler(self.outbox_dir)
         self._credentials = credentials
+        self._starttls_context = starttls_context
+        self._ssl_context = ssl_context
         self._controller: _Controller | None = None
 
     def start(self) -> LocalSmtpServer:
@@ -121,12 +128,17 @@ class LocalSmtpServer:
             return self
         self.outbox_dir.mkdir(parents=True, exist_ok=True)
         auth: dict[str, Any] = {}
+        tls = self._starttls_context is not None or self._ssl_context is not None
         if self._credentials:
             auth = {
                 "authenticator": _PlainAuthenticator(*self._credentials),
                 "auth_required": True,
-                "auth_require_tls": False,
+                "auth_require_tls": tls,
             }
+        if self._starttls_context is not None:
+            auth |= {"tls_context": self._starttls_context, "require_starttls": True}
+        if self._ssl_context is not None:
+            auth |= {"ssl_context": self._ssl_context}
         controller = _Controller(self.handler, hostname=self.host, port=self.port, **auth)
         controller.start()
         self._controller = controller

@@ -50,9 +50,14 @@ class DbtRunResult:
 
 @contextmanager
 def _dbt_environment(settings: Settings):
-    """dbt reads SALESOPS_HOME from the environment in profiles.yml; pin it to this run's home."""
+    """profiles.yml opens ``$SALESOPS_HOME/warehouse.duckdb``; for dbt that is the *working* file.
+
+    dbt builds into ``<home>/work/warehouse.duckdb`` (the pipeline's private file); readers only
+    ever see the published copy that :mod:`flows.publish` swaps in after the gate.
+    """
     # DBT_USE_COLORS: dbt's log lines end up in Prefect logs and artifacts, where ANSI codes are noise.
-    with patched_environ({"SALESOPS_HOME": str(settings.home_dir), "DBT_USE_COLORS": "false"}):
+    env = {"SALESOPS_HOME": str(settings.warehouse_path.parent), "DBT_USE_COLORS": "false"}
+    with patched_environ(env):
         yield
 
 

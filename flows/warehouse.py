@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -350,3 +350,25 @@ def ingest_run_as_dict(run: IngestRun) -> dict:
     data.update({f"rows_{k}": v for k, v in asdict(run.stats).items()})
     data["duration_seconds"] = run.duration_seconds
     return data
+
+
+def stored_live_ids(conn: duckdb.DuckDBPyConnection, source: str) -> Callable[[str], set[str]]:
+    """A ``known_ids`` hook reading the warehouse through an open DuckDB connection.
+
+    ``stored_live_ids(conn)(obj)`` is the set of ids in ``raw.<source>_<obj>`` not yet marked
+    deleted (empty when the table does not exist). The ingest step can pass it for a
+    ``--full-refresh`` so that rows deleted permanently in the CRM get marked deleted.
+    """
+
+    def known_ids(obj: str) -> set[str]:
+        schema, table = raw_table_name(source, obj).split(".", 1)
+        exists = conn.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+        if not exists:
+            return set()
+        rows = conn.execute(f"select id from {schema}.{table} where not is_deleted").fetchall()
+        return {str(r[0]) for r in rows}
+
+    return known_ids

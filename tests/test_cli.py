@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from flows.cli import app
 from flows.sandbox.company import generate_company
 from flows.sandbox.server import SandboxCluster
-from flows.settings import patched_environ
+from flows.settings import Settings, patched_environ
 
 runner = CliRunner()
 
@@ -145,7 +145,7 @@ def test_run_ingest_lands_the_objects_asked_for(tmp_path: Path) -> None:
         )
         assert again.exit_code == 0, again.output
     zoho_deals = len(company.for_crm("zoho").deals)
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
+    with duckdb.connect(str(Settings(home=tmp_path).warehouse_path)) as conn:
         tables = {
             t
             for (t,) in conn.execute(

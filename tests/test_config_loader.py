@@ -196,3 +196,94 @@ def test_period_bounds_follow_fiscal_year_start() -> None:
     assert period_bounds("quarter", "FY2026-Q4", 4) == (date(2027, 1, 1), date(2027, 4, 1))
     assert period_bounds("month", "2026-10", 4) == (date(2026, 10, 1), date(2026, 11, 1))
     assert period_bounds("month", "FY2026", 1) is None
+
+
+# --------------------------------------------------------------------------------------------
+# target decomposition settings: monthly_distribution.csv, target_month_split, calendar countries
+# --------------------------------------------------------------------------------------------
+
+
+def test_shipped_config_writes_calendar_and_distribution(conn, config_dir: Path) -> None:
+    counts = load_config(conn, config_dir)
+    assert counts["monthly_distribution"] == 12
+    total = conn.execute(
+        "select sum(share_pct), typeof(sum(share_pct)) from config.monthly_distribution"
+    ).fetchone()
+    assert total[0] == Decimal("100")
+    assert conn.execute(
+        "select region_name, country_code from config.calendar_regions order by 1"
+    ).fetchall() == [("China East", "CN"), ("China South", "CN"), ("Europe", "DE"), ("North America", "US")]
+    assert (
+        dict(conn.execute("select setting_key, setting_value from config.settings").fetchall())[
+            "target_month_split"
+        ]
+        == "equal"
+    )
+
+
+def test_distribution_must_total_100_naming_the_row(conn, config_dir: Path) -> None:
+    # shares 7+7+9+8+8+9+7+7+9+8+9+12 = 100; December 12 -> 11.5 makes 99.5
+    _replace_line(config_dir / "monthly_distribution.csv", 13, "12,11.5")
+    with pytest.raises(ConfigError) as err:
+        load_config(conn, config_dir)
+    assert str(err.value) == (
+        "config/monthly_distribution.csv row 13, field share_pct: the shares total 99.5 %, "
+        "they must total exactly 100 %"
+    )
+
+
+@pytest.mark.parametrize(
+    ("row", "line", "message"),
+    [
+        (
+            3,
+            "1,7.0",
+            "config/monthly_distribution.csv row 3, field fiscal_month: fiscal month 1 is given twice "
+            "(first in row 2)",
+        ),
+        (
+            4,
+            "13,9.0",
+            "config/monthly_distribution.csv row 4, field fiscal_month: '13' must be a fiscal month "
+            "number 1-12",
+        ),
+        (5, "4,-8", "config/monthly_distribution.csv row 5, field share_pct: '-8' must be >= 0"),
+    ],
+)
+def test_bad_distribution_rows(conn, config_dir: Path, row: int, line: str, message: str) -> None:
+    _replace_line(config_dir / "monthly_distribution.csv", row, line)
+    with pytest.raises(ConfigError) as err:
+        load_config(conn, config_dir)
+    assert str(err.value) == message
+
+
+def test_distribution_split_requires_the_file(conn, config_dir: Path) -> None:
+    settings = config_dir / "settings.yml"
+    settings.write_text(
+        settings.read_text().replace("target_month_split: equal ", "target_month_split: distribution "),
+        encoding="utf-8",
+    )
+    load_config(conn, config_dir)  # file present: fine
+    (config_dir / "monthly_distribution.csv").unlink()
+    with pytest.raises(ConfigError) as err:
+        load_config(conn, config_dir)
+    assert str(err.value) == (
+        "config/monthly_distribution.csv: file not found (settings.yml target_month_split is 'distribution')"
+    )
+
+
+def test_bad_split_and_country_settings(conn, config_dir: Path) -> None:
+    settings = config_dir / "settings.yml"
+    text = settings.read_text()
+    settings.write_text(
+        text.replace("target_month_split: equal ", "target_month_split: weekly "), encoding="utf-8"
+    )
+    with pytest.raises(
+        ConfigError, match=r"field target_month_split: 'weekly' is not one of equal, distribution"
+    ):
+        load_config(conn, config_dir)
+    settings.write_text(text.replace("Europe: DE", "Europe: XX"), encoding="utf-8")
+    with pytest.raises(
+        ConfigError, match=r"field calendar_region_countries.Europe: 'XX' is not an ISO 3166 country code"
+    ):
+        load_config(conn, config_dir)

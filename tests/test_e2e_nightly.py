@@ -7,12 +7,19 @@ landed, what dbt built, what the gate decided and what arrived at the SMTP serve
 
 from __future__ import annotations
 
+import csv
 import email
+import io
+import json
+import subprocess
+import sys
+import textwrap
 from datetime import date
 from email import policy
 from pathlib import Path
 
 import duckdb
+import openpyxl
 import pytest
 
 from flows.demo import demo_environment
@@ -20,14 +27,16 @@ from flows.nightly import monthly_commissions, nightly, weekly_manager_report
 from flows.pipeline import StepFailed
 from flows.sandbox.company import generate_company
 
-pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
+# A nightly run takes about a minute (dbt builds every mart); the second-run test makes three.
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness"), pytest.mark.timeout(900)]
 
 RUN_DATE = date(2026, 11, 28)
 
 
 def _company(**overrides):
-    # Two reps per team, so every manager has a rep with numbers this month.
-    params = {"seed": 7, "reps": 16, "deals": 240, "as_of": RUN_DATE} | overrides
+    # The demo company (seed 42, 24 reps: three per team), whose reps config/targets.csv covers, so
+    # every rep on a plan has a target; fewer deals keep the run short.
+    params = {"seed": 42, "reps": 24, "deals": 240, "as_of": RUN_DATE} | overrides
     return generate_company(**params)
 
 
@@ -39,19 +48,68 @@ def _messages(outbox: Path) -> list[email.message.EmailMessage]:
 
 
 def _query(home: Path, sql: str):
-    with duckdb.connect(str(home / "warehouse.duckdb")) as conn:
+    """Query the pipeline's working file (raw, ops, marts)."""
+    with duckdb.connect(str(home / "work" / "warehouse.duckdb")) as conn:
         return conn.execute(sql).fetchall()
 
 
-def test_nightly_lands_builds_checks_and_emails(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    company = _company()
-    zoho, fx = company.for_crm("zoho"), company.for_crm("fxiaoke")
+def _kind(msg) -> str:
+    return str(msg["X-Salesops-Kind"] or "")
 
+
+READER = textwrap.dedent(
+    """
+    import sys, duckdb
+    conn = duckdb.connect(sys.argv[1], read_only=True)   # held open until told to exit, like a BI tool
+    for line in sys.stdin:
+        if line.strip() == "exit":
+            break
+        run_id = conn.execute("select run_id from main.salesops_publish").fetchone()[0]
+        deals, amount = conn.execute("select count(*), sum(amount_reporting) from marts.fct_deals").fetchone()
+        print(run_id, deals, amount, flush=True)
+    conn.close()
+    """
+)
+
+
+class Reader:
+    """A separate process holding the published DuckDB file open read-only (what Metabase does)."""
+
+    def __init__(self, path: Path):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", READER, str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def read(self) -> str:
+        assert self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write("q\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip()
+
+    def close(self) -> None:
+        assert self.proc.stdin
+        self.proc.stdin.write("exit\n")
+        self.proc.stdin.flush()
+        self.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def night(prefect_harness, tmp_path_factory):
+    """One nightly run shared by the tests of the weekly and monthly flows (each has its own timeout);
+    the sandbox CRMs and the SMTP server stay up for them."""
+    home = tmp_path_factory.mktemp("night") / "home"
+    company = _company()
     with demo_environment(home, company):
         summary = nightly(run_date=RUN_DATE)
-        weekly = weekly_manager_report(run_date=date(2026, 11, 30))  # Monday
-        export = Path(monthly_commissions(run_date=date(2026, 12, 1)))
+        yield home, company, summary
+
+
+def test_nightly_lands_builds_checks_and_emails(night) -> None:
+    home, company, summary = night
+    zoho, fx = company.for_crm("zoho"), company.for_crm("fxiaoke")
 
     assert summary.status == "completed"
     # landed: every deal of each CRM, once
@@ -79,18 +137,48 @@ def test_nightly_lands_builds_checks_and_emails(tmp_path: Path) -> None:
         0
     ] == (summary.checks_passed + summary.checks_failed)
 
+    # the marts passed the gate, so they were published for readers: a marts-only DuckDB file
+    # and one Parquet file per mart, with the same rows as the working file
+    published = home / "warehouse.duckdb"
+    with duckdb.connect(str(published), read_only=True) as reader:
+        schemas = {
+            s for (s,) in reader.execute("select schema_name from information_schema.schemata").fetchall()
+        }
+        assert "raw" not in schemas and "ops" not in schemas
+        assert reader.execute("select run_id from main.salesops_publish").fetchone()[0] == summary.run_id
+        assert reader.execute("select count(*) from marts.fct_deals").fetchone()[0] == len(company.deals)
+    manifest = json.loads((home / "marts" / "_manifest.json").read_text())
+    assert manifest["run_id"] == summary.run_id and set(manifest["tables"]) == set(summary.marts)
+    with duckdb.connect() as mem:
+        parquet = mem.execute(f"select count(*) from '{home / 'marts' / 'fct_deals.parquet'}'").fetchone()[0]
+    assert parquet == len(company.deals)
+    assert not list(home.glob(".*.tmp")) and not list((home / "marts").glob(".*.tmp"))
+
     # one manager report per manager arrived at the SMTP server, with HTML and text
     managers = {u.email for u in company.users if u.role == "manager"}
     messages = _messages(home / "outbox")
-    assert {m["To"] for m in messages} == managers
-    for msg in messages:
+    daily = [m for m in messages if _kind(m) == "manager_daily"]
+    assert {m["To"] for m in daily} == managers and len(daily) == len(managers)
+    for msg in daily:
         assert msg.get_body(("html",)) is not None and msg.get_body(("plain",)) is not None
+        assert any(p.get_content_maintype() == "image" and p["Content-ID"] for p in msg.walk())
     assert {e.recipient for e in summary.emails if e.status == "sent"} == managers
-    assert len(list((home / "reports").glob("*.html"))) >= len(managers)
+    assert len(list((home / "reports").glob("manager_daily_*.html"))) == len(managers)
 
+
+def test_weekly_report_is_its_own_period(night) -> None:
+    home, company, _ = night
+    managers = {u.email for u in company.users if u.role == "manager"}
+    weekly = weekly_manager_report(run_date=date(2026, 11, 30))  # Monday: the week ending Sunday 29th
     # the weekly report is its own period: it goes out even though the daily one did
     assert {e.recipient for e in weekly if e.status == "sent"} == managers
     assert all(e.subject.startswith("[weekly]") for e in weekly)
+    assert len(list((home / "reports").glob("manager_weekly_2026-W48_*.html"))) == len(managers)
+
+
+def test_monthly_close_exports_and_sends_statements_and_finance(night) -> None:
+    home, _, _ = night
+    export = Path(monthly_commissions(run_date=date(2026, 12, 1)))
     # the monthly commission run exports November's lines, reconciling to the mart
     lines = export.read_text().splitlines()
     assert export.name == "commissions_2026-11.csv" and lines[0].startswith("commission_line_id")
@@ -99,14 +187,51 @@ def test_nightly_lands_builds_checks_and_emails(tmp_path: Path) -> None:
     )[0]
     assert len(lines) - 1 == expected > 0
 
+    # ... and e-mails one statement per rep with lines, to that rep only, with their own total
+    per_rep = dict(
+        _query(
+            home,
+            "select r.email, sum(c.commission_amount) from marts.fct_commissions c "
+            "join marts.dim_sales_reps r using (rep_id) where period_month = '2026-11-01' group by 1",
+        )
+    )
+    statements = [m for m in _messages(home / "outbox") if _kind(m) == "commission_statement"]
+    assert sorted(m["To"] for m in statements) == sorted(per_rep)
+    for msg in statements:
+        text = msg.get_body(("plain",)).get_content()
+        assert f"{per_rep[msg['To']]:,.2f}" in text  # the rep's own total, in any currency format
+    # ... and the finance summary with the payroll export as CSV and XLSX, reconciling to the mart
+    (finance,) = [m for m in _messages(home / "outbox") if _kind(m) == "finance_summary"]
+    assert finance["To"] == "finance@salesops-demo.com"
+    files = {p.get_filename(): p.get_payload(decode=True) for p in finance.iter_attachments()}
+    assert set(files) == {"payroll_2026-11.csv", "payroll_2026-11.xlsx"}
+    rows = list(csv.DictReader(io.StringIO(files["payroll_2026-11.csv"].decode("utf-8-sig"))))
+    assert {r["email"] for r in rows} == set(per_rep)
+    assert sum(float(r["payable_amount"]) for r in rows) == pytest.approx(float(sum(per_rep.values())))
+    sheet = openpyxl.load_workbook(io.BytesIO(files["payroll_2026-11.xlsx"]))["payroll"]
+    assert sheet.max_row == len(rows) + 1
+
 
 def test_second_run_lands_nothing_twice_and_sends_nothing_twice(tmp_path: Path) -> None:
     home = tmp_path / "home"
     company = _company(deals=120)
     with demo_environment(home, company):
-        nightly(run_date=RUN_DATE)
+        first = nightly(run_date=RUN_DATE)
         first_mail = len(_messages(home / "outbox"))
-        again = nightly(run_date=RUN_DATE)
+        # a BI tool holds the published file open (read-only) across the next run
+        reader = Reader(home / "warehouse.duckdb")
+        try:
+            before = reader.read()
+            assert before.startswith(first.run_id)
+            again = nightly(run_date=RUN_DATE)  # succeeds although the reader holds the file
+            assert reader.read() == before, "the open reader keeps its consistent old snapshot"
+            fresh = Reader(home / "warehouse.duckdb")
+            try:
+                assert fresh.read().startswith(again.run_id), "a new reader sees the new publish"
+            finally:
+                fresh.close()
+        finally:
+            reader.close()
         assert len(_messages(home / "outbox")) == first_mail
         assert {e.status for e in again.emails} == {"skipped_duplicate"}
         assert all(r["rows_inserted"] == 0 and r["rows_updated"] == 0 for r in again.landed)
@@ -130,7 +255,11 @@ def test_crm_outage_fails_the_run_naming_step_and_object(tmp_path: Path, monkeyp
     message = str(failure.value)
     assert "step 'ingest' (zoho.deals)" in message and "502" in message
     assert _query(home, "select status from ops.ingest_runs where object = 'deals'") == [("failed",)]
-    assert not list((home / "outbox").glob("*.eml")), "no report may go out after a failed ingest"
+    messages = _messages(home / "outbox")
+    assert [_kind(m) for m in messages] == ["run_failed"], "no report may go out after a failed ingest"
+    assert messages[0]["To"] == "data-engineers@salesops-demo.com"
+    assert "zoho.deals" in messages[0].get_body(("plain",)).get_content()
+    assert not (home / "warehouse.duckdb").exists(), "nothing is published by a failed run"
 
 
 def test_bad_data_blocks_reports_and_alerts_data_engineers(tmp_path: Path) -> None:
@@ -144,5 +273,7 @@ def test_bad_data_blocks_reports_and_alerts_data_engineers(tmp_path: Path) -> No
     messages = _messages(home / "outbox")
     managers = {u.email for u in company.users if u.role == "manager"}
     assert messages and not ({m["To"] for m in messages} & managers), "no manager report on a failed gate"
+    assert [_kind(m) for m in messages] == ["dq_alert"]  # one alert, not a second run-failed one
     alert = messages[0].get_body(("plain",)).get_content()
     assert "amount" in alert.lower()
+    assert not (home / "warehouse.duckdb").exists() and not (home / "marts").exists(), "nothing published"

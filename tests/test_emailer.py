@@ -188,3 +188,142 @@ def test_unreachable_server_fails_every_recipient_without_raising(conn, tmp_path
     results = send(conn, settings, ["ann@example.com", "bo@example.com"], max_attempts=2)
     assert [r.status for r in results] == ["failed", "failed"]
     assert all(r.attempts == 2 and "ConnectionRefused" in r.error for r in results)
+
+
+# --- TLS -----------------------------------------------------------------------------------------
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A throwaway CA-less certificate for localhost / 127.0.0.1, made with `cryptography`."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "smtp.crt", tmp_path / "smtp.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+def _server_context(cert: Path, key: Path):
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+class RecordingHandler(OutboxHandler):
+    """Remembers whether each session was encrypted and authenticated when DATA arrived."""
+
+    def __init__(self, outbox_dir: Path):
+        super().__init__(outbox_dir)
+        self.sessions: list[tuple[bool, bool]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.sessions.append((session.ssl is not None, bool(session.authenticated)))
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_starttls_with_authentication(conn, outbox, tmp_path, monkeypatch, caplog):
+    cert, key = _self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trust our test certificate, as a private CA would be
+    handler = RecordingHandler(outbox)
+    attachment = ("payroll.csv", b"rep,amount\r\nann,1.00\r\n", "text/csv")
+    with LocalSmtpServer(
+        outbox, handler=handler, credentials=("salesops", SECRET), starttls_context=_server_context(cert, key)
+    ) as server:
+        tls = settings_for(
+            server, tmp_path, smtp_security="starttls", smtp_username="salesops", smtp_password=SECRET
+        )
+        results = send(conn, tls, ["ann@example.com", "bo@example.com"], attachments=[attachment])
+        # without STARTTLS the server refuses to go on (require_starttls): permanent, reported, not raised
+        plain = send(
+            conn,
+            settings_for(server, tmp_path, smtp_username="salesops", smtp_password=SECRET),
+            ["cy@example.com"],
+        )
+    assert [r.status for r in results] == ["sent", "sent"]
+    assert handler.sessions and all(encrypted and authed for encrypted, authed in handler.sessions)
+    assert plain[0].status == "failed"
+    assert SECRET not in caplog.text
+    msg = read_eml(sorted(outbox.glob("*.eml"))[0])
+    (part,) = list(msg.iter_attachments())
+    assert part.get_filename() == "payroll.csv" and part.get_payload(decode=True) == attachment[1]
+    images = [p for p in msg.walk() if p.get_content_maintype() == "image"]
+    assert images[0]["Content-ID"] == "<chart>" and images[0].get_content() == PNG
+
+
+def test_starttls_rejects_an_untrusted_certificate(conn, outbox, tmp_path):
+    cert, key = _self_signed(tmp_path)  # SSL_CERT_FILE not set: the certificate is not trusted
+    with LocalSmtpServer(
+        outbox, credentials=("salesops", SECRET), starttls_context=_server_context(cert, key)
+    ) as server:
+        tls = settings_for(
+            server, tmp_path, smtp_security="starttls", smtp_username="salesops", smtp_password=SECRET
+        )
+        (result,) = send(conn, tls, ["ann@example.com"], max_attempts=1)
+    assert result.status == "failed" and "CERTIFICATE_VERIFY_FAILED" in result.error
+    assert not list(outbox.glob("*.eml"))
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_credentials_from_a_prefect_email_block(conn, outbox, tmp_path, monkeypatch):
+    """SALESOPS_SMTP_CREDENTIALS_BLOCK names an EmailServerCredentials block that replaces SMTP_*."""
+    from prefect_email import EmailServerCredentials
+
+    from flows import emailer
+
+    with LocalSmtpServer(outbox, credentials=("blockuser", SECRET)) as server:
+        block = EmailServerCredentials(
+            username="blockuser",
+            password=SECRET,
+            smtp_server=server.host,
+            smtp_type="INSECURE",
+            smtp_port=server.port,
+        )
+        monkeypatch.setattr(EmailServerCredentials, "load", classmethod(lambda cls, name, **kw: block))
+        settings = Settings(
+            home=tmp_path / "home",
+            smtp_host="wrong.invalid",
+            smtp_port=1,
+            smtp_credentials_block="salesops-smtp",
+            mail_from="salesops@example.com",
+        )
+        params = emailer.smtp_params(settings)
+        assert (params.host, params.port, params.security, params.username) == (
+            server.host,
+            server.port,
+            "plain",
+            "blockuser",
+        )
+        results = send(conn, settings, ["ann@example.com"])
+    assert results[0].status == "sent"

@@ -130,7 +130,19 @@ def sized_sandbox(company: Company, clock: FakeClock, n: int) -> FxiaokeSandbox:
 def test_protocol_surface(make_connector):
     conn = make_connector()
     assert conn.source == "fxiaoke"
-    assert conn.objects == ("employees", "departments", "accounts", "opportunities")
+    assert conn.objects == (
+        "employees",
+        "departments",
+        "personnel",
+        "accounts",
+        "contacts",
+        "leads",
+        "opportunities",
+        "opportunity_stage_changes",
+        "sales_orders",
+        "invoices",
+        "payments",
+    )
     with pytest.raises(CrmError, match="unknown object"):
         list(conn.pages("deals", {}))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from decimal import Decimal
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -15,7 +16,10 @@ from flows.checks import CheckResult, GateResult
 from flows.emailer import send_report
 from flows.reports import (
     CHART_CID,
+    Fmt,
     build_alert_report,
+    build_commission_statements,
+    build_finance_summary,
     build_manager_reports,
     render_attainment_chart,
     write_report_html,
@@ -51,6 +55,13 @@ SCORECARD = [
 @pytest.fixture
 def conn(tmp_path: Path):
     c = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    build_marts(c)
+    yield c
+    c.close()
+
+
+def build_marts(c: duckdb.DuckDBPyConnection) -> None:
+    """dim_sales_reps + fct_rep_scorecard as dbt builds them, with the REPS and SCORECARD rows."""
     c.execute("create schema marts")
     c.execute(
         """
@@ -82,8 +93,6 @@ def conn(tmp_path: Path):
             "(?, null, null, null, null, null, null, ?, ?, ?, ?, ?, null, ?, ?, ?, ?)",
             [rep, month, won, dw, dl, wr, openp, weighted, target, att],
         )
-    yield c
-    c.close()
 
 
 @pytest.fixture
@@ -227,3 +236,230 @@ def test_alert_defaults_to_pipeline_mailbox(settings):
         run_id="run-8b",
     )
     assert alert.recipients == ["ops@example.com"] and alert.period_key == "run-8b"
+
+
+# --- sections from optional marts, languages ----------------------------------------------------
+
+
+def add_deals(c) -> None:
+    c.execute(
+        """
+        create table marts.fct_deals (
+            deal_id varchar, deal_name varchar, rep_id varchar, account_id varchar, stage varchar,
+            amount_reporting decimal(18, 2), close_date date, modified_at timestamptz,
+            is_won boolean, is_lost boolean, is_open boolean
+        )"""
+    )
+    deals = [
+        ("z1", "Acme renewal", "r1", "zoho:a1", "Won", "50000", "2026-11-05", "2026-11-05"),
+        ("z2", "Acme upsell", "r2", "zoho:a1", "Won", "70000", "2026-11-09", "2026-11-09"),
+        ("z3", "Globex pilot", "r2", "zoho:a2", "Won", "50000", "2026-10-09", "2026-10-09"),
+        ("z4", "Old stuck deal", "r1", "zoho:a2", "Proposal", "80000", "2026-12-20", "2026-09-01"),
+        ("z5", "Fresh deal", "r2", "zoho:a2", "Qualify", "10000", "2026-12-20", "2026-11-27"),
+        ("z6", "Other team", "r5", "fx:b1", "Proposal", "99999", "2026-11-01", "2026-08-01"),
+    ]
+    for deal in deals:
+        won = deal[4] == "Won"
+        c.execute(
+            "insert into marts.fct_deals values (?, ?, ?, ?, ?, ?, ?, ?, ?, false, ?)", [*deal, won, not won]
+        )
+
+
+def test_sections_appear_only_for_marts_that_exist(conn, settings):
+    html = build_manager_reports(conn, settings, run_date=RUN_DATE)[0].html
+    for title in ("Stalled deals", "Top customers", "Funnel", "At-risk customers"):
+        assert title not in html  # no fct_deals, fct_funnel or customer marts yet
+    assert "Pipeline and coverage" in html and "No data-check results recorded." in html
+
+    add_deals(conn)
+    conn.execute(
+        "create table marts.fct_funnel as select * from (values "
+        "('NA East', 1, 'Qualify', 40, 0.5, 3.0), ('NA East', 2, 'Proposal', 20, 0.25, 9.5), "
+        "('NA East', 3, 'Negotiate', 5, 0.8, 4.0), ('华东一组', 1, 'Qualify', 9, 0.1, 1.0)) "
+        "t(team_name, stage_order, stage, entered, conversion_rate, median_days_in_stage)"
+    )
+    conn.execute(
+        "create table marts.dim_customers as select * from (values "
+        "('zoho:a1', 'Acme Corp', 'r1', false, null), ('zoho:a2', 'Globex', 'r2', true, 'overdue 95 days')) "
+        "t(customer_id, customer_name, owner_rep_id, is_high_risk, risk_reasons)"
+    )
+    conn.execute(
+        "create schema ops; create table ops.validation_results as select * from (values "
+        "('run-1', timestamptz '2026-11-28 01:00:00+00', 'critical', true), "
+        "('run-1', timestamptz '2026-11-28 01:00:00+00', 'warning', false)) "
+        "t(run_id, checked_at, severity, success)"
+    )
+    mia = build_manager_reports(conn, settings, run_date=RUN_DATE)[0]
+    html = mia.html
+    assert "Funnel — bottleneck: Proposal" in html  # lowest conversion of Mia's team
+    assert "Old stuck deal" in html and "Fresh deal" not in html and "Other team" not in html
+    assert cells(html, "Acme Corp") == ["120,000", "2"] and "Globex" in html
+    assert "At-risk customers" in html and "overdue 95 days" in html
+    assert "Data checks of run run-1: 1 passed, 1 failed (0 critical)." in html
+    assert "Old stuck deal" in mia.text and "Acme Corp" in mia.text
+    assert cells(html, "Liam Rossi")[:3] == ["50,000", "100,000", "50.0%"]
+
+
+def test_language_per_recipient_from_recipients_yml(conn, settings, tmp_path):
+    (tmp_path / "recipients.yml").write_text(
+        "language_by_source: {zoho: en}\npeople:\n  wang.wei@example.com: {language: zh-CN}\n"
+    )
+    settings = settings.model_copy(update={"recipients_file": tmp_path / "recipients.yml"})
+    mia, wang = build_manager_reports(conn, settings, run_date=RUN_DATE)
+    assert mia.language == "en" and "Team total" in mia.html
+    assert wang.language == "zh-CN" and "团队合计" in wang.html and "2026年11月" in wang.subject
+    assert '<html lang="zh-CN">' in wang.html
+
+
+def test_amount_formats_per_locale():
+    assert Fmt("en", "USD").money(Decimal("1234.5")) == "$1,234.50"
+    assert Fmt("zh-CN", "USD").money(Decimal("1234.5")) == "US$1,234.50"
+    assert Fmt("zh-CN", "CNY").money(Decimal("-1234.555")) == "-¥1,234.56"
+    assert Fmt("en", "CNY").money(Decimal("1000")) == "CN¥1,000.00"
+    assert Fmt("zh-CN").month(date(2026, 11, 1)) == "2026年11月"
+    assert Fmt("en").month(date(2026, 11, 1)) == "November 2026"
+
+
+def test_weekly_edition_has_its_own_kind_and_period(conn, settings):
+    (weekly, _) = build_manager_reports(conn, settings, run_date=date(2026, 11, 29), weekly=True)
+    assert weekly.kind == "manager_weekly" and weekly.period_key == "2026-W48"
+    assert weekly.subject.startswith("[weekly]")
+
+
+# --- commission statements and finance summary --------------------------------------------------
+
+
+def add_commissions(c) -> None:
+    add_deals(c)
+    c.execute(
+        """
+        create table marts.fct_commissions (
+            commission_line_id varchar, rep_id varchar, deal_id varchar, period_month date, close_date date,
+            plan_id varchar, plan_version integer, component varchar, tier_number integer,
+            band_lower decimal(9, 4), band_upper decimal(9, 4), rate decimal(9, 6), weight decimal(9, 4),
+            deal_amount decimal(18, 2), target_amount decimal(18, 2), running_before decimal(18, 2),
+            running_after decimal(18, 2), base_amount decimal(18, 2), commission_amount decimal(18, 2),
+            currency varchar
+        )"""
+    )
+    rows = [
+        # line, rep, deal, tier, lower, upper, rate, base, commission
+        ("l1", "r1", "z1", 1, "0", "0.5", "0.02", "50000", "1000.00"),
+        ("l2", "r2", "z2", 1, "0", "0.5", "0.02", "50000", "1000.00"),
+        ("l3", "r2", "z2", 2, "0.5", None, "0.05", "20000", "1000.00"),
+        ("l4", "r5", None, 1, "0", "0.5", "0.02", "30000", "600.00"),
+    ]
+    for line, rep, deal, tier, lower, upper, rate, base, amount in rows:
+        c.execute(
+            "insert into marts.fct_commissions values (?, ?, ?, date '2026-11-01', date '2026-11-09', "
+            "'AE', 1, 'bookings', ?, ?, ?, ?, 1, ?, 100000, 0, 0, ?, ?, 'USD')",
+            [line, rep, deal or "fx:d9", tier, lower, upper, rate, base, base, amount],
+        )
+    c.execute("update marts.dim_sales_reps set manager_email = 'mia@example.com' where manager_id = 'm1'")
+    c.execute(
+        "create table marts.fct_commission_adjustments as select * from (values "
+        "('r2', date '2026-11-01', -150.00, 'clawback: Globex pilot cancelled')) "
+        "t(rep_id, period_month, adjustment_amount, reason)"
+    )
+
+
+def test_one_statement_per_rep_with_lines_tiers_adjustments_and_totals(conn, settings):
+    add_commissions(conn)
+    conn.execute("update marts.dim_sales_reps set source = 'fxiaoke' where team_name = '华东一组'")
+    statements = build_commission_statements(conn, settings, month=date(2026, 11, 15))
+    assert [(s.recipients, s.period_key) for s in statements] == [
+        (["emma@example.com"], "2026-11:r2"),
+        (["liam@example.com"], "2026-11:r1"),
+        (["li.na@example.com"], "2026-11:r5"),
+    ]
+    emma = statements[0]
+    assert emma.kind == "commission_statement" and "November 2026" in emma.subject
+    assert "Acme upsell" in emma.html and "Acme renewal" not in emma.html  # only her own lines
+    assert "$2,000.00" in emma.text and "-$150.00" in emma.text and "$1,850.00" in emma.text
+    assert "clawback: Globex pilot cancelled" in emma.html
+    assert "bookings #2" in emma.html and "50.0% – ∞" in emma.html
+    li = statements[2]
+    assert li.language == "zh-CN" and "US$600.00" in li.text and "应发合计" in li.html  # fxiaoke source
+
+
+def test_statement_cc_manager_when_configured(conn, settings, tmp_path):
+    add_commissions(conn)
+    (tmp_path / "recipients.yml").write_text("statements: {cc_manager: true}\n")
+    settings = settings.model_copy(update={"recipients_file": tmp_path / "recipients.yml"})
+    (liam,) = build_commission_statements(conn, settings, month=date(2026, 11, 1), rep="liam@example.com")
+    assert liam.recipients == ["liam@example.com", "mia@example.com"]
+
+
+def test_finance_summary_totals_and_payroll_attachments(conn, settings):
+    import csv
+    import io
+
+    import openpyxl
+
+    add_commissions(conn)
+    (report,) = build_finance_summary(conn, settings, month=date(2026, 11, 1), to=["fin@example.com"])
+    assert report.kind == "finance_summary" and report.period_key == "2026-11"
+    names = [a[0] for a in report.attachments]
+    assert names == ["payroll_2026-11.csv", "payroll_2026-11.xlsx"]
+    rows = list(csv.DictReader(io.StringIO(report.attachments[0][1].decode("utf-8-sig"))))
+    by_rep = {r["rep_id"]: r for r in rows}
+    assert by_rep["r2"]["commission_amount"] == "2000.00" and by_rep["r2"]["payable_amount"] == "1850.00"
+    assert by_rep["r5"]["rep_name"] == "李娜"
+    book = openpyxl.load_workbook(io.BytesIO(report.attachments[1][1]))
+    assert book.sheetnames == ["payroll", "lines"] and book["lines"].max_row == 5
+    assert cells(report.html, "NA East")[-1] == "$2,850.00"  # 1000 + 2000 - 150
+    assert "$3,450.00" in report.html  # grand total payable
+
+
+def test_statements_sent_once_per_rep_and_a_bounce_does_not_block_others(conn, settings, tmp_path):
+    from test_emailer import RejectingHandler
+
+    add_commissions(conn)
+    conn.execute("update marts.dim_sales_reps set email = 'bounce@example.com' where rep_id = 'r1'")
+    outbox = tmp_path / "outbox"
+
+    def send_all(smtp_settings):
+        results = []
+        for s in build_commission_statements(conn, smtp_settings, month=date(2026, 11, 1)):
+            results += send_report(
+                conn, smtp_settings, kind=s.kind, period_key=s.period_key, recipients=s.recipients,
+                subject=s.subject, html=s.html, text=s.text, retry_delay_seconds=0.01,
+            )  # fmt: skip
+        return results
+
+    with LocalSmtpServer(outbox, handler=RejectingHandler(outbox)) as server:
+        smtp_settings = settings.model_copy(update={"smtp_host": server.host, "smtp_port": server.port})
+        first = send_all(smtp_settings)
+        again = send_all(smtp_settings)
+    assert {r.recipient: r.status for r in first} == {
+        "bounce@example.com": "failed",
+        "emma@example.com": "sent",
+        "li.na@example.com": "sent",
+    }
+    assert {r.recipient: r.status for r in again} == {
+        "bounce@example.com": "failed",  # still tried (never delivered), still reported
+        "emma@example.com": "skipped_duplicate",
+        "li.na@example.com": "skipped_duplicate",
+    }
+    messages = [BytesParser(policy=policy.default).parsebytes(p.read_bytes()) for p in outbox.glob("*.eml")]
+    assert sorted(m["To"] for m in messages) == ["emma@example.com", "li.na@example.com"]
+    emma = next(m for m in messages if m["To"] == "emma@example.com")
+    assert "Acme upsell" in emma.get_body(("plain",)).get_content()
+
+
+def test_ledger_line_types_other_than_commission_show_as_adjustments(conn, settings):
+    """fct_commissions with line_type (bonus, cap, clawback, ...): only commission lines are tiered."""
+    add_commissions(conn)
+    conn.execute("drop table marts.fct_commission_adjustments")
+    conn.execute("alter table marts.fct_commissions add column line_type varchar default 'commission'")
+    conn.execute("alter table marts.fct_commissions add column explanation varchar")
+    conn.execute(
+        "insert into marts.fct_commissions (commission_line_id, rep_id, period_month, component, "
+        "tier_number, base_amount, commission_amount, currency, line_type, explanation) values "
+        "('b1', 'r2', date '2026-11-01', 'q-bonus', 1, 0, 500.00, 'USD', 'bonus', '120% milestone')"
+    )
+    emma = build_commission_statements(conn, settings, month=date(2026, 11, 1), rep="r2")[0]
+    assert "bonus: 120% milestone" in emma.html and "q-bonus" not in emma.html
+    assert "$2,000.00" in emma.text and "$500.00" in emma.text and "$2,500.00" in emma.text
+    (finance,) = build_finance_summary(conn, settings, month=date(2026, 11, 1), to=["fin@example.com"])
+    assert "$2,500.00" in finance.html

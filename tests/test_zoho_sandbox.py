@@ -247,7 +247,8 @@ def test_discrete_limit_and_page_token_binding(clock: FakeClock):
 
 def test_204_and_304_have_empty_bodies(sandbox: ZohoSandbox):
     token = get_token(sandbox)
-    empty = api(sandbox, "/Leads", token, fields="Last_Name")
+    sandbox.simulate("Leads", delete=len(sandbox.live_ids("Leads")))
+    empty = api(sandbox, "/Leads", token, fields="Last_Name", converted="both")
     assert empty.status_code == 204 and empty.content == b""
     future = (T0 + timedelta(days=1)).isoformat()
     unchanged = api(sandbox, "/Deals", token, headers={"If-Modified-Since": future}, fields=FIELDS)

@@ -22,6 +22,7 @@ from flows.crm.base import CallStats
 
 log = logging.getLogger(__name__)
 
+#: 30002 (daily quota) is deliberately absent: retrying cannot help before 00:00 Asia/Shanghai.
 RATE_LIMIT_CODES = frozenset({14001, 30004})  # call limit exceeded / per-second frequency (unverified)
 SERVICE_ERROR_CODES = frozenset({50009, -1, -2})  # service timeout, busy, system error
 TOKEN_INVALID_CODE = 20016
@@ -108,16 +109,20 @@ class FxiaokeTransport:
         self.session = session or requests.Session()
         self.rng = rng or random.Random()
 
-    def post(self, path: str, body: dict, stats: CallStats, *, label: str) -> dict:
-        """One logical call: retried on rate limits, service errors, 5xx, HTML and transport errors.
+    def post(
+        self, path: str, body: dict, stats: CallStats, *, label: str, headers: dict[str, str] | None = None
+    ) -> dict:
+        """One logical call: retried on rate limits, service errors, 5xx, HTML and transport errors
+        (including a connection reset half-way through the answer).
 
-        ``label`` names the caller in log lines (e.g. ``"fxiaoke opportunities"``).
+        ``label`` names the caller in log lines (e.g. ``"fxiaoke opportunities"``); ``headers``
+        are extra request headers (the oauth2 mode's ``authorization``/``x-fs-*``).
         """
         attempts = self.policy.max_retries + 1
         for attempt in range(1, attempts + 1):
             stats.api_calls += 1
             try:
-                return self._once(path, body)
+                return self._once(path, body, headers)
             except _Retryable as err:
                 if attempt == attempts:
                     raise FxiaokeCallError(
@@ -143,19 +148,21 @@ class FxiaokeTransport:
                 self.sleep(delay)
         raise AssertionError("unreachable")
 
-    def _once(self, path: str, body: dict) -> dict:
+    def _once(self, path: str, body: dict, headers: dict[str, str] | None = None) -> dict:
         url = f"{self.base_url}{path}"
         try:
             resp = self.session.post(
                 url,
                 params={"thirdTraceId": str(uuid.uuid4())},
                 json=body,
+                headers=headers,
                 timeout=self.timeout,
                 allow_redirects=False,
             )
         except requests.Timeout:
             raise _Retryable(f"timed out after {self.timeout:g} s") from None
-        except requests.ConnectionError as exc:
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            # ChunkedEncodingError: the connection broke while the body was being read.
             raise _Retryable(f"connection error ({type(exc).__name__})") from None
         if resp.status_code in RETRYABLE_STATUS:
             raise _Retryable(f"HTTP {resp.status_code} ({_content_kind(resp)})")

@@ -41,6 +41,10 @@ class RetryPolicy:
     #: Retry-After is honoured up to this many seconds (a bogus huge value must not hang a run).
     retry_after_max: float = 600.0
     retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+    #: When > 0, HTTP 429 (rate limit, spent daily credits, concurrency cap) has a budget of its
+    #: own: retried for up to this many seconds of cumulative waiting, however many attempts that
+    #: takes, honouring Retry-After up to the budget. 0 = 429 counts against ``max_retries``.
+    rate_limit_max_wait: float = 0.0
 
     def delay(self, attempt: int, retry_after: float | None, rng: random.Random | None = None) -> float:
         """Seconds to wait before re-attempt number ``attempt + 1`` (``attempt`` starts at 0).
@@ -124,6 +128,7 @@ def request_with_retries(
     rng: random.Random | None = None,
     on_attempt: Callable[[], None] | None = None,
     on_retry: Callable[[str, int, float], None] | None = None,
+    headers_fn: Callable[[], dict[str, str]] | None = None,
     **kwargs: Any,
 ) -> requests.Response:
     """Send a request, retrying transient failures; return the first non-retryable response.
@@ -131,14 +136,18 @@ def request_with_retries(
     ``on_attempt()`` runs before every attempt (count API calls there); ``on_retry(cause, n,
     delay)`` before every wait. Raises :class:`RetriesExhausted` once ``policy.max_retries``
     re-attempts have failed. 4xx other than 429 are returned, not raised: the caller knows
-    whether a 401 means "refresh the token" or a 400 means "bad request".
+    whether a 401 means "refresh the token" or a 400 means "bad request". ``headers_fn()``, when
+    given, supplies the headers for each attempt (a token may expire during a long wait).
     """
     attempt = 0
+    limited, limited_wait = 0, 0.0  # 429s seen and seconds waited on them (own budget)
     while True:
         if on_attempt:
             on_attempt()
         response: requests.Response | None = None
         retry_after: float | None = None
+        if headers_fn is not None:
+            kwargs["headers"] = headers_fn()
         try:
             response = session.request(method, url, timeout=timeout, **kwargs)
         except TRANSIENT_ERRORS as exc:
@@ -149,6 +158,22 @@ def request_with_retries(
             cause = describe_response(response)
             if response.status_code in (429, 503):
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if response.status_code == 429 and policy.rate_limit_max_wait > 0:
+                delay = retry_after if retry_after is not None else policy.delay(limited, None, rng)
+                if limited_wait + delay > policy.rate_limit_max_wait:
+                    hint = f"; Retry-After {retry_after:.0f}s" if retry_after is not None else ""
+                    raise RetriesExhausted(
+                        f"{cause}: still rate-limited after waiting {limited_wait:.0f}s "
+                        f"(budget {policy.rate_limit_max_wait:.0f}s{hint})",
+                        attempt + limited + 1,
+                        response,
+                    )
+                limited += 1
+                if on_retry:
+                    on_retry(cause, limited, delay)
+                sleep(delay)
+                limited_wait += delay
+                continue
         if attempt >= policy.max_retries:
             raise RetriesExhausted(cause, attempt + 1, response)
         delay = policy.delay(attempt, retry_after, rng)

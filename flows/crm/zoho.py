@@ -17,17 +17,30 @@ Design choices, each answering a known failure of existing connectors:
   warehouse upsert (latest version wins).
 * **Cursor overlap.** A stored cursor is re-read from ``cursor - overlap`` (inclusive), never
   ``cursor + 1s``, so a record committed late within the cursor's second is not lost.
+* **Stage history, incrementally.** ``deal_stage_history`` re-reads the *ids* of deals changed
+  since its own cursor (keyset over ``Deals``, ``fields=Modified_Time``: ceil(N/200) calls) and
+  fetches ``/Deals/{id}/Stage_History`` once per deal changed since the cursor (minus 1 s, not the
+  whole overlap window), ``max_concurrency`` at a time. A
+  page's history rows and the cursor covering its deals commit together, so a killed run
+  re-fetches at most one page of deals. Rows land as ``<deal_id>:<history_id>``.
+* **Leads.** Zoho hides converted leads unless asked: every Leads call sends ``converted=both``.
+* **Rate limits.** 429 (concurrency cap or spent daily credits) is waited out on its own budget
+  (``rate_limit_max_wait`` seconds of waiting, honouring ``Retry-After``, else exponential backoff
+  with jitter) rather than the few retries allowed for 5xx, and the number of requests in flight
+  never exceeds ``max_concurrency``.
 * **No secrets anywhere.** Credentials are ``SecretStr``; every message this module produces is
   passed through :meth:`ZohoConnector._redact` as a last line of defence.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,7 +51,7 @@ from requests.adapters import HTTPAdapter
 
 from flows.crm.base import CallStats, CrmError, Page
 from flows.crm.http import RetriesExhausted, RetryPolicy, describe_response, request_with_retries
-from flows.warehouse import RawRecord
+from flows.warehouse import RawRecord, record_hash
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +61,22 @@ MODULES: dict[str, str] = {
     "contacts": "Contacts",
     "deals": "Deals",
     "products": "Products",
+    "leads": "Leads",
+    "sales_orders": "Sales_Orders",
+    "invoices": "Invoices",
 }
+#: Extra query parameters per module (Zoho lists converted leads only with ``converted``).
+MODULE_PARAMS: dict[str, dict[str, str]] = {"Leads": {"converted": "both"}}
+#: The Deals related list read for ``deal_stage_history``.
+STAGE_HISTORY_FIELDS = (
+    "Stage",
+    "Amount",
+    "Probability",
+    "Expected_Revenue",
+    "Closing_Date",
+    "Modified_Time",
+    "Modified_By",
+)
 #: Fields the dbt staging models read (docs/architecture.md): requested first, whatever else the
 #: org has fills the rest of the 50-field budget.
 PREFERRED_FIELDS: dict[str, tuple[str, ...]] = {
@@ -77,6 +105,8 @@ PREFERRED_FIELDS: dict[str, tuple[str, ...]] = {
         "Employees",
         "Billing_Country",
         "Parent_Account",
+        "Credit_Limit",
+        "Customer_Satisfaction",
         "Owner",
         "Created_Time",
         "Modified_Time",
@@ -98,6 +128,54 @@ PREFERRED_FIELDS: dict[str, tuple[str, ...]] = {
         "Product_Category",
         "Product_Active",
         "Unit_Price",
+        "Owner",
+        "Created_Time",
+        "Modified_Time",
+    ),
+    "Leads": (
+        "First_Name",
+        "Last_Name",
+        "Company",
+        "Email",
+        "Lead_Source",
+        "Lead_Status",
+        "Owner",
+        "Converted__s",
+        "Converted_Date_Time",
+        "Converted_Deal",
+        "Converted_Account",
+        "Converted_Contact",
+        "Created_Time",
+        "Modified_Time",
+    ),
+    "Sales_Orders": (
+        "Subject",
+        "SO_Number",
+        "Deal_Name",
+        "Account_Name",
+        "Contact_Name",
+        "Status",
+        "Order_Date",
+        "Due_Date",
+        "Grand_Total",
+        "Currency",
+        "Exchange_Rate",
+        "Owner",
+        "Created_Time",
+        "Modified_Time",
+    ),
+    "Invoices": (
+        "Invoice_Number",
+        "Invoice_Date",
+        "Due_Date",
+        "Sales_Order",
+        "Account_Name",
+        "Status",
+        "Grand_Total",
+        "Amount_Paid",
+        "Last_Payment_Date",
+        "Currency",
+        "Exchange_Rate",
         "Owner",
         "Created_Time",
         "Modified_Time",
@@ -150,10 +228,21 @@ class _Token:
 
 
 class ZohoConnector:
-    """Reads users, accounts, contacts, deals and products from Zoho CRM into :class:`Page` objects."""
+    """Reads Zoho CRM users, products, accounts, contacts, leads, deals (and their stage history),
+    sales orders and invoices into :class:`Page` objects."""
 
     source = "zoho"
-    objects: tuple[str, ...] = ("users", "accounts", "contacts", "deals", "products")
+    objects: tuple[str, ...] = (
+        "users",
+        "products",
+        "accounts",
+        "contacts",
+        "leads",
+        "deals",
+        "deal_stage_history",
+        "sales_orders",
+        "invoices",
+    )
 
     def __init__(
         self,
@@ -172,6 +261,7 @@ class ZohoConnector:
         per_page: int = 200,
         refresh_throttle_wait: float = 60.0,
         refresh_throttle_max_wait: float = 900.0,
+        rate_limit_max_wait: float = 1800.0,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
@@ -183,7 +273,13 @@ class ZohoConnector:
         self._refresh_token = _secret(refresh_token)
         self.api_version = api_version
         self.timeout = timeout
-        self.policy = RetryPolicy(max_retries=max_retries, backoff_base=backoff_base, backoff_max=backoff_max)
+        self.policy = RetryPolicy(
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            backoff_max=backoff_max,
+            rate_limit_max_wait=rate_limit_max_wait,
+        )
+        self.max_concurrency = max(1, max_concurrency)
         self.overlap = overlap
         self.per_page = min(200, per_page)
         self.refresh_throttle_wait = refresh_throttle_wait
@@ -200,23 +296,32 @@ class ZohoConnector:
         self._token: _Token | None = None
         self._fields_cache: dict[str, list[str]] = {}
         self._stats: dict[str, CallStats] = {}
+        self._stats_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> ZohoConnector:
-        """Build from :class:`flows.settings.Settings` (``SALESOPS_ZOHO_*`` and ``SALESOPS_HTTP_*``)."""
-        missing = [
-            name
-            for name in ("zoho_client_id", "zoho_client_secret", "zoho_refresh_token")
-            if getattr(settings, name) is None
-        ]
+        """Build from :class:`flows.settings.Settings` (``SALESOPS_ZOHO_*`` and ``SALESOPS_HTTP_*``).
+
+        Each credential comes from its env var or, when that is unset, from the Prefect Secret
+        block named by ``SALESOPS_ZOHO_<CREDENTIAL>_BLOCK`` (see :mod:`flows.crm.secrets`)."""
+        from flows.crm.secrets import resolve_secret
+
+        creds: dict[str, SecretStr | None] = {}
+        for name in ("zoho_client_id", "zoho_client_secret", "zoho_refresh_token"):
+            creds[name] = resolve_secret(
+                getattr(settings, name),
+                getattr(settings, f"{name}_block", None),
+                setting=f"SALESOPS_{name.upper()}_BLOCK",
+            )
+        missing = [name for name, value in creds.items() if value is None]
         if missing:
-            env = ", ".join(f"SALESOPS_{n.upper()}" for n in missing)
+            env = ", ".join(f"SALESOPS_{n.upper()} (or SALESOPS_{n.upper()}_BLOCK)" for n in missing)
             raise ValueError(f"Zoho is enabled but {env} not set")
         kwargs: dict[str, Any] = {
             "accounts_url": settings.zoho_accounts_url,
-            "client_id": settings.zoho_client_id,
-            "client_secret": settings.zoho_client_secret,
-            "refresh_token": settings.zoho_refresh_token,
+            "client_id": creds["zoho_client_id"],
+            "client_secret": creds["zoho_client_secret"],
+            "refresh_token": creds["zoho_refresh_token"],
             "api_version": settings.zoho_api_version,
             "timeout": settings.http_timeout_seconds,
             "max_retries": settings.http_max_retries,
@@ -238,6 +343,10 @@ class ZohoConnector:
         if obj == "users":
             yield from self._user_pages()
             return
+        if obj == "deal_stage_history":
+            stored = None if full_refresh else self._stored_cursor(obj, cursors.get(obj))
+            yield from self._stage_history_pages(obj, stored)
+            return
         module = MODULES[obj]
         stored = None if full_refresh else self._stored_cursor(obj, cursors.get(obj))
         yield from self._record_pages(obj, module, stored)
@@ -248,19 +357,81 @@ class ZohoConnector:
         yield from self._deleted_pages(obj, module, stored_deleted)
 
     def stats(self, obj: str) -> CallStats:
-        return self._stats.setdefault(obj, CallStats())
+        with self._stats_lock:
+            return self._stats.setdefault(obj, CallStats())
 
     def close(self) -> None:
         self._session.close()
 
     # --- records -----------------------------------------------------------------------------
     def _record_pages(self, obj: str, module: str, stored: datetime | None) -> Iterator[Page]:
-        fields = self._fields(obj, module)
+        for records, high in self._keyset(obj, module, self._fields(obj, module), stored):
+            yield Page(records, cursor=(obj, cursor_value(high)) if high else None)
+
+    def _stage_history_pages(self, obj: str, stored: datetime | None) -> Iterator[Page]:
+        """History of the deals changed since ``stored``: one related-list call per changed deal."""
+        workers = ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="zoho-history")
+        # Deals in the overlap window that did not change since the cursor are listed (cheap: 200
+        # per call) but their history is not re-fetched; a deal in the cursor's own second is.
+        changed_since = stored - KEYSET_SLACK if stored else None
+        previous: set[tuple[str, datetime | None]] = set()
+        try:
+            for deals, high in self._keyset(obj, "Deals", ["Modified_Time"], stored):
+                current = {(r.id, r.modified_at) for r in deals}
+                ids = list(
+                    dict.fromkeys(
+                        r.id
+                        for r in deals
+                        # a keyset restart re-reads the previous page's last second: fetch once
+                        if (r.id, r.modified_at) not in previous
+                        and (changed_since is None or r.modified_at is None or r.modified_at >= changed_since)
+                    )
+                )
+                previous = current
+                records = [
+                    rec
+                    for batch in workers.map(lambda deal_id: self._deal_history(obj, deal_id), ids)
+                    for rec in batch
+                ]
+                yield Page(records, cursor=(obj, cursor_value(high)) if high else None)
+        finally:
+            workers.shutdown(wait=True, cancel_futures=True)
+
+    def _deal_history(self, obj: str, deal_id: str) -> list[RawRecord]:
+        out: list[RawRecord] = []
+        page = 1
+        while True:
+            params = {"fields": ",".join(STAGE_HISTORY_FIELDS), "per_page": self.per_page, "page": page}
+            # A deal deleted between the listing and this call: its history goes with it.
+            body = self._get(obj, f"/Deals/{deal_id}/Stage_History", params, {}, gone_ok=True)
+            if body is None and page == 1:
+                log.info("zoho %s: deal %s has no stage history (deleted meanwhile?)", obj, deal_id)
+            data = (body or {}).get("data") or []
+            for item in data:
+                if isinstance(item, dict) and item.get("id") not in (None, ""):
+                    out.append(
+                        RawRecord(
+                            id=f"{deal_id}:{item['id']}",
+                            record=item,
+                            modified_at=parse_datetime(item.get("Modified_Time")),
+                        )
+                    )
+            info = (body or {}).get("info") or {}
+            if not (info.get("more_records") and data):
+                return out
+            page += 1
+
+    def _keyset(
+        self, obj: str, module: str, fields: list[str], stored: datetime | None
+    ) -> Iterator[tuple[list[RawRecord], datetime | None]]:
+        """Records of ``module`` modified since ``stored`` (minus overlap), page by page, with the
+        cursor that is safe once the page is committed."""
         params = {
             "fields": ",".join(fields),
             "per_page": self.per_page,
             "sort_by": "Modified_Time",
             "sort_order": "asc",
+            **MODULE_PARAMS.get(module, {}),
         }
         since = stored - self.overlap if stored else None
         high = stored  # the cursor never moves backwards
@@ -271,7 +442,7 @@ class ZohoConnector:
                 page_max = max((r.modified_at for r in records if r.modified_at), default=None)
                 if page_max and (high is None or page_max > high):
                     high = page_max
-                yield Page(records, cursor=(obj, cursor_value(high)) if high else None)
+                yield records, high
                 if more and page_max and (since is None or page_max - KEYSET_SLACK > since):
                     restart = page_max - KEYSET_SLACK
                     break
@@ -317,13 +488,18 @@ class ZohoConnector:
     def _raw_records(self, obj: str, data: list[dict]) -> list[RawRecord]:
         out, missing = [], 0
         for item in data:
-            if not isinstance(item, dict) or item.get("id") in (None, ""):
-                log.warning("zoho %s: skipping a record without id", obj)
-                continue
+            if not isinstance(item, dict):
+                raise CrmError(f"zoho {obj}: the API returned a record that is not an object: {item!r:.200}")
+            record_id = item.get("id")
+            if record_id in (None, ""):
+                # Never dropped: landed under a surrogate id derived from its content, where the
+                # data-quality gate quarantines it ("the record carries its id") for someone to fix.
+                record_id = f"missing-id:{record_hash(item)[:16]}"
+                log.warning("zoho %s: a record without id landed as %s for quarantine", obj, record_id)
             modified = parse_datetime(item.get("Modified_Time"))
             if modified is None:
                 missing += 1
-            out.append(RawRecord(id=str(item["id"]), record=item, modified_at=modified))
+            out.append(RawRecord(id=str(record_id), record=item, modified_at=modified))
         if missing:
             log.warning(
                 "zoho %s: %d record(s) without a usable Modified_Time landed with modified_at NULL",
@@ -402,14 +578,30 @@ class ZohoConnector:
         return ordered
 
     # --- HTTP --------------------------------------------------------------------------------
-    def _get(self, obj: str, path: str, params: dict[str, Any], headers: dict[str, str]) -> dict | None:
-        """GET an API path; ``None`` for 204/304. One token refresh + replay on an auth error."""
+    def _get(
+        self,
+        obj: str,
+        path: str,
+        params: dict[str, Any],
+        headers: dict[str, str],
+        *,
+        gone_ok: bool = False,
+    ) -> dict | None:
+        """GET an API path; ``None`` for 204/304 (and, with ``gone_ok``, for a 400 ``INVALID_DATA``
+        on a record that no longer exists). One token refresh + replay on an auth error."""
         endpoint = f"GET /crm/{self.api_version}{path}"
         for attempt in (1, 2):
-            token = self._access_token(obj)
-            url = f"{token.api_domain}/crm/{self.api_version}{path}"
-            auth = {"Authorization": f"Zoho-oauthtoken {token.value.get_secret_value()}"}
-            resp = self._send(obj, endpoint, "GET", url, params=params, headers={**headers, **auth})
+            used: list[_Token] = [self._access_token(obj)]
+
+            def auth_headers(used: list[_Token] = used) -> dict[str, str]:
+                # Per attempt: a retry after a long 429 wait must not replay an expired token.
+                token = self._access_token(obj)
+                used.append(token)
+                return {**headers, "Authorization": f"Zoho-oauthtoken {token.value.get_secret_value()}"}
+
+            url = f"{used[0].api_domain}/crm/{self.api_version}{path}"
+            resp = self._send(obj, endpoint, "GET", url, params=params, headers_fn=auth_headers)
+            token = used[-1]
             if resp.status_code == 401 and attempt == 1 and self._error_code(resp) in AUTH_ERRORS:
                 log.info(
                     "zoho %s: %s answered 401 %s; refreshing the token once and replaying",
@@ -422,6 +614,8 @@ class ZohoConnector:
             break
         if resp.status_code in (204, 304):
             return None
+        if gone_ok and resp.status_code == 400 and self._error_code(resp) == "INVALID_DATA":
+            return None
         if resp.status_code >= 400:
             raise self._error(obj, endpoint, describe_response(resp))
         try:
@@ -432,21 +626,23 @@ class ZohoConnector:
             raise self._error(obj, endpoint, f"HTTP {resp.status_code} with an unexpected JSON body")
         return body
 
-    def _send(self, obj: str, endpoint: str, method: str, url: str, **kwargs: Any) -> requests.Response:
+    def _send(
+        self, obj: str, endpoint: str, method: str, url: str, *, slot: bool = True, **kwargs: Any
+    ) -> requests.Response:
+        """One request with retries; CRM API calls hold one of ``max_concurrency`` slots (token
+        calls to the accounts server do not: they are not counted against the org's cap)."""
         stats = self.stats(obj)
 
         def on_attempt() -> None:
-            stats.api_calls += 1
+            with self._stats_lock:
+                stats.api_calls += 1
 
         def on_retry(cause: str, n: int, delay: float) -> None:
-            stats.retries += 1
-            log.warning(
-                self._redact(
-                    f"zoho {obj}: {endpoint}: {cause}; retry {n}/{self.policy.max_retries} in {delay:.1f}s"
-                )
-            )
+            with self._stats_lock:
+                stats.retries += 1
+            log.warning(self._redact(f"zoho {obj}: {endpoint}: {cause}; retry {n} in {delay:.1f}s"))
 
-        with self._slots:
+        with self._slots if slot else contextlib.nullcontext():
             try:
                 return request_with_retries(
                     self._session,
@@ -492,6 +688,7 @@ class ZohoConnector:
                     endpoint,
                     "POST",
                     f"{self.accounts_url}/oauth/v2/token",
+                    slot=False,
                     data={
                         "grant_type": "refresh_token",
                         "client_id": self._client_id.get_secret_value(),

@@ -11,6 +11,24 @@ pages when they are modified during paging; invalidated rows stay visible with
 Record shapes follow docs/architecture.md ("Fxiaoke"): epoch-ms datetimes, date fields at local
 midnight UTC+8, amounts and probabilities as strings, ``owner`` as an array with ``owner__r``.
 
+Served objects: employees and departments; on ``/cgi/crm/v2/data/query`` AccountObj (with
+``field_credit_limit__c`` and ``field_satisfaction__c``), ContactObj (``date_of_birth``), LeadsObj
+(``leads_status`` code + ``__r`` label, converted ``opportunity_id``), OpportunityObj,
+SalesOrderObj (a cancelled order stays ``life_status: normal`` with ``order_status: cancelled``
+/ 已作废 and ``field_cancelled_time__c``: the order existed), InvoiceApplicationObj
+(``field_due_date__c``), PaymentObj (``field_invoice_id__c``) and PersonnelObj; opportunity stage
+changes on ``/cgi/crm/crmLog/query`` (the request/answer shape is the sandbox's reading of an
+undocumented API: ``data.apiName``, optional ``data.fieldApiName``, the data/query
+``search_query_info``; entries carry ``objectId``, ``oldValue``/``newValue`` stage codes with
+``__r`` labels, ``operateTime`` ms and ``operator``); and the custom object ``object_visit__c``
+only on ``/cgi/crm/custom/v2/data/query``.
+
+Both auth modes: ``/cgi/corpAccessToken/get/V2`` (token in the body) and ``/oauth2.0/token``
+(client credentials; ``authorization: Bearer`` + ``x-fs-ea`` + ``x-fs-userid`` headers). Further
+switches: ``wrong_host`` (the 302 HTML page ``www.fxiaoke.com`` gives; a ``Host: www.…`` header
+triggers it too), ``daily_quota`` (30002 until 00:00 Asia/Shanghai on the sandbox clock) and
+``reset_calls`` (half the body, then a TCP reset).
+
 Every fault is a field of :class:`FxiaokeFaults`, flipped per test through ``sandbox.faults`` or
 over HTTP (``POST /__admin/faults``). The clock is injectable, so token expiry and rate-limit
 windows can be driven without waiting.
@@ -24,10 +42,12 @@ import hashlib
 import json
 import random
 import secrets
+import socket
+import struct
 import threading
 import time as _time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -49,8 +69,46 @@ TOKEN_PATH = "/cgi/corpAccessToken/get/V2"
 USER_LIST_PATH = "/cgi/user/list"
 DEPARTMENT_LIST_PATH = "/cgi/department/list"
 QUERY_PATH = "/cgi/crm/v2/data/query"
+CUSTOM_QUERY_PATH = "/cgi/crm/custom/v2/data/query"  # custom objects (``object_xxx__c``) only
+CRM_LOG_PATH = "/cgi/crm/crmLog/query"
+OAUTH_TOKEN_PATH = "/oauth2.0/token"
 
-OBJECT_API_NAMES = {"opportunities": "OpportunityObj", "accounts": "AccountObj", "contacts": "ContactObj"}
+#: the key under which the CRM log (stage changes) is stored next to the objects
+CRM_LOG = "CrmLog"
+#: a custom object the sandbox serves (only on CUSTOM_QUERY_PATH): customer visits
+VISIT_OBJECT = "object_visit__c"
+
+OBJECT_API_NAMES = {
+    "opportunities": "OpportunityObj",
+    "accounts": "AccountObj",
+    "contacts": "ContactObj",
+    "leads": "LeadsObj",
+    "personnel": "PersonnelObj",
+    "sales_orders": "SalesOrderObj",
+    "invoices": "InvoiceApplicationObj",
+    "payments": "PaymentObj",
+    "opportunity_stage_changes": CRM_LOG,
+    "visits": VISIT_OBJECT,
+}
+#: company status -> (Fxiaoke option code, label)
+_LEAD_STATUS = {
+    "Not Contacted": ("un_processed", "未处理"),
+    "Contacted": ("processed", "跟进中"),
+    "Qualified": ("qualified", "已确认"),
+    "Lost Lead": ("closed", "无效"),
+    "Converted": ("transformed", "已转换"),
+}
+_ORDER_STATUS = {
+    "Approved": ("approved", "已确认"),
+    "Delivered": ("delivered", "已发货"),
+    "Cancelled": ("cancelled", "已作废"),
+}
+_INVOICE_STATUS = {
+    "Unpaid": ("unpaid", "未回款"),
+    "Partially Paid": ("partial", "部分回款"),
+    "Paid": ("paid", "已回款"),
+    "Cancelled": ("cancelled", "已作废"),
+}
 _POSITIONS = {"director": "区域总监", "manager": "销售经理", "rep": "销售代表"}
 _INDUSTRY_CN = {
     "Manufacturing": "制造业",
@@ -69,6 +127,10 @@ _LEAD_SOURCE_CN = {
     "Trade Show": "展会",
     "Employee Referral": "员工推荐",
 }
+_REDIRECT_HTML = (
+    "<html>\r\n<head><title>302 Found</title></head>\r\n<body>\r\n<center><h1>302 Found</h1></center>"
+    "\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
 _GATEWAY_HTML = (
     "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} {reason}</h1>"
     "</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
@@ -207,6 +269,8 @@ def encode_company(company: Company) -> FxiaokeData:
                 "industry": _INDUSTRY_CN.get(acc.industry or "", acc.industry),
                 "field_annual_revenue__c": _money(acc.annual_revenue),
                 "field_employee_count__c": str(acc.employees) if acc.employees is not None else None,
+                "field_credit_limit__c": _money(acc.credit_limit),
+                "field_satisfaction__c": str(acc.satisfaction) if acc.satisfaction is not None else None,
                 "country": "中国",
             }
         )
@@ -227,11 +291,184 @@ def encode_company(company: Company) -> FxiaokeData:
         )
         contacts[rec["_id"]] = rec
 
+    deal_ids = {d.key: object_id("OpportunityObj", d.key, d.created_at) for d in company.deals}
+    deals_by_key = {d.key: d for d in company.deals}
+
+    def account_ref(account_key: int | None) -> dict:
+        acc = accounts.get(account_key) if account_key else None
+        return {
+            "account_id": account_ids[acc.key] if acc else None,
+            "account_id__r": acc.name if acc else None,
+        }
+
+    leads: dict[str, dict] = {}
+    for lead in company.leads:
+        rec = common("LeadsObj", lead.key, lead.created_at, lead.modified_at, lead.owner_key, 1)
+        code, label = _LEAD_STATUS.get(lead.status, ("un_processed", "未处理"))
+        converted = deals_by_key.get(lead.converted_deal_key) if lead.converted_deal_key else None
+        rec.update(
+            {
+                "name": lead.last_name + lead.first_name,
+                "company_name": lead.company_name,
+                "email": lead.email,
+                "leads_status": code,
+                "leads_status__r": label,
+                "source": _LEAD_SOURCE_CN.get(lead.lead_source, lead.lead_source),
+                "opportunity_id": deal_ids[converted.key] if converted else None,
+                "opportunity_id__r": converted.name if converted else None,
+            }
+        )
+        leads[rec["_id"]] = rec
+
+    order_ids: dict[int, str] = {}
+    orders: dict[str, dict] = {}
+    for order in company.sales_orders:
+        rec = common("SalesOrderObj", order.key, order.created_at, order.modified_at, order.owner_key, 1)
+        order_ids[order.key] = rec["_id"]
+        code, label = _ORDER_STATUS.get(order.status, ("approved", "已确认"))
+        deal = deals_by_key.get(order.deal_key)
+        rec.update(
+            {
+                "name": f"{order.order_date:%Y%m%d}-{order.key:06d}",
+                "order_amount": _money(order.amount),
+                "order_time": date_ms(order.order_date),
+                **account_ref(order.account_key),
+                "opportunity_id": deal_ids.get(order.deal_key),
+                "opportunity_id__r": deal.name if deal else None,
+                "mc_currency": order.currency,
+                # A cancelled order stays a live record (life_status normal): it existed, and the
+                # clawback needs it. Only 作废 through /data/invalid would make it "invalid".
+                "order_status": code,
+                "order_status__r": label,
+                "field_cancelled_time__c": to_ms(order.cancelled_at) if order.cancelled_at else None,
+            }
+        )
+        if order.cancelled_at:
+            rec["version"] = "2"
+        orders[rec["_id"]] = rec
+
+    invoice_ids: dict[int, str] = {}
+    invoice_order: dict[int, int] = {}
+    invoices: dict[str, dict] = {}
+    for inv in company.invoices:
+        rec = common("InvoiceApplicationObj", inv.key, inv.created_at, inv.modified_at, inv.owner_key, 1)
+        invoice_ids[inv.key], invoice_order[inv.key] = rec["_id"], inv.order_key
+        code, label = _INVOICE_STATUS.get(inv.status, ("unpaid", "未回款"))
+        rec.update(
+            {
+                "name": f"FP{inv.invoice_date:%Y%m%d}{inv.key:05d}",
+                "invoice_amount": _money(inv.amount),
+                "invoice_date": date_ms(inv.invoice_date),
+                "field_due_date__c": date_ms(inv.due_date),
+                "order_id": order_ids.get(inv.order_key),
+                **account_ref(inv.account_key),
+                "mc_currency": inv.currency,
+                "field_invoice_status__c": code,
+                "field_invoice_status__c__r": label,
+            }
+        )
+        invoices[rec["_id"]] = rec
+
+    payments: dict[str, dict] = {}
+    for pay in company.payments:
+        rec = common("PaymentObj", pay.key, pay.created_at, pay.modified_at, pay.owner_key, 1)
+        order_key = invoice_order.get(pay.invoice_key)
+        rec.update(
+            {
+                "name": f"{pay.paid_on:%Y%m%d}-{pay.key:06d}",
+                "payment_amount": _money(pay.amount),
+                "payment_time": date_ms(pay.paid_on),
+                **account_ref(pay.account_key),
+                "order_id": order_ids.get(order_key) if order_key else None,
+                "field_invoice_id__c": invoice_ids.get(pay.invoice_key),
+                "mc_currency": pay.currency,
+            }
+        )
+        payments[rec["_id"]] = rec
+
+    personnel: dict[str, dict] = {}
+    for user, emp in zip(company.users, employees, strict=True):
+        hired = datetime.combine(user.hired_on, time(9), tzinfo=CHINA_TZ)
+        rec = common("PersonnelObj", user.key, hired, ms_to_dt(emp["updateTime"]), user.key, 1)
+        rec.update(
+            {
+                "_id": str(1000 + user.key),  # PersonnelObj ids are the numeric employee ids
+                "name": user.full_name,
+                "user_id": str(1000 + user.key),
+                "field_open_user_id__c": emp["openUserId"],
+                "email": user.email,
+                "phone": emp["mobile"],
+                "status": "1" if user.active else "2",  # 1 启用 / 2 停用
+                "status__r": "启用" if user.active else "停用",
+                "main_department_id": [str(emp["mainDepartmentId"])],
+                "leader": [str(1000 + user.manager_key)] if user.manager_key in users else [],
+                "position": emp["position"],
+            }
+        )
+        personnel[rec["_id"]] = rec
+
+    stage_log: dict[str, dict] = {}
+    for deal in company.deals:
+        previous: str | None = None
+        previous_at = -1
+        for i, change in enumerate(deal.history):
+            code, _ = stage_codes[change.stage]
+            # The generator clamps late changes to one instant; a real log is strictly ordered.
+            at = max(to_ms(change.changed_at), previous_at + 1000)
+            previous_at = at
+            entry = {
+                "_id": object_id(CRM_LOG, deal.key * 1000 + i, change.changed_at),
+                "apiName": "OpportunityObj",
+                "objectId": deal_ids[deal.key],
+                "objectName": deal.name,
+                "operationType": "新建" if previous is None else "修改",
+                "fieldApiName": "sales_stage",
+                "fieldLabel": "销售阶段",
+                "oldValue": stage_codes[previous][0] if previous else None,
+                "oldValue__r": previous,
+                "newValue": code,
+                "newValue__r": change.stage,
+                "operateTime": at,
+                "operator": [open_user_id(deal.owner_key)],
+                "operator__r": {"id": str(1000 + deal.owner_key), "name": users[deal.owner_key].full_name},
+            }
+            stage_log[entry["_id"]] = entry
+            previous = change.stage
+
+    visits: dict[str, dict] = {}
+    for con in company.contacts:
+        at = con.modified_at + timedelta(days=3)
+        rec = common(VISIT_OBJECT, con.key, at, at, con.owner_key, 1)
+        rec.update(
+            {
+                "name": f"拜访-{con.last_name}{con.first_name}",
+                "field_contact_id__c": object_id("ContactObj", con.key, con.created_at),
+                "field_visit_date__c": date_ms(at.astimezone(CHINA_TZ).date()),
+                "field_summary__c": "产品演示与需求沟通",
+            }
+        )
+        visits[rec["_id"]] = rec
+
     return FxiaokeData(
         employees,
         departments,
-        {"OpportunityObj": opportunities, "AccountObj": account_recs, "ContactObj": contacts},
+        {
+            "OpportunityObj": opportunities,
+            "AccountObj": account_recs,
+            "ContactObj": contacts,
+            "LeadsObj": leads,
+            "PersonnelObj": personnel,
+            "SalesOrderObj": orders,
+            "InvoiceApplicationObj": invoices,
+            "PaymentObj": payments,
+            CRM_LOG: stage_log,
+            VISIT_OBJECT: visits,
+        },
     )
+
+
+def ms_to_dt(ms: int) -> datetime:
+    return _EPOCH + timedelta(milliseconds=int(ms))
 
 
 def _encode_departments(company: Company) -> tuple[list[dict], dict[str, int], dict[str, int]]:
@@ -330,6 +567,12 @@ class FxiaokeFaults:
     modify_during_paging: int = 0
     #: serve this many more data/query pages before ``modify_during_paging`` strikes
     modify_after_pages: int = 0
+    #: answer every API call with the 302 HTML page a wrong host (``www.`` instead of ``open.``) gives
+    wrong_host: bool = False
+    #: business calls allowed per day (00:00-24:00 Asia/Shanghai on the sandbox clock), then 30002
+    daily_quota: int | None = None
+    #: reset the connection half-way through the body of the next K answers
+    reset_calls: int = 0
 
 
 @dataclass
@@ -338,6 +581,7 @@ class _Token:
     issued_at: datetime
     calls: int = 0
     revoked: bool = False
+    kind: str = "legacy"  # legacy (corpAccessToken in the body) | oauth2 (Bearer header)
 
 
 @dataclass
@@ -345,6 +589,8 @@ class _Response:
     status: int
     body: bytes
     content_type: str = "application/json;charset=UTF-8"
+    headers: dict[str, str] = field(default_factory=dict)
+    reset: bool = False  # send half the body, then reset the connection
 
 
 class _ApiError(Exception):
@@ -368,6 +614,8 @@ class _State:
     tokens: list[_Token] = field(default_factory=list)
     windows: dict[str, deque[float]] = field(default_factory=dict)
     sim_seq: int = 0
+    quota_day: date | None = None
+    quota_used: int = 0
 
 
 class FxiaokeSandbox:
@@ -383,6 +631,8 @@ class FxiaokeSandbox:
     CORP_ID = "FSCID_9C2D7E41B0A34F6A8D15E3B7C6A90F12"
     #: the CRM admin whose openUserId is passed as currentOpenUserId: sees every record
     ADMIN_OPEN_USER_ID = "FSUID_5A1E5095D3B24C6F8E7A0D1C2B3A4F50"
+    #: enterprise account (``ea``) of the tenant, returned by /oauth2.0/token and sent as ``x-fs-ea``
+    EA = "salesopsdemo"
 
     def __init__(
         self,
@@ -396,6 +646,7 @@ class FxiaokeSandbox:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.RLock()
         self._state = _State(data=encode_company(self._company))
+        self._headers: Mapping[str, str] = {}  # headers of the call being dispatched (under the lock)
         self._host, self._port = host, port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -481,13 +732,25 @@ class FxiaokeSandbox:
             self._state = _State(data=encode_company(self._company))
 
     def simulate(
-        self, obj: str, *, create: int = 0, update: int = 0, invalidate: int = 0, delete: int = 0
+        self,
+        obj: str,
+        *,
+        create: int = 0,
+        update: int = 0,
+        invalidate: int = 0,
+        delete: int = 0,
+        advance_stage: bool = False,
     ) -> dict:
         """CRM activity stamped "now": new rows, edits, invalidations (作废) and permanent deletes.
 
         Deterministic: the rows touched depend only on the data and how many simulations ran.
-        Returns the ``_id`` lists per action and the timestamp used.
+        Returns the ``_id`` lists per action and the timestamp used. With ``advance_stage``
+        (opportunities), each updated open opportunity also moves to the next open stage and the
+        change is written to the CRM log (``/cgi/crm/crmLog/query``); ``"stage_changes"`` lists
+        the new log entry ids.
         """
+        if _api_name(obj) == CRM_LOG:
+            raise ValueError("the CRM log is written by opportunity updates (advance_stage), not simulated")
         with self._lock:
             store = self._state.data.objects[_api_name(obj)]
             now_ms = to_ms(self._clock())
@@ -499,10 +762,15 @@ class FxiaokeSandbox:
             picked = rng.sample(live, update + invalidate + delete)
             to_update, to_invalidate = picked[:update], picked[update : update + invalidate]
             to_delete = picked[update + invalidate :]
+            stage_changes: list[str] = []
             for rid in to_update:
                 _touch(store[rid], now_ms)
                 if store[rid].get("amount") is not None:
                     store[rid]["amount"] = str(Decimal(store[rid]["amount"]) + Decimal("1000.00"))
+                if advance_stage and _api_name(obj) == "OpportunityObj":
+                    entry = self._advance_stage(store[rid], now_ms)
+                    if entry:
+                        stage_changes.append(entry)
             for rid in to_invalidate:
                 _touch(store[rid], now_ms)
                 store[rid]["life_status"] = "invalid"
@@ -517,7 +785,7 @@ class FxiaokeSandbox:
                 rec["_id"] = (
                     f"{now_ms // 1000 & 0xFFFFFFFF:08x}" + _digest("sim", obj, self._state.sim_seq, n)[:16]
                 )
-                rec["name"] = f"{template['name']}（新{self._state.sim_seq}-{n + 1}）"
+                rec["name"] = f"{template.get('name') or ''}（新{self._state.sim_seq}-{n + 1}）"
                 rec.update(create_time=now_ms, last_modified_time=now_ms, version="1", life_status="normal")
                 store[rec["_id"]] = rec
                 created.append(rec["_id"])
@@ -528,15 +796,49 @@ class FxiaokeSandbox:
                 "updated": to_update,
                 "invalidated": to_invalidate,
                 "deleted": to_delete,
+                "stage_changes": stage_changes,
             }
+
+    def _advance_stage(self, rec: dict, now_ms: int) -> str | None:
+        """Move an open opportunity to the next open stage and log it; None if it is closed."""
+        pipeline = self._company.pipelines["fxiaoke"]
+        codes = {str(i + 1): (name, prob, cat) for i, (name, prob, cat) in enumerate(pipeline)}
+        current = codes.get(str(rec.get("sales_stage")))
+        nxt = codes.get(str(int(rec["sales_stage"]) + 1)) if current else None
+        if not current or current[2] != "open" or not nxt or nxt[2] != "open":
+            return None
+        old_code, new_code = str(rec["sales_stage"]), str(int(rec["sales_stage"]) + 1)
+        rec.update(sales_stage=new_code, sales_stage__r=nxt[0], probability=str(nxt[1]))
+        log = self._state.data.objects[CRM_LOG]
+        entry_id = f"{now_ms // 1000 & 0xFFFFFFFF:08x}" + _digest("stage", rec["_id"], now_ms, len(log))[:16]
+        log[entry_id] = {
+            "_id": entry_id,
+            "apiName": "OpportunityObj",
+            "objectId": rec["_id"],
+            "objectName": rec.get("name"),
+            "operationType": "修改",
+            "fieldApiName": "sales_stage",
+            "fieldLabel": "销售阶段",
+            "oldValue": old_code,
+            "oldValue__r": current[0],
+            "newValue": new_code,
+            "newValue__r": nxt[0],
+            "operateTime": now_ms,
+            "operator": list(rec.get("owner") or [SYSTEM_USER]),
+            "operator__r": rec.get("owner__r"),
+        }
+        return entry_id
 
     # --- request handling (called by the HTTP handler thread) ---------------------------------------------
 
-    def _handle(self, method: str, url: str, body: bytes) -> _Response:
+    def _handle(
+        self, method: str, url: str, body: bytes, headers: Mapping[str, str] | None = None
+    ) -> _Response:
         parts = urlsplit(url)
         path = parts.path.rstrip("/") or "/"
         if path.startswith("/__admin/"):
             return self._admin(method, path, body)
+        headers = {k.lower(): v for k, v in (headers or {}).items()}
         delay = 0.0
         with self._lock:
             st = self._state
@@ -547,16 +849,34 @@ class FxiaokeSandbox:
         if delay:
             _time.sleep(delay)
         with self._lock:
+            reset = False
+            if self._state.faults.reset_calls > 0:
+                self._state.faults.reset_calls -= 1
+                reset = True
             try:
-                return self._dispatch(method, path, parse_qs(parts.query), body)
+                resp = self._dispatch(method, path, parse_qs(parts.query), body, headers)
             except _ApiError as err:
-                return _json(200, _error(err.code, err.message))
+                resp = _json(200, _error(err.code, err.message))
+            resp.reset = reset
+            return resp
 
-    def _dispatch(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> _Response:
+    def _dispatch(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        body: bytes,
+        headers: Mapping[str, str] | None = None,
+    ) -> _Response:
         st, faults = self._state, self._state.faults
+        headers = headers or {}
         trace_id = (query.get("thirdTraceId") or [""])[0]
         reused = bool(trace_id) and trace_id in st.trace_ids
         st.trace_ids.append(trace_id)
+        if faults.wrong_host or headers.get("host", "").startswith("www."):
+            # crm_apis §2.1: www.fxiaoke.com/cgi/... is the website, not the API gateway.
+            location = f"https://www.fxiaoke.com/XV/Home/Index?from={path}"
+            return _Response(302, _REDIRECT_HTML.encode(), "text/html", {"Location": location})
         if faults.gateway_error_calls > 0:
             faults.gateway_error_calls -= 1
             code = faults.gateway_error_status
@@ -565,11 +885,14 @@ class FxiaokeSandbox:
             )
             html = _GATEWAY_HTML.format(code=code, reason=reason).encode()
             return _Response(code, html, "text/html")
-        handlers = {
+        handlers: dict[str, Callable[[dict], dict]] = {
             TOKEN_PATH: self._token,
+            OAUTH_TOKEN_PATH: self._oauth_token,
             USER_LIST_PATH: self._user_list,
             DEPARTMENT_LIST_PATH: self._department_list,
             QUERY_PATH: self._query,
+            CUSTOM_QUERY_PATH: self._custom_query,
+            CRM_LOG_PATH: self._crm_log,
         }
         if path not in handlers:
             return _Response(404, b'{"status":404,"error":"Not Found"}')
@@ -580,6 +903,7 @@ class FxiaokeSandbox:
         if faults.reject_reused_trace_id and reused:
             raise _ApiError(10001, "thirdTraceId重复")
         self._rate_limit(path)
+        self._daily_quota()
         if faults.service_error_calls > 0:
             faults.service_error_calls -= 1
             code = faults.service_error_code
@@ -590,7 +914,23 @@ class FxiaokeSandbox:
             raise _ApiError(10001, "请求参数不是合法的JSON") from None
         if not isinstance(payload, dict):
             raise _ApiError(10001, "请求参数不是合法的JSON")
-        return _json(200, handlers[path](payload))
+        self._headers = headers
+        try:
+            return _json(200, handlers[path](payload))
+        finally:
+            self._headers = {}
+
+    def _daily_quota(self) -> None:
+        """crm_apis §2.7 (unverified): 30002 once the day's calls are used up; resets 00:00 UTC+8."""
+        st = self._state
+        today = self._clock().astimezone(CHINA_TZ).date()
+        if st.quota_day != today:
+            st.quota_day, st.quota_used = today, 0
+        if st.faults.daily_quota is None:
+            return
+        if st.quota_used >= st.faults.daily_quota:
+            raise _ApiError(30002, "今日接口调用次数已超过限制")
+        st.quota_used += 1
 
     def _rate_limit(self, path: str) -> None:
         faults = self._state.faults
@@ -621,18 +961,7 @@ class FxiaokeSandbox:
             raise _ApiError(20006, "appId或appSecret错误")
         if body.get("permanentCode") != self.PERMANENT_CODE:
             raise _ApiError(20015, "永久授权码错误")
-        now = self._clock()
-        current = self._state.tokens[-1] if self._state.tokens else None
-        if (
-            current
-            and not current.revoked
-            and (now - current.issued_at).total_seconds() < TOKEN_REISSUE_SECONDS
-        ):
-            age = (now - current.issued_at).total_seconds()
-            token, expires_in = current, int(TOKEN_TTL_SECONDS - age)
-        else:
-            token, expires_in = _Token(secrets.token_hex(16).upper(), now), TOKEN_TTL_SECONDS
-            self._state.tokens.append(token)
+        token, expires_in = self._issue("legacy")
         return {
             **_error(0, "success"),
             "corpAccessToken": token.value,
@@ -640,20 +969,58 @@ class FxiaokeSandbox:
             "expiresIn": expires_in,
         }
 
+    def _issue(self, kind: str) -> tuple[_Token, int]:
+        """Reissue semantics shared by both modes: the same token for 6600 s, then a new one."""
+        now = self._clock()
+        current = next((t for t in reversed(self._state.tokens) if t.kind == kind), None)
+        if (
+            current
+            and not current.revoked
+            and (now - current.issued_at).total_seconds() < TOKEN_REISSUE_SECONDS
+        ):
+            return current, int(TOKEN_TTL_SECONDS - (now - current.issued_at).total_seconds())
+        token = _Token(secrets.token_hex(16).upper(), now, kind=kind)
+        self._state.tokens.append(token)
+        return token, TOKEN_TTL_SECONDS
+
+    def _oauth_token(self, body: dict) -> dict:
+        """``POST /oauth2.0/token`` (client credentials, ``grantType: app_secret``; crm_apis §2.2)."""
+        self._apply_expire_now()
+        if body.get("grantType") != "app_secret":
+            raise _ApiError(10001, "grantType不合法")
+        if body.get("appId") != self.APP_ID or body.get("appSecret") != self.APP_SECRET:
+            raise _ApiError(20006, "appId或appSecret错误")
+        if body.get("permanentCode") != self.PERMANENT_CODE:
+            raise _ApiError(20015, "永久授权码错误")
+        token, expires_in = self._issue("oauth2")
+        return {
+            **_error(0, "success"),
+            "accessToken": token.value,
+            "expiresIn": expires_in,
+            "ea": self.EA,
+            "openUserId": self.ADMIN_OPEN_USER_ID,
+            "appId": self.APP_ID,
+        }
+
     def _authenticate(self, body: dict) -> None:
         faults = self._state.faults
         self._apply_expire_now()
-        value = body.get("corpAccessToken")
-        if not value:
-            raise _ApiError(20017, "corpAccessToken为必填项，不能为空")
-        token = next((t for t in self._state.tokens if t.value == value), None)
+        headers = self._headers
+        bearer = headers.get("authorization", "")
         now = self._clock()
-        if (
-            token is None
-            or token.revoked
-            or body.get("corpId") != self.CORP_ID
-            or (now - token.issued_at).total_seconds() >= TOKEN_TTL_SECONDS
-        ):
+        if bearer:
+            value = bearer[7:].strip() if bearer.lower().startswith("bearer ") else ""
+            token = next((t for t in self._state.tokens if t.value == value and t.kind == "oauth2"), None)
+            if headers.get("x-fs-ea") != self.EA or not headers.get("x-fs-userid"):
+                raise _ApiError(20016, "the cropId,cropAccessToken or authorization is error")
+        else:
+            value = body.get("corpAccessToken")
+            if not value:
+                raise _ApiError(20017, "corpAccessToken为必填项，不能为空")
+            token = next((t for t in self._state.tokens if t.value == value and t.kind == "legacy"), None)
+            if body.get("corpId") != self.CORP_ID:
+                token = None
+        if token is None or token.revoked or (now - token.issued_at).total_seconds() >= TOKEN_TTL_SECONDS:
             raise _ApiError(20016, "the cropId,cropAccessToken or authorization is error")
         token.calls += 1
         if faults.expire_token_after_calls is not None and token.calls > faults.expire_token_after_calls:
@@ -682,9 +1049,11 @@ class FxiaokeSandbox:
         self._authenticate(body)
         return {**_error(0, "success"), "departments": copy.deepcopy(self._state.data.departments)}
 
-    def _query(self, body: dict) -> dict:
+    def _caller(self, body: dict) -> tuple[str, dict]:
+        """Authenticate; the calling user (``x-fs-userid`` or ``currentOpenUserId``) and ``data``."""
         self._authenticate(body)
-        user = body.get("currentOpenUserId")
+        headers = self._headers
+        user = headers.get("x-fs-userid") if headers.get("authorization") else body.get("currentOpenUserId")
         if not user:
             raise _ApiError(10001, "currentOpenUserId为必填项，不能为空")
         known = {e["openUserId"] for e in self._state.data.employees}
@@ -693,9 +1062,54 @@ class FxiaokeSandbox:
         data = body.get("data")
         if not isinstance(data, dict):
             raise _ApiError(10001, "data为必填项，不能为空")
+        return user, data
+
+    def _query(self, body: dict) -> dict:
+        user, data = self._caller(body)
         api_name = data.get("dataObjectApiName")
+        if api_name not in self._state.data.objects or api_name == CRM_LOG:
+            raise _ApiError(10001, f"对象{api_name}不存在或未启用")
+        if api_name.endswith("__c"):  # crm_apis §2.3: custom objects have their own endpoint
+            raise _ApiError(10001, f"自定义对象{api_name}请使用/cgi/crm/custom/v2/data/query")
+        return self._serve_rows(user, data, api_name)
+
+    def _custom_query(self, body: dict) -> dict:
+        user, data = self._caller(body)
+        api_name = data.get("dataObjectApiName")
+        if not isinstance(api_name, str) or not api_name.endswith("__c"):
+            raise _ApiError(10001, f"对象{api_name}不是自定义对象，请使用/cgi/crm/v2/data/query")
         if api_name not in self._state.data.objects:
             raise _ApiError(10001, f"对象{api_name}不存在或未启用")
+        return self._serve_rows(user, data, api_name)
+
+    def _crm_log(self, body: dict) -> dict:
+        """``POST /cgi/crm/crmLog/query``: field-change log entries (here: OpportunityObj stages).
+
+        The request and answer shapes are the sandbox's reading of an undocumented API (crm_apis
+        §2.6): ``data.apiName`` (object), optional ``data.fieldApiName``, and the same
+        ``search_query_info`` as data/query (filters/orders on ``operateTime``, offset/limit).
+        """
+        user, data = self._caller(body)
+        api_name = data.get("apiName")
+        if not api_name:
+            raise _ApiError(10001, "apiName为必填项，不能为空")
+        field_name = data.get("fieldApiName")
+        rows = [
+            r
+            for r in self._state.data.objects[CRM_LOG].values()
+            if r["apiName"] == api_name and (not field_name or r["fieldApiName"] == field_name)
+        ]
+        return self._serve_rows(user, data, CRM_LOG, rows=rows, default_order="operateTime")
+
+    def _serve_rows(
+        self,
+        user: str,
+        data: dict,
+        api_name: str,
+        *,
+        rows: list[dict] | None = None,
+        default_order: str = "last_modified_time",
+    ) -> dict:
         info = data.get("search_query_info") or {}
         limit, offset = info.get("limit", 20), info.get("offset", 0)
         if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
@@ -705,16 +1119,17 @@ class FxiaokeSandbox:
         faults = self._state.faults
         if faults.max_offset is not None and offset > faults.max_offset:
             raise _ApiError(10001, f"offset不能大于{faults.max_offset}")
-        rows = list(self._state.data.objects[api_name].values())
+        if rows is None:
+            rows = list(self._state.data.objects[api_name].values())
         if not faults.return_invalid:
-            rows = [r for r in rows if r["life_status"] != "invalid"]
+            rows = [r for r in rows if r.get("life_status") != "invalid"]
         if user != self.ADMIN_OPEN_USER_ID:  # data permissions follow the calling user
-            rows = [r for r in rows if user in r.get("owner", [])]
+            rows = [r for r in rows if user in (r.get("owner") or r.get("operator") or [])]
         for flt in info.get("filters") or []:
             if not isinstance(flt, dict) or flt.get("operator") not in _OPERATORS:
                 raise _ApiError(10001, f"不支持的过滤条件{flt}")
             rows = [r for r in rows if _matches(r, flt)]
-        rows = _sort(rows, info.get("orders") or [{"fieldName": "last_modified_time", "isAsc": False}])
+        rows = _sort(rows, info.get("orders") or [{"fieldName": default_order, "isAsc": False}])
         page = rows[offset : offset + limit]
         projection = info.get("fieldProjection")
         out = [
@@ -782,12 +1197,22 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        resp = self.sandbox._handle(method, self.path, body)
+        resp = self.sandbox._handle(method, self.path, body, dict(self.headers.items()))
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # client gave up (timeout test)
             self.send_response(resp.status)
             self.send_header("Content-Type", resp.content_type)
             self.send_header("Content-Length", str(len(resp.body)))
+            for name, value in resp.headers.items():
+                self.send_header(name, value)
             self.end_headers()
+            if resp.reset:
+                # Half the body, then an RST: the client sees "connection reset" mid-response.
+                self.wfile.write(resp.body[: len(resp.body) // 2])
+                self.wfile.flush()
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.close_connection = True
+                self.connection.close()
+                return
             self.wfile.write(resp.body)
 
     def do_POST(self) -> None:

@@ -8,6 +8,23 @@ pass through untouched.
 
 Kept apart from the HTTP server so the encoding can be tested and reused (e.g. by a data-set
 loader) without starting any socket.
+
+Order-to-cash modules:
+
+* ``Leads``: converted leads carry ``Converted__s: true`` and ``Converted_Deal`` /
+  ``Converted_Account`` / ``Converted_Contact`` lookups. Zoho lists converted leads only with
+  ``converted=true|both`` (default ``false``), so a connector must ask for ``both``.
+* ``Sales_Orders``: one per won deal (``Deal_Name`` lookup); a cancelled order has ``Status``
+  ``Cancelled`` and its ``Modified_Time`` is the cancellation time. ``Order_Date`` is an org
+  custom date field (Zoho has no standard order date).
+* ``Invoices``: ``Sales_Order`` lookup. **Zoho CRM has no payments module**, so the org keeps two
+  custom fields on the invoice, summarising the payments recorded against it: ``Amount_Paid``
+  (currency, the sum of payments) and ``Last_Payment_Date`` (date of the latest payment, null
+  when unpaid). Individual payments are not visible through the Zoho API.
+* Deal stage history: the related list ``GET /Deals/{id}/Stage_History`` (Stage, Amount,
+  Probability, Closing_Date, ``Modified_Time`` = when the change happened, ``Modified_By``).
+* Accounts carry two custom fields: ``Credit_Limit`` (currency) and ``Customer_Satisfaction``
+  (integer 1-5, null when never surveyed).
 """
 
 from __future__ import annotations
@@ -18,7 +35,18 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flows.sandbox.company import _CURRENCY_SCALE, Account, Company, Contact, Deal, Product, User
+from flows.sandbox.company import (
+    _CURRENCY_SCALE,
+    Account,
+    Company,
+    Contact,
+    Deal,
+    Invoice,
+    Lead,
+    Product,
+    SalesOrder,
+    User,
+)
 
 ORG_TZ = ZoneInfo("America/Los_Angeles")
 #: A fixed org prefix, so every id is 19 digits: prefix (7) + kind (3) + key (9).
@@ -34,9 +62,17 @@ KIND_CODES = {
     "territories": 8,
     "pipelines": 9,
     "Leads": 10,
+    "Sales_Orders": 11,
+    "Invoices": 12,
+    "Stage_History": 13,
+    "layouts": 14,
+    "stages": 15,
 }
-#: The record modules the sandbox serves (Leads exists but is empty: the company has no leads).
-MODULES = ("Deals", "Accounts", "Contacts", "Products", "Leads")
+#: The record modules the sandbox serves.
+MODULES = ("Deals", "Accounts", "Contacts", "Products", "Leads", "Sales_Orders", "Invoices")
+#: Rich-text fields: list responses cut them to this many characters (single-record GET does not).
+RICH_TEXT_FIELDS = ("Description",)
+RICH_TEXT_LIST_LIMIT = 500
 ROLE_NAMES = {"director": "Regional Director", "manager": "Sales Manager", "rep": "Sales Representative"}
 PROFILE_NAMES = {"director": "Administrator", "manager": "Standard", "rep": "Standard"}
 PIPELINE = {"name": "Standard (Standard)", "id": None}  # id filled in by zoho_id("pipelines", 1)
@@ -49,11 +85,11 @@ def zoho_id(kind: str, key: int) -> str:
     return f"{ORG_PREFIX}{KIND_CODES[kind]:03d}{key:09d}"
 
 
-def zoho_datetime(ts: datetime) -> str:
+def zoho_datetime(ts: datetime, tz: ZoneInfo = ORG_TZ) -> str:
     """ISO-8601 in the org time zone, second precision, with an explicit offset (never ``Z``)."""
     if ts.tzinfo is None:
         raise ValueError("naive datetime")
-    return ts.astimezone(ORG_TZ).replace(microsecond=0).isoformat()
+    return ts.astimezone(tz).replace(microsecond=0).isoformat()
 
 
 def parse_zoho_datetime(text: str) -> datetime:
@@ -90,14 +126,28 @@ class ZohoRow:
 class ZohoEncoder:
     """Turns company objects into Zoho records; holds the lookups (users, accounts, contacts)."""
 
-    def __init__(self, company: Company):
+    def __init__(self, company: Company, tz: ZoneInfo = ORG_TZ):
         self.company = company
+        self.tz = tz
         self.users = {u.key: u for u in company.users}
+        self.deals = {d.key: d for d in company.deals}
+        self.orders = {o.key: o for o in company.sales_orders}
         self.accounts = {a.key: a for a in company.accounts}
         self.contacts = {c.key: c for c in company.contacts}
         self.products = {p.key: p for p in company.products}
         self.regions = [r.name for r in company.regions]
         self.pipeline = {"name": PIPELINE["name"], "id": zoho_id("pipelines", 1)}
+        paid: dict[int, list] = {}
+        for pay in company.payments:
+            paid.setdefault(pay.invoice_key, []).append(pay)
+        self.payments_by_invoice = paid
+
+    def dt(self, ts: datetime) -> str:
+        """A datetime in the org's offset (``-07:00``/``-08:00`` by default, ``+05:30`` in India)."""
+        return zoho_datetime(ts, self.tz)
+
+    def _midday(self, day: date) -> datetime:
+        return datetime.combine(day, time(9, 30), tzinfo=self.tz).astimezone(UTC)
 
     # --- lookups ---------------------------------------------------------------------------
     def owner(self, key: int) -> dict[str, str] | None:
@@ -124,15 +174,29 @@ class ZohoEncoder:
         prod = self.products.get(key) if key is not None else None
         return {"name": prod.name, "id": zoho_id("Products", prod.key)} if prod else None
 
+    @staticmethod
+    def unmatched_product(deal: Deal) -> dict[str, str | None] | None:
+        """A product name that matches no product (Maven's "GTXPro"), as an imported CRM keeps it:
+        the name, with no record behind it. Kept so the data checks can see the mismatch."""
+        return {"name": deal.product_name, "id": None} if deal.product_name else None
+
+    def deal_lookup(self, key: int | None) -> dict[str, str] | None:
+        deal = self.deals.get(key) if key is not None else None
+        return {"name": deal.name, "id": zoho_id("Deals", deal.key)} if deal else None
+
+    def order_lookup(self, key: int | None) -> dict[str, str] | None:
+        order = self.orders.get(key) if key is not None else None
+        return {"name": order_subject(order), "id": zoho_id("Sales_Orders", order.key)} if order else None
+
     def default_owner_key(self) -> int:
         reps = [u for u in self.company.users if u.role == "rep" and u.active]
         return (reps or self.company.users)[0].key
 
     # --- users -----------------------------------------------------------------------------
     def user(self, user: User) -> ZohoRow:
-        created = _local_midday(user.hired_on)
+        created = self._midday(user.hired_on)
         modified = (
-            _local_midday(user.left_on) if user.left_on else created + timedelta(days=1, minutes=user.key)
+            self._midday(user.left_on) if user.left_on else created + timedelta(days=1, minutes=user.key)
         )
         territory = {"name": user.region, "id": zoho_id("territories", self._region_index(user.region))}
         record = {
@@ -155,8 +219,8 @@ class ZohoEncoder:
             "Sales_Team": user.team,
             "Date_of_Joining": user.hired_on.isoformat(),
             "Date_of_Leaving": user.left_on.isoformat() if user.left_on else None,
-            "created_time": zoho_datetime(created),
-            "Modified_Time": zoho_datetime(modified),
+            "created_time": self.dt(created),
+            "Modified_Time": self.dt(modified),
             "time_zone": "America/Los_Angeles",
             "locale": "en_US",
             "confirm": True,
@@ -189,11 +253,11 @@ class ZohoEncoder:
             "Owner": self.owner(deal.owner_key),
             "Account_Name": self.account_lookup(deal.account_key),
             "Contact_Name": self.contact_lookup(deal.contact_key),
-            "Product_Name": self.product_lookup(deal.product_key),
-            "Description": None,
+            "Product_Name": self.product_lookup(deal.product_key) or self.unmatched_product(deal),
+            "Description": deal_description(deal),
             "Next_Step": None,
-            "Created_Time": zoho_datetime(deal.created_at),
-            "Modified_Time": zoho_datetime(deal.modified_at),
+            "Created_Time": self.dt(deal.created_at),
+            "Modified_Time": self.dt(deal.modified_at),
             "Tag": [],
             "$approval_state": "approved",
             "$editable": True,
@@ -212,9 +276,11 @@ class ZohoEncoder:
             "Billing_Country": acc.country,
             "Parent_Account": self.account_lookup(parent.key) if parent else None,
             "Account_Type": "Customer",
+            "Credit_Limit": money(acc.credit_limit),
+            "Customer_Satisfaction": acc.satisfaction,
             "Owner": self.owner(acc.owner_key),
-            "Created_Time": zoho_datetime(acc.created_at),
-            "Modified_Time": zoho_datetime(acc.modified_at),
+            "Created_Time": self.dt(acc.created_at),
+            "Modified_Time": self.dt(acc.modified_at),
             "Tag": [],
             "$approval_state": "approved",
         }
@@ -230,15 +296,15 @@ class ZohoEncoder:
             "Account_Name": self.account_lookup(con.account_key),
             "Date_of_Birth": con.birthday.isoformat() if con.birthday else None,
             "Owner": self.owner(con.owner_key),
-            "Created_Time": zoho_datetime(con.created_at),
-            "Modified_Time": zoho_datetime(con.modified_at),
+            "Created_Time": self.dt(con.created_at),
+            "Modified_Time": self.dt(con.modified_at),
             "Tag": [],
             "$approval_state": "approved",
         }
         return ZohoRow(record, con.created_at, con.modified_at)
 
     def product(self, prod: Product) -> ZohoRow:
-        created = _local_midday(self.company.as_of - timedelta(days=730))
+        created = self._midday(self.company.as_of - timedelta(days=730))
         modified = created + timedelta(hours=prod.key)
         record = {
             "id": zoho_id("Products", prod.key),
@@ -248,11 +314,122 @@ class ZohoEncoder:
             "Product_Active": True,
             "Unit_Price": money(prod.unit_price),
             "Owner": self.owner(self.company.users[0].key) if self.company.users else None,
-            "Created_Time": zoho_datetime(created),
-            "Modified_Time": zoho_datetime(modified),
+            "Created_Time": self.dt(created),
+            "Modified_Time": self.dt(modified),
             "$approval_state": "approved",
         }
         return ZohoRow(record, created, modified)
+
+    def lead(self, lead: Lead) -> ZohoRow:
+        deal = self.deals.get(lead.converted_deal_key) if lead.converted_deal_key else None
+        converted = deal is not None
+        record = {
+            "id": zoho_id("Leads", lead.key),
+            "First_Name": lead.first_name,
+            "Last_Name": lead.last_name,
+            "Full_Name": f"{lead.first_name} {lead.last_name}",
+            "Company": lead.company_name,
+            "Email": lead.email,
+            "Lead_Source": lead.lead_source,
+            "Lead_Status": lead.status,
+            "Owner": self.owner(lead.owner_key),
+            "Converted__s": converted,
+            "Converted_Date_Time": self.dt(lead.modified_at) if converted else None,
+            "Converted_Deal": self.deal_lookup(deal.key) if deal else None,
+            "Converted_Account": self.account_lookup(deal.account_key) if deal else None,
+            "Converted_Contact": self.contact_lookup(deal.contact_key) if deal else None,
+            "Created_Time": self.dt(lead.created_at),
+            "Modified_Time": self.dt(lead.modified_at),
+            "Tag": [],
+            "$converted": converted,
+            "$approval_state": "approved",
+        }
+        return ZohoRow(record, lead.created_at, lead.modified_at)
+
+    def sales_order(self, order: SalesOrder) -> ZohoRow:
+        deal = self.deals.get(order.deal_key)
+        record = {
+            "id": zoho_id("Sales_Orders", order.key),
+            "Subject": order_subject(order),
+            "SO_Number": f"SO-{order.key:06d}",
+            "Deal_Name": self.deal_lookup(order.deal_key),
+            "Account_Name": self.account_lookup(order.account_key),
+            "Contact_Name": self.contact_lookup(deal.contact_key) if deal else None,
+            "Status": order.status,
+            "Order_Date": order.order_date.isoformat(),
+            "Due_Date": (order.order_date + timedelta(days=30)).isoformat(),
+            "Sub_Total": money(order.amount),
+            "Grand_Total": money(order.amount),
+            "Currency": order.currency,
+            "Exchange_Rate": exchange_rate(order.currency),
+            "Owner": self.owner(order.owner_key),
+            "Created_Time": self.dt(order.created_at),
+            "Modified_Time": self.dt(order.modified_at),
+            "$approval_state": "approved",
+        }
+        return ZohoRow(record, order.created_at, order.modified_at)
+
+    def invoice(self, inv: Invoice) -> ZohoRow:
+        payments = self.payments_by_invoice.get(inv.key, [])
+        paid = sum((p.amount for p in payments), Decimal("0"))
+        record = {
+            "id": zoho_id("Invoices", inv.key),
+            "Subject": f"Invoice {inv.key:06d}",
+            "Invoice_Number": f"INV-{inv.key:06d}",
+            "Invoice_Date": inv.invoice_date.isoformat(),
+            "Due_Date": inv.due_date.isoformat(),
+            "Sales_Order": self.order_lookup(inv.order_key),
+            "Account_Name": self.account_lookup(inv.account_key),
+            "Status": inv.status,
+            "Sub_Total": money(inv.amount),
+            "Grand_Total": money(inv.amount),
+            "Amount_Paid": money(paid),
+            "Last_Payment_Date": max(p.paid_on for p in payments).isoformat() if payments else None,
+            "Currency": inv.currency,
+            "Exchange_Rate": exchange_rate(inv.currency),
+            "Owner": self.owner(inv.owner_key),
+            "Created_Time": self.dt(inv.created_at),
+            "Modified_Time": self.dt(inv.modified_at),
+            "$approval_state": "approved",
+        }
+        return ZohoRow(record, inv.created_at, inv.modified_at)
+
+    def stage_history(self, deal: Deal) -> list[ZohoRow]:
+        """``/Deals/{id}/Stage_History`` entries, oldest first (ids are unique across deals)."""
+        rows = []
+        for i, change in enumerate(deal.history):
+            rows.append(
+                self.history_row(
+                    deal,
+                    zoho_id("Stage_History", deal.key * 64 + i),
+                    change.stage,
+                    change.amount,
+                    change.probability,
+                    change.changed_at,
+                )
+            )
+        return rows
+
+    def history_row(
+        self,
+        deal: Deal,
+        hid: str,
+        stage: str,
+        amount: Decimal | None,
+        probability: int,
+        at: datetime,
+    ) -> ZohoRow:
+        record = {
+            "id": hid,
+            "Stage": stage,
+            "Amount": money(amount),
+            "Probability": probability,
+            "Expected_Revenue": money(amount * probability / 100) if amount is not None else None,
+            "Closing_Date": deal.closing_date.isoformat() if deal.closing_date else None,
+            "Modified_Time": self.dt(at),
+            "Modified_By": self.user_lookup(deal.owner_key),
+        }
+        return ZohoRow(record, at, at)
 
     def module_rows(self, module: str) -> list[ZohoRow]:
         if module == "Deals":
@@ -263,7 +440,25 @@ class ZohoEncoder:
             return [self.contact(c) for c in self.company.contacts]
         if module == "Products":
             return [self.product(p) for p in self.company.products]
+        if module == "Leads":
+            return [self.lead(x) for x in self.company.leads]
+        if module == "Sales_Orders":
+            return [self.sales_order(x) for x in self.company.sales_orders]
+        if module == "Invoices":
+            return [self.invoice(x) for x in self.company.invoices]
         return []
+
+
+def order_subject(order: SalesOrder) -> str:
+    return f"Order {order.key:06d}"
+
+
+def deal_description(deal: Deal) -> str | None:
+    """Every tenth deal has a long rich-text description (list responses cut it to 500 chars)."""
+    if deal.key % 10:
+        return None
+    line = f"<p>Account plan for {deal.name}: stakeholders, timeline, risks and next steps.</p>"
+    return (line * (1 + 800 // len(line)))[:800]
 
 
 # --- field metadata (GET /settings/fields) ------------------------------------------------------
@@ -302,6 +497,8 @@ FIELD_TYPES: dict[str, dict[str, tuple[str, str]]] = {
         "Billing_Country": _TEXT,
         "Parent_Account": _LOOKUP,
         "Account_Type": ("picklist", "string"),
+        "Credit_Limit": _NUM,
+        "Customer_Satisfaction": ("integer", "integer"),
         "Owner": _OWNER,
         "Created_Time": _DT,
         "Modified_Time": _DT,
@@ -336,14 +533,76 @@ FIELD_TYPES: dict[str, dict[str, tuple[str, str]]] = {
     "Leads": {
         "First_Name": _TEXT,
         "Last_Name": _TEXT,
+        "Full_Name": _TEXT,
         "Company": _TEXT,
         "Email": ("email", "string"),
+        "Lead_Source": ("picklist", "string"),
         "Lead_Status": ("picklist", "string"),
+        "Owner": _OWNER,
+        "Converted__s": ("boolean", "boolean"),
+        "Converted_Date_Time": _DT,
+        "Converted_Deal": _LOOKUP,
+        "Converted_Account": _LOOKUP,
+        "Converted_Contact": _LOOKUP,
+        "Created_Time": _DT,
+        "Modified_Time": _DT,
+        "Tag": ("multiselectpicklist", "jsonarray"),
+    },
+    "Sales_Orders": {
+        "Subject": _TEXT,
+        "SO_Number": ("autonumber", "string"),
+        "Deal_Name": _LOOKUP,
+        "Account_Name": _LOOKUP,
+        "Contact_Name": _LOOKUP,
+        "Status": ("picklist", "string"),
+        "Order_Date": _DATE,
+        "Due_Date": _DATE,
+        "Sub_Total": _NUM,
+        "Grand_Total": _NUM,
+        "Currency": ("picklist", "string"),
+        "Exchange_Rate": ("double", "double"),
+        "Owner": _OWNER,
+        "Created_Time": _DT,
+        "Modified_Time": _DT,
+    },
+    "Invoices": {
+        "Subject": _TEXT,
+        "Invoice_Number": ("autonumber", "string"),
+        "Invoice_Date": _DATE,
+        "Due_Date": _DATE,
+        "Sales_Order": _LOOKUP,
+        "Account_Name": _LOOKUP,
+        "Status": ("picklist", "string"),
+        "Sub_Total": _NUM,
+        "Grand_Total": _NUM,
+        "Amount_Paid": _NUM,
+        "Last_Payment_Date": _DATE,
+        "Currency": ("picklist", "string"),
+        "Exchange_Rate": ("double", "double"),
         "Owner": _OWNER,
         "Created_Time": _DT,
         "Modified_Time": _DT,
     },
 }
+#: Org custom fields (``custom_field: true`` in the metadata).
+CUSTOM_FIELDS = {
+    "Product_Name",
+    "Credit_Limit",
+    "Customer_Satisfaction",
+    "Order_Date",
+    "Amount_Paid",
+    "Last_Payment_Date",
+}
+#: Fields of the Deals ``Stage_History`` related list.
+STAGE_HISTORY_FIELDS = (
+    "Stage",
+    "Amount",
+    "Probability",
+    "Expected_Revenue",
+    "Closing_Date",
+    "Modified_Time",
+    "Modified_By",
+)
 
 
 def field_metadata(module: str, extra_custom: int = 0) -> list[dict[str, Any]]:
@@ -357,7 +616,7 @@ def field_metadata(module: str, extra_custom: int = 0) -> list[dict[str, Any]]:
             "data_type": dt,
             "json_type": jt,
             "id": zoho_id("profiles", 100 + i),
-            "custom_field": name == "Product_Name",
+            "custom_field": name in CUSTOM_FIELDS,
             "visible": True,
         }
         for i, (name, (dt, jt)) in enumerate(FIELD_TYPES.get(module, {}).items())

@@ -34,15 +34,20 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+from zoneinfo import ZoneInfo
 
 from flows.sandbox.company import Account, Company, Contact, Deal, Product
 from flows.sandbox.zoho_encoding import (
     MODULES,
+    ORG_TZ,
+    PIPELINE,
+    RICH_TEXT_FIELDS,
+    RICH_TEXT_LIST_LIMIT,
+    STAGE_HISTORY_FIELDS,
     ZohoEncoder,
     ZohoRow,
     field_metadata,
     parse_zoho_datetime,
-    zoho_datetime,
     zoho_id,
 )
 
@@ -55,7 +60,11 @@ DISCRETE_LIMIT = 2000
 TOKEN_LIMIT = 100_000
 ACCESS_TOKEN_SECONDS = 3600
 SORT_KEYS = ("id", "Created_Time", "Modified_Time")
-USER_TYPES = ("AllUsers", "ActiveUsers", "DeactiveUsers", "ConfirmedUsers", "AdminUsers")
+USER_TYPES = ("AllUsers", "ActiveUsers", "DeactiveUsers", "ConfirmedUsers", "AdminUsers", "DeletedUsers")
+CREDIT_WINDOW = timedelta(hours=24)
+#: A stage some deals carry that no pipeline in ``/settings/pipeline`` lists (``pipeline_variety``).
+CUSTOM_STAGE = "Contract Sent"
+RENEWALS_PIPELINE = "Renewals"
 RETENTION = {"recycle": timedelta(days=60), "permanent": timedelta(days=120)}
 THROTTLED = {
     "error": "Access Denied",
@@ -104,6 +113,18 @@ class ZohoFaults:
     omit_modified_time: set[str] = field(default_factory=set)
     #: extra custom fields in ``/settings/fields``, to push a module past the 50-field limit.
     extra_custom_fields: int = 0
+    #: per-app concurrency cap (Zoho: 5-25 by edition); requests beyond it get 429 TOO_MANY_REQUESTS.
+    concurrency_cap: int | None = None
+    #: API credits per rolling 24 h (1 per CRM call); once spent, 429 until the oldest call ages out.
+    daily_credits: int | None = None
+    #: send ``Retry-After`` (seconds until a credit frees up) with credit-exhaustion 429s.
+    credit_retry_after: bool = False
+    #: users endpoint shows one deal owner as ``deleted`` and another user as ``disabled``.
+    deleted_users: bool = False
+    #: some deals in a second pipeline (``Renewals``), some in a custom stage the pipeline API omits.
+    pipeline_variety: bool = False
+    #: the next K record listings repeat, first, the last record of the previous listing of the module.
+    duplicate_ids: int = 0
 
     def update(self, changes: dict[str, Any]) -> None:
         known = {f.name for f in fields(self)}
@@ -175,7 +196,10 @@ class ZohoSandbox:
         accounts_port: int = 0,
         api_port: int = 0,
         clock: Callable[[], datetime] | None = None,
+        org_tz: str | None = None,
     ):
+        """``org_tz``: the org's time zone (default ``America/Los_Angeles``; ``Asia/Kolkata`` gives
+        ``+05:30``): every datetime on the wire carries its offset."""
         self.company = company.for_crm("zoho")
         self.host = host
         self._ports = (accounts_port, api_port)
@@ -194,8 +218,17 @@ class ZohoSandbox:
         #: record listings answered through a page_token (how tests see the 2000-record switch).
         self.page_token_requests = 0
         self._rng = random.Random(f"zoho-sandbox:{self.company.name}")
-        self.encoder = ZohoEncoder(self.company)
+        self.encoder = ZohoEncoder(self.company, ZoneInfo(org_tz) if org_tz else ORG_TZ)
         self._users = [self.encoder.user(u) for u in self.company.users]
+        self._history: dict[str, list[ZohoRow]] = {
+            zoho_id("Deals", d.key): self.encoder.stage_history(d) for d in self.company.deals
+        }
+        self._in_flight = 0
+        #: the most API requests seen in flight at once (what a concurrency test asserts on).
+        self.max_in_flight = 0
+        self._credits: deque[datetime] = deque()
+        self._last_served: dict[str, dict[str, Any]] = {}
+        self._deleted_owner_id, self._disabled_user_id = self._pick_deleted_users()
         self._rows: dict[str, dict[str, ZohoRow]] = {
             m: {row.record["id"]: row for row in self.encoder.module_rows(m)} for m in MODULES
         }
@@ -247,7 +280,10 @@ class ZohoSandbox:
             self.faults = ZohoFaults()
             self._counts.clear()
             self._refreshes.clear()
+            self._credits.clear()
+            self._last_served.clear()
             self.page_token_requests = 0
+            self.max_in_flight = 0
 
     def now(self) -> datetime:
         return self.clock().astimezone(UTC).replace(microsecond=0)
@@ -257,31 +293,70 @@ class ZohoSandbox:
         with self._lock:
             self._tokens.clear()
 
+    def deleted_user_id(self) -> str | None:
+        """The user shown as ``deleted`` when ``faults.deleted_users`` is on (a deal owner)."""
+        return self._deleted_owner_id
+
+    def disabled_user_id(self) -> str | None:
+        return self._disabled_user_id
+
+    def stage_history(self, deal_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(r.record) for r in self._history.get(deal_id, [])]
+
+    def _pick_deleted_users(self) -> tuple[str | None, str | None]:
+        owners = Counter(d.owner_key for d in self.company.deals)
+        inactive = [u for u in self.company.users if not u.active and owners[u.key]]
+        reps = [u for u in self.company.users if u.role == "rep" and owners[u.key]]
+        pool = inactive or reps
+        if not pool:
+            return None, None
+        deleted = max(pool, key=lambda u: (owners[u.key], -u.key))
+        others = [u for u in self.company.users if u.key != deleted.key and u.role == "rep"]
+        disabled = others[-1] if others else None
+        return zoho_id("users", deleted.key), zoho_id("users", disabled.key) if disabled else None
+
     def live_ids(self, module: str) -> list[str]:
         with self._lock:
             return sorted(self._rows[self._module(module)])
 
     def simulate(
-        self, module: str, *, create: int = 0, update: int = 0, delete: int = 0, permanent: bool = False
+        self,
+        module: str,
+        *,
+        create: int = 0,
+        update: int = 0,
+        delete: int = 0,
+        permanent: bool = False,
+        modify_then_delete: int = 0,
     ) -> dict:
-        """Create, update and delete records "now" (sandbox clock). Returns the ids touched."""
+        """Create, update and delete records "now" (sandbox clock). Returns the ids touched.
+
+        ``modify_then_delete`` records are modified and then deleted in the same instant: a
+        record both modified and deleted within one incremental window."""
         module = self._module(module)
         now = self.now()
         with self._lock:
             rows = self._rows[module]
             live = sorted(rows)
-            if update + delete > len(live):
+            if update + delete + modify_then_delete > len(live):
                 raise ValueError(
-                    f"{module} has {len(live)} records; cannot update {update} and delete {delete}"
+                    f"{module} has {len(live)} records; cannot update {update} and delete "
+                    f"{delete + modify_then_delete}"
                 )
-            picked = self._rng.sample(live, update + delete)
-            updated, deleted = sorted(picked[:update]), sorted(picked[update:])
-            for rid in updated:
+            picked = self._rng.sample(live, update + delete + modify_then_delete)
+            updated = sorted(picked[:update])
+            deleted = sorted(picked[update : update + delete])
+            both = sorted(picked[update + delete :])
+            for rid in updated + both:
                 self._touch(module, rid, now, mutate=True)
-            for rid in deleted:
+            for rid in deleted + both:
                 self._delete(module, rid, now, permanent)
             created = [self._create(module, now) for _ in range(create)]
-        return {"module": module, "created": created, "updated": updated, "deleted": deleted}
+        out = {"module": module, "created": created, "updated": updated, "deleted": deleted}
+        if modify_then_delete:
+            out["modified_and_deleted"] = both
+        return out
 
     def _module(self, name: str) -> str:
         for module in MODULES:
@@ -295,20 +370,47 @@ class ZohoSandbox:
         if mutate:
             if module == "Deals" and record.get("Amount") is not None:
                 record["Amount"] = round(record["Amount"] + 1000, 2)
+                # Zoho logs a Stage_History entry whenever Stage/Amount/Probability/Closing_Date change.
+                history = self._history.setdefault(rid, [])
+                hid = zoho_id("Stage_History", int(rid[-9:]) * 64 + 32 + len(history) % 32)
+                entry = dict(history[-1].record) if history else {"Stage": record.get("Stage")}
+                entry.update(
+                    id=hid,
+                    Amount=record["Amount"],
+                    Probability=record.get("Probability"),
+                    Closing_Date=record.get("Closing_Date"),
+                    Modified_Time=self.encoder.dt(now),
+                    Modified_By=self.encoder.user_lookup(self.company.users[0].key)
+                    if self.company.users
+                    else None,
+                )
+                history.append(ZohoRow(entry, now, now))
+            elif module == "Leads":
+                record["Lead_Status"] = "Contacted" if not record.get("Converted__s") else "Converted"
+                record["Email"] = (
+                    f"updated{int(now.timestamp())}@{(record.get('Email') or '@x').split('@')[-1]}"
+                )
+            elif module in ("Sales_Orders", "Invoices"):
+                record["Description"] = f"Updated {self.encoder.dt(now)}"
             elif module == "Accounts":
                 record["Employees"] = (record.get("Employees") or 0) + 1
             elif module == "Products":
                 record["Unit_Price"] = round((record.get("Unit_Price") or 0) + 10, 2)
             else:
-                record["Title"] = f"Updated {zoho_datetime(now)}"
-        record["Modified_Time"] = zoho_datetime(now)
+                record["Title"] = f"Updated {self.encoder.dt(now)}"
+        record["Modified_Time"] = self.encoder.dt(now)
         row.modified = now
 
     def _delete(self, module: str, rid: str, now: datetime, permanent: bool) -> None:
         row = self._rows[module].pop(rid)
-        name_key = {"Deals": "Deal_Name", "Accounts": "Account_Name", "Contacts": "Full_Name"}.get(
-            module, "Product_Name"
-        )
+        name_key = {
+            "Deals": "Deal_Name",
+            "Accounts": "Account_Name",
+            "Contacts": "Full_Name",
+            "Leads": "Full_Name",
+            "Sales_Orders": "Subject",
+            "Invoices": "Subject",
+        }.get(module, "Product_Name")
         actor = self.encoder.user_lookup(self.company.users[0].key) if self.company.users else None
         entry = {
             "deleted_by": None if permanent else actor,
@@ -316,7 +418,7 @@ class ZohoSandbox:
             "display_name": None if permanent else row.record.get(name_key),
             "type": "permanent" if permanent else "recycle",
             "created_by": None if permanent else actor,
-            "deleted_time": zoho_datetime(now),
+            "deleted_time": self.encoder.dt(now),
         }
         self._deleted[module].append((now, entry))
 
@@ -347,7 +449,11 @@ class ZohoSandbox:
                 "Partner",
             )
             self.company.deals.append(obj)
+            enc.deals[key] = obj
             row = enc.deal(obj)
+            self._history[row.record["id"]] = [
+                enc.history_row(obj, zoho_id("Stage_History", key * 64), stage, obj.amount, prob, now)
+            ]
         elif module == "Accounts":
             region = self.company.regions[0].name if self.company.regions else "North America"
             obj_a = Account(key, f"Simulated Account {key}", "Technology", region, "zoho", owner, now, now)
@@ -376,7 +482,7 @@ class ZohoSandbox:
             row = enc.product(obj_p)
         else:
             raise ValueError(f"cannot create {module} records")
-        row.record["Created_Time"] = row.record["Modified_Time"] = zoho_datetime(now)
+        row.record["Created_Time"] = row.record["Modified_Time"] = self.encoder.dt(now)
         row.created = row.modified = now
         self._rows[module][row.record["id"]] = row
         return row.record["id"]
@@ -433,6 +539,23 @@ class ZohoSandbox:
             return self._admin(method, path, body)
         with self._lock:
             self._counts[path] += 1
+            cap = self.faults.concurrency_cap
+            if cap is not None and self._in_flight >= cap:
+                return _error(
+                    429,
+                    "TOO_MANY_REQUESTS",
+                    "The concurrency limit of the user for the app is exceeded",
+                    {"limit": cap},
+                )
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            return self._dispatch_api_call(method, path, query, headers)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _dispatch_api_call(self, method: str, path: str, query: dict[str, str], headers: Any) -> _Reply:
         fault = self._transient_fault(path)
         if fault is not None:
             return fault
@@ -445,19 +568,57 @@ class ZohoSandbox:
         denied = self._authenticate(headers.get("Authorization"))
         if denied is not None:
             return denied
+        exhausted = self._spend_credit()
+        if exhausted is not None:
+            return exhausted
         route = path[len(API_PREFIX) + 1 :].split("/")
         try:
             if route == ["users"]:
                 return self._users_list(query)
             if route == ["settings", "fields"]:
                 return self._fields(query)
+            if route == ["settings", "pipeline"]:
+                return self._pipelines(query)
             if len(route) == 2 and route[1] == "deleted":
                 return self._deleted_list(self._api_module(route[0]), query, headers)
+            if len(route) == 3 and route[0] == "Deals" and route[2] == "Stage_History":
+                return self._stage_history(route[1], query)
+            if len(route) == 2:
+                return self._one_record(self._api_module(route[0]), route[1])
             if len(route) == 1:
                 return self._records(self._api_module(route[0]), query, headers)
         except _BadRequest as bad:
             return bad.reply
         return _error(404, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one")
+
+    def _spend_credit(self) -> _Reply | None:
+        """One credit per CRM call over a rolling 24 h window (§1.6); 429 once the budget is spent."""
+        with self._lock:
+            budget = self.faults.daily_credits
+            if budget is None:
+                return None
+            now = self.clock()
+            while self._credits and now - self._credits[0] >= CREDIT_WINDOW:
+                self._credits.popleft()
+            if len(self._credits) >= budget:
+                reply = _error(
+                    429,
+                    "TOO_MANY_REQUESTS",
+                    "Number of API requests for the 24 hour period is exceeded",
+                    {"limit": budget},
+                )
+                if self.faults.credit_retry_after:
+                    wait = (self._credits[0] + CREDIT_WINDOW - now).total_seconds()
+                    reply.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
+                return reply
+            self._credits.append(now)
+            return None
+
+    def credits_used(self) -> int:
+        """Credits spent in the current rolling 24 h window (only counted while a budget is set)."""
+        with self._lock:
+            now = self.clock()
+            return sum(1 for at in self._credits if now - at < CREDIT_WINDOW)
 
     def _transient_fault(self, path: str) -> _Reply | None:
         with self._lock:
@@ -521,11 +682,19 @@ class ZohoSandbox:
             return _error(400, "INVALID_DATA", "invalid data", {"param_name": "type"})
         page, per_page = self._page_params(query)
         with self._lock:
-            users = [u.record for u in self._users]
+            users = [dict(u.record) for u in self._users]
+            if self.faults.deleted_users:
+                for u in users:
+                    if u["id"] == self._deleted_owner_id:
+                        u["status"] = "deleted"
+                    elif u["id"] == self._disabled_user_id:
+                        u["status"] = "disabled"
         if kind == "ActiveUsers":
             users = [u for u in users if u["status"] == "active"]
         elif kind == "DeactiveUsers":
-            users = [u for u in users if u["status"] != "active"]
+            users = [u for u in users if u["status"] in ("inactive", "disabled")]
+        elif kind == "DeletedUsers":
+            users = [u for u in users if u["status"] == "deleted"]
         chunk = users[(page - 1) * per_page : page * per_page]
         if not chunk:
             return _Reply(204)
@@ -647,6 +816,13 @@ class ZohoSandbox:
                         {"limit": DISCRETE_LIMIT},
                     )
             all_rows = list(self._rows[module].values())
+            if module == "Leads":
+                converted = query.get("converted", "false")
+                if converted not in ("true", "false", "both"):
+                    return _error(400, "INVALID_DATA", "invalid data", {"param_name": "converted"})
+                if converted != "both":
+                    want = converted == "true"
+                    all_rows = [r for r in all_rows if bool(r.record.get("Converted__s")) == want]
             rows = [r for r in all_rows if since is None or r.modified >= since]
             if not rows:
                 return _Reply(304) if since is not None and all_rows else _Reply(204)
@@ -670,9 +846,16 @@ class ZohoSandbox:
                 next_token = secrets.token_hex(12)
                 expires = now + timedelta(hours=24)
                 self._page_tokens[next_token] = _PageToken(signature, offset + per_page, expires)
-                info["next_page_token"], info["page_token_expiry"] = next_token, zoho_datetime(expires)
+                info["next_page_token"], info["page_token_expiry"] = next_token, self.encoder.dt(expires)
             data = [self._project(r.record, requested) for r in chunk]
             f = self.faults
+            previous = self._last_served.get(module)
+            if data:
+                self._last_served[module] = data[-1]
+            if f.duplicate_ids > 0 and previous is not None and data:
+                f.duplicate_ids -= 1
+                data.insert(0, json.loads(json.dumps(previous)))
+                info["count"] = len(data)
             if f.empty_pages_with_more > 0:
                 f.empty_pages_with_more -= 1
                 data, info["count"], info["more_records"] = [], 0, True
@@ -687,15 +870,143 @@ class ZohoSandbox:
                 f.modify_after_first_page = 0
             return _json(200, payload)
 
-    def _project(self, record: dict[str, Any], requested: list[str]) -> dict[str, Any]:
-        """Only requested fields (+id), ``null`` for unknown ones, ``$`` keys always (as Zoho does)."""
+    def _project(
+        self, record: dict[str, Any], requested: list[str], *, listing: bool = True
+    ) -> dict[str, Any]:
+        """Only requested fields (+id), ``null`` for unknown ones, ``$`` keys always (as Zoho does).
+        In a listing, rich-text fields are cut to 500 characters (the full text needs a single GET)."""
+        record = self._variant(record)
         out: dict[str, Any] = {"id": record["id"]}
         for name in requested:
             out[name] = record.get(name)
+            if listing and name in RICH_TEXT_FIELDS and isinstance(out[name], str):
+                out[name] = out[name][:RICH_TEXT_LIST_LIMIT]
         out.update({k: v for k, v in record.items() if k.startswith("$")})
         if record["id"] in self.faults.omit_modified_time:
             out.pop("Modified_Time", None)
         return json.loads(json.dumps(out))  # a copy: later mutations must not leak into a sent page
+
+    def _variant(self, record: dict[str, Any]) -> dict[str, Any]:
+        """``pipeline_variety``: every 5th deal in the Renewals pipeline, every 7th in a custom stage
+        that no pipeline lists (a stage renamed or added after the fact)."""
+        if not self.faults.pipeline_variety or "Deal_Name" not in record:
+            return record
+        key = int(record["id"][-9:])
+        if key % 7 == 0 and record.get("Stage") not in ("Closed Won", "Closed Lost"):
+            record = dict(record, Stage=CUSTOM_STAGE)
+        if key % 5 == 0:
+            record = dict(record, Pipeline={"name": RENEWALS_PIPELINE, "id": zoho_id("pipelines", 2)})
+        return record
+
+    def _one_record(self, module: str, rid: str) -> _Reply:
+        """``GET /{Module}/{id}``: every field, rich text in full."""
+        with self._lock:
+            row = self._rows[module].get(rid)
+            if row is None:
+                return _Reply(204)
+            fields_ = [k for k in row.record if k != "id" and not k.startswith("$")]
+            return _json(200, {"data": [self._project(row.record, fields_, listing=False)]})
+
+    def _stage_history(self, deal_id: str, query: dict[str, str]) -> _Reply:
+        """``GET /Deals/{id}/Stage_History`` (related list): ``fields`` required, newest first."""
+        requested = [f for f in (query.get("fields") or "").split(",") if f.strip()]
+        if not requested:
+            return _error(
+                400,
+                "REQUIRED_PARAM_MISSING",
+                "One of the expected parameter is missing",
+                {"param_name": "fields"},
+            )
+        page, per_page = self._page_params(query)
+        with self._lock:
+            if deal_id not in self._rows["Deals"]:
+                return _error(
+                    400, "INVALID_DATA", "the related id given seems to be invalid", {"id": deal_id}
+                )
+            rows = sorted(
+                self._history.get(deal_id, []), key=lambda r: (r.modified, r.record["id"]), reverse=True
+            )
+            chunk = rows[(page - 1) * per_page : page * per_page]
+            if not chunk:
+                return _Reply(204)
+            data = []
+            for r in chunk:
+                item = {"id": r.record["id"]}
+                item.update({name: r.record.get(name) for name in requested if name in STAGE_HISTORY_FIELDS})
+                data.append(json.loads(json.dumps(item)))
+        more = page * per_page < len(rows)
+        info = {"per_page": per_page, "count": len(data), "page": page, "more_records": more}
+        return _json(200, {"data": data, "info": info})
+
+    def pipelines(self) -> list[dict[str, Any]]:
+        """The two pipelines of the Deals standard layout, as ``/settings/pipeline`` lists them."""
+        stages = self.company.pipelines.get("zoho") or []
+        forecast = {
+            "open": ("Open", "Pipeline"),
+            "won": ("Closed Won", "Closed"),
+            "lost": ("Closed Lost", "Closed"),
+        }
+
+        def maps(subset: list[tuple[str, int, str]]) -> list[dict[str, Any]]:
+            out = []
+            for seq, (name, prob, cat) in enumerate(subset, start=1):
+                ftype, fcat = forecast.get(cat, ("Open", "Pipeline"))
+                display = {
+                    "Id. Decision Makers": "Identify Decision Makers",
+                    "Closed Lost to Competition": "Closed-Lost to Competition",
+                }.get(name, name)
+                out.append(
+                    {
+                        "display_value": display,
+                        "actual_value": name,
+                        "sequence_number": seq,
+                        "probability": prob,
+                        "forecast_type": ftype,
+                        "forecast_category": {"name": fcat, "id": zoho_id("stages", 900 + len(fcat))},
+                        "id": zoho_id("stages", seq),
+                    }
+                )
+            return out
+
+        renewal = [s for s in stages if s[0] in ("Needs Analysis", "Negotiation/Review") or s[2] != "open"]
+        return [
+            {
+                "display_value": "Standard",
+                "actual_value": PIPELINE["name"],
+                "default": True,
+                "child_available": False,
+                "parent": None,
+                "id": zoho_id("pipelines", 1),
+                "maps": maps(stages),
+            },
+            {
+                "display_value": RENEWALS_PIPELINE,
+                "actual_value": RENEWALS_PIPELINE,
+                "default": False,
+                "child_available": False,
+                "parent": None,
+                "id": zoho_id("pipelines", 2),
+                "maps": maps(renewal),
+            },
+        ]
+
+    def layout_id(self) -> str:
+        return zoho_id("layouts", 1)
+
+    def _pipelines(self, query: dict[str, str]) -> _Reply:
+        layout = query.get("layout_id")
+        if not layout:
+            return _error(
+                400,
+                "REQUIRED_PARAM_MISSING",
+                "One of the expected parameter is missing",
+                {"param_name": "layout_id"},
+            )
+        if layout != self.layout_id():
+            return _error(
+                400, "INVALID_DATA", "the given layout id seems to be invalid", {"param_name": "layout_id"}
+            )
+        return _json(200, {"pipeline": self.pipelines()})
 
     def _deleted_list(self, module: str, query: dict[str, str], headers: Any) -> _Reply:
         kind = query.get("type", "all")
@@ -746,6 +1057,8 @@ class ZohoSandbox:
                             "requests": dict(self._counts),
                             "tokens_issued": self.tokens_issued,
                             "page_token_requests": self.page_token_requests,
+                            "max_in_flight": self.max_in_flight,
+                            "credits_used_24h": len(self._credits),
                             "records": {m: len(r) for m, r in self._rows.items()},
                             "deleted": {m: len(d) for m, d in self._deleted.items()},
                         },
@@ -784,6 +1097,9 @@ def _handler_for(dispatch: Dispatch) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "ZohoSandbox/1.0"
+        #: headers and body go out in separate writes; with Nagle on, keep-alive clients wait for
+        #: a delayed ACK (~40 ms) on every call.
+        disable_nagle_algorithm = True
 
         def _handle(self) -> None:
             url = urlsplit(self.path)

@@ -1,64 +1,68 @@
-{#- Rep x month scorecard (reporting currency). Closed deals count in the month of their close
-    date; open deals count as pipeline in the month of their expected close date (overdue open
-    deals stay in their past month). Rows exist for every month with a target or any deal. -#}
-with reps as (
-    select * from {{ ref('dim_sales_reps') }}
-),
-
-deals as (
-    select
-        *,
-        {{ month_start('close_date') }} as period_month
-    from {{ ref('fct_deals') }}
-    where close_date is not null
-),
-
-targets as (
-    select * from {{ ref('fct_sales_targets') }}
-),
-
-deal_months as (
+{#- Rep x month scorecard (reporting currency), the grain the manager reports read. Closed deals
+    count in the month of their close date; open deals count as pipeline in the month of their
+    expected close date (overdue open deals stay in their past month). Rows exist for every
+    rep-month with a target, any dated deal or customers to retain. Team, region and manager are
+    the rep's current ones (who receives the report); fct_sales_scorecard has every grain and
+    level with the hierarchy as of the credit date, and the appraisal score. -#}
+with facts as (
     select
         rep_id,
-        period_month,
-        sum(case when is_won then amount_reporting else 0 end) as won_amount,
-        sum(case when is_won then 1 else 0 end) as deals_won,
-        sum(case when is_lost then 1 else 0 end) as deals_lost,
-        sum(case when is_open then 1 else 0 end) as deals_open,
-        sum(case when is_open then amount_reporting else 0 end) as open_pipeline_amount,
-        sum(case when is_open then amount_reporting * probability / 100 else 0 end)
-            as weighted_pipeline_amount
-    from deals
+        period_start as period_month,
+        sum(won_amount) as won_amount,
+        sum(lost_amount) as lost_amount,
+        sum(deals_won) as deals_won,
+        sum(deals_lost) as deals_lost,
+        sum(deals_open) as deals_open,
+        sum(open_pipeline_amount) as open_pipeline_amount,
+        sum(weighted_pipeline_amount) as weighted_pipeline_amount,
+        sum(won_cycle_days) as won_cycle_days,
+        sum(won_cycle_deals) as won_cycle_deals,
+        sum(new_customers) as new_customers,
+        sum(target_amount) as target_amount
+    from {{ ref('int_kpi_rep_period_facts') }}
+    where period_grain = 'month'
     group by 1, 2
 ),
 
-spine as (
-    select rep_id, period_month from deal_months
-    union
-    select rep_id, period_month from targets
+reps as (
+    select * from {{ ref('dim_sales_reps') }}
+),
+
+measured as (
+    select
+        f.*,
+        case when f.target_amount is not null
+            then case when f.target_amount > f.won_amount then f.target_amount - f.won_amount
+                else 0 end
+        end as remaining_target_amount
+    from facts as f
 )
 
 select
-    s.rep_id,
+    f.rep_id,
     r.rep_name,
     r.email,
     r.team_name,
     r.region_name,
     r.manager_name,
     r.manager_email,
-    s.period_month,
-    cast(coalesce(d.won_amount, 0) as decimal(18, 2)) as won_amount,
-    coalesce(d.deals_won, 0) as deals_won,
-    coalesce(d.deals_lost, 0) as deals_lost,
-    coalesce(d.deals_open, 0) as deals_open,
-    {{ safe_ratio('d.deals_won', 'd.deals_won + d.deals_lost') }} as win_rate,
-    case when d.deals_won > 0 then {{ round_money('d.won_amount / d.deals_won') }} end as avg_deal_size,
-    cast(coalesce(d.open_pipeline_amount, 0) as decimal(18, 2)) as open_pipeline_amount,
-    {{ round_money('coalesce(d.weighted_pipeline_amount, 0)') }} as weighted_pipeline_amount,
-    t.target_amount,
-    t.attainment,
+    f.period_month,
+    cast(f.won_amount as decimal(18, 2)) as won_amount,
+    f.deals_won,
+    f.deals_lost,
+    f.deals_open,
+    {{ safe_ratio('f.deals_won', 'f.deals_won + f.deals_lost') }} as win_rate,
+    {{ safe_ratio('f.won_amount', 'f.won_amount + f.lost_amount') }} as win_rate_by_value,
+    case when f.deals_won > 0 then {{ round_money('f.won_amount / f.deals_won') }} end as avg_deal_size,
+    case when f.won_cycle_deals > 0
+        then cast(round(cast(f.won_cycle_days as decimal(38, 10)) / f.won_cycle_deals, 2) as decimal(18, 2))
+    end as avg_sales_cycle_days,
+    f.new_customers,
+    cast(f.open_pipeline_amount as decimal(18, 2)) as open_pipeline_amount,
+    {{ round_money('f.weighted_pipeline_amount') }} as weighted_pipeline_amount,
+    cast(f.target_amount as decimal(18, 2)) as target_amount,
+    {{ safe_ratio('f.won_amount', 'f.target_amount') }} as attainment,
+    {{ safe_ratio('f.open_pipeline_amount', 'f.remaining_target_amount') }} as pipeline_coverage,
     {{ reporting_currency() }} as currency
-from spine as s
-inner join reps as r on r.rep_id = s.rep_id
-left join deal_months as d on d.rep_id = s.rep_id and d.period_month = s.period_month
-left join targets as t on t.rep_id = s.rep_id and t.period_month = s.period_month
+from measured as f
+inner join reps as r on r.rep_id = f.rep_id

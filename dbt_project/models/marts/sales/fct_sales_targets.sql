@@ -1,97 +1,101 @@
-{#- Rep x month: the rep's target (prorated by days active when hired or leaving in the month),
-    won amount with a close date in the month, and attainment. Rows exist for every month with
-    a target or a won deal. Team and region are the rep's current ones. -#}
-with reps as (
-    select * from {{ ref('dim_sales_reps') }}
+{#- Targets and actuals at DAY grain, per target scope (rep, team, region, company), in the
+    reporting currency. Target = int_targets_daily (decomposed by working days, reps prorated).
+    Actual = won deals' amount_reporting on their close date, credited to the rep and to the
+    rep's current team, region and the company. Rows exist for every day of a month the scope
+    has a target for, and for every day the scope (if it has any target) won a deal, within the
+    calendar's date range. Roll-ups: fct_sales_target_periods (month / quarter / year, MTD /
+    QTD / YTD) and fct_rep_targets_monthly (rep x month, read by the scorecard and reports). -#}
+with daily as (
+    select * from {{ ref('int_targets_daily') }}
 ),
 
-rep_targets as (
+scopes as (
+    select * from {{ ref('int_target_scopes') }}
+),
+
+calendar as (
+    select * from {{ ref('stg_salesops_config__calendar') }}
+),
+
+won as (
     select
-        r.rep_id,
-        t.period_month,
-        t.target_amount_reporting as full_target_amount
-    from {{ ref('int_targets_monthly') }} as t
-    inner join reps as r on r.email = t.scope_key
-    where t.scope_type = 'rep'
+        d.close_date,
+        d.amount_reporting,
+        r.email,
+        r.team_name,
+        r.region_name
+    from {{ ref('fct_deals') }} as d
+    inner join {{ ref('dim_sales_reps') }} as r on r.rep_id = d.rep_id
+    where d.is_won and d.close_date is not null
+),
+
+credited as (
+    select 'rep' as scope_type, email as scope_key, close_date, amount_reporting from won
+    union all
+    select 'team' as scope_type, team_name as scope_key, close_date, amount_reporting from won
+    where team_name is not null
+    union all
+    select 'region' as scope_type, region_name as scope_key, close_date, amount_reporting from won
+    where region_name is not null
+    union all
+    select 'company' as scope_type, 'company' as scope_key, close_date, amount_reporting from won
 ),
 
 actuals as (
     select
-        rep_id,
-        {{ month_start('close_date') }} as period_month,
-        sum(amount_reporting) as actual_amount,
+        c.scope_type,
+        c.scope_key,
+        c.close_date as calendar_date,
+        sum(c.amount_reporting) as actual_amount,
         count(*) as deals_won
-    from {{ ref('fct_deals') }}
-    where is_won and close_date is not null
-    group by 1, 2
+    from credited as c
+    inner join scopes as s
+        on s.scope_type = c.scope_type
+        and s.scope_key = c.scope_key
+    group by c.scope_type, c.scope_key, c.close_date
 ),
 
 spine as (
-    select rep_id, period_month from rep_targets
+    select scope_type, scope_key, calendar_date from daily
     union
-    select rep_id, period_month from actuals
-),
-
-sized as (
-    select
-        s.rep_id,
-        s.period_month,
-        t.full_target_amount,
-        cast({{ dbt.dateadd('month', 1, 's.period_month') }} as date) as next_month,
-        case when r.hired_on > s.period_month then r.hired_on else s.period_month end as active_from,
-        r.left_on,
-        r.team_name,
-        r.region_name
-    from spine as s
-    inner join reps as r on r.rep_id = s.rep_id
-    left join rep_targets as t on t.rep_id = s.rep_id and t.period_month = s.period_month
-),
-
-prorated as (
-    select
-        *,
-        {{ dbt.datediff('period_month', 'next_month', 'day') }} as days_in_month,
-        -- active days = [max(hired_on, month start), min(left_on + 1 day, next month start))
-        {{ dbt.datediff(
-            'active_from',
-            'case when left_on is not null and left_on < next_month then '
-                ~ 'cast(' ~ dbt.dateadd('day', 1, 'left_on') ~ ' as date) else next_month end',
-            'day') }} as active_days
-    from sized
-),
-
-final as (
-    select
-        p.rep_id,
-        p.period_month,
-        p.team_name,
-        p.region_name,
-        p.full_target_amount,
-        p.days_in_month,
-        case when p.active_days < 0 then 0 else p.active_days end as active_days,
-        case
-            when p.full_target_amount is null then null
-            when p.active_days >= p.days_in_month then p.full_target_amount
-            when p.active_days <= 0 then cast(0 as decimal(18, 2))
-            else {{ round_money('p.full_target_amount * p.active_days / p.days_in_month') }}
-        end as target_amount,
-        coalesce(a.actual_amount, 0) as actual_amount,
-        coalesce(a.deals_won, 0) as deals_won
-    from prorated as p
-    left join actuals as a on a.rep_id = p.rep_id and a.period_month = p.period_month
+    select scope_type, scope_key, calendar_date from actuals
 )
 
 select
-    rep_id,
-    period_month,
-    team_name,
-    region_name,
-    full_target_amount,
-    days_in_month,
-    active_days,
-    target_amount,
-    cast(actual_amount as decimal(18, 2)) as actual_amount,
-    deals_won,
-    {{ safe_ratio('actual_amount', 'target_amount') }} as attainment,
+    sp.scope_type,
+    sp.scope_key,
+    s.rep_id,
+    s.team_name,
+    s.region_name,
+    s.country_code,
+    sp.calendar_date,
+    c.period_month,
+    c.fiscal_quarter_start,
+    c.fiscal_year_start,
+    c.month_label,
+    c.fiscal_quarter_label,
+    c.fiscal_year_label,
+    c.week_start,
+    c.week_label,
+    c.is_working_day,
+    coalesce(t.is_active_day, true) as is_active_day,
+    cast(coalesce(t.target_amount, 0) as decimal(18, 2)) as target_amount,
+    cast(coalesce(a.actual_amount, 0) as decimal(18, 2)) as actual_amount,
+    coalesce(a.deals_won, 0) as deals_won,
+    t.scope_key is not null as has_target,
     {{ reporting_currency() }} as currency
-from final
+from spine as sp
+inner join scopes as s
+    on s.scope_type = sp.scope_type
+    and s.scope_key = sp.scope_key
+inner join calendar as c
+    on c.country_code = s.country_code
+    and c.calendar_date = sp.calendar_date
+left join daily as t
+    on t.scope_type = sp.scope_type
+    and t.scope_key = sp.scope_key
+    and t.calendar_date = sp.calendar_date
+left join actuals as a
+    on a.scope_type = sp.scope_type
+    and a.scope_key = sp.scope_key
+    and a.calendar_date = sp.calendar_date

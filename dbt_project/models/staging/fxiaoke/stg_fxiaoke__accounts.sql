@@ -15,6 +15,8 @@ renamed as (
         {{ json_text('record', ['life_status']) }} as life_status,
         cast({{ json_text('record', ['is_deleted']) }} as boolean) as is_deleted_in_crm,
         {{ to_money(json_text('record', ['field_annual_revenue__c'])) }} as annual_revenue,
+        {{ to_money(json_text('record', ['field_credit_limit__c'])) }} as credit_limit,
+        cast({{ json_text('record', ['field_satisfaction__c']) }} as integer) as satisfaction_score,
 
         -- timestamps (UTC)
         {{ epoch_ms_to_utc(json_text('record', ['create_time'])) }} as created_at,

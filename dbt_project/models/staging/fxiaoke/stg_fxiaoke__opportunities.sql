@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ raw_source('fxiaoke', 'fxiaoke_opportunities') }}
+    select * from {{ exclude_quarantined('fxiaoke', 'fxiaoke_opportunities') }}
 ),
 
 renamed as (

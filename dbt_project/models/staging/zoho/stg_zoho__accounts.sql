@@ -20,6 +20,9 @@ renamed as (
         -- numbers
         {{ to_money(json_text('record', ['Annual_Revenue'])) }} as annual_revenue,
         cast({{ json_text('record', ['Employees']) }} as integer) as employees,
+        -- org custom fields
+        {{ to_money(json_text('record', ['Credit_Limit'])) }} as credit_limit,
+        cast({{ json_text('record', ['Customer_Satisfaction']) }} as integer) as satisfaction_score,
 
         -- timestamps (UTC)
         {{ iso_to_utc(json_text('record', ['Created_Time'])) }} as created_at,

@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ raw_source('zoho', 'zoho_deals') }}
+    select * from {{ exclude_quarantined('zoho', 'zoho_deals') }}
 ),
 
 renamed as (

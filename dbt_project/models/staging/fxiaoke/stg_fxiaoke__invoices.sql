@@ -1,0 +1,29 @@
+with source as (
+    select * from {{ raw_source('fxiaoke', 'fxiaoke_invoices') }}
+),
+
+renamed as (
+    select
+        -- ids
+        id as invoice_id,
+        {{ json_text('record', ['order_id']) }} as sales_order_id,
+        {{ json_text('record', ['account_id']) }} as account_id,
+        {{ json_text('record', ['owner', 0]) }} as owner_id,
+
+        -- dates (Asia/Shanghai), amounts (string -> decimal), timestamps (UTC)
+        {{ epoch_ms_to_local_date(json_text('record', ['invoice_date'])) }} as invoice_date,
+        {{ epoch_ms_to_local_date(json_text('record', ['field_due_date__c'])) }} as due_date,
+        {{ to_money(json_text('record', ['invoice_amount'])) }} as invoice_amount,
+        {{ json_text('record', ['mc_currency']) }} as currency,
+        {{ epoch_ms_to_utc(json_text('record', ['create_time'])) }} as created_at,
+        {{ epoch_ms_to_utc(json_text('record', ['last_modified_time'])) }} as modified_at,
+
+        -- landing metadata
+        is_deleted,
+        {{ tz_to_utc('deleted_at') }} as deleted_at,
+        {{ tz_to_utc('loaded_at') }} as loaded_at,
+        run_id
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,31 @@
+with source as (
+    select * from {{ raw_source('fxiaoke', 'fxiaoke_leads') }}
+),
+
+renamed as (
+    select
+        -- ids
+        id as lead_id,
+        {{ json_text('record', ['owner', 0]) }} as owner_id,
+
+        -- attributes
+        {{ json_text('record', ['company_name']) }} as company,
+        {{ json_text('record', ['source']) }} as lead_source,
+        {{ json_text('record', ['leads_status']) }} as lead_status,
+        coalesce({{ json_text('record', ['leads_status']) }} = 'transformed', false)
+            or {{ json_text('record', ['opportunity_id']) }} is not null as is_converted,
+        {{ json_text('record', ['opportunity_id']) }} as converted_deal_id,
+
+        -- timestamps (UTC)
+        {{ epoch_ms_to_utc(json_text('record', ['create_time'])) }} as created_at,
+        {{ epoch_ms_to_utc(json_text('record', ['last_modified_time'])) }} as modified_at,
+
+        -- landing metadata
+        is_deleted,
+        {{ tz_to_utc('deleted_at') }} as deleted_at,
+        {{ tz_to_utc('loaded_at') }} as loaded_at,
+        run_id
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,30 @@
+with source as (
+    select * from {{ exclude_quarantined('fxiaoke', 'fxiaoke_opportunity_stage_changes',
+                                    id_column="record->>'objectId'",
+                                    quarantined_table='fxiaoke_opportunities') }}
+),
+
+renamed as (
+    select
+        -- ids
+        id as change_id,
+        {{ json_text('record', ['objectId']) }} as deal_id,
+
+        -- stage labels (Chinese, as stg_fxiaoke__opportunities.sales_stage); from_stage is null
+        -- on the entry written when the opportunity was created
+        {{ json_text('record', ['oldValue__r']) }} as from_stage,
+        {{ json_text('record', ['newValue__r']) }} as to_stage,
+
+        -- when (UTC) and by whom (openUserId)
+        {{ epoch_ms_to_utc(json_text('record', ['operateTime'])) }} as changed_at,
+        {{ json_text('record', ['operator', 0]) }} as changed_by_id,
+
+        -- landing metadata
+        is_deleted,
+        {{ tz_to_utc('deleted_at') }} as deleted_at,
+        {{ tz_to_utc('loaded_at') }} as loaded_at,
+        run_id
+    from source
+)
+
+select * from renamed

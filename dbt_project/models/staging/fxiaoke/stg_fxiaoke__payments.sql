@@ -1,0 +1,29 @@
+with source as (
+    select * from {{ raw_source('fxiaoke', 'fxiaoke_payments') }}
+),
+
+renamed as (
+    select
+        -- ids
+        id as payment_id,
+        {{ json_text('record', ['field_invoice_id__c']) }} as invoice_id,
+        {{ json_text('record', ['order_id']) }} as sales_order_id,
+        {{ json_text('record', ['account_id']) }} as account_id,
+        {{ json_text('record', ['owner', 0]) }} as owner_id,
+
+        -- dates (Asia/Shanghai), amounts (string -> decimal), timestamps (UTC)
+        {{ epoch_ms_to_local_date(json_text('record', ['payment_time'])) }} as payment_date,
+        {{ to_money(json_text('record', ['payment_amount'])) }} as payment_amount,
+        {{ json_text('record', ['mc_currency']) }} as currency,
+        {{ epoch_ms_to_utc(json_text('record', ['create_time'])) }} as created_at,
+        {{ epoch_ms_to_utc(json_text('record', ['last_modified_time'])) }} as modified_at,
+
+        -- landing metadata
+        is_deleted,
+        {{ tz_to_utc('deleted_at') }} as deleted_at,
+        {{ tz_to_utc('loaded_at') }} as loaded_at,
+        run_id
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,33 @@
+with source as (
+    select * from {{ raw_source('fxiaoke', 'fxiaoke_sales_orders') }}
+),
+
+renamed as (
+    select
+        -- ids
+        id as sales_order_id,
+        {{ json_text('record', ['opportunity_id']) }} as deal_id,
+        {{ json_text('record', ['account_id']) }} as account_id,
+        {{ json_text('record', ['owner', 0]) }} as owner_id,
+
+        -- status: a cancelled order stays a live record (life_status normal), flagged here
+        {{ json_text('record', ['order_status']) }} as order_status,
+        coalesce({{ json_text('record', ['order_status']) }} = 'cancelled', false) as is_cancelled,
+        {{ epoch_ms_to_utc(json_text('record', ['field_cancelled_time__c'])) }} as cancelled_at,
+
+        -- dates (Asia/Shanghai), amounts (string -> decimal), timestamps (UTC)
+        {{ epoch_ms_to_local_date(json_text('record', ['order_time'])) }} as order_date,
+        {{ to_money(json_text('record', ['order_amount'])) }} as order_amount,
+        {{ json_text('record', ['mc_currency']) }} as currency,
+        {{ epoch_ms_to_utc(json_text('record', ['create_time'])) }} as created_at,
+        {{ epoch_ms_to_utc(json_text('record', ['last_modified_time'])) }} as modified_at,
+
+        -- landing metadata
+        is_deleted,
+        {{ tz_to_utc('deleted_at') }} as deleted_at,
+        {{ tz_to_utc('loaded_at') }} as loaded_at,
+        run_id
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,32 @@
+with source as (
+    select * from {{ raw_source('zoho', 'zoho_leads') }}
+),
+
+renamed as (
+    select
+        -- ids
+        id as lead_id,
+        {{ json_text('record', ['Owner', 'id']) }} as owner_id,
+        {{ json_text('record', ['Converted_Deal', 'id']) }} as converted_deal_id,
+        {{ json_text('record', ['Converted_Account', 'id']) }} as converted_account_id,
+
+        -- attributes
+        {{ json_text('record', ['Company']) }} as company,
+        {{ json_text('record', ['Lead_Source']) }} as lead_source,
+        {{ json_text('record', ['Lead_Status']) }} as lead_status,
+        coalesce(cast({{ json_text('record', ['Converted__s']) }} as boolean), false) as is_converted,
+
+        -- timestamps (UTC)
+        {{ iso_to_utc(json_text('record', ['Converted_Date_Time'])) }} as converted_at,
+        {{ iso_to_utc(json_text('record', ['Created_Time'])) }} as created_at,
+        {{ iso_to_utc(json_text('record', ['Modified_Time'])) }} as modified_at,
+
+        -- landing metadata
+        is_deleted,
+        {{ tz_to_utc('deleted_at') }} as deleted_at,
+        {{ tz_to_utc('loaded_at') }} as loaded_at,
+        run_id
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,208 @@
+"""``salesops commissions estimate``: the engine on credited amounts from a CSV, without any CRM.
+
+Credits CSV (header row; spreadsheet numbering in errors: the header is row 1):
+
+| column | required | meaning |
+|---|---|---|
+| rep_id | yes | who is credited |
+| credit_date | yes | YYYY-MM-DD (close date, or payment date when paying on collection) |
+| amount | yes | credited amount in ``currency`` (the whole deal; ``split_share`` is applied) |
+| deal_id | no | default ``row<N>`` |
+| credit_id | no | default ``<deal_id>`` (give one when a deal credits several reps) |
+| currency | no | default the plan currency |
+| fx_rate | no | plan-currency units per 1 unit of ``currency``; default 1 |
+| split_share | no | share of the deal credited to this rep, default 1 |
+| kind | no | ``direct`` (default) or ``rollup`` (a manager's credit for the team) |
+| reversed_on | no | YYYY-MM-DD the deal was cancelled/refunded: clawback in that period |
+| rep_email, role | no | resolve the plan's assignments; role defaults to ``rep`` (a plan file without
+  assignments puts every rep on every plan) |
+
+Targets CSV: ``rep_id, period (YYYY-MM), target_amount`` and optionally ``hired_on``, ``left_on``
+(YYYY-MM-DD; the target and any draw are prorated by the days employed).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from flows.commissions.engine import CENT, LINE_COLUMNS, Credit, Line, Rep, calculate, money
+from flows.commissions.plan import PlanBook
+
+
+class InputError(ValueError):
+    """A credits or targets file is wrong; names the file, row and field."""
+
+
+def _rows(path: Path, required: tuple[str, ...]):
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
+        for number, row in enumerate(reader, start=2):
+            yield number, {k.strip(): (v.strip() if isinstance(v, str) else v) for k, v in row.items() if k}
+
+
+def _dec(value: str, where: str) -> Decimal:
+    try:
+        result = Decimal(value)
+    except (InvalidOperation, TypeError):
+        raise InputError(f"{where}: {value!r} is not a number") from None
+    if not result.is_finite():
+        raise InputError(f"{where}: {value!r} is not a number")
+    return result
+
+
+def _day(value: str, where: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def read_credits(path: Path) -> tuple[list[Credit], dict[str, Rep]]:
+    credits: list[Credit] = []
+    reps: dict[str, Rep] = {}
+    seen: set[str] = set()
+    for n, row in _rows(path, ("rep_id", "credit_date", "amount")):
+
+        def where(field: str, n: int = n) -> str:
+            return f"{path} row {n}, field {field}"
+
+        rep_id = row.get("rep_id") or ""
+        if not rep_id:
+            raise InputError(f"{where('rep_id')}: a value is required")
+        amount = _dec(row.get("amount", ""), where("amount"))
+        fx = _dec(row["fx_rate"], where("fx_rate")) if row.get("fx_rate") else Decimal(1)
+        share = _dec(row["split_share"], where("split_share")) if row.get("split_share") else Decimal(1)
+        if fx <= 0:
+            raise InputError(f"{where('fx_rate')}: must be > 0")
+        if share <= 0:
+            raise InputError(f"{where('split_share')}: must be > 0")
+        kind = row.get("kind") or "direct"
+        if kind not in ("direct", "rollup"):
+            raise InputError(f"{where('kind')}: {kind!r} is not direct or rollup")
+        deal_id = row.get("deal_id") or f"row{n}"
+        credit_id = row.get("credit_id") or deal_id
+        if credit_id in seen:
+            raise InputError(f"{where('credit_id')}: {credit_id!r} appears twice (give credit_id per split)")
+        seen.add(credit_id)
+        credits.append(
+            Credit(
+                credit_id=credit_id,
+                deal_id=deal_id,
+                rep_id=rep_id,
+                credit_date=_day(row.get("credit_date", ""), where("credit_date")),
+                amount=money(amount * fx * share),
+                kind=kind,
+                split_share=share,
+                original_amount=amount,
+                original_currency=row.get("currency") or None,
+                fx_rate=fx,
+                reversed_on=_day(row["reversed_on"], where("reversed_on"))
+                if row.get("reversed_on")
+                else None,
+            )
+        )
+        if rep_id not in reps or row.get("rep_email") or row.get("role"):
+            reps[rep_id] = Rep(rep_id, row.get("rep_email") or None, row.get("role") or "rep")
+    return credits, reps
+
+
+def read_targets(path: Path, reps: dict[str, Rep]) -> dict[tuple[str, date], Decimal]:
+    targets: dict[tuple[str, date], Decimal] = {}
+    for n, row in _rows(path, ("rep_id", "period", "target_amount")):
+        where = f"{path} row {n}"
+        period = _day(f"{row.get('period', '')}-01", f"{where}, field period")
+        amount = _dec(row.get("target_amount", ""), f"{where}, field target_amount")
+        if amount < 0 or amount != amount.quantize(CENT):
+            raise InputError(f"{where}, field target_amount: must be >= 0 with at most 2 decimals")
+        rep_id = row["rep_id"]
+        if (rep_id, period) in targets:
+            raise InputError(f"{where}: {rep_id} {period:%Y-%m} appears twice")
+        targets[(rep_id, period)] = amount
+        hired = _day(row["hired_on"], f"{where}, field hired_on") if row.get("hired_on") else None
+        left = _day(row["left_on"], f"{where}, field left_on") if row.get("left_on") else None
+        old = reps.get(rep_id, Rep(rep_id, role="rep"))
+        reps[rep_id] = Rep(rep_id, old.email, old.role, hired or old.hired_on, left or old.left_on)
+    return targets
+
+
+def estimate(book: PlanBook, credits_csv: Path, targets_csv: Path | None = None) -> list[Line]:
+    """Statement lines for the credits of a CSV under a plan book - the nightly's engine."""
+    credits, reps = read_credits(Path(credits_csv))
+    targets = read_targets(Path(targets_csv), reps) if targets_csv else {}
+    return calculate(book, credits, reps, targets)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def render(lines: list[Line], fmt: str = "table") -> str:
+    if fmt == "json":
+        totals: dict[tuple[str, date], Decimal] = defaultdict(lambda: Decimal("0.00"))
+        for ln in lines:
+            totals[(ln.rep_id, ln.period_month)] += ln.commission_amount
+        return json.dumps(
+            {
+                "lines": [
+                    {c: _cell(v) or None for c, v in zip(LINE_COLUMNS, ln.as_row(), strict=True)}
+                    for ln in lines
+                ],
+                "totals": [
+                    {"rep_id": r, "period_month": p.isoformat(), "total_amount": str(t)}
+                    for (r, p), t in sorted(totals.items())
+                ],
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+    if fmt == "csv":
+        import io
+
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(LINE_COLUMNS)
+        for ln in lines:
+            writer.writerow([_cell(v) for v in ln.as_row()])
+        return buf.getvalue()
+    cols = (
+        "period_month",
+        "rep_id",
+        "deal_id",
+        "line_type",
+        "component",
+        "tier_number",
+        "rate",
+        "base_amount",
+        "commission_amount",
+    )
+    table = [list(cols)] + [[_cell(getattr(ln, c)) for c in cols] for ln in lines]
+    totals = defaultdict(lambda: Decimal("0.00"))
+    for ln in lines:
+        totals[(ln.rep_id, ln.period_month)] += ln.commission_amount
+    widths = [max(len(r[i]) for r in table) for i in range(len(cols))]
+    out = [
+        "  ".join(
+            v.rjust(w) if i >= 6 else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in table
+    ]
+    out.insert(1, "  ".join("-" * w for w in widths))
+    out.append("")
+    out.append("Totals (rep x period):")
+    for (rep, period), total in sorted(totals.items()):
+        out.append(f"  {period:%Y-%m}  {rep}  {total}")
+    return "\n".join(out) + "\n"
