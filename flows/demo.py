@@ -20,7 +20,9 @@ from flows.smtp_outbox import LocalSmtpServer
 
 
 @contextmanager
-def demo_environment(home: Path, company: Company) -> Iterator[SandboxCluster]:
+def demo_environment(
+    home: Path, company: Company, *, config_dir: Path | None = None
+) -> Iterator[SandboxCluster]:
     """Sandbox CRMs serving ``company`` + a local SMTP outbox, and SALESOPS_* pointing at them."""
     home = home.expanduser().resolve()
     outbox = home / "outbox"
@@ -32,6 +34,8 @@ def demo_environment(home: Path, company: Company) -> Iterator[SandboxCluster]:
             "SALESOPS_SMTP_PORT": str(smtp.port),
             "SALESOPS_SMTP_SECURITY": "plain",
         }
+        if config_dir is not None:
+            env["SALESOPS_CONFIG_DIR"] = str(config_dir)
         with patched_environ(env):
             yield cluster
 
@@ -51,11 +55,13 @@ def run_demo(
 
     # One date for both the generated data and the run, so two demos on a day see the same data;
     # the Maven data set ends on 2017-12-31, so its run reports on that day unless told otherwise.
+    config_dir = None
     if dataset == "maven":
         company = build_company("maven")
         run_date = run_date or company.as_of
+        config_dir = get_settings().project_dir / "config" / "maven"  # the data set's example targets/plan
     else:
         run_date = run_date or default_run_date(get_settings())
         company = build_company(dataset, seed=seed, reps=reps, deals=deals, as_of=run_date)
-    with demo_environment(home, company):
+    with demo_environment(home, company, config_dir=config_dir):
         return nightly(run_date=run_date, resend=resend)

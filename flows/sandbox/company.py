@@ -556,7 +556,9 @@ def generate_company(
         if final[2] != "open":
             closing_date = last_change.date()
         else:
-            closing_date = as_of + timedelta(days=rng.randrange(5, 120))
+            # Expected close dates: some already slipped, some this month, most ahead (115 values,
+            # the same draw as before so every later deal stays as it was).
+            closing_date = as_of + timedelta(days=rng.randrange(-25, 90))
         modified = min(last_change + timedelta(hours=rng.randrange(0, 48)), horizon)
         name = f"{account.name if account else 'Unassigned'} – {product.name}"
         deal_list.append(
