@@ -128,12 +128,13 @@ class LocalSmtpServer:
             return self
         self.outbox_dir.mkdir(parents=True, exist_ok=True)
         auth: dict[str, Any] = {}
-        tls = self._starttls_context is not None or self._ssl_context is not None
         if self._credentials:
             auth = {
                 "authenticator": _PlainAuthenticator(*self._credentials),
                 "auth_required": True,
-                "auth_require_tls": tls,
+                # aiosmtpd only counts STARTTLS as TLS here; with implicit TLS (ssl_context) the
+                # whole session is already encrypted, so AUTH must not wait for a STARTTLS.
+                "auth_require_tls": self._starttls_context is not None,
             }
         if self._starttls_context is not None:
             auth |= {"tls_context": self._starttls_context, "require_starttls": True}

@@ -277,3 +277,24 @@ def test_bad_data_blocks_reports_and_alerts_data_engineers(tmp_path: Path) -> No
     alert = messages[0].get_body(("plain",)).get_content()
     assert "amount" in alert.lower()
     assert not (home / "warehouse.duckdb").exists() and not (home / "marts").exists(), "nothing published"
+
+
+def test_one_bad_deal_is_quarantined_and_the_rest_publishes(tmp_path: Path) -> None:
+    """Below 1 % of a table, a bad row is held back, not a stop: everything else publishes and
+    the data engineers and the deal owner's manager are told which row and why."""
+    home = tmp_path / "home"
+    company = _company()  # about 120 Zoho deals: one bad deal is under 1 % of the table
+    bad = next(d for d in company.deals if d.crm == "zoho" and d.stage_category == "won")
+    bad.amount = -bad.amount
+    with demo_environment(home, company):
+        summary = nightly(run_date=RUN_DATE)
+    assert summary.status == "completed" and summary.quarantined == 1
+    deal_ids = _query(home, "select source_deal_id from marts.fct_deals where source = 'zoho'")
+    quarantined = _query(home, "select id, reason from ops.quarantine")
+    assert len(quarantined) >= 1 and quarantined[0][0] not in {d for (d,) in deal_ids}
+    messages = _messages(home / "outbox")
+    assert "dq_alert" in [_kind(m) for m in messages]
+    owner = next(u for u in company.users if u.key == bad.owner_key)
+    manager = next(u for u in company.users if u.key == owner.manager_key)
+    footnote = next(m for m in messages if m["To"] == manager.email).get_body(("plain",)).get_content()
+    assert bad.name in footnote

@@ -327,3 +327,31 @@ def test_credentials_from_a_prefect_email_block(conn, outbox, tmp_path, monkeypa
         )
         results = send(conn, settings, ["ann@example.com"])
     assert results[0].status == "sent"
+
+
+def test_implicit_ssl_with_authentication(conn, outbox, tmp_path, monkeypatch, caplog):
+    """SALESOPS_SMTP_SECURITY=ssl: TLS from the first byte (port 465 style), then AUTH."""
+    monkeypatch.setattr(
+        "flows.emailer.SMTP_TIMEOUT_SECONDS", 2
+    )  # the clear-text attempt waits for a greeting
+    cert, key = _self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    handler = RecordingHandler(outbox)
+    with LocalSmtpServer(
+        outbox, handler=handler, credentials=("salesops", SECRET), ssl_context=_server_context(cert, key)
+    ) as server:
+        secure = settings_for(
+            server, tmp_path, smtp_security="ssl", smtp_username="salesops", smtp_password=SECRET
+        )
+        results = send(conn, secure, ["ann@example.com"])
+        # the same server spoken to in clear text answers nothing an SMTP client understands
+        plain = send(
+            conn,
+            settings_for(server, tmp_path, smtp_username="salesops", smtp_password=SECRET),
+            ["bo@example.com"],
+            max_attempts=1,
+        )
+    assert [r.status for r in results] == ["sent"]
+    assert [authed for _encrypted, authed in handler.sessions] == [True]  # aiosmtpd marks only STARTTLS
+    assert plain[0].status == "failed"
+    assert SECRET not in caplog.text

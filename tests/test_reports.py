@@ -463,3 +463,27 @@ def test_ledger_line_types_other_than_commission_show_as_adjustments(conn, setti
     assert "$2,000.00" in emma.text and "$500.00" in emma.text and "$2,500.00" in emma.text
     (finance,) = build_finance_summary(conn, settings, month=date(2026, 11, 1), to=["fin@example.com"])
     assert "$2,500.00" in finance.html
+
+
+def test_footnote_lists_the_team_deals_held_back_by_the_data_gate(conn, settings):
+    """A quarantined deal of Mia's team is named in her footnote, not in Wang's."""
+    from datetime import UTC, datetime
+
+    from flows.quarantine import ensure_quarantine_table
+
+    # the marts key reps as <source>:<crm id>, as quarantine_summary does
+    conn.execute(
+        "update marts.dim_sales_reps set rep_id = 'zoho:' || rep_id, manager_id = 'zoho:' || manager_id"
+    )
+    conn.execute("update marts.fct_rep_scorecard set rep_id = 'zoho:' || rep_id")
+    ensure_quarantine_table(conn)
+    conn.execute(
+        "insert into ops.quarantine (run_id, source, object, raw_table, id, expectation, severity, reason, "
+        "record, quarantined_at) values ('run-1', 'zoho', 'deals', 'zoho_deals', '42', "
+        "'expect_column_values_to_be_between', 'warning', 'amount is negative', ?, ?)",
+        ['{"id": "42", "Deal_Name": "Acme renewal", "Owner": {"id": "r1"}}', datetime.now(UTC)],
+    )
+    mia, wang = build_manager_reports(conn, settings, run_date=RUN_DATE)
+    assert "Held back by data checks and not in these figures (1): Acme renewal" in mia.html
+    assert "Acme renewal" in mia.text
+    assert "Acme renewal" not in wang.html
