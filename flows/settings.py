@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     fxiaoke_app_secret: SecretStr | None = None
     fxiaoke_permanent_code: SecretStr | None = None
     fxiaoke_open_user_id: str | None = Field(default=None, description="currentOpenUserId of a CRM admin.")
+    #: Names of Prefect Secret blocks to read a credential from when its env var is not set.
+    fxiaoke_app_id_block: str | None = Field(default=None, description="Prefect Secret block: appId.")
+    fxiaoke_app_secret_block: str | None = Field(default=None, description="Prefect Secret block: appSecret.")
+    fxiaoke_permanent_code_block: str | None = Field(
+        default=None, description="Prefect Secret block: permanentCode."
+    )
     fxiaoke_auth_mode: Literal["legacy", "oauth2"] = Field(
         default="legacy",
         description="legacy: corpAccessToken in the body; oauth2: /oauth2.0/token + Bearer/x-fs-* headers.",

@@ -49,14 +49,13 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import requests
+from pydantic import SecretStr
 
 from flows.crm.base import CallStats, CrmError, Page
 from flows.crm.fxiaoke_http import TOKEN_INVALID_CODE, FxiaokeCallError, FxiaokeTransport, RetryPolicy
 from flows.warehouse import RawRecord
 
 if TYPE_CHECKING:
-    from pydantic import SecretStr
-
     from flows.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -149,6 +148,12 @@ def fxiaoke_decimal(value: Any) -> Decimal | None:
         return Decimal(str(value).strip().replace(",", ""))
     except InvalidOperation:
         raise ValueError(f"not a number: {value!r}") from None
+
+
+def _as_secret(value: str | SecretStr | None) -> SecretStr | None:
+    if value is None or isinstance(value, SecretStr):
+        return value
+    return SecretStr(value)
 
 
 def _secret(value: str | SecretStr | None) -> str:
@@ -261,25 +266,29 @@ class FxiaokeConnector:
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> FxiaokeConnector:
-        """Build from ``SALESOPS_FXIAOKE_*`` / ``SALESOPS_HTTP_*``; missing credentials fail clearly."""
-        missing = [
-            name
-            for name in (
-                "fxiaoke_app_id",
-                "fxiaoke_app_secret",
-                "fxiaoke_permanent_code",
-                "fxiaoke_open_user_id",
+        """Build from ``SALESOPS_FXIAOKE_*`` / ``SALESOPS_HTTP_*``; missing credentials fail clearly.
+
+        Each secret comes from its env var, or else from the Prefect Secret block named by
+        ``SALESOPS_FXIAOKE_<NAME>_BLOCK``.
+        """
+        from flows.crm.secrets import resolve_secret
+
+        secrets = {
+            name: resolve_secret(
+                _as_secret(getattr(settings, name)), getattr(settings, f"{name}_block", None), setting=name
             )
-            if not getattr(settings, name)
-        ]
+            for name in ("fxiaoke_app_id", "fxiaoke_app_secret", "fxiaoke_permanent_code")
+        }
+        missing = [name for name, value in secrets.items() if value is None]
+        missing += [] if settings.fxiaoke_open_user_id else ["fxiaoke_open_user_id"]
         if missing:
             env = ", ".join(f"SALESOPS_{n.upper()}" for n in missing)
             raise CrmError(f"fxiaoke: not configured, set {env}")
         kwargs: dict[str, Any] = {
             "base_url": settings.fxiaoke_base_url,
-            "app_id": settings.fxiaoke_app_id,
-            "app_secret": settings.fxiaoke_app_secret,
-            "permanent_code": settings.fxiaoke_permanent_code,
+            "app_id": secrets["fxiaoke_app_id"],
+            "app_secret": secrets["fxiaoke_app_secret"],
+            "permanent_code": secrets["fxiaoke_permanent_code"],
             "open_user_id": settings.fxiaoke_open_user_id,
             "timeout": settings.http_timeout_seconds,
             "max_retries": settings.http_max_retries,
