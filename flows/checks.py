@@ -251,10 +251,163 @@ _FXIAOKE_EMPLOYEES_SQL = """
     where {where}
 """
 
+# --- order to cash: sales orders, invoices, payments ---------------------------------------------
+#
+# One narrow frame shape for all five objects (the JSON never leaves DuckDB): ``amount_text`` /
+# ``amount`` (the money field as text and as an exact decimal), ``currency``, ``owner_id``,
+# ``account_id`` and ``unresolved_account_id`` (the customer id when no live landed account has
+# it: that join runs here, in DuckDB, so a million accounts never become a Python set), the
+# business date the object cannot do without (``order_date`` / ``invoice_date`` /
+# ``payment_date_ms``; NULL when missing or unparseable), ``unparseable_dates`` (optional date
+# fields whose text does not parse: the staging models' casts would fail the whole dbt build),
+# ``created_at`` and ``modified_at``. ``{zoho_accounts}`` / ``{fxiaoke_accounts}`` are filled in
+# by :func:`_reference_relations`.
+
+#: Landed account tables the order-to-cash suites resolve customers against.
+ACCOUNT_TABLES = {"zoho": "raw.zoho_accounts", "fxiaoke": "raw.fxiaoke_accounts"}
+_NO_ACCOUNTS = "(select cast(null as varchar) as id, cast(null as boolean) as is_deleted where false)"
+
+
+def _unresolved(expr: str, accounts: str) -> str:
+    """``expr`` when it is set and no live row of ``accounts`` has that id, else NULL."""
+    return (
+        f"case when nullif({expr}, '') is not null and not exists ("
+        f"select 1 from {accounts} as a where a.id = {expr} and not coalesce(a.is_deleted, false)"
+        f") then {expr} end"
+    )
+
+
+def _bad_dates(fields: dict[str, str]) -> str:
+    """Names of the fields (``name -> parse of its text``) whose text is present but does not parse."""
+    if not fields:
+        return "cast(null as varchar)"
+    parts = [
+        f"case when nullif(trim(d.record->>'{name}'), '') is not null and ({parse}) is null then '{name}' end"
+        for name, parse in fields.items()
+    ]
+    return f"nullif(concat_ws(', ', {', '.join(parts)}), '')"
+
+
+def _o2c_sql(
+    *,
+    id_field: str,
+    amount: str,
+    currency: str,
+    owner: str,
+    account: str,
+    accounts: str,
+    required_date: tuple[str, str],
+    optional_dates: dict[str, str],
+    created_at: str,
+    extra: Sequence[str] = (),
+) -> str:
+    money = f"nullif(trim({amount}), '')"
+    date_name, date_expr = required_date
+    columns = [
+        "d.id",
+        f"d.record->>'{id_field}' as record_id",
+        f"{money} as amount_text",
+        f"try_cast({money} as decimal(38, 6)) as amount",
+        f"{currency} as currency",
+        f"{owner} as owner_id",
+        f"{account} as account_id",
+        f"{_unresolved(account, accounts)} as unresolved_account_id",
+        f"{date_expr} as {date_name}",
+        f"{_bad_dates(optional_dates)} as unparseable_dates",
+        *extra,
+        f"{created_at} as created_at",
+        "d.modified_at",
+    ]
+    body = ",\n        ".join(columns)
+    return f"\n    select\n        {body}\n    from {{table}} as d\n    where {{where}}\n"
+
+
+def _zoho_date(field: str) -> str:
+    return f"try_cast(d.record->>'{field}' as date)"
+
+
+def _fx_ms(field: str) -> str:
+    return f"try_cast(d.record->>'{field}' as bigint)"
+
+
+_ZOHO_O2C = {
+    "id_field": "id",
+    "amount": "d.record->>'Grand_Total'",
+    "currency": "d.record->>'Currency'",
+    "owner": "d.record->'Owner'->>'id'",
+    "account": "d.record->'Account_Name'->>'id'",
+    "accounts": "{zoho_accounts}",
+    "created_at": "try_cast(d.record->>'Created_Time' as timestamptz)",
+}
+_FXIAOKE_O2C = {
+    "id_field": "_id",
+    "currency": "d.record->>'mc_currency'",
+    "owner": "d.record->'owner'->>0",
+    "account": "d.record->>'account_id'",
+    "accounts": "{fxiaoke_accounts}",
+    "created_at": "to_timestamp(try_cast(d.record->>'create_time' as bigint) / 1000.0)",
+    "extra": ("d.record->>'life_status' as life_status",),
+}
+
+_ZOHO_SALES_ORDERS_SQL = _o2c_sql(
+    **_ZOHO_O2C,
+    # the staging model's order date: the org field Order_Date, else the date of Created_Time
+    required_date=(
+        "order_date",
+        "try_cast(coalesce(d.record->>'Order_Date', substr(d.record->>'Created_Time', 1, 10)) as date)",
+    ),
+    optional_dates={"Due_Date": _zoho_date("Due_Date")},
+)
+_ZOHO_INVOICES_SQL = _o2c_sql(
+    **_ZOHO_O2C,
+    required_date=("invoice_date", _zoho_date("Invoice_Date")),
+    optional_dates={"Due_Date": _zoho_date("Due_Date"), "Last_Payment_Date": _zoho_date("Last_Payment_Date")},
+    extra=(
+        "nullif(trim(d.record->>'Amount_Paid'), '') as amount_paid_text",
+        "try_cast(nullif(trim(d.record->>'Amount_Paid'), '') as decimal(38, 6)) as amount_paid",
+    ),
+)
+_FXIAOKE_SALES_ORDERS_SQL = _o2c_sql(
+    **_FXIAOKE_O2C,
+    amount="d.record->>'order_amount'",
+    required_date=("order_date_ms", _fx_ms("order_time")),
+    optional_dates={"field_cancelled_time__c": _fx_ms("field_cancelled_time__c")},
+)
+_FXIAOKE_INVOICES_SQL = _o2c_sql(
+    **_FXIAOKE_O2C,
+    amount="d.record->>'invoice_amount'",
+    required_date=("invoice_date_ms", _fx_ms("invoice_date")),
+    optional_dates={"field_due_date__c": _fx_ms("field_due_date__c")},
+)
+_FXIAOKE_PAYMENTS_SQL = _o2c_sql(
+    **_FXIAOKE_O2C,
+    amount="d.record->>'payment_amount'",
+    required_date=("payment_date_ms", _fx_ms("payment_time")),
+    optional_dates={},
+)
+
+
 SUITE_SOURCES: dict[str, SuiteSource] = {
     "raw_zoho_deals": SuiteSource("raw.zoho_deals", _ZOHO_DEALS_SQL, table_level="raw", quarantine=True),
     "raw_fxiaoke_opportunities": SuiteSource(
         "raw.fxiaoke_opportunities", _FXIAOKE_OPPORTUNITIES_SQL, table_level="raw", quarantine=True
+    ),
+    # order to cash: transactional, so quarantined like deals (children drop with their parent in
+    # the staging models: a Fxiaoke payment with its quarantined invoice)
+    "raw_zoho_sales_orders": SuiteSource(
+        "raw.zoho_sales_orders", _ZOHO_SALES_ORDERS_SQL, table_level="raw", quarantine=True
+    ),
+    "raw_zoho_invoices": SuiteSource(
+        "raw.zoho_invoices", _ZOHO_INVOICES_SQL, table_level="raw", quarantine=True
+    ),
+    "raw_fxiaoke_sales_orders": SuiteSource(
+        "raw.fxiaoke_sales_orders", _FXIAOKE_SALES_ORDERS_SQL, table_level="raw", quarantine=True
+    ),
+    "raw_fxiaoke_invoices": SuiteSource(
+        "raw.fxiaoke_invoices", _FXIAOKE_INVOICES_SQL, table_level="raw", quarantine=True
+    ),
+    "raw_fxiaoke_payments": SuiteSource(
+        "raw.fxiaoke_payments", _FXIAOKE_PAYMENTS_SQL, table_level="raw", quarantine=True
     ),
     "raw_zoho_accounts": SuiteSource("raw.zoho_accounts", _ZOHO_ACCOUNTS_SQL, table_level="raw"),
     "raw_fxiaoke_accounts": SuiteSource("raw.fxiaoke_accounts", _FXIAOKE_ACCOUNTS_SQL, table_level="raw"),
@@ -633,8 +786,19 @@ def _parameters(conn: duckdb.DuckDBPyConnection, settings: Settings, checked_at:
         params[f"{source}_user_ids"] = (
             [r[0] for r in conn.execute(f"select id from {qualified}").fetchall()] if qualified else None
         )
+        # customers resolve against the landed accounts in SQL (see _reference_relations); this
+        # flag only says whether they can: without an accounts table those checks are skipped
+        params[f"{source}_accounts_landed"] = True if find_table(conn, ACCOUNT_TABLES[source]) else None
     params["currencies"] = known_currencies(settings)
     return params
+
+
+def _reference_relations(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, str]:
+    """What the row-level SQL templates join against: the stage seed and the landed accounts."""
+    relations = {"stage_mapping": stage_mapping_sql(settings)}
+    for source, table in ACCOUNT_TABLES.items():
+        relations[f"{source}_accounts"] = find_table(conn, table) or _NO_ACCOUNTS
+    return relations
 
 
 # --- GX context ----------------------------------------------------------------------------------
@@ -737,7 +901,8 @@ def _run_suite(
     results: list[CheckResult] = []
     usable: list[dict] = []
     for exp in spec["expectations"]:
-        missing = sorted(p for p in _parameter_names(exp.get("kwargs", {})) if params.get(p) is None)
+        needs = _parameter_names(exp.get("kwargs", {})) | set((exp.get("meta") or {}).get("requires") or [])
+        missing = sorted(p for p in needs if params.get(p) is None)
         if missing:
             results.append(_skipped(name, source.table, exp, f"reference data missing: {', '.join(missing)}"))
         else:
@@ -795,7 +960,7 @@ def _run_suite(
     qcounts = None
     if sql_template and row_exps:
         where = _scope_predicate(conn, source, row_scope)
-        sql = sql_template.format(table=qualified, where=where, stage_mapping=stage_mapping_sql(settings))
+        sql = sql_template.format(table=qualified, where=where, **_reference_relations(conn, settings))
         evaluated: list[str] = []
 
         def frames() -> Iterator[pd.DataFrame]:

@@ -14,10 +14,15 @@ Why the shape:
   in ``dbt_project/macros/quarantine.sql`` (staging models of transactional objects call it), so
   commissions and KPIs never include a quarantined deal.
 * **what quarantines**: only objects whose suite is marked ``quarantine`` in
-  :data:`flows.checks.SUITE_SOURCES` (deals / opportunities: transactional rows, excluding one
-  does not break other rows). Master data (users, employees, accounts) is never quarantined:
-  dropping a rep or an account would silently orphan every deal that points at it, so its
-  row-level failures are reported as warnings instead.
+  :data:`flows.checks.SUITE_SOURCES`: transactional rows, where excluding one does not break
+  other rows — deals / opportunities and the order-to-cash objects (Zoho sales orders and
+  invoices, Fxiaoke sales orders, invoices and payments). Master data (users, employees,
+  accounts) is never quarantined: dropping a rep or an account would silently orphan every deal
+  that points at it, so its row-level failures are reported as warnings instead.
+* **children drop with their parent** where the child means nothing alone: a deal's stage history
+  with the deal, a Fxiaoke payment with its quarantined invoice (the staging models pass the
+  parent's id and table to ``exclude_quarantined``). Not the other way round: a quarantined
+  payment leaves its invoice in (its balance then reads as unpaid until the payment is fixed).
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ QUARANTINE_TABLE = "ops.quarantine"
 
 #: record fields tried, in order, to give a quarantined row a human label in reports.
 _LABEL_KEYS = ("Deal_Name", "name", "Account_Name", "full_name", "Full_Name", "Subject")
+#: objects whose label is shown as is (a deal's name); other objects' labels get the object's name.
+_DEAL_OBJECTS = ("deals", "opportunities")
 
 
 @dataclass(frozen=True)
@@ -184,11 +191,15 @@ def quarantine_summary(conn: duckdb.DuckDBPyConnection, run_id: str | None = Non
         key = (source, obj, rid)
         item = out.get(key)
         if item is None:
+            label = _label(record)
+            noun = obj.replace("_", " ").removesuffix("s")
+            if obj not in _DEAL_OBJECTS and not (label or "").lower().startswith(noun.split()[-1]):
+                label = f"{noun} {label or rid}"  # "payment 20261103-000023": say what the record is
             item = out[key] = {
                 "source": source,
                 "object": obj,
                 "id": rid,
-                "label": _label(record),
+                "label": label,
                 "owner_id": _owner(record),
                 # the marts' keys (int_deals_unioned / int_sales_reps_unioned prefix the CRM ids)
                 "deal_id": f"{source}:{rid}",

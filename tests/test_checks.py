@@ -325,9 +325,9 @@ def test_stage_added_to_the_seed_is_accepted_without_touching_the_suite(conn, se
 
 
 def test_generic_suite_covers_new_raw_tables(conn, settings):
-    insert_raw(conn, "raw.zoho_sales_orders", "zoho", "sales_orders", [("1", {"id": "1"}, NOW)])
-    assert suite_sources(conn)["raw_zoho_sales_orders"].json_name == "raw_generic"
-    gate = run_checks(conn, settings, run_id="run-generic", suites=["raw_zoho_sales_orders"])
+    insert_raw(conn, "raw.zoho_leads", "zoho", "leads", [("1", {"id": "1"}, NOW)])
+    assert suite_sources(conn)["raw_zoho_leads"].json_name == "raw_generic"
+    gate = run_checks(conn, settings, run_id="run-generic", suites=["raw_zoho_leads"])
     assert gate.success, gate.summary_markdown()
     assert {r.column for r in gate.results} >= {"duplicate_ids", "missing_ids", "live_ratio"}
 
@@ -335,3 +335,102 @@ def test_generic_suite_covers_new_raw_tables(conn, settings):
 def test_unknown_suite_is_a_programming_error(conn, settings):
     with pytest.raises(ValueError, match="unknown suite"):
         run_checks(conn, settings, run_id="x", suites=["nope"])
+
+
+O2C_SUITES = (
+    "raw_zoho_sales_orders",
+    "raw_zoho_invoices",
+    "raw_fxiaoke_sales_orders",
+    "raw_fxiaoke_invoices",
+    "raw_fxiaoke_payments",
+)
+
+
+def test_order_to_cash_suites_cover_the_issue_checks(settings):
+    """Every order-to-cash object: ids, amounts, currency, owner, customer, dates, timestamps, counts."""
+    for name in O2C_SUITES:
+        source = SUITE_SOURCES[name]
+        assert source.quarantine and source.table_level == "raw" and source.sql
+        exps = load_suite_json(settings, name)["expectations"]
+        checks = {(e["type"], e["kwargs"].get("column")): e["meta"] for e in exps}
+        critical = {
+            (e["type"], e["kwargs"].get("column")) for e in exps if e["meta"]["severity"] == "critical"
+        }
+        assert {
+            ("expect_column_values_to_be_between", "missing_ids"),
+            ("expect_column_values_to_be_between", "duplicate_ids"),
+            ("expect_column_values_to_be_between", "live_ratio"),
+            ("expect_column_values_to_not_be_null", "id"),
+        } <= critical, name
+        quarantining = {k[1] for k, m in checks.items() if m.get("quarantine")}
+        assert {
+            "record_id",
+            "amount_text",
+            "amount",
+            "currency",
+            "owner_id",
+            "unresolved_account_id",
+            "created_at",
+            "modified_at",
+        } <= quarantining, name
+        # the business date each object cannot do without is required, and quarantines
+        assert any(c.endswith(("_date", "_date_ms")) for c in quarantining), name
+        # a handful of bad rows is not systemic in these smaller tables: 5 %, not the deals' 1 %
+        assert all(m["critical_share"] == 0.05 for k, m in checks.items() if m.get("quarantine"))
+
+
+def _o2c_rows(conn) -> None:
+    t = NOW - timedelta(days=1)
+    order = {
+        "id": "4000000000000000201",
+        "Subject": "Order 1",
+        "Grand_Total": 1200.5,
+        "Currency": "USD",
+        "Owner": {"id": "4000000000000000001"},
+        "Account_Name": {"name": "Acme", "id": "4000000000000000301"},
+        "Order_Date": "2026-11-20",
+        "Created_Time": "2026-11-20T10:00:00-08:00",
+    }
+    ghost = order | {
+        "id": "4000000000000000202",
+        "Account_Name": {"name": "Nobody", "id": "4000000000000000999"},
+    }
+    insert_raw(
+        conn,
+        "raw.zoho_sales_orders",
+        "zoho",
+        "sales_orders",
+        [(order["id"], order, t), (ghost["id"], ghost, t)],
+    )
+    insert_raw(
+        conn,
+        "raw.zoho_users",
+        "zoho",
+        "users",
+        [("4000000000000000001", {"id": "4000000000000000001", "email": "o@x", "status": "active"}, t)],
+    )
+
+
+def test_customer_check_runs_in_sql_and_is_skipped_without_accounts(conn, settings):
+    _o2c_rows(conn)
+    gate = run_checks(conn, settings, run_id="run-o2c", suites=["raw_zoho_sales_orders"])
+    customer = next(r for r in gate.results if r.column == "unresolved_account_id")
+    assert customer.details.get("skipped") and "zoho_accounts_landed" in customer.label
+    assert not gate.quarantined  # nothing to resolve against: nothing held back for it
+
+    insert_raw(
+        conn,
+        "raw.zoho_accounts",
+        "zoho",
+        "accounts",
+        [("4000000000000000301", {"id": "4000000000000000301", "Account_Name": "Acme"}, NOW)],
+    )
+    gate = run_checks(conn, settings, run_id="run-o2c-2", suites=["raw_zoho_sales_orders"])
+    customer = next(r for r in gate.results if r.column == "unresolved_account_id")
+    assert not customer.success and customer.unexpected_count == 1
+    assert customer.unexpected_examples == [
+        {"id": "4000000000000000202", "unresolved_account_id": "4000000000000000999"}
+    ]
+    assert [(q["object"], q["id"]) for q in gate.quarantined] == [("sales_orders", "4000000000000000202")]
+    # one row of two is 50 %: over the 5 % share, so the problem counts as systemic and blocks
+    assert customer.severity == "critical" and not gate.success

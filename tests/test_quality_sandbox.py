@@ -13,74 +13,25 @@ is a warning; when the offending rows exceed 1 % of the table, or the problem is
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
+from dq_helpers import (
+    alert_text,
+    company,
+    gate,
+    land,
+    sandbox,
+    served_deal,
+    summary,
+    zoho_deal_ids,
+)
 
-from flows.checks import GateResult, run_checks
-from flows.crm.registry import build_connectors
-from flows.ingest import IngestError, ingest_source
-from flows.quarantine import quarantine_summary
-from flows.reports import build_alert_report
-from flows.sandbox.company import Company, generate_company
-from flows.sandbox.server import SandboxCluster
+from flows.checks import GateResult
+from flows.ingest import IngestError
 from flows.sandbox.zoho_encoding import zoho_id
-from flows.settings import Settings, patched_environ
-from flows.warehouse import Warehouse
-
-TODAY = datetime.now(UTC).date()
-ZOHO_SUITES = ["raw_zoho_deals", "raw_zoho_users"]
-ZOHO_OBJECTS = ["users", "deals"]
-
-
-def company(deals: int = 300) -> Company:
-    """~158 Zoho deals at 300 (one page of 200): one bad deal is < 1 %, i.e. quarantined, not blocking."""
-    return generate_company(seed=7, reps=8, deals=deals, as_of=TODAY)
-
-
-@contextmanager
-def sandbox(home: Path, served: Company) -> Iterator[tuple[SandboxCluster, Settings]]:
-    with (
-        SandboxCluster(served) as cluster,
-        patched_environ(cluster.settings_env() | {"SALESOPS_HOME": str(home)}),
-    ):
-        yield cluster, Settings()
-
-
-def land(settings: Settings, run_id: str, source: str = "zoho", objects: list[str] | None = None) -> None:
-    warehouse = Warehouse(settings.warehouse_path)
-    for connector in build_connectors(settings, [source]):
-        try:
-            ingest_source(connector, warehouse, run_id=run_id, objects=objects or ZOHO_OBJECTS)
-        finally:
-            connector.close()
-
-
-def gate(settings: Settings, run_id: str, suites: list[str] | None = None, **kwargs) -> GateResult:
-    with Warehouse(settings.warehouse_path).connect() as conn:
-        return run_checks(conn, settings, run_id=run_id, suites=suites or ZOHO_SUITES, **kwargs)
-
-
-def summary(settings: Settings, run_id: str) -> list[dict]:
-    with Warehouse(settings.warehouse_path).connect() as conn:
-        return quarantine_summary(conn, run_id)
-
-
-def alert_text(settings: Settings, result: GateResult) -> str:
-    report = build_alert_report(None, settings, gate=result, run_date=TODAY, run_id=result.run_id)
-    return report.text
-
-
-def served_deal(cluster: SandboxCluster, deal_id: str) -> dict:
-    return cluster.zoho._rows["Deals"][deal_id].record
-
-
-def zoho_deal_ids(cluster: SandboxCluster) -> list[str]:
-    return cluster.zoho.live_ids("Deals")
 
 
 def check(result: GateResult, column: str, expectation: str | None = None):

@@ -1,5 +1,6 @@
 with source as (
-    select * from {{ raw_source('fxiaoke', 'fxiaoke_sales_orders') }}
+    -- rows the data-quality gate quarantined stay out (flows/checks.py, raw_fxiaoke_sales_orders)
+    select * from {{ exclude_quarantined('fxiaoke', 'fxiaoke_sales_orders') }}
 ),
 
 renamed as (
