@@ -43,6 +43,26 @@ Why the shape:
   Only transactional objects quarantine (``SuiteSource.quarantine``); master data (users,
   employees, accounts) is reported, never excluded (excluding a rep would orphan their deals).
 
+* **order to cash** (Zoho ``Sales_Orders`` / ``Invoices``, Fxiaoke ``SalesOrderObj`` /
+  ``InvoiceApplicationObj`` / ``PaymentObj``) get the deals' treatment: the same table-level
+  checks (ids present and unique, row-count band, feed repeats, newest time not in the future;
+  no 72 h freshness check: orders, invoices and payments arrive in bursts, days can pass without
+  one) and quarantining row checks: the record carries its id, the amount is present, numeric
+  and **not negative**, the currency is known, the owner resolves to a user, the customer (when
+  set) resolves to a live landed account, the date the object cannot do without (order date,
+  invoice date, payment date) is present and parseable, optional dates parse (the staging casts
+  would otherwise fail the whole dbt build), created/modified times are not in the future.
+  Negative amounts: neither CRM models a credit as a negative order, invoice or payment — Zoho
+  CRM cancels an order with ``Status = Cancelled`` and keeps credit notes out of the CRM (Zoho
+  Books), Fxiaoke has a return object of its own (退货单, ``ReturnedGoodsInvoiceObj``, not
+  landed) — so a negative amount on these objects is a data error, not a legitimate credit.
+  Their ``critical_share`` is 5 %, not 1 %: the tables are a fraction of the deals' size, and
+  one bad payment in fifty must be held back, not stop the night. The customer check is a join
+  in the row query (``unresolved_account_id``), not a GX value set, so it costs one hash join in
+  DuckDB whatever the number of accounts; without a landed accounts table it is skipped
+  (``meta.requires``) rather than quarantining every row. In dbt, a Fxiaoke payment drops with
+  its quarantined invoice (``stg_fxiaoke__payments``).
+
 * **structural problems block**: duplicate or missing ids in a landed table, a landed id that
   does not match the record's id, a live row count that dropped to under 20 % of the previous
   run's (an incident, not a quiet night), a mart key that is not unique, commission lines that do
@@ -65,6 +85,9 @@ Why the shape:
 Scaling, in numbers (DuckDB on one machine): the table-level SQL is one pass at a few hundred
 million values a second; a 1M-row raw table's narrow frame is ~100-200 MB and is read in
 :data:`CHUNK_ROWS` chunks; with ``row_scope="run"`` only the night's changes are framed at all.
+What stays in Python grows with the rows in scope, not with the chunk: the ids evaluated (to
+release fixed rows: a few tens of bytes each) and every offending row's key; the reference sets
+passed as suite parameters are small (stages, currencies, user ids); accounts are joined in SQL.
 Past that (tens of millions of changed rows a night) the row-level checks themselves should be
 pushed into SQL as well (each row-level expectation is a ``where`` predicate; GX would then
 validate the per-predicate counts) — the frame/chunk boundary in :func:`_run_suite` is where.
