@@ -139,8 +139,8 @@ def ingest_source(
         )
     overrides = None
     if since is not None:
-        iso = since.astimezone(UTC).isoformat()
-        overrides = {name: _cursor_value_for(connector, name, since, iso) for name in _cursor_names(wanted)}
+        value = connector.cursor_value(since)
+        overrides = {name: value for obj in wanted for name in connector.cursor_names(obj)}
     runs = []
     for obj in connector.objects:
         if obj in wanted:
@@ -156,14 +156,3 @@ def ingest_source(
                 )
             )
     return runs
-
-
-def _cursor_names(objects: Sequence[str]) -> list[str]:
-    return [name for obj in objects for name in (obj, f"{obj}.deleted")]
-
-
-def _cursor_value_for(connector: CrmConnector, name: str, since: datetime, iso: str) -> str:
-    """Cursor values are per connector: Fxiaoke stores epoch ms, Zoho an ISO instant."""
-    if connector.source == "fxiaoke":
-        return str(int(since.timestamp() * 1000))
-    return iso

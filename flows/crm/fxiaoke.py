@@ -321,6 +321,14 @@ class FxiaokeConnector:
     def stats(self, obj: str) -> CallStats:
         return self._stats.setdefault(obj, CallStats())
 
+    def cursor_names(self, obj: str) -> tuple[str, ...]:
+        """Employees and departments are read whole (no cursor); every other object has one."""
+        return () if obj in ("employees", "departments") else (obj,)
+
+    def cursor_value(self, since: datetime) -> str:
+        """Cursors are epoch milliseconds (as a string)."""
+        return str(datetime_to_ms(since))
+
     def close(self) -> None:
         self._http.session.close()
 

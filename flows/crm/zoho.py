@@ -360,6 +360,13 @@ class ZohoConnector:
         with self._stats_lock:
             return self._stats.setdefault(obj, CallStats())
 
+    def cursor_names(self, obj: str) -> tuple[str, ...]:
+        """Records by ``Modified_Time`` under ``obj``, deletes by ``deleted_time`` under ``obj.deleted``."""
+        return (obj, f"{obj}.deleted")
+
+    def cursor_value(self, since: datetime) -> str:
+        return cursor_value(since)
+
     def close(self) -> None:
         self._session.close()
 

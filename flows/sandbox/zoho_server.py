@@ -36,7 +36,16 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
-from flows.sandbox.company import Account, Company, Contact, Deal, Product
+from flows.sandbox.company import (
+    Account,
+    Company,
+    Contact,
+    Deal,
+    Product,
+    simulated_invoice,
+    simulated_lead,
+    simulated_sales_order,
+)
 from flows.sandbox.zoho_encoding import (
     MODULES,
     ORG_TZ,
@@ -480,6 +489,19 @@ class ZohoSandbox:
             self.company.products.append(obj_p)
             enc.products[key] = obj_p
             row = enc.product(obj_p)
+        elif module == "Leads":
+            lead = simulated_lead(self.company, key, self._rng, now)
+            self.company.leads.append(lead)
+            row = enc.lead(lead)
+        elif module == "Sales_Orders":
+            order = simulated_sales_order(self.company, key, self._rng, now)
+            self.company.sales_orders.append(order)
+            enc.orders[key] = order  # what a new invoice's Sales_Order lookup names
+            row = enc.sales_order(order)
+        elif module == "Invoices":
+            invoice = simulated_invoice(self.company, key, self._rng, now)
+            self.company.invoices.append(invoice)
+            row = enc.invoice(invoice)
         else:
             raise ValueError(f"cannot create {module} records")
         row.record["Created_Time"] = row.record["Modified_Time"] = self.encoder.dt(now)
