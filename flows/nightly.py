@@ -30,7 +30,7 @@ from prefect.context import get_run_context
 
 from flows import checks, commissions, config_loader, emailer, publish, reports
 from flows.crm.registry import build_connectors
-from flows.ingest import ProgressCallback, ingest_source
+from flows.ingest import IngestError, ProgressCallback, ingest_source
 from flows.pipeline import EmailSent, NightlySummary, StepFailed, step
 from flows.runlock import RunLocked, run_lock
 from flows.settings import Settings, get_settings
@@ -105,6 +105,9 @@ def ingest_flow(
             since=since,
             progress=progress,
         )
+    except IngestError as failure:  # the run in Prefect still shows what landed, and what failed
+        ingest_runs_artifact([ingest_run_as_dict(r) for r in failure.runs])
+        raise
     finally:
         connector.close()
     landed = [ingest_run_as_dict(r) for r in runs]

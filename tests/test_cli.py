@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -132,6 +134,16 @@ def test_sandbox_serve_runs_as_a_real_http_server_and_prints_credentials() -> No
         proc.wait(timeout=20)
 
 
+@contextlib.contextmanager
+def _sandbox_env(company, home: Path) -> Iterator[None]:
+    """The sandbox CRMs serving ``company``, and SALESOPS_* pointing at them and at ``home``."""
+    with (
+        SandboxCluster(company) as cluster,
+        patched_environ(cluster.settings_env() | {"SALESOPS_HOME": str(home)}),
+    ):
+        yield
+
+
 def _ingest_flow_runs() -> list:
     """The 'salesops-ingest' flow runs the harness's Prefect API knows, newest first."""
     from prefect.client.orchestration import get_client
@@ -158,10 +170,7 @@ def _artifacts_of(flow_run_id) -> list:
 @pytest.mark.usefixtures("prefect_harness")
 def test_run_ingest_lands_the_objects_asked_for(tmp_path: Path) -> None:
     company = generate_company(seed=5, reps=8, deals=80, as_of=date(2026, 11, 28))
-    with (
-        SandboxCluster(company) as cluster,
-        patched_environ(cluster.settings_env() | {"SALESOPS_HOME": str(tmp_path)}),
-    ):
+    with _sandbox_env(company, tmp_path):
         result = runner.invoke(
             app, ["run", "ingest", "--source", "zoho", "--objects", "users,deals"], terminal_width=200
         )
@@ -190,10 +199,7 @@ def test_run_ingest_lands_the_objects_asked_for(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("prefect_harness")
 def test_run_ingest_is_a_prefect_flow_run_with_the_nightly_table_artifact(tmp_path: Path) -> None:
     company = generate_company(seed=5, reps=8, deals=60, as_of=date(2026, 11, 28))
-    with (
-        SandboxCluster(company) as cluster,
-        patched_environ(cluster.settings_env() | {"SALESOPS_HOME": str(tmp_path)}),
-    ):
+    with _sandbox_env(company, tmp_path):
         before = {r.id for r in _ingest_flow_runs()}
         result = runner.invoke(
             app,
@@ -226,10 +232,7 @@ def test_run_ingest_is_a_prefect_flow_run_with_the_nightly_table_artifact(tmp_pa
 def test_run_ingest_since_rereads_from_that_date(tmp_path: Path) -> None:
     """--since becomes each connector's own cursor form (Zoho: ISO instant; Fxiaoke: epoch ms)."""
     company = generate_company(seed=5, reps=8, deals=60, as_of=date(2026, 11, 28))
-    with (
-        SandboxCluster(company) as cluster,
-        patched_environ(cluster.settings_env() | {"SALESOPS_HOME": str(tmp_path)}),
-    ):
+    with _sandbox_env(company, tmp_path):
         for source, obj in (("zoho", "deals"), ("fxiaoke", "opportunities")):
             args = ["run", "ingest", "--source", source, "--objects", obj]
             assert runner.invoke(app, args, terminal_width=200).exit_code == 0
@@ -269,3 +272,7 @@ def test_run_ingest_failure_prints_one_clear_line(tmp_path: Path) -> None:
     assert "very-secret-value" not in result.output
     latest = _ingest_flow_runs()[0]
     assert latest.state.is_failed() and latest.parameters["objects"] == ["users"]
+    (artifact,) = [a for a in _artifacts_of(latest.id) if a.key == "ingest-runs"]
+    table = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+    assert [(r["object"], r["status"]) for r in table] == [("users", "failed")]
+    assert "very-secret-value" not in json.dumps(table)

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 import requests
-from test_zoho_connector import T0, FakeClock, latest, make_connector, run, zoho_company
+from test_zoho_connector import T0, FakeClock, api, latest, make_connector, run, token, zoho_company
 
 from flows.crm.zoho import ZohoConnector
 from flows.ingest import ingest_source
@@ -38,25 +38,6 @@ def connector(sandbox: ZohoSandbox, clock: FakeClock) -> Iterator[ZohoConnector]
     conn = make_connector(sandbox, clock)
     yield conn
     conn.close()
-
-
-def token(sb: ZohoSandbox) -> str:
-    resp = requests.post(
-        f"{sb.accounts_url}/oauth/v2/token",
-        params={
-            "grant_type": "refresh_token",
-            "client_id": sb.CLIENT_ID,
-            "client_secret": sb.CLIENT_SECRET,
-            "refresh_token": sb.REFRESH_TOKEN,
-        },
-        timeout=5,
-    )
-    return resp.json()["access_token"]
-
-
-def api(sb: ZohoSandbox, path: str, tok: str, **params) -> requests.Response:
-    hdrs = {"Authorization": f"Zoho-oauthtoken {tok}"}
-    return requests.get(f"{sb.api_url}/crm/v8{path}", params=params, headers=hdrs, timeout=5)
 
 
 def test_connector_objects_in_load_order():

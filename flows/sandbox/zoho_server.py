@@ -767,15 +767,23 @@ class ZohoSandbox:
                 _error(400, "INVALID_DATA", "invalid If-Modified-Since", {"header_name": "If-Modified-Since"})
             ) from exc
 
-    def _records(self, module: str, query: dict[str, str], headers: Any) -> _Reply:
+    @staticmethod
+    def _requested_fields(query: dict[str, str]) -> list[str]:
+        """The ``fields`` parameter, which record listings and related lists require."""
         requested = [f for f in (query.get("fields") or "").split(",") if f.strip()]
         if not requested:
-            return _error(
-                400,
-                "REQUIRED_PARAM_MISSING",
-                "One of the expected parameter is missing",
-                {"param_name": "fields"},
+            raise _BadRequest(
+                _error(
+                    400,
+                    "REQUIRED_PARAM_MISSING",
+                    "One of the expected parameter is missing",
+                    {"param_name": "fields"},
+                )
             )
+        return requested
+
+    def _records(self, module: str, query: dict[str, str], headers: Any) -> _Reply:
+        requested = self._requested_fields(query)
         if len(requested) > MAX_FIELDS:
             return _error(
                 400,
@@ -931,14 +939,7 @@ class ZohoSandbox:
 
     def _stage_history(self, deal_id: str, query: dict[str, str]) -> _Reply:
         """``GET /Deals/{id}/Stage_History`` (related list): ``fields`` required, newest first."""
-        requested = [f for f in (query.get("fields") or "").split(",") if f.strip()]
-        if not requested:
-            return _error(
-                400,
-                "REQUIRED_PARAM_MISSING",
-                "One of the expected parameter is missing",
-                {"param_name": "fields"},
-            )
+        requested = self._requested_fields(query)
         page, per_page = self._page_params(query)
         with self._lock:
             if deal_id not in self._rows["Deals"]:
