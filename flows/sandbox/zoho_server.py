@@ -341,6 +341,10 @@ class ZohoSandbox:
     ) -> dict:
         """Create, update and delete records "now" (sandbox clock). Returns the ids touched.
 
+        Any module can be created in: new leads are owned by an active rep, new sales orders are
+        for an existing won deal (its account, owner, amount and currency), new invoices bill an
+        existing order that is not cancelled (:func:`flows.sandbox.company.simulated_lead` ...).
+
         ``modify_then_delete`` records are modified and then deleted in the same instant: a
         record both modified and deleted within one incremental window."""
         module = self._module(module)
