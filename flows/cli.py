@@ -207,17 +207,16 @@ def run_ingest(
         datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Re-read records modified since DATE.")
     ] = None,
 ) -> None:
-    """Land CRM objects into raw.* (incremental from stored cursors unless told otherwise)."""
-    from flows.crm.registry import build_connectors
-    from flows.ingest import ingest_source
-    from flows.settings import get_settings
-    from flows.warehouse import Warehouse, ingest_run_as_dict
+    """Land CRM objects into raw.* (incremental from stored cursors unless told otherwise).
 
-    settings = get_settings()
-    settings.ensure_dirs()
+    Runs as the Prefect flow 'salesops-ingest': the run, its logs and its 'ingest-runs' table
+    artifact (rows and API calls per object) show in Prefect like the nightly's; ops.ingest_runs
+    records it too.
+    """
+    from flows.nightly import ingest_flow
+
     wanted = [o.strip() for o in objects.split(",")] if objects else None
     try:
-        (connector,) = build_connectors(settings, [source])
         with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
         ) as progress:
@@ -228,22 +227,21 @@ def run_ingest(
                     bars[obj] = progress.add_task(f"{src}.{obj}", total=None)
                 progress.update(bars[obj], description=f"{src}.{obj}: {rows:,} rows")
 
-            runs = ingest_source(
-                connector,
-                Warehouse(settings.warehouse_path),
-                run_id=f"cli-{int(time.time())}",
+            runs = ingest_flow(
+                source,
                 objects=wanted,
                 full_refresh=full_refresh,
                 since=since.replace(tzinfo=UTC) if since else None,
                 progress=on_page,
             )
-        connector.close()
     except Exception as exc:
         _fail(exc)
     table = Table(title=f"{source} ingest")
-    for col in ("object", "received", "inserted", "updated", "deleted", "API calls", "retries", "seconds"):
-        table.add_column(col)
-    for r in map(ingest_run_as_dict, runs):
+    # Object names whole even on an 80-column terminal; the numbers are short.
+    table.add_column("object", no_wrap=True, min_width=max((len(r["object"]) for r in runs), default=6))
+    for col in ("received", "inserted", "updated", "deleted", "API calls", "retries", "seconds"):
+        table.add_column(col, justify="right")
+    for r in runs:
         table.add_row(
             r["object"],
             *(
@@ -279,8 +277,19 @@ def sandbox_serve(
     """Serve the sandbox CRMs over HTTP until Ctrl-C.
 
     Admin surface on each API server (for tests, demos, benchmarks):
-    GET /__admin/stats (request counts per endpoint), POST /__admin/faults (JSON fault switches),
-    POST /__admin/simulate (create/update/delete N records now), POST /__admin/reset.
+
+    * GET /__admin/stats: request counts per endpoint.
+
+    * POST /__admin/faults: JSON fault switches.
+
+    * POST /__admin/simulate: create/update/delete N records now. Zoho:
+    {"module": "Leads", "create": 5, "update": 2, "delete": 1}, any of Deals, Accounts, Contacts,
+    Products, Leads, Sales_Orders, Invoices (new records link to existing accounts, deals, orders
+    and owners). Fxiaoke: {"obj": "opportunities", "create": 5, "update": 2, "invalidate": 1,
+    "delete": 1}.
+
+    * POST /__admin/reset: clear faults and counters (Fxiaoke: its data back to the generated too).
+
     Point the pipeline at it with the SALESOPS_* lines printed at start-up.
     """
     from flows.sandbox.server import SandboxCluster, build_company

@@ -33,12 +33,14 @@ ProgressCallback = Callable[[str, str, int], None]
 
 
 class IngestError(RuntimeError):
-    """Landing one object failed; the message names the source and the object."""
+    """Landing one object failed; the message names the source and the object. ``runs``: the
+    objects of this source landed before it and its own failed run, as recorded."""
 
     def __init__(self, source: str, obj: str, cause: BaseException):
         super().__init__(f"ingest of {source}.{obj} failed: {cause}")
         self.source = source
         self.object = obj
+        self.runs: list[IngestRun] = []
 
 
 def read_cursors(conn, source: str) -> dict[str, str]:
@@ -98,7 +100,9 @@ def ingest_object(
         except Exception as exc:
             run.status = "failed"
             run.error = str(exc)
-            raise IngestError(connector.source, obj, exc) from exc
+            failure = IngestError(connector.source, obj, exc)
+            failure.runs = [run]  # completed by the finally below
+            raise failure from exc
         finally:
             if reconciles:
                 connector.known_ids = None  # type: ignore[attr-defined]
@@ -139,13 +143,13 @@ def ingest_source(
         )
     overrides = None
     if since is not None:
-        iso = since.astimezone(UTC).isoformat()
-        overrides = {name: _cursor_value_for(connector, name, since, iso) for name in _cursor_names(wanted)}
-    runs = []
+        value = connector.cursor_value(since)
+        overrides = {name: value for obj in wanted for name in connector.cursor_names(obj)}
+    runs: list[IngestRun] = []
     for obj in connector.objects:
         if obj in wanted:
-            runs.append(
-                ingest_object(
+            try:
+                run = ingest_object(
                     connector,
                     warehouse,
                     obj,
@@ -154,16 +158,8 @@ def ingest_source(
                     cursor_overrides=overrides,
                     progress=progress,
                 )
-            )
+            except IngestError as failure:
+                failure.runs = runs + failure.runs
+                raise
+            runs.append(run)
     return runs
-
-
-def _cursor_names(objects: Sequence[str]) -> list[str]:
-    return [name for obj in objects for name in (obj, f"{obj}.deleted")]
-
-
-def _cursor_value_for(connector: CrmConnector, name: str, since: datetime, iso: str) -> str:
-    """Cursor values are per connector: Fxiaoke stores epoch ms, Zoho an ISO instant."""
-    if connector.source == "fxiaoke":
-        return str(int(since.timestamp() * 1000))
-    return iso

@@ -1,5 +1,6 @@
 """The Prefect flows: nightly (ingest -> config -> dbt -> gate -> publish -> reports), the weekly
-manager report and the monthly commission close (statements + finance summary).
+manager report, the monthly commission close (statements + finance summary) and the operator's
+ingest of one CRM (``salesops run ingest``).
 
 The flows are thin on purpose: each task calls one plain function from a module beside it. A
 failure in any step fails the flow run, visibly, with one line naming the step and the object,
@@ -29,7 +30,7 @@ from prefect.context import get_run_context
 
 from flows import checks, commissions, config_loader, emailer, publish, reports
 from flows.crm.registry import build_connectors
-from flows.ingest import ingest_source
+from flows.ingest import IngestError, ProgressCallback, ingest_source
 from flows.pipeline import EmailSent, NightlySummary, StepFailed, step
 from flows.runlock import RunLocked, run_lock
 from flows.settings import Settings, get_settings
@@ -64,11 +65,53 @@ def ingest_task(settings: Settings, run_id: str, full_refresh: bool = False) -> 
             finally:
                 connector.close()
         landed += [ingest_run_as_dict(r) for r in runs]
+    ingest_runs_artifact(landed)
+    return landed
+
+
+def ingest_runs_artifact(landed: list[dict]) -> None:
+    """The table artifact of a run's landing: one row per CRM object (API calls, rows received,
+    inserted, updated and deleted, retries, duration). The nightly and ``salesops run ingest``
+    publish the same one."""
     create_table_artifact(
         key="ingest-runs",
         table=[{k: v for k, v in r.items() if k not in ("started_at", "finished_at")} for r in landed],
         description="Rows and API calls per CRM object",
     )
+
+
+@flow(name="salesops-ingest", log_prints=True)
+def ingest_flow(
+    source: str,
+    objects: list[str] | None = None,
+    full_refresh: bool = False,
+    since: datetime | None = None,
+    progress: ProgressCallback | None = None,
+) -> list[dict]:
+    """Land one CRM's objects (all, or ``objects``) into raw.*: the operator's ``salesops run
+    ingest``. Incremental from the stored cursors unless ``full_refresh``; ``since`` (an aware
+    instant) re-reads what changed since then. Rows land in ``ops.ingest_runs`` under this flow
+    run's id, and the run carries the nightly's ``ingest-runs`` table artifact."""
+    settings = get_settings()
+    settings.ensure_dirs()
+    (connector,) = build_connectors(settings, [source])
+    try:
+        runs = ingest_source(
+            connector,
+            Warehouse(settings.warehouse_path),
+            run_id=_run_id(),
+            objects=objects,
+            full_refresh=full_refresh,
+            since=since,
+            progress=progress,
+        )
+    except IngestError as failure:  # the run in Prefect still shows what landed, and what failed
+        ingest_runs_artifact([ingest_run_as_dict(r) for r in failure.runs])
+        raise
+    finally:
+        connector.close()
+    landed = [ingest_run_as_dict(r) for r in runs]
+    ingest_runs_artifact(landed)
     return landed
 
 

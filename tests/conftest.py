@@ -7,6 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+#: The Fxiaoke fixtures (clock, sandbox, sleeps, make_connector) and helpers: tests/fxiaoke_support.py.
+pytest_plugins = ("fxiaoke_support",)
+
 # Tests never talk to a real Prefect server or send telemetry.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")

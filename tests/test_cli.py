@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import duckdb
+import prefect.main  # noqa: F401  Prefect's logging set up now: inside a CliRunner call it would bind to a stream that closes
 import pytest
 import requests
 from typer.testing import CliRunner
@@ -130,12 +134,43 @@ def test_sandbox_serve_runs_as_a_real_http_server_and_prints_credentials() -> No
         proc.wait(timeout=20)
 
 
-def test_run_ingest_lands_the_objects_asked_for(tmp_path: Path) -> None:
-    company = generate_company(seed=5, reps=8, deals=80, as_of=date(2026, 11, 28))
+@contextlib.contextmanager
+def _sandbox_env(company, home: Path) -> Iterator[None]:
+    """The sandbox CRMs serving ``company``, and SALESOPS_* pointing at them and at ``home``."""
     with (
         SandboxCluster(company) as cluster,
-        patched_environ(cluster.settings_env() | {"SALESOPS_HOME": str(tmp_path)}),
+        patched_environ(cluster.settings_env() | {"SALESOPS_HOME": str(home)}),
     ):
+        yield
+
+
+def _ingest_flow_runs() -> list:
+    """The 'salesops-ingest' flow runs the harness's Prefect API knows, newest first."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["salesops-ingest"])),
+            sort=FlowRunSort.START_TIME_DESC,
+        )
+
+
+def _artifacts_of(flow_run_id) -> list:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        return client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_run_ingest_lands_the_objects_asked_for(tmp_path: Path) -> None:
+    company = generate_company(seed=5, reps=8, deals=80, as_of=date(2026, 11, 28))
+    with _sandbox_env(company, tmp_path):
         result = runner.invoke(
             app, ["run", "ingest", "--source", "zoho", "--objects", "users,deals"], terminal_width=200
         )
@@ -161,6 +196,62 @@ def test_run_ingest_lands_the_objects_asked_for(tmp_path: Path) -> None:
     assert re.search(r"deals\s+│\s+\d+", result.output)
 
 
+@pytest.mark.usefixtures("prefect_harness")
+def test_run_ingest_is_a_prefect_flow_run_with_the_nightly_table_artifact(tmp_path: Path) -> None:
+    company = generate_company(seed=5, reps=8, deals=60, as_of=date(2026, 11, 28))
+    with _sandbox_env(company, tmp_path):
+        before = {r.id for r in _ingest_flow_runs()}
+        result = runner.invoke(
+            app,
+            ["run", "ingest", "--source", "fxiaoke", "--objects", "employees,opportunities"],
+            terminal_width=200,
+        )
+    assert result.exit_code == 0, result.output
+    assert re.search(r"opportunities\s+│\s+\d+", result.output), "the CLI still prints its summary"
+    (flow_run,) = [r for r in _ingest_flow_runs() if r.id not in before]
+    assert flow_run.state.is_completed()
+    assert flow_run.parameters["source"] == "fxiaoke"
+    (artifact,) = [a for a in _artifacts_of(flow_run.id) if a.key == "ingest-runs"]
+    assert artifact.type == "table"
+    table = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+    assert [row["object"] for row in table] == ["employees", "opportunities"]
+    with duckdb.connect(str(Settings(home=tmp_path).warehouse_path)) as conn:
+        landed = dict(
+            conn.execute(
+                "select object, rows_inserted from ops.ingest_runs where run_id = ?", [str(flow_run.id)]
+            ).fetchall()
+        )
+    assert landed == {row["object"]: row["rows_inserted"] for row in table}
+    assert landed["opportunities"] == len(company.for_crm("fxiaoke").deals)
+    for row in table:
+        assert {"api_calls", "rows_received", "rows_updated", "rows_deleted", "retries"} <= set(row)
+        assert "duration_seconds" in row
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_run_ingest_since_rereads_from_that_date(tmp_path: Path) -> None:
+    """--since becomes each connector's own cursor form (Zoho: ISO instant; Fxiaoke: epoch ms)."""
+    company = generate_company(seed=5, reps=8, deals=60, as_of=date(2026, 11, 28))
+    with _sandbox_env(company, tmp_path):
+        for source, obj in (("zoho", "deals"), ("fxiaoke", "opportunities")):
+            args = ["run", "ingest", "--source", source, "--objects", obj]
+            assert runner.invoke(app, args, terminal_width=200).exit_code == 0
+            again = runner.invoke(app, [*args, "--since", "2000-01-01"], terminal_width=200)
+            assert again.exit_code == 0, again.output
+    with duckdb.connect(str(Settings(home=tmp_path).warehouse_path)) as conn:
+        runs = conn.execute(
+            "select source, rows_received, rows_inserted from ops.ingest_runs order by started_at"
+        ).fetchall()
+    zoho, fxiaoke = len(company.for_crm("zoho").deals), len(company.for_crm("fxiaoke").deals)
+    assert runs == [
+        ("zoho", zoho, zoho),
+        ("zoho", zoho, 0),
+        ("fxiaoke", fxiaoke, fxiaoke),
+        ("fxiaoke", fxiaoke, 0),
+    ]
+
+
+@pytest.mark.usefixtures("prefect_harness")
 def test_run_ingest_failure_prints_one_clear_line(tmp_path: Path) -> None:
     env = {
         "SALESOPS_HOME": str(tmp_path),
@@ -179,3 +270,9 @@ def test_run_ingest_failure_prints_one_clear_line(tmp_path: Path) -> None:
     first = result.output.strip().splitlines()[0]
     assert first.startswith("FAILED") and "zoho.users" in first
     assert "very-secret-value" not in result.output
+    latest = _ingest_flow_runs()[0]
+    assert latest.state.is_failed() and latest.parameters["objects"] == ["users"]
+    (artifact,) = [a for a in _artifacts_of(latest.id) if a.key == "ingest-runs"]
+    table = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+    assert [(r["object"], r["status"]) for r in table] == [("users", "failed")]
+    assert "very-secret-value" not in json.dumps(table)

@@ -7,12 +7,11 @@ connector surviving it (or failing fast with a message an operator can act on).
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 import requests
+from fxiaoke_support import AS_OF, FakeClock, RecordingSession, post
 
 from flows.crm.base import CrmError
 from flows.crm.fxiaoke import FxiaokeConnector
@@ -26,83 +25,10 @@ from flows.sandbox.fxiaoke_server import (
 )
 from flows.settings import Settings
 
-AS_OF = date(2026, 3, 31)
-START = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-class RecordingSession(requests.Session):
-    def __init__(self) -> None:
-        super().__init__()
-        self.sent: list[tuple[str, dict, dict]] = []
-
-    def post(self, url, data=None, json=None, **kwargs):  # type: ignore[override]
-        self.sent.append((url, dict(kwargs.get("headers") or {}), json or {}))
-        return super().post(url, data=data, json=json, **kwargs)
-
 
 @pytest.fixture(scope="module")
 def company() -> Company:
     return generate_company(seed=5, reps=8, deals=300, as_of=AS_OF)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(START)
-
-
-@pytest.fixture
-def sandbox(company: Company, clock: FakeClock) -> Iterator[FxiaokeSandbox]:
-    with FxiaokeSandbox(company, clock=clock) as sb:
-        yield sb
-
-
-@pytest.fixture
-def make_connector(sandbox: FxiaokeSandbox, clock: FakeClock):
-    made: list[FxiaokeConnector] = []
-
-    def factory(**kwargs: object) -> FxiaokeConnector:
-        params: dict[str, object] = {
-            "base_url": sandbox.base_url,
-            "app_id": sandbox.APP_ID,
-            "app_secret": sandbox.APP_SECRET,
-            "permanent_code": sandbox.PERMANENT_CODE,
-            "open_user_id": sandbox.ADMIN_OPEN_USER_ID,
-            "timeout": 5.0,
-            "max_retries": 3,
-            "backoff": 0.5,
-            "sleep": clock.advance,
-            "clock": clock,
-        }
-        params.update(kwargs)
-        conn = FxiaokeConnector(**params)  # type: ignore[arg-type]
-        made.append(conn)
-        return conn
-
-    yield factory
-    for conn in made:
-        conn.close()
-
-
-def post(sb: FxiaokeSandbox, path: str, body: dict, headers: dict | None = None) -> requests.Response:
-    return requests.post(
-        sb.base_url + path,
-        params={"thirdTraceId": str(uuid.uuid4())},
-        json=body,
-        headers=headers,
-        timeout=5,
-        allow_redirects=False,
-    )
 
 
 def oauth_token(sb: FxiaokeSandbox) -> dict:
@@ -169,7 +95,8 @@ def test_connector_oauth2_mode(make_connector, sandbox: FxiaokeSandbox):
     counts = sandbox.request_counts()
     assert counts[OAUTH_TOKEN_PATH] == 1 and TOKEN_PATH not in counts
     token = sandbox._state.tokens[-1].value
-    for url, headers, body in session.sent:
+    for sent in session.sent:
+        url, headers, body = sent.url, sent.headers, sent.body
         if url.endswith(OAUTH_TOKEN_PATH):
             assert body["grantType"] == "app_secret" and not headers
             continue

@@ -7,107 +7,26 @@ exercised without real waiting.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-import requests
+from fxiaoke_support import AS_OF, FakeClock, RecordingSession, collect
 
-from flows.crm.base import CrmError, Page
+from flows.crm.base import CrmError
 from flows.crm.fxiaoke import FxiaokeConnector, fxiaoke_date, fxiaoke_decimal, ms_to_datetime
 from flows.sandbox.company import Company, generate_company
 from flows.sandbox.fxiaoke_server import QUERY_PATH, TOKEN_PATH, FxiaokeSandbox, object_id, to_ms
 from flows.settings import Settings
 from flows.warehouse import RawRecord
 
-AS_OF = date(2026, 3, 31)
-START = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
 SECRETS = (FxiaokeSandbox.APP_SECRET, FxiaokeSandbox.PERMANENT_CODE)
-
-
-class FakeClock:
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-class RecordingSession(requests.Session):
-    """Keeps the query string and JSON body of every request (to check trace ids and query shapes)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sent: list[tuple[str, dict, dict]] = []
-
-    def post(self, url, data=None, json=None, **kwargs):  # type: ignore[override]
-        self.sent.append((url, dict(kwargs.get("params") or {}), json or {}))
-        return super().post(url, data=data, json=json, **kwargs)
 
 
 @pytest.fixture(scope="module")
 def company() -> Company:
     return generate_company(seed=11, reps=8, deals=700, as_of=AS_OF)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(START)
-
-
-@pytest.fixture
-def sandbox(company: Company, clock: FakeClock) -> Iterator[FxiaokeSandbox]:
-    with FxiaokeSandbox(company, clock=clock) as sb:
-        yield sb
-
-
-@pytest.fixture
-def sleeps(clock: FakeClock) -> list[float]:
-    return []
-
-
-@pytest.fixture
-def make_connector(sandbox: FxiaokeSandbox, clock: FakeClock, sleeps: list[float]):
-    made: list[FxiaokeConnector] = []
-
-    def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        clock.advance(seconds)
-
-    def factory(sb: FxiaokeSandbox | None = None, **kwargs: object) -> FxiaokeConnector:
-        sb = sb or sandbox
-        params: dict[str, object] = {
-            "base_url": sb.base_url,
-            "app_id": sb.APP_ID,
-            "app_secret": sb.APP_SECRET,
-            "permanent_code": sb.PERMANENT_CODE,
-            "open_user_id": sb.ADMIN_OPEN_USER_ID,
-            "timeout": 5.0,
-            "max_retries": 3,
-            "backoff": 0.5,
-            "sleep": sleep,
-            "clock": clock,
-        }
-        params.update(kwargs)
-        conn = FxiaokeConnector(**params)  # type: ignore[arg-type]
-        made.append(conn)
-        return conn
-
-    yield factory
-    for conn in made:
-        conn.close()
-
-
-def collect(
-    conn: FxiaokeConnector, obj: str, cursors: dict[str, str] | None = None, *, full: bool = False
-) -> tuple[list[RawRecord], list[Page]]:
-    pages = list(conn.pages(obj, cursors or {}, full_refresh=full))
-    return [r for p in pages for r in p.records], pages
 
 
 def latest(records: list[RawRecord]) -> dict[str, RawRecord]:
@@ -173,7 +92,7 @@ def test_paging_boundaries_stop_on_short_page(
         conn = make_connector(sb, session=session)
         records, _ = collect(conn, "opportunities", full=True)
         assert len(records) == n and len({r.id for r in records}) == n
-        bodies = [body for url, _, body in session.sent if url.endswith(QUERY_PATH)]
+        bodies = [sent.body for sent in session.sent if sent.url.endswith(QUERY_PATH)]
         assert len(bodies) == queries == sb.request_counts()[QUERY_PATH]
         for body in bodies:
             data = body["data"]
@@ -429,7 +348,7 @@ def test_third_trace_id_is_fresh_on_every_call(make_connector, sandbox: FxiaokeS
     conn = make_connector(session=session)
     collect(conn, "opportunities", full=True)
     collect(conn, "employees")
-    ids = [params["thirdTraceId"] for _, params, _ in session.sent]
+    ids = [sent.params["thirdTraceId"] for sent in session.sent]
     assert len(ids) == len(set(ids)) == len(sandbox.trace_ids()) >= 6
     assert "" not in sandbox.trace_ids()
 

@@ -8,14 +8,12 @@ and, on a full refresh with ``known_ids``, with tombstones for rows that vanishe
 from __future__ import annotations
 
 import itertools
-import uuid
-from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import requests
+from fxiaoke_support import AS_OF, START, FakeClock, collect, post
 
 from flows.crm.base import CrmError
 from flows.crm.fxiaoke import (
@@ -38,8 +36,6 @@ from flows.sandbox.fxiaoke_server import (
 )
 from flows.warehouse import RawRecord, Warehouse, stored_live_ids
 
-AS_OF = date(2026, 3, 31)
-START = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
 NEW_OBJECTS = (
     "personnel",
     "contacts",
@@ -51,73 +47,19 @@ NEW_OBJECTS = (
 )
 
 
-class FakeClock:
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 @pytest.fixture(scope="module")
 def company() -> Company:
     return generate_company(seed=11, reps=8, deals=700, as_of=AS_OF)
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(START)
-
-
-@pytest.fixture
-def sandbox(company: Company, clock: FakeClock) -> Iterator[FxiaokeSandbox]:
-    with FxiaokeSandbox(company, clock=clock) as sb:
-        yield sb
-
-
-@pytest.fixture
-def make_connector(sandbox: FxiaokeSandbox, clock: FakeClock):
-    made: list[FxiaokeConnector] = []
-
-    def factory(**kwargs: object) -> FxiaokeConnector:
-        params: dict[str, object] = {
-            "base_url": sandbox.base_url,
-            "app_id": sandbox.APP_ID,
-            "app_secret": sandbox.APP_SECRET,
-            "permanent_code": sandbox.PERMANENT_CODE,
-            "open_user_id": sandbox.ADMIN_OPEN_USER_ID,
-            "timeout": 5.0,
-            "max_retries": 3,
-            "backoff": 0.5,
-            "sleep": clock.advance,
-            "clock": clock,
-        }
-        params.update(kwargs)
-        conn = FxiaokeConnector(**params)  # type: ignore[arg-type]
-        made.append(conn)
-        return conn
-
-    yield factory
-    for conn in made:
-        conn.close()
-
-
-def collect(conn: FxiaokeConnector, obj: str, cursors: dict[str, str] | None = None, *, full: bool = False):
-    pages = list(conn.pages(obj, cursors or {}, full_refresh=full))
-    return [r for p in pages for r in p.records], pages
-
-
-def post(sb: FxiaokeSandbox, path: str, body: dict) -> dict:
-    resp = requests.post(sb.base_url + path, params={"thirdTraceId": str(uuid.uuid4())}, json=body, timeout=5)
+def post_json(sb: FxiaokeSandbox, path: str, body: dict) -> dict:
+    resp = post(sb, path, body)
     assert resp.status_code == 200
     return resp.json()
 
 
 def auth(sb: FxiaokeSandbox) -> dict:
-    tok = post(
+    tok = post_json(
         sb, TOKEN_PATH, {"appId": sb.APP_ID, "appSecret": sb.APP_SECRET, "permanentCode": sb.PERMANENT_CODE}
     )
     return {
@@ -218,7 +160,7 @@ def test_crm_log_serves_stage_changes_paged_and_windowed(sandbox: FxiaokeSandbox
     asc = [{"fieldName": "operateTime", "isAsc": True}]
     seen: list[int] = []
     for offset in (0, 100):
-        res = post(
+        res = post_json(
             sandbox,
             CRM_LOG_PATH,
             {
@@ -232,9 +174,9 @@ def test_crm_log_serves_stage_changes_paged_and_windowed(sandbox: FxiaokeSandbox
         assert res["errorCode"] == 0
         seen += [e["operateTime"] for e in res["data"]["dataList"]]
     assert seen == [t for t in times if lo <= t <= hi]
-    assert post(sandbox, CRM_LOG_PATH, {**body, "data": {}})["errorCode"] != 0  # apiName required
+    assert post_json(sandbox, CRM_LOG_PATH, {**body, "data": {}})["errorCode"] != 0  # apiName required
     too_big = {"apiName": "OpportunityObj", "search_query_info": {"limit": 101, "offset": 0}}
-    assert post(sandbox, CRM_LOG_PATH, {**body, "data": too_big})["errorCode"] != 0
+    assert post_json(sandbox, CRM_LOG_PATH, {**body, "data": too_big})["errorCode"] != 0
 
 
 def test_custom_objects_only_on_the_custom_endpoint(sandbox: FxiaokeSandbox):
@@ -242,11 +184,11 @@ def test_custom_objects_only_on_the_custom_endpoint(sandbox: FxiaokeSandbox):
     search = {"limit": 10, "offset": 0}
     custom = {**body, "data": {"dataObjectApiName": VISIT_OBJECT, "search_query_info": search}}
     preset = {**body, "data": {"dataObjectApiName": "AccountObj", "search_query_info": search}}
-    assert post(sandbox, QUERY_PATH, custom)["errorCode"] == 10001
-    ok = post(sandbox, CUSTOM_QUERY_PATH, custom)
+    assert post_json(sandbox, QUERY_PATH, custom)["errorCode"] == 10001
+    ok = post_json(sandbox, CUSTOM_QUERY_PATH, custom)
     assert ok["errorCode"] == 0 and len(ok["data"]["dataList"]) == 10
     assert all(k.startswith("field_") for k in ok["data"]["dataList"][0] if k.endswith("__c"))
-    assert post(sandbox, CUSTOM_QUERY_PATH, preset)["errorCode"] == 10001
+    assert post_json(sandbox, CUSTOM_QUERY_PATH, preset)["errorCode"] == 10001
 
 
 # --- connector ------------------------------------------------------------------------------------------

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from fxiaoke_support import AS_OF, FakeClock, post
 
 from flows.sandbox.company import Company, generate_company
 from flows.sandbox.fxiaoke_server import (
@@ -29,44 +29,10 @@ from flows.sandbox.fxiaoke_server import (
     to_ms,
 )
 
-AS_OF = date(2026, 3, 31)
-START = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    """A settable "now" shared by the sandbox and the test."""
-
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
 
 @pytest.fixture(scope="module")
 def company() -> Company:
     return generate_company(seed=7, reps=8, deals=400, as_of=AS_OF)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(START)
-
-
-@pytest.fixture
-def sandbox(company: Company, clock: FakeClock):
-    sb = FxiaokeSandbox(company, clock=clock)
-    sb.start()
-    yield sb
-    sb.stop()
-
-
-def post(sb: FxiaokeSandbox, path: str, body: dict, *, trace: str | None = "auto") -> requests.Response:
-    params = {} if trace is None else {"thirdTraceId": str(uuid.uuid4()) if trace == "auto" else trace}
-    return requests.post(sb.base_url + path, params=params, json=body, timeout=5)
 
 
 def get_token(sb: FxiaokeSandbox) -> dict:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from flows.crm.fxiaoke import FxiaokeConnector
+from flows.crm.base import CallStats
+from flows.crm.fxiaoke import FxiaokeConnector, datetime_to_ms
+from flows.crm.zoho import ZohoConnector
 from flows.ingest import IngestError, ingest_source
 from flows.sandbox.company import generate_company
 from flows.sandbox.fxiaoke_server import FxiaokeSandbox
@@ -73,3 +76,54 @@ def test_a_failed_object_is_recorded_and_named(sandbox, tmp_path: Path) -> None:
     with warehouse.connect() as conn:
         rows = conn.execute("select object, status, error from ops.ingest_runs").fetchall()
     assert rows[0][:2] == ("accounts", "failed") and rows[0][2]
+
+
+class _CursorRecorder:
+    """A connector with no records that remembers the cursors each object was read from."""
+
+    source = "fake"
+    objects = ("a", "b")
+
+    def __init__(self) -> None:
+        self.seen: dict[str, dict[str, str]] = {}
+
+    def pages(self, obj, cursors, *, full_refresh=False):
+        self.seen[obj] = dict(cursors)
+        return iter(())
+
+    def stats(self, obj):
+        return CallStats()
+
+    def cursor_names(self, obj):
+        return (f"{obj}.modified",)
+
+    def cursor_value(self, since):
+        return f"at {since:%Y-%m-%d}"
+
+    def close(self) -> None:
+        pass
+
+
+def test_since_becomes_the_connectors_own_cursors(tmp_path: Path) -> None:
+    """--since is written in each connector's declared cursor names and format; ingest knows neither."""
+    fake = _CursorRecorder()
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    ingest_source(fake, warehouse, run_id="r1", objects=["b"], since=datetime(2026, 11, 1, tzinfo=UTC))
+    assert fake.seen == {"b": {"b.modified": "at 2026-11-01"}}
+    ingest_source(fake, warehouse, run_id="r2")
+    assert fake.seen == {"a": {}, "b": {}}, "no --since: the stored cursors (none here)"
+
+
+def test_each_connector_declares_its_cursor_contract(sandbox) -> None:
+    since = datetime(2026, 11, 1, 8, 30, tzinfo=UTC)
+    fx = _connector(sandbox)
+    assert fx.cursor_value(since) == str(datetime_to_ms(since)) == "1793521800000"
+    assert fx.cursor_names("employees") == () and fx.cursor_names("opportunities") == ("opportunities",)
+    zoho = ZohoConnector(
+        accounts_url="http://127.0.0.1:9",
+        client_id="x",
+        client_secret=SecretStr("y"),
+        refresh_token=SecretStr("z"),
+    )
+    assert zoho.cursor_value(since) == "2026-11-01T08:30:00+00:00"
+    assert zoho.cursor_names("deals") == ("deals", "deals.deleted")

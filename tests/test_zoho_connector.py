@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
 import pytest
+import requests
 from pydantic import SecretStr
 
 from flows.crm.base import CrmError, Page
@@ -125,6 +126,27 @@ def latest(pages: list[Page]) -> dict:
 
 def record_calls(sb: ZohoSandbox, module: str = "Deals") -> int:
     return sb.request_counts().get(f"/crm/v8/{module}", 0)
+
+
+def token(sb: ZohoSandbox) -> str:
+    """An access token from the sandbox's accounts host (as a hand-written client gets one)."""
+    resp = requests.post(
+        f"{sb.accounts_url}/oauth/v2/token",
+        params={
+            "grant_type": "refresh_token",
+            "client_id": sb.CLIENT_ID,
+            "client_secret": sb.CLIENT_SECRET,
+            "refresh_token": sb.REFRESH_TOKEN,
+        },
+        timeout=5,
+    )
+    return resp.json()["access_token"]
+
+
+def api(sb: ZohoSandbox, path: str, tok: str, **params) -> requests.Response:
+    """A raw ``GET /crm/v8{path}`` with ``tok``."""
+    hdrs = {"Authorization": f"Zoho-oauthtoken {tok}"}
+    return requests.get(f"{sb.api_url}/crm/v8{path}", params=params, headers=hdrs, timeout=10)
 
 
 # --- full loads and paging -------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Kill `salesops run ingest --source zoho` with SIGKILL mid-object, run it again: nothing lost,
 nothing duplicated, the watermark consistent with what landed, the resumed run recorded.
 
-The ingest runs in a real subprocess (``python -m flows.cli``) against a ZohoSandbox served from
-this test process; a ``delay_seconds`` fault on the Deals listing makes it slow enough to kill
-between pages. DuckDB allows one writer process, so the warehouse is read only after the kill.
+The ingest runs in a real subprocess (``python -m flows.cli``, a Prefect flow run recorded in the
+session's test Prefect server) against a ZohoSandbox served from this test process; a
+``delay_seconds`` fault on the Deals listing makes it slow enough to kill between pages. DuckDB
+allows one writer process, so the warehouse is read only after the kill.
 """
 
 from __future__ import annotations
@@ -28,9 +29,14 @@ N_DEALS = 1500
 
 
 def _env(sb: ZohoSandbox, home: Path) -> dict[str, str]:
+    from prefect.settings import PREFECT_API_URL
+
     env = {k: v for k, v in os.environ.items() if not k.startswith("SALESOPS_")}
     env.update(
         {
+            # `salesops run ingest` is a Prefect flow: it records itself in the session's test
+            # server instead of starting a temporary one (which a SIGKILL would leave running).
+            "PREFECT_API_URL": str(PREFECT_API_URL.value()),
             "SALESOPS_HOME": str(home),
             "SALESOPS_ZOHO_ACCOUNTS_URL": sb.accounts_url,
             "SALESOPS_ZOHO_CLIENT_ID": sb.CLIENT_ID,
@@ -57,6 +63,7 @@ def _ingest(env: dict[str, str], objects: str) -> subprocess.Popen:
         ("deal_stage_history", "deal_stage_history", "/Stage_History", 260, 0.03),
     ],
 )
+@pytest.mark.usefixtures("prefect_harness")
 def test_sigkill_mid_object_then_resume(
     tmp_path: Path, objects: str, killed: str, path: str, min_calls: int, delay: float
 ):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from test_zoho_connector import T0, FakeClock, latest, make_connector, run, zoho_company
+from test_zoho_connector import T0, FakeClock, api, latest, make_connector, run, token, zoho_company
 
 from flows.crm.base import CrmError
 from flows.ingest import ingest_object
@@ -36,25 +36,6 @@ def clock() -> Clock:
 def sandbox(clock: FakeClock) -> Iterator[ZohoSandbox]:
     with ZohoSandbox(zoho_company(300, modified=T0 - timedelta(days=1), spaced=True), clock=clock) as sb:
         yield sb
-
-
-def token(sb: ZohoSandbox) -> str:
-    resp = requests.post(
-        f"{sb.accounts_url}/oauth/v2/token",
-        params={
-            "grant_type": "refresh_token",
-            "client_id": sb.CLIENT_ID,
-            "client_secret": sb.CLIENT_SECRET,
-            "refresh_token": sb.REFRESH_TOKEN,
-        },
-        timeout=5,
-    )
-    return resp.json()["access_token"]
-
-
-def api(sb: ZohoSandbox, path: str, tok: str, **params) -> requests.Response:
-    hdrs = {"Authorization": f"Zoho-oauthtoken {tok}"}
-    return requests.get(f"{sb.api_url}/crm/v8{path}", params=params, headers=hdrs, timeout=10)
 
 
 # --- concurrency ------------------------------------------------------------------------------------------

@@ -3,18 +3,21 @@ fields; served by the sandbox and read by the connector (full and incremental)."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, timedelta
 from decimal import Decimal
 
 import pytest
 import requests
-from test_zoho_connector import T0, FakeClock, latest, make_connector, run, zoho_company
+from test_zoho_connector import T0, FakeClock, api, latest, make_connector, run, token, zoho_company
 
 from flows.crm.zoho import ZohoConnector
+from flows.ingest import ingest_source
 from flows.sandbox.company import generate_company
 from flows.sandbox.zoho_encoding import zoho_id
 from flows.sandbox.zoho_server import ZohoSandbox
+from flows.warehouse import Warehouse
 
 
 @pytest.fixture
@@ -35,25 +38,6 @@ def connector(sandbox: ZohoSandbox, clock: FakeClock) -> Iterator[ZohoConnector]
     conn = make_connector(sandbox, clock)
     yield conn
     conn.close()
-
-
-def token(sb: ZohoSandbox) -> str:
-    resp = requests.post(
-        f"{sb.accounts_url}/oauth/v2/token",
-        params={
-            "grant_type": "refresh_token",
-            "client_id": sb.CLIENT_ID,
-            "client_secret": sb.CLIENT_SECRET,
-            "refresh_token": sb.REFRESH_TOKEN,
-        },
-        timeout=5,
-    )
-    return resp.json()["access_token"]
-
-
-def api(sb: ZohoSandbox, path: str, tok: str, **params) -> requests.Response:
-    hdrs = {"Authorization": f"Zoho-oauthtoken {tok}"}
-    return requests.get(f"{sb.api_url}/crm/v8{path}", params=params, headers=hdrs, timeout=5)
 
 
 def test_connector_objects_in_load_order():
@@ -196,3 +180,73 @@ def test_deal_deleted_while_its_history_is_fetched(sandbox: ZohoSandbox, clock: 
     got = latest(pages)
     assert not any(k.startswith(victim) for k in got)
     assert {k.split(":")[0] for k in got} == set(sandbox.live_ids("Deals"))
+
+
+# --- admin simulate creates records of any module --------------------------------------------------------
+
+
+def test_simulate_creates_linked_leads_orders_and_invoices_an_incremental_ingest_lands(
+    sandbox: ZohoSandbox, clock: FakeClock, tmp_path
+):
+    """Created records point at what the CRM already has (owners, accounts, deals, orders), and the
+    next incremental ingest lands exactly the new ones: N inserted rows per module, nothing else."""
+    objects = {"Leads": "leads", "Sales_Orders": "sales_orders", "Invoices": "invoices"}
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    first = make_connector(sandbox, clock)
+    ingest_source(first, warehouse, run_id="r1", objects=list(objects.values()))
+    first.close()
+    clock.advance(120)
+    created = {
+        module: set(sandbox.simulate(module, create=n)["created"])
+        for module, n in zip(objects, (3, 4, 5), strict=True)
+    }
+    assert [len(ids) for ids in created.values()] == [3, 4, 5]
+    assert all(set(ids) <= set(sandbox.live_ids(m)) for m, ids in created.items())
+
+    again = make_connector(sandbox, clock)
+    runs = {r.object: r for r in ingest_source(again, warehouse, run_id="r2", objects=list(objects.values()))}
+    again.close()
+    for module, obj in objects.items():
+        assert runs[obj].stats.inserted == len(created[module]), obj
+        assert runs[obj].stats.updated == runs[obj].stats.deleted == 0, obj
+
+    with warehouse.connect() as conn:
+
+        def landed(obj: str) -> dict[str, dict]:
+            rows = conn.execute(f"select id, record from raw.zoho_{obj} where run_id = 'r2'").fetchall()
+            return {rid: json.loads(rec) for rid, rec in rows}
+
+        leads, orders, invoices = landed("leads"), landed("sales_orders"), landed("invoices")
+    assert (set(leads), set(orders), set(invoices)) == tuple(created.values())
+    users = {zoho_id("users", u.key) for u in sandbox.company.users}
+    deals, all_orders = set(sandbox.live_ids("Deals")), set(sandbox.live_ids("Sales_Orders"))
+    accounts = set(sandbox.live_ids("Accounts"))
+    for lead in leads.values():
+        assert lead["Owner"]["id"] in users and lead["Lead_Status"] == "Not Contacted"
+        assert lead["Email"].endswith("@prospect.example") and lead["Company"]
+    for order in orders.values():
+        assert order["Deal_Name"]["id"] in deals and order["Account_Name"]["id"] in accounts
+        assert order["Owner"]["id"] in users and order["Grand_Total"] > 0
+    for invoice in invoices.values():
+        assert invoice["Sales_Order"]["id"] in all_orders and invoice["Account_Name"]["id"] in accounts
+        assert invoice["Status"] == "Unpaid" and invoice["Due_Date"] > invoice["Invoice_Date"]
+
+
+@pytest.mark.parametrize("module", ["Leads", "Sales_Orders", "Invoices"])
+def test_simulate_updates_and_deletes_any_module_incrementally(
+    sandbox: ZohoSandbox, clock: FakeClock, tmp_path, module: str
+):
+    obj = module.lower()
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    conn = make_connector(sandbox, clock)
+    ingest_source(conn, warehouse, run_id="r1", objects=[obj])
+    clock.advance(120)
+    sim = requests.post(
+        f"{sandbox.api_url}/__admin/simulate",
+        json={"module": module, "create": 2, "update": 3, "delete": 1},
+        timeout=5,
+    ).json()
+    assert len(sim["created"]) == 2 and len(sim["updated"]) == 3 and len(sim["deleted"]) == 1
+    (run,) = ingest_source(conn, warehouse, run_id="r2", objects=[obj])
+    conn.close()
+    assert (run.stats.inserted, run.stats.updated, run.stats.deleted) == (2, 3, 1)

@@ -6,6 +6,14 @@
 {% macro raw_source(source_name, table_name) -%}
     {%- set relation = source(source_name, table_name) -%}
     {%- if execute and adapter.get_relation(relation.database, relation.schema, relation.identifier) is none -%}
+        {{ empty_raw_landing() }}
+    {%- else -%}
+        {{ relation }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- empty_raw_landing(): a parenthesised select with the columns of a raw landing table and no rows. -#}
+{% macro empty_raw_landing() -%}
         (select
             cast(null as {{ dbt.type_string() }}) as source,
             cast(null as {{ dbt.type_string() }}) as object,
@@ -18,7 +26,4 @@
             cast(null as {{ dbt.type_string() }}) as run_id,
             cast(null as timestamptz) as loaded_at
         where 1 = 0)
-    {%- else -%}
-        {{ relation }}
-    {%- endif -%}
 {%- endmacro %}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from flows.warehouse import RawRecord
@@ -47,6 +48,15 @@ class CrmConnector(Protocol):
 
     def stats(self, obj: str) -> CallStats:
         """API calls and retries made so far for ``obj``."""
+        ...
+
+    def cursor_names(self, obj: str) -> tuple[str, ...]:
+        """The names of the cursors ``pages(obj, ...)`` reads (stored in ``ops.watermarks``)."""
+        ...
+
+    def cursor_value(self, since: datetime) -> str:
+        """An aware instant in the form this connector stores its cursors: how an operator's
+        ``--since`` becomes a cursor without the ingest step knowing any connector's format."""
         ...
 
     def close(self) -> None: ...

@@ -150,12 +150,6 @@ def fxiaoke_decimal(value: Any) -> Decimal | None:
         raise ValueError(f"not a number: {value!r}") from None
 
 
-def _as_secret(value: str | SecretStr | None) -> SecretStr | None:
-    if value is None or isinstance(value, SecretStr):
-        return value
-    return SecretStr(value)
-
-
 def _secret(value: str | SecretStr | None) -> str:
     if value is None:
         return ""
@@ -271,15 +265,11 @@ class FxiaokeConnector:
         Each secret comes from its env var, or else from the Prefect Secret block named by
         ``SALESOPS_FXIAOKE_<NAME>_BLOCK``.
         """
-        from flows.crm.secrets import resolve_secret
+        from flows.crm.secrets import resolve_credentials
 
-        secrets = {
-            name: resolve_secret(
-                _as_secret(getattr(settings, name)), getattr(settings, f"{name}_block", None), setting=name
-            )
-            for name in ("fxiaoke_app_id", "fxiaoke_app_secret", "fxiaoke_permanent_code")
-        }
-        missing = [name for name, value in secrets.items() if value is None]
+        secrets, missing = resolve_credentials(
+            settings, ("fxiaoke_app_id", "fxiaoke_app_secret", "fxiaoke_permanent_code")
+        )
         missing += [] if settings.fxiaoke_open_user_id else ["fxiaoke_open_user_id"]
         if missing:
             env = ", ".join(f"SALESOPS_{n.upper()}" for n in missing)
@@ -320,6 +310,14 @@ class FxiaokeConnector:
 
     def stats(self, obj: str) -> CallStats:
         return self._stats.setdefault(obj, CallStats())
+
+    def cursor_names(self, obj: str) -> tuple[str, ...]:
+        """Employees and departments are read whole (no cursor); every other object has one."""
+        return () if obj in ("employees", "departments") else (obj,)
+
+    def cursor_value(self, since: datetime) -> str:
+        """Cursors are epoch milliseconds (as a string)."""
+        return str(datetime_to_ms(since))
 
     def close(self) -> None:
         self._http.session.close()

@@ -8,6 +8,9 @@ message: errors name the block and the setting, not what it holds.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from pydantic import SecretStr
 
 
@@ -40,3 +43,17 @@ def resolve_secret(value: SecretStr | None, block_name: str | None, *, setting: 
     if block_name:
         return load_secret_block(block_name, setting=setting)
     return None
+
+
+def resolve_credentials(settings: Any, names: Iterable[str]) -> tuple[dict[str, SecretStr | None], list[str]]:
+    """Each credential setting in ``names`` (``zoho_client_secret`` ...) from its env var, else the
+    block named by its ``<name>_block`` setting; and the names still unset, for the caller's error."""
+    creds: dict[str, SecretStr | None] = {}
+    for name in names:
+        value = getattr(settings, name)
+        creds[name] = resolve_secret(
+            SecretStr(value) if isinstance(value, str) else value,
+            getattr(settings, f"{name}_block", None),
+            setting=f"SALESOPS_{name.upper()}_BLOCK",
+        )
+    return creds, [name for name, value in creds.items() if value is None]

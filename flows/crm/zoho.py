@@ -304,16 +304,11 @@ class ZohoConnector:
 
         Each credential comes from its env var or, when that is unset, from the Prefect Secret
         block named by ``SALESOPS_ZOHO_<CREDENTIAL>_BLOCK`` (see :mod:`flows.crm.secrets`)."""
-        from flows.crm.secrets import resolve_secret
+        from flows.crm.secrets import resolve_credentials
 
-        creds: dict[str, SecretStr | None] = {}
-        for name in ("zoho_client_id", "zoho_client_secret", "zoho_refresh_token"):
-            creds[name] = resolve_secret(
-                getattr(settings, name),
-                getattr(settings, f"{name}_block", None),
-                setting=f"SALESOPS_{name.upper()}_BLOCK",
-            )
-        missing = [name for name, value in creds.items() if value is None]
+        creds, missing = resolve_credentials(
+            settings, ("zoho_client_id", "zoho_client_secret", "zoho_refresh_token")
+        )
         if missing:
             env = ", ".join(f"SALESOPS_{n.upper()} (or SALESOPS_{n.upper()}_BLOCK)" for n in missing)
             raise ValueError(f"Zoho is enabled but {env} not set")
@@ -359,6 +354,13 @@ class ZohoConnector:
     def stats(self, obj: str) -> CallStats:
         with self._stats_lock:
             return self._stats.setdefault(obj, CallStats())
+
+    def cursor_names(self, obj: str) -> tuple[str, ...]:
+        """Records by ``Modified_Time`` under ``obj``, deletes by ``deleted_time`` under ``obj.deleted``."""
+        return (obj, f"{obj}.deleted")
+
+    def cursor_value(self, since: datetime) -> str:
+        return cursor_value(since)
 
     def close(self) -> None:
         self._session.close()

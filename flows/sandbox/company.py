@@ -728,3 +728,72 @@ def _add_order_to_cash(company: Company, rng: random.Random, horizon: datetime) 
 
 def _region_currency(company: Company, region: str) -> str:
     return next(r.currency for r in company.regions if r.name == region)
+
+
+# --- records a sandbox creates "now" (its admin simulate) ----------------------------------------------
+
+
+def simulated_lead(company: Company, key: int, rng: random.Random, at: datetime) -> Lead:
+    """A new, not yet contacted lead: a person at a prospect company, owned by an active rep."""
+    owners = [u for u in company.users if u.role == "rep" and u.active] or company.users
+    if not owners:
+        raise ValueError("no users to own a new lead")
+    owner = rng.choice(owners)
+    first, last = rng.choice(_FIRST), rng.choice(_LAST)
+    return Lead(
+        key=key,
+        crm=owner.crm,
+        first_name=first,
+        last_name=last,
+        company_name=f"{rng.choice(_COMPANY_WORDS)} {rng.choice(_COMPANY_SUFFIX)}",
+        email=f"{first}.{last}.{key}@prospect.example".lower(),
+        owner_key=owner.key,
+        lead_source=rng.choice(_LEAD_SOURCES),
+        status="Not Contacted",
+        created_at=at,
+        modified_at=at,
+    )
+
+
+def simulated_sales_order(company: Company, key: int, rng: random.Random, at: datetime) -> SalesOrder:
+    """A new order for a won deal (any deal with an amount when none is won): the deal's account,
+    owner, amount and currency, ordered today."""
+    priced = [d for d in company.deals if d.amount is not None]
+    deal = rng.choice([d for d in priced if d.stage_category == "won"] or priced or [None])
+    if deal is None:
+        raise ValueError("no deal with an amount to order")
+    return SalesOrder(
+        key=key,
+        crm=deal.crm,
+        deal_key=deal.key,
+        account_key=deal.account_key,
+        owner_key=deal.owner_key,
+        order_date=at.date(),
+        amount=deal.amount,  # type: ignore[arg-type]
+        currency=deal.currency,
+        status="Approved",
+        created_at=at,
+        modified_at=at,
+    )
+
+
+def simulated_invoice(company: Company, key: int, rng: random.Random, at: datetime) -> Invoice:
+    """A new unpaid invoice for an order that is not cancelled, dated today with usual terms."""
+    orders = [o for o in company.sales_orders if o.status != "Cancelled"] or [None]
+    order = rng.choice(orders)
+    if order is None:
+        raise ValueError("no sales order to invoice")
+    return Invoice(
+        key=key,
+        crm=order.crm,
+        order_key=order.key,
+        account_key=order.account_key,
+        owner_key=order.owner_key,
+        invoice_date=at.date(),
+        due_date=at.date() + timedelta(days=rng.choice([30, 30, 45, 60])),
+        amount=order.amount,
+        currency=order.currency,
+        status="Unpaid",
+        created_at=at,
+        modified_at=at,
+    )

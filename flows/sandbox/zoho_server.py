@@ -36,7 +36,16 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
-from flows.sandbox.company import Account, Company, Contact, Deal, Product
+from flows.sandbox.company import (
+    Account,
+    Company,
+    Contact,
+    Deal,
+    Product,
+    simulated_invoice,
+    simulated_lead,
+    simulated_sales_order,
+)
 from flows.sandbox.zoho_encoding import (
     MODULES,
     ORG_TZ,
@@ -332,6 +341,10 @@ class ZohoSandbox:
     ) -> dict:
         """Create, update and delete records "now" (sandbox clock). Returns the ids touched.
 
+        Any module can be created in: new leads are owned by an active rep, new sales orders are
+        for an existing won deal (its account, owner, amount and currency), new invoices bill an
+        existing order that is not cancelled (:func:`flows.sandbox.company.simulated_lead` ...).
+
         ``modify_then_delete`` records are modified and then deleted in the same instant: a
         record both modified and deleted within one incremental window."""
         module = self._module(module)
@@ -480,6 +493,19 @@ class ZohoSandbox:
             self.company.products.append(obj_p)
             enc.products[key] = obj_p
             row = enc.product(obj_p)
+        elif module == "Leads":
+            lead = simulated_lead(self.company, key, self._rng, now)
+            self.company.leads.append(lead)
+            row = enc.lead(lead)
+        elif module == "Sales_Orders":
+            order = simulated_sales_order(self.company, key, self._rng, now)
+            self.company.sales_orders.append(order)
+            enc.orders[key] = order  # what a new invoice's Sales_Order lookup names
+            row = enc.sales_order(order)
+        elif module == "Invoices":
+            invoice = simulated_invoice(self.company, key, self._rng, now)
+            self.company.invoices.append(invoice)
+            row = enc.invoice(invoice)
         else:
             raise ValueError(f"cannot create {module} records")
         row.record["Created_Time"] = row.record["Modified_Time"] = self.encoder.dt(now)
@@ -745,15 +771,23 @@ class ZohoSandbox:
                 _error(400, "INVALID_DATA", "invalid If-Modified-Since", {"header_name": "If-Modified-Since"})
             ) from exc
 
-    def _records(self, module: str, query: dict[str, str], headers: Any) -> _Reply:
+    @staticmethod
+    def _requested_fields(query: dict[str, str]) -> list[str]:
+        """The ``fields`` parameter, which record listings and related lists require."""
         requested = [f for f in (query.get("fields") or "").split(",") if f.strip()]
         if not requested:
-            return _error(
-                400,
-                "REQUIRED_PARAM_MISSING",
-                "One of the expected parameter is missing",
-                {"param_name": "fields"},
+            raise _BadRequest(
+                _error(
+                    400,
+                    "REQUIRED_PARAM_MISSING",
+                    "One of the expected parameter is missing",
+                    {"param_name": "fields"},
+                )
             )
+        return requested
+
+    def _records(self, module: str, query: dict[str, str], headers: Any) -> _Reply:
+        requested = self._requested_fields(query)
         if len(requested) > MAX_FIELDS:
             return _error(
                 400,
@@ -909,14 +943,7 @@ class ZohoSandbox:
 
     def _stage_history(self, deal_id: str, query: dict[str, str]) -> _Reply:
         """``GET /Deals/{id}/Stage_History`` (related list): ``fields`` required, newest first."""
-        requested = [f for f in (query.get("fields") or "").split(",") if f.strip()]
-        if not requested:
-            return _error(
-                400,
-                "REQUIRED_PARAM_MISSING",
-                "One of the expected parameter is missing",
-                {"param_name": "fields"},
-            )
+        requested = self._requested_fields(query)
         page, per_page = self._page_params(query)
         with self._lock:
             if deal_id not in self._rows["Deals"]:
