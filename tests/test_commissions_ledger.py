@@ -275,3 +275,22 @@ def test_yearly_cap_follows_the_fiscal_year_of_settings_yml(wh):
     ).fetchall()
     assert cap[0] == D("-200.00")
     assert "fiscal year FY2026 from 2026-04-01" in cap[1]
+
+
+def test_reconciliation_reads_the_split_aware_model_per_basis(wh):
+    # int_credit_reconciliation (dbt) compares, per month and basis, the direct credits with the
+    # revenue x split shares: here November's collections credit 1,190.00 where 1,000.00 collected
+    # + a 20 % overlay (200.00) = 1,200.00 are due.
+    conn = wh.conn
+    conn.execute("""
+        create table intermediate.int_credit_reconciliation as
+        select * from (values
+            (date '2026-10-01', 'booking', 12000.00, 0.00, 12000.00, 12000.00, 0.00),
+            (date '2026-11-01', 'collection', 1000.00, 200.00, 1200.00, 1190.00, -10.00)
+        ) as t(period_month, credit_basis, won_amount, overlay_expected, expected_amount,
+               credited_amount, difference)""")
+    run_engine(conn, wh.settings, date(2026, 10, 31))
+    assert reconcile(conn) == [
+        "2026-11 collection: credited 1190.00 <> collected revenue x split shares 1200.00 "
+        "(revenue 1000.00 + overlay 200.00)"
+    ]
