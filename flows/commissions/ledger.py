@@ -80,6 +80,10 @@ _COLUMN_TYPES = {
 assert tuple(_COLUMN_TYPES) == LINE_COLUMNS
 
 
+class ReconciliationError(RuntimeError):
+    """The per-run reconciliation found credits, lines or statements that do not add up."""
+
+
 class CloseError(RuntimeError):
     """A period cannot be closed (already closed, or nothing calculated)."""
 
@@ -620,8 +624,9 @@ DBT_SELECT_AFTER_ENGINE = "fct_commissions+"
 
 def refresh_commissions(settings, run_date: date, *, in_prefect: bool = False) -> int:
     """The nightly (and monthly) commission step, to call right after ``dbt build`` and before
-    the marts data gate: run the engine over the credits dbt just built, then rebuild
-    ``fct_commissions`` and everything downstream of it. Returns the number of ledger lines."""
+    the marts data gate: run the engine over the credits dbt just built, rebuild
+    ``fct_commissions`` and everything downstream of it, then run :func:`reconcile` and raise
+    :class:`ReconciliationError` naming what does not add up. Returns the number of ledger lines."""
     from flows.transform import run_dbt
     from flows.warehouse import Warehouse
 
@@ -630,4 +635,9 @@ def refresh_commissions(settings, run_date: date, *, in_prefect: bool = False) -
     run_dbt(
         settings, ["build", "--select", DBT_SELECT_AFTER_ENGINE], run_date=run_date, in_prefect=in_prefect
     )
+    with Warehouse(settings.warehouse_path).connect() as conn:
+        failures = reconcile(conn)
+    if failures:
+        shown = "; ".join(failures[:5]) + (f"; ... ({len(failures)} in all)" if len(failures) > 5 else "")
+        raise ReconciliationError(f"commissions do not reconcile: {shown}")
     return count
