@@ -5,7 +5,9 @@ The files (formats in ``config/README.md``):
 * ``settings.yml`` (optional) — fiscal year start month, reporting currency, time zones;
 * ``targets.csv`` or ``targets.xlsx`` — sales targets per rep / team / region / company;
 * ``exchange_rates.csv`` — monthly rates to the reporting currency;
-* ``commission_plan.yml`` — versioned commission plans and who is on which plan when;
+* ``commission_plan.yml`` — versioned commission plans and who is on which plan when (parsed and
+  validated by :mod:`flows.commissions.plan`, the one plan schema);
+* ``deal_splits.csv`` (optional) — deals credited to several reps (revenue / overlay splits);
 * ``monthly_distribution.csv`` (optional) — share of each fiscal month in a year target;
 * ``calendar_overrides.csv`` (optional) — company days off / worked days on top of public holidays;
 * ``target_changes.csv`` (optional) — who changed a locked target, when and why.
@@ -41,16 +43,17 @@ import pandas as pd
 import yaml
 
 from flows.calendar import Override, build_calendar
+from flows.commissions.plan import PlanBook
 
 CONFIG_SCHEMA = "config"
 
 SCOPE_TYPES = ("rep", "team", "region", "company")
 GRAINS = ("year", "quarter", "month")
-ROLES = ("director", "manager", "rep")
-COMPONENT_TYPES = ("tiered_marginal",)
-MEASURES = ("monthly_target_attainment",)
 TARGET_COLUMNS = ("scope_type", "scope_key", "grain", "period", "target_amount", "currency")
 RATE_COLUMNS = ("currency", "rate_date", "rate_to_reporting")
+SPLIT_COLUMNS = ("source", "deal_id", "rep", "share", "split_type")
+SPLIT_SOURCES = ("zoho", "fxiaoke")
+SPLIT_TYPES = ("revenue", "overlay")
 TARGET_MONTH_SPLITS = ("equal", "distribution", "working_days")
 DISTRIBUTION_COLUMNS = ("fiscal_month", "share_pct")
 OVERRIDE_COLUMNS = ("calendar_date", "country_code", "is_working_day", "name")
@@ -133,12 +136,6 @@ def _date(value: Any, where: str) -> date:
         return date.fromisoformat(str(value).strip())
     except ValueError:
         raise ConfigError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
-
-
-def _optional_date(value: Any, where: str) -> date | None:
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "null", "none")):
-        return None
-    return _date(value, where)
 
 
 def _currency(value: Any, where: str) -> str:
@@ -226,6 +223,11 @@ def _read_settings(config_dir: Path) -> dict[str, Any]:
         for region, code in regions.items()
     }
     return settings
+
+
+def read_settings(config_dir: Path) -> dict[str, Any]:
+    """The validated ``settings.yml`` of ``config_dir`` with defaults filled in."""
+    return _read_settings(Path(config_dir))
 
 
 def _country(value: Any, where: str) -> str:
@@ -541,6 +543,69 @@ def _read_target_changes(config_dir: Path, fiscal_year_start_month: int) -> list
 
 
 # --------------------------------------------------------------------------------------------
+# deal_splits.csv
+# --------------------------------------------------------------------------------------------
+
+
+def _read_splits(config_dir: Path) -> list[tuple[str, str, str, Decimal, str, int]]:
+    """(source, deal_id, rep email, share, split_type, row) of ``deal_splits.csv`` (optional).
+
+    ``share`` is a fraction (0.6 = 60 %), > 0 and <= 1, at most 6 decimal places. A deal's
+    ``revenue`` rows total exactly 1; ``overlay`` rows are on top and may total more than 1. A
+    (source, deal_id, rep, split_type) appears once."""
+    path = config_dir / "deal_splits.csv"
+    name = f"{config_dir.name}/deal_splits.csv"
+    if not path.exists():
+        return []
+    splits: list[tuple[str, str, str, Decimal, str, int]] = []
+    seen: dict[tuple[str, str, str, str], int] = {}
+    revenue: dict[tuple[str, str], list[tuple[int, Decimal]]] = {}
+    for number, row in _csv_rows(path, name, SPLIT_COLUMNS):
+        source = str(row.get("source") or "").strip().lower()
+        if source not in SPLIT_SOURCES:
+            raise ConfigError(
+                f"{_where(name, number, 'source')}: {row.get('source')!r} is not one of "
+                f"{', '.join(SPLIT_SOURCES)}"
+            )
+        deal_id = str(row.get("deal_id") or "").strip()
+        if not deal_id:
+            raise ConfigError(f"{_where(name, number, 'deal_id')}: the CRM deal id is required")
+        rep = str(row.get("rep") or "").strip().lower()
+        if not _EMAIL_RE.match(rep):
+            raise ConfigError(f"{_where(name, number, 'rep')}: {row.get('rep')!r} is not a rep email address")
+        share = _decimal(row.get("share"), _where(name, number, "share"), places=6)
+        if not 0 < share <= 1:
+            raise ConfigError(
+                f"{_where(name, number, 'share')}: {share} must be > 0 and <= 1 (a fraction: 0.6 = 60 %)"
+            )
+        split_type = str(row.get("split_type") or "").strip().lower()
+        if split_type not in SPLIT_TYPES:
+            raise ConfigError(
+                f"{_where(name, number, 'split_type')}: {row.get('split_type')!r} is not one of "
+                f"{', '.join(SPLIT_TYPES)}"
+            )
+        key = (source, deal_id, rep, split_type)
+        if key in seen:
+            raise ConfigError(
+                f"{_where(name, number, 'rep')}: {rep} has a second {split_type} split on {source} deal "
+                f"{deal_id} (first in row {seen[key]})"
+            )
+        seen[key] = number
+        if split_type == "revenue":
+            revenue.setdefault((source, deal_id), []).append((number, share))
+        splits.append((source, deal_id, rep, share, split_type, number))
+    for (source, deal_id), rows in revenue.items():
+        total = sum((share for _, share in rows), Decimal(0))
+        if total != 1:
+            raise ConfigError(
+                f"{_where(name, rows[-1][0], 'share')}: the revenue splits of {source} deal {deal_id} "
+                f"(rows {', '.join(str(n) for n, _ in rows)}) total {total}; they must total exactly 1 "
+                "(100 %)"
+            )
+    return splits
+
+
+# --------------------------------------------------------------------------------------------
 # exchange_rates.csv
 # --------------------------------------------------------------------------------------------
 
@@ -618,214 +683,49 @@ def _line(node: Any) -> int | None:
     return getattr(node, "line", None)
 
 
-@dataclass(frozen=True)
-class Plan:
-    plan_id: str
-    version: int
-    name: str | None
-    effective_from: date
-    effective_to: date | None
-    currency: str
+def _read_plans(config_dir: Path) -> PlanBook:
+    """``commission_plan.yml``, parsed and validated by :mod:`flows.commissions.plan` (the one
+    schema of plan files: every component type the engine supports). A bad plan raises
+    :class:`ConfigError` with the plan parser's message (file, YAML line, field path, reason).
+    The nightly run needs assignments (who is on which plan), so this file must have them."""
+    from flows.commissions.plan import PlanError, parse_plan_text
 
-
-@dataclass(frozen=True)
-class Component:
-    plan_id: str
-    version: int
-    component: str
-    component_type: str
-    measure: str
-    weight: Decimal
-
-
-@dataclass(frozen=True)
-class Tier:
-    plan_id: str
-    version: int
-    component: str
-    tier_number: int
-    band_lower: Decimal
-    band_upper: Decimal | None
-    rate: Decimal
-
-
-@dataclass(frozen=True)
-class Assignment:
-    assignment_number: int
-    plan_id: str
-    role: str | None
-    rep_email: str | None
-    valid_from: date
-    valid_to: date | None
-
-
-def _overlaps(a_from: date, a_to: date | None, b_from: date, b_to: date | None) -> bool:
-    return (a_to is None or b_from < a_to) and (b_to is None or a_from < b_to)
-
-
-def _read_plans(config_dir: Path) -> tuple[list[Plan], list[Component], list[Tier], list[Assignment]]:
     path = config_dir / "commission_plan.yml"
     name = f"{config_dir.name}/commission_plan.yml"
     if not path.exists():
         raise ConfigError(f"{name}: file not found")
-    data = _yaml(path, name)
-    if not isinstance(data, dict) or not isinstance(data.get("plans"), list) or not data["plans"]:
-        raise ConfigError(f"{name}, field plans: a non-empty list of plans is required")
+    try:
+        book = parse_plan_text(path.read_text(encoding="utf-8"), name)
+    except PlanError as exc:
+        raise ConfigError(str(exc)) from None
+    if not book.assignments:
+        raise ConfigError(f"{name} (assignments): a non-empty list of assignments is required")
+    return book
 
-    def where(node: Any, path_: str, field: str) -> str:
-        return f"{name} line {_line(node)} ({path_}), field {field}"
 
-    def req(node: Any, path_: str, field: str) -> Any:
-        if not isinstance(node, dict):
-            raise ConfigError(f"{name} ({path_}): expected a mapping")
-        if node.get(field) is None:
-            raise ConfigError(f"{where(node, path_, field)}: a value is required")
-        return node[field]
-
-    plans: list[Plan] = []
-    components: list[Component] = []
-    tiers: list[Tier] = []
-    for p_index, node in enumerate(data["plans"]):
-        p_path = f"plans[{p_index}]"
-        plan_id = str(req(node, p_path, "plan_id")).strip()
-        version = req(node, p_path, "version")
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise ConfigError(f"{where(node, p_path, 'version')}: {version!r} must be a whole number >= 1")
-        eff_from = _date(req(node, p_path, "effective_from"), where(node, p_path, "effective_from"))
-        eff_to = _optional_date(node.get("effective_to"), where(node, p_path, "effective_to"))
-        for field, day in (("effective_from", eff_from), ("effective_to", eff_to)):
-            if day is not None and day.day != 1:
-                raise ConfigError(f"{where(node, p_path, field)}: {day} must be the first day of a month")
-        if eff_to is not None and eff_to <= eff_from:
-            raise ConfigError(f"{where(node, p_path, 'effective_to')}: {eff_to} must be after {eff_from}")
-        currency = _currency(req(node, p_path, "currency"), where(node, p_path, "currency"))
-        for other in plans:
-            if other.plan_id != plan_id:
-                continue
-            if other.version == version:
-                raise ConfigError(
-                    f"{where(node, p_path, 'version')}: {plan_id} version {version} is defined twice"
-                )
-            if _overlaps(other.effective_from, other.effective_to, eff_from, eff_to):
-                raise ConfigError(
-                    f"{where(node, p_path, 'effective_from')}: {plan_id} version {version} "
-                    f"[{eff_from}, {eff_to or 'open'}) overlaps version {other.version} "
-                    f"[{other.effective_from}, {other.effective_to or 'open'})"
-                )
-        plans.append(Plan(plan_id, version, node.get("name"), eff_from, eff_to, currency))
-
-        comps = req(node, p_path, "components")
-        if not isinstance(comps, list) or not comps:
-            raise ConfigError(f"{where(node, p_path, 'components')}: a non-empty list is required")
-        comp_names: set[str] = set()
-        for c_index, comp in enumerate(comps):
-            c_path = f"{p_path}.components[{c_index}]"
-            comp_name = str(req(comp, c_path, "component")).strip()
-            if comp_name in comp_names:
-                raise ConfigError(f"{where(comp, c_path, 'component')}: {comp_name!r} is defined twice")
-            comp_names.add(comp_name)
-            ctype = req(comp, c_path, "type")
-            if ctype not in COMPONENT_TYPES:
-                raise ConfigError(
-                    f"{where(comp, c_path, 'type')}: {ctype!r} is not supported "
-                    f"(use {', '.join(COMPONENT_TYPES)})"
-                )
-            measure = req(comp, c_path, "measure")
-            if measure not in MEASURES:
-                raise ConfigError(
-                    f"{where(comp, c_path, 'measure')}: {measure!r} is not supported "
-                    f"(use {', '.join(MEASURES)})"
-                )
-            weight = _decimal(
-                comp.get("weight", Decimal(1)), where(comp, c_path, "weight"), minimum=Decimal(0)
+def _plan_tables(book: PlanBook) -> dict[str, list[tuple[Any, ...]]]:
+    """The plan book as the rows of the ``config.commission_plan*`` tables."""
+    plans, components, tiers, assignments = [], [], [], []
+    for p in book.plans:
+        plans.append(
+            (p.plan_id, p.version, p.name, p.effective_from, p.effective_to, p.currency, p.credit_on)
+        )
+        for c in p.components:
+            components.append(
+                (p.plan_id, p.version, c.component, c.type, c.measure, c.weight, c.tier_position, c.rate)
             )
-            components.append(Component(plan_id, version, comp_name, ctype, measure, weight))
-            bands = req(comp, c_path, "tiers")
-            if not isinstance(bands, list) or not bands:
-                raise ConfigError(f"{where(comp, c_path, 'tiers')}: a non-empty list of bands is required")
-            previous: Tier | None = None
-            for t_index, band in enumerate(bands):
-                t_path = f"{c_path}.tiers[{t_index}]"
-                lower = _decimal(
-                    req(band, t_path, "band_lower"),
-                    where(band, t_path, "band_lower"),
-                    places=4,
-                    minimum=Decimal(0),
+            for number, band in enumerate(c.tiers or [], start=1):
+                tiers.append(
+                    (p.plan_id, p.version, c.component, number, band.band_lower, band.band_upper, band.rate)
                 )
-                raw_upper = band.get("band_upper")
-                upper = (
-                    None
-                    if raw_upper is None
-                    else _decimal(raw_upper, where(band, t_path, "band_upper"), places=4)
-                )
-                rate = _decimal(
-                    req(band, t_path, "rate"), where(band, t_path, "rate"), places=6, minimum=Decimal(0)
-                )
-                if upper is not None and upper <= lower:
-                    raise ConfigError(
-                        f"{where(band, t_path, 'band_upper')}: {upper} must be greater than "
-                        f"band_lower {lower}"
-                    )
-                if previous is None and lower != 0:
-                    raise ConfigError(f"{where(band, t_path, 'band_lower')}: the first band must start at 0")
-                if previous is not None:
-                    if previous.band_upper is None or lower < previous.band_upper:
-                        prev_upper = "open" if previous.band_upper is None else previous.band_upper
-                        raise ConfigError(
-                            f"{where(band, t_path, 'band_lower')}: band [{lower}, {upper or 'open'}) "
-                            "overlaps "
-                            f"the previous band [{previous.band_lower}, {prev_upper})"
-                        )
-                    if lower > previous.band_upper:
-                        raise ConfigError(
-                            f"{where(band, t_path, 'band_lower')}: gap between {previous.band_upper} "
-                            f"and {lower}; "
-                            "bands must be contiguous"
-                        )
-                previous = Tier(plan_id, version, comp_name, t_index + 1, lower, upper, rate)
-                tiers.append(previous)
-            if previous is not None and previous.band_upper is not None:
-                raise ConfigError(
-                    f"{where(bands[-1], f'{c_path}.tiers[{len(bands) - 1}]', 'band_upper')}: "
-                    "the last band must be open-ended (band_upper: null)"
-                )
-
-    assignments: list[Assignment] = []
-    plan_ids = {p.plan_id for p in plans}
-    raw_assignments = data.get("assignments")
-    if not isinstance(raw_assignments, list) or not raw_assignments:
-        raise ConfigError(f"{name}, field assignments: a non-empty list of assignments is required")
-    for a_index, node in enumerate(raw_assignments):
-        a_path = f"assignments[{a_index}]"
-        plan_id = str(req(node, a_path, "plan_id")).strip()
-        if plan_id not in plan_ids:
-            raise ConfigError(
-                f"{where(node, a_path, 'plan_id')}: {plan_id!r} is not a plan defined under plans"
-            )
-        role, email = node.get("role"), node.get("rep_email")
-        if (role is None) == (email is None):
-            raise ConfigError(f"{where(node, a_path, 'role')}: give exactly one of role or rep_email")
-        if role is not None and role not in ROLES:
-            raise ConfigError(f"{where(node, a_path, 'role')}: {role!r} is not one of {', '.join(ROLES)}")
-        if email is not None:
-            email = str(email).strip().lower()
-            if not _EMAIL_RE.match(email):
-                raise ConfigError(f"{where(node, a_path, 'rep_email')}: {email!r} is not an email address")
-        valid_from = _date(req(node, a_path, "valid_from"), where(node, a_path, "valid_from"))
-        valid_to = _optional_date(node.get("valid_to"), where(node, a_path, "valid_to"))
-        if valid_to is not None and valid_to <= valid_from:
-            raise ConfigError(f"{where(node, a_path, 'valid_to')}: {valid_to} must be after {valid_from}")
-        for other in assignments:
-            if (other.role, other.rep_email) == (role, email) and _overlaps(
-                other.valid_from, other.valid_to, valid_from, valid_to
-            ):
-                raise ConfigError(
-                    f"{where(node, a_path, 'valid_from')}: overlaps "
-                    f"assignments[{other.assignment_number - 1}] "
-                    f"for the same {'role' if role else 'rep'}"
-                )
-        assignments.append(Assignment(a_index + 1, plan_id, role, email, valid_from, valid_to))
-    return plans, components, tiers, assignments
+    for number, a in enumerate(book.assignments or [], start=1):
+        assignments.append((number, a.plan_id, a.role, a.rep_email, a.rep_id, a.valid_from, a.valid_to))
+    return {
+        "commission_plans": plans,
+        "commission_plan_components": components,
+        "commission_plan_tiers": tiers,
+        "commission_plan_assignments": assignments,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -844,17 +744,22 @@ _DDL = {
         reporting_currency varchar not null, source_row integer not null""",
     "commission_plans": """
         plan_id varchar not null, plan_version integer not null, plan_name varchar,
-        effective_from date not null, effective_to date, currency varchar not null""",
+        effective_from date not null, effective_to date, currency varchar not null,
+        credit_on varchar not null""",
     "commission_plan_components": """
         plan_id varchar not null, plan_version integer not null, component varchar not null,
-        component_type varchar not null, measure varchar not null, weight decimal(9,4) not null""",
+        component_type varchar not null, measure varchar not null, weight decimal(9,4) not null,
+        tier_position varchar not null, rate decimal(9,6)""",
     "commission_plan_tiers": """
         plan_id varchar not null, plan_version integer not null, component varchar not null,
         tier_number integer not null, band_lower decimal(9,4) not null, band_upper decimal(9,4),
         rate decimal(9,6) not null""",
     "commission_plan_assignments": """
         assignment_id integer not null, plan_id varchar not null, role varchar, rep_email varchar,
-        valid_from date not null, valid_to date""",
+        rep_id varchar, valid_from date not null, valid_to date""",
+    "deal_splits": """
+        source varchar not null, source_deal_id varchar not null, rep_email varchar not null,
+        split_share decimal(9,6) not null, split_type varchar not null, source_row integer not null""",
     "monthly_distribution": """
         fiscal_month integer not null, share_pct decimal(7,4) not null, source_row integer not null""",
     "calendar_regions": "region_name varchar not null, country_code varchar not null",
@@ -897,7 +802,8 @@ def read_bundle(config_dir: Path, today: date | None = None) -> ConfigBundle:
     fy_month = settings["fiscal_year_start_month"]
     rates = _read_rates(config_dir, reporting)
     targets = _read_targets(config_dir, fy_month)
-    plans, components, tiers, assignments = _read_plans(config_dir)
+    book = _read_plans(config_dir)
+    splits = _read_splits(config_dir)
     distribution = _read_distribution(config_dir, settings["target_month_split"] == "distribution")
     countries = {settings["calendar_default_country"], *settings["calendar_region_countries"].values()}
     overrides = _read_overrides(config_dir, countries)
@@ -910,7 +816,7 @@ def read_bundle(config_dir: Path, today: date | None = None) -> ConfigBundle:
                 f"{_where(t.source_file, t.source_row, 'currency')}: {t.currency!r} has no rate in "
                 f"{config_dir.name}/exchange_rates.csv"
             )
-    for p in plans:
+    for p in book.plans:
         if p.currency != reporting:
             raise ConfigError(
                 f"{config_dir.name}/commission_plan.yml plan {p.plan_id} v{p.version}, field currency: "
@@ -941,20 +847,8 @@ def read_bundle(config_dir: Path, today: date | None = None) -> ConfigBundle:
             for t in targets
         ],
         "exchange_rates": [(c, d, r, reporting, n) for c, d, r, n in rates],
-        "commission_plans": [
-            (p.plan_id, p.version, p.name, p.effective_from, p.effective_to, p.currency) for p in plans
-        ],
-        "commission_plan_components": [
-            (c.plan_id, c.version, c.component, c.component_type, c.measure, c.weight) for c in components
-        ],
-        "commission_plan_tiers": [
-            (t.plan_id, t.version, t.component, t.tier_number, t.band_lower, t.band_upper, t.rate)
-            for t in tiers
-        ],
-        "commission_plan_assignments": [
-            (a.assignment_number, a.plan_id, a.role, a.rep_email, a.valid_from, a.valid_to)
-            for a in assignments
-        ],
+        **_plan_tables(book),
+        "deal_splits": splits,
         "monthly_distribution": distribution,
         "calendar_regions": sorted(settings["calendar_region_countries"].items()),
         "calendar": [

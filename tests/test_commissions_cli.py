@@ -138,3 +138,45 @@ def test_close_and_export(tmp_path, monkeypatch):
     text = (tmp_path / "out" / "payroll_2026-10.csv").read_text(encoding="utf-8")
     assert "2026-10-01,ann,,,USD,80.00," in text and text.rstrip().endswith(",80.00,1,closed")
     assert (tmp_path / "out" / "payroll_2026-10.xlsx").exists()
+
+
+def test_estimate_pays_collections_and_caps_on_the_fiscal_year(tmp_path: Path):
+    # pay on collection, flat 10 %, per_year 1,000.00; the fiscal year starts in April. The booking
+    # credit is ignored (not the plan's basis). A (Dec 2026) 600.00 and B (Feb 2027) 600.00 are in
+    # FY2026: B is cut by 200.00; C (Apr 2027) starts FY2027: 500.00 uncut.
+    (tmp_path / "plan.yml").write_text(
+        PLAN.replace("currency: USD", "currency: USD\n    credit_on: collection")
+        .replace("type: tiered_marginal", "type: flat\n        rate: 0.10\n        caps: {per_year: 1000.00}")
+        .split("        tiers:")[0],
+        encoding="utf-8",
+    )
+    (tmp_path / "credits.csv").write_text(
+        "deal_id,rep_id,credit_date,amount,basis\n"
+        "X,ann,2026-12-01,50000.00,booking\n"
+        "A,ann,2026-12-10,6000.00,collection\n"
+        "B,ann,2027-02-10,6000.00,collection\n"
+        "C,ann,2027-04-05,5000.00,collection\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(
+        app,
+        [
+            "estimate",
+            "--plan",
+            str(tmp_path / "plan.yml"),
+            "--credits",
+            str(tmp_path / "credits.csv"),
+            "--fiscal-year-start-month",
+            "4",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    got = {r["commission_line_id"]: D(r["commission_amount"]) for r in json.loads(result.output)["lines"]}
+    assert got == {
+        "A:P:v1:bookings:0": D("600.00"),
+        "B:P:v1:bookings:0": D("600.00"),
+        "cap:year:ann:2027-02:P:v1:bookings": D("-200.00"),
+        "C:P:v1:bookings:0": D("500.00"),
+    }

@@ -392,3 +392,137 @@ def test_every_line_carries_what_explains_it():
     )
     assert ln.commission_amount == D("21.80")  # 1,090 x 2 %
     assert "band 1" in ln.explanation and "1090.00 x 0.02" in ln.explanation
+
+
+# ---------------------------------------------------------------------------------------------
+# fiscal-year caps, caps and clawbacks, pay on collection
+# ---------------------------------------------------------------------------------------------
+
+
+def test_yearly_cap_runs_on_the_fiscal_year_not_the_calendar_year():
+    # flat 10 %, per_year 1,000.00. Credits: Dec 2026 6,000 (600.00), Feb 2027 6,000 (600.00),
+    # Apr 2027 5,000 (500.00).
+    comp = FLAT_10 + "        caps: {per_year: 1000.00}\n"
+    credits = [
+        credit("dec", "2026-12-10", "6000.00"),
+        credit("feb", "2027-02-10", "6000.00"),
+        credit("apr", "2027-04-05", "5000.00"),
+    ]
+    # fiscal year from April: FY2026 = 2026-04-01 .. 2027-03-31 holds Dec and Feb: 600 + 600 =
+    # 1,200 -> Feb is cut by 200.00; April starts FY2027: 500.00 uncut.
+    fiscal = amounts(calculate(book(comp), credits, fiscal_year_start_month=4))
+    assert {k: v for k, v in fiscal.items() if k.startswith("cap:")} == {
+        "cap:year:r1:2027-02:P:v1:bookings": D("-200.00")
+    }
+    assert sum(fiscal.values()) == D("1500.00")  # 600 + 400 + 500
+    # calendar year (start month 1): 2026 = 600; 2027 = Feb 600 + Apr 500 = 1,100 -> Apr cut by 100
+    calendar_year = amounts(calculate(book(comp), credits))
+    assert {k: v for k, v in calendar_year.items() if k.startswith("cap:")} == {
+        "cap:year:r1:2027-04:P:v1:bookings": D("-100.00")
+    }
+    assert sum(calendar_year.values()) == D("1600.00")  # 600 + 600 + 400
+
+
+def test_clawback_of_a_capped_deal_reverses_only_what_was_paid():
+    # flat 10 %, per_period 1,000.00. October: a (Oct 5) earns 800.00, b (Oct 20) 600.00 = 1,400.00
+    # -> period cap -400.00. The cap is attributed in credit-date order: a is paid 800.00 in full,
+    # b only 200.00 (400.00 of its 600.00 withheld). b is cancelled on Nov 10: its line is reversed
+    # (-600.00) and its part of the cap line given back (+400.00): -200.00 = what b was paid.
+    comp = FLAT_10 + "        caps: {per_period: 1000.00}\n"
+    credits = [
+        credit("a", "2026-10-05", "8000.00"),
+        credit("b", "2026-10-20", "6000.00", reversed_on=date(2026, 11, 10)),
+    ]
+    lines = calculate(book(comp), credits)
+    got = amounts(lines)
+    assert got["cap:period:r1:2026-10:P:v1:bookings"] == D("-400.00")
+    claws = {
+        ln.commission_line_id: (ln.related_line_id, ln.commission_amount)
+        for ln in lines
+        if ln.line_type == "clawback"
+    }
+    assert claws == {
+        "clawback:b:P:v1:bookings:0": ("b:P:v1:bookings:0", D("-600.00")),
+        "clawback:cap:period:r1:2026-10:P:v1:bookings:b": (
+            "cap:period:r1:2026-10:P:v1:bookings",
+            D("400.00"),
+        ),
+    }
+    assert statement_totals(lines) == {("r1", OCT): D("1000.00"), ("r1", date(2026, 11, 1)): D("-200.00")}
+
+    # the same month with a cancelled instead: a was paid in full (800.00), so -800.00 and nothing
+    # of the cap comes back; b keeps what it was paid (200.00)
+    credits = [
+        credit("a", "2026-10-05", "8000.00", reversed_on=date(2026, 11, 10)),
+        credit("b", "2026-10-20", "6000.00"),
+    ]
+    lines = calculate(book(comp), credits)
+    assert [(ln.commission_line_id, ln.commission_amount) for ln in lines if ln.line_type == "clawback"] == [
+        ("clawback:a:P:v1:bookings:0", D("-800.00"))
+    ]
+
+
+def test_a_clawback_in_the_same_fiscal_year_gives_room_back_to_the_yearly_cap():
+    # flat 10 %, per_year 1,000.00 (calendar fiscal year). Jan: a 600.00. Feb: b 600.00, only 400.00
+    # allowed -> cap -200.00 (all of it b's). Mar 5: b cancelled -> -600.00 + 200.00 = -400.00 (what
+    # b was paid); the year has paid 600 + 400 - 400 = 600.00. Apr: c 300.00 fits under the cap
+    # (room 400.00): no cap line.
+    comp = FLAT_10 + "        caps: {per_year: 1000.00}\n"
+    credits = [
+        credit("a", "2026-01-10", "6000.00"),
+        credit("b", "2026-02-10", "6000.00", reversed_on=date(2026, 3, 5)),
+        credit("c", "2026-04-10", "3000.00"),
+    ]
+    lines = calculate(book(comp), credits)
+    got = amounts(lines)
+    assert got["cap:year:r1:2026-02:P:v1:bookings"] == D("-200.00")
+    assert got["clawback:b:P:v1:bookings:0"] == D("-600.00")
+    assert got["clawback:cap:year:r1:2026-02:P:v1:bookings:b"] == D("200.00")
+    assert got["c:P:v1:bookings:0"] == D("300.00")
+    assert not any(k.startswith("cap:year:r1:2026-04") for k in got)
+    assert statement_totals(lines) == {
+        ("r1", date(2026, 1, 1)): D("600.00"),
+        ("r1", date(2026, 2, 1)): D("400.00"),
+        ("r1", date(2026, 3, 1)): D("-400.00"),
+        ("r1", date(2026, 4, 1)): D("300.00"),
+    }
+
+
+def test_a_collection_component_pays_on_payments_over_two_periods():
+    # A booking plan with a 5 % bookings component and a 1 % pay-on-collection component.
+    # Deal d1 (10,000 EUR) won Oct 2 at 1.08 = 10,800.00 -> 540.00 in October. Paid 4,000 EUR on
+    # Oct 20 at 1.08 = 4,320.00 -> 43.20 in October; the remaining 6,000 EUR on Nov 5 at 1.10 =
+    # 6,600.00 -> 66.00 in November. Attainment counts bookings only: 10,800 / 20,000 = 0.54.
+    comp = FLAT_10.replace("0.10", "0.05") + (
+        "      - component: collections\n"
+        "        type: flat\n"
+        "        credit_on: collection\n"
+        "        measure: monthly_credited_amount\n"
+        "        rate: 0.01\n"
+    )
+    credits = [
+        credit("d1", "2026-10-02", "10800.00"),
+        Credit("pay1", "d1", "r1", date(2026, 10, 20), D("4320.00"), basis="collection"),
+        Credit("pay2", "d1", "r1", date(2026, 11, 5), D("6600.00"), basis="collection"),
+    ]
+    targets = {("r1", OCT): D("20000.00"), ("r1", date(2026, 11, 1)): D("20000.00")}
+    lines = calculate(book(comp), credits, targets=targets)
+    assert amounts(lines) == {
+        "d1:P:v1:bookings:0": D("540.00"),
+        "pay1:P:v1:collections:0": D("43.20"),
+        "pay2:P:v1:collections:0": D("66.00"),
+    }
+    assert {ln.attainment for ln in lines if ln.period_month == OCT} == {D("0.54")}
+    assert {ln.credit_basis for ln in lines if ln.component == "collections"} == {"collection"}
+
+
+def test_cash_collected_after_the_rep_left_earns_nothing():
+    # r1's last day is 2026-08-30. Collections (flat 1 %): 1,000.00 on Aug 30 (still employed) ->
+    # 10.00; 96,771.37 on Sep 15 (after leaving) -> no line.
+    plans = book(FLAT_10.replace("0.10", "0.01"), plan_extra="    credit_on: collection")
+    reps = {"r1": Rep("r1", left_on=date(2026, 8, 30))}
+    credits = [
+        Credit("p1", "d", "r1", date(2026, 8, 30), D("1000.00"), basis="collection"),
+        Credit("p2", "d", "r1", date(2026, 9, 15), D("96771.37"), basis="collection"),
+    ]
+    assert amounts(calculate(plans, credits, reps)) == {"p1:P:v1:bookings:0": D("10.00")}

@@ -192,3 +192,105 @@ def test_reconciliation_passes_and_reports_a_mismatch(wh):
     # a won deal the credits do not carry: credited <> won revenue x split shares
     conn.execute("insert into marts.fct_deals values ('d9', true, '2026-10-25', 10.00, '2026-10-25')")
     assert reconcile(conn) == ["2026-10: credited 12000.00 <> won revenue x split shares 12010.00"]
+
+
+CAPPED_PLAN = """
+plans:
+  - plan_id: AE
+    version: 1
+    effective_from: 2026-01-01
+    currency: USD
+    components:
+      - component: bookings
+        type: flat
+        rate: 0.10
+        caps: {per_period: 1000.00}
+assignments:
+  - {plan_id: AE, role: rep, valid_from: 2026-01-01}
+"""
+
+
+@pytest.mark.parametrize("how", ["reversed_on", "no_longer_won"])
+def test_clawback_after_close_of_a_capped_deal_reverses_only_what_was_paid(wh, how):
+    # flat 10 % capped at 1,000.00 a month. October: d1 (Oct 5) 6,000 -> 600.00, d2 (Oct 20)
+    # 6,000 -> 600.00 = 1,200.00 -> period cap -200.00, attributed in credit-date order: d1 is paid
+    # 600.00, d2 only 400.00. October closes at 1,000.00.
+    (wh.settings.config_path / "commission_plan.yml").write_text(CAPPED_PLAN, encoding="utf-8")
+    conn = wh.conn
+    run_engine(conn, wh.settings, date(2026, 10, 31))
+    assert lines(conn, OCT) == {
+        "d1:AE:v1:bookings:0": D("600.00"),
+        "d2:AE:v1:bookings:0": D("600.00"),
+        "cap:period:r1:2026-10:AE:v1:bookings": D("-200.00"),
+    }
+    close_period(conn, OCT)
+    snapshot = closed_rows(conn)
+    # d2 is cancelled on Nov 10 (its sales orders cancelled, or the deal no longer won)
+    if how == "reversed_on":
+        conn.execute(
+            "update intermediate.int_credit_lines set reversed_on = '2026-11-10' where deal_id = 'd2'"
+        )
+    else:
+        conn.execute("delete from intermediate.int_credit_lines where deal_id = 'd2'")
+        conn.execute(
+            "update marts.fct_deals set is_won = false, modified_at = '2026-11-10 08:00:00+00' "
+            "where deal_id = 'd2'"
+        )
+    run_engine(conn, wh.settings, date(2026, 11, 20))
+    assert closed_rows(conn) == snapshot
+    # November: d2's line reversed (-600.00) and the 200.00 of the closed cap line that fell on d2
+    # given back (+200.00): -400.00, exactly what d2 was paid. October is not adjusted.
+    assert lines(conn, NOV) == {
+        "clawback:d2:AE:v1:bookings:0": D("-600.00"),
+        "clawback:cap:period:r1:2026-10:AE:v1:bookings:d2": D("200.00"),
+    }
+    assert lines(conn, OCT) == {
+        "d1:AE:v1:bookings:0": D("600.00"),
+        "d2:AE:v1:bookings:0": D("600.00"),
+        "cap:period:r1:2026-10:AE:v1:bookings": D("-200.00"),
+    }
+    related = dict(
+        conn.execute(
+            "select commission_line_id, related_line_id from finance.commission_lines "
+            "where line_type = 'clawback'"
+        ).fetchall()
+    )
+    assert (
+        related["clawback:cap:period:r1:2026-10:AE:v1:bookings:d2"] == "cap:period:r1:2026-10:AE:v1:bookings"
+    )
+
+
+def test_yearly_cap_follows_the_fiscal_year_of_settings_yml(wh):
+    # settings.yml starts the fiscal year in April. Flat 10 % capped at 1,000.00 a year: d1 and d2
+    # (October 2026, FY2026) earn 600.00 + 600.00 -> cap -200.00 in October.
+    config = wh.settings.config_path
+    (config / "settings.yml").write_text("fiscal_year_start_month: 4\n", encoding="utf-8")
+    (config / "commission_plan.yml").write_text(
+        CAPPED_PLAN.replace("per_period: 1000.00", "per_year: 1000.00"), encoding="utf-8"
+    )
+    conn = wh.conn
+    run_engine(conn, wh.settings, date(2026, 10, 31))
+    (cap,) = conn.execute(
+        "select commission_amount, explanation from finance.commission_lines where line_type = 'cap'"
+    ).fetchall()
+    assert cap[0] == D("-200.00")
+    assert "fiscal year FY2026 from 2026-04-01" in cap[1]
+
+
+def test_reconciliation_reads_the_split_aware_model_per_basis(wh):
+    # int_credit_reconciliation (dbt) compares, per month and basis, the direct credits with the
+    # revenue x split shares: here November's collections credit 1,190.00 where 1,000.00 collected
+    # + a 20 % overlay (200.00) = 1,200.00 are due.
+    conn = wh.conn
+    conn.execute("""
+        create table intermediate.int_credit_reconciliation as
+        select * from (values
+            (date '2026-10-01', 'booking', 12000.00, 0.00, 12000.00, 12000.00, 0.00),
+            (date '2026-11-01', 'collection', 1000.00, 200.00, 1200.00, 1190.00, -10.00)
+        ) as t(period_month, credit_basis, won_amount, overlay_expected, expected_amount,
+               credited_amount, difference)""")
+    run_engine(conn, wh.settings, date(2026, 10, 31))
+    assert reconcile(conn) == [
+        "2026-11 collection: credited 1190.00 <> collected revenue x split shares 1200.00 "
+        "(revenue 1000.00 + overlay 200.00)"
+    ]

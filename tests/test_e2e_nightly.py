@@ -186,6 +186,10 @@ def test_monthly_close_exports_and_sends_statements_and_finance(night) -> None:
         home, "select count(*) from marts.fct_commissions where period_month = '2026-11-01'"
     )[0]
     assert len(lines) - 1 == expected > 0
+    # the plan's pay-on-collection component paid on the CRMs' payments
+    assert (
+        _query(home, "select count(*) from marts.fct_commissions where credit_basis = 'collection'")[0][0] > 0
+    )
 
     # ... and e-mails one statement per rep with lines, to that rep only, with their own total
     per_rep = dict(

@@ -69,13 +69,16 @@ def estimate(
     targets: Annotated[Path | None, typer.Option("--targets", help="Monthly targets per rep, CSV.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
     output: Annotated[Path | None, typer.Option("--output", help="Write here instead of stdout.")] = None,
+    fiscal_year_start_month: Annotated[
+        int, typer.Option("--fiscal-year-start-month", min=1, max=12, help="Month yearly caps start in.")
+    ] = 1,
 ) -> None:
     """Lines and totals for given credits under a plan, with the nightly's engine; no CRM needed."""
     if fmt not in ("table", "csv", "json"):
         raise typer.BadParameter(f"{fmt!r} is not table, csv or json", param_hint="--format")
     try:
         book = load_plan_file(plan)
-        lines = run_estimate(book, credits, targets)
+        lines = run_estimate(book, credits, targets, fiscal_year_start_month=fiscal_year_start_month)
     except (PlanError, InputError) as exc:
         typer.echo(f"commissions estimate failed: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -139,11 +139,25 @@ class Line:
 LINE_COLUMNS = tuple(f.name for f in fields(Line))
 
 
+def fiscal_year_start(day: date, start_month: int = 1) -> date:
+    """First day of the fiscal year holding ``day``. FY N starts on the first day of
+    ``start_month`` in calendar year N (config/README.md), so with 4, 2027-02-10 is in FY2026."""
+    year = day.year if day.month >= start_month else day.year - 1
+    return date(year, start_month, 1)
+
+
 @dataclass
 class _RepState:
+    fiscal_year_start_month: int = 1
+    # (cap scope, fiscal year start) -> net amount of the scope paid in that fiscal year so far
     year_totals: dict[tuple, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
     draw_balance: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
     lines_by_credit: dict[str, list[Line]] = field(default_factory=lambda: defaultdict(list))
+    # period / year cap line id -> {credit_id (None = lines without a credit, e.g. bonuses): the
+    # (negative) part of the cap line that falls on it}
+    cap_split: dict[str, dict[str | None, Decimal]] = field(default_factory=dict)
+    # credit_id -> [(period/year cap line, the credit's part of it)]: what a clawback gives back
+    cap_shares: dict[str, list[tuple[Line, Decimal]]] = field(default_factory=lambda: defaultdict(list))
 
 
 def _band_index(bands, position: Decimal, bounds: list[tuple[Decimal, Decimal | None]]) -> int:
@@ -184,6 +198,7 @@ def calculate(
     periods: Iterable[date] = (),
     currency: str | None = None,
     prorate_targets: bool = True,
+    fiscal_year_start_month: int = 1,
 ) -> list[Line]:
     """Statement lines for every rep and period.
 
@@ -191,6 +206,7 @@ def calculate(
     it by the days employed (``Rep.hired_on``/``left_on``) unless ``prorate_targets`` is false
     (the nightly passes the targets mart's already prorated targets). Draws are always prorated.
     ``periods`` adds months to compute even without credits (draws are paid in them).
+    ``fiscal_year_start_month`` (settings.yml) decides which months a ``per_year`` cap spans.
     """
     reps = dict(reps or {})
     targets = dict(targets or {})
@@ -202,8 +218,10 @@ def calculate(
     rep_periods: dict[str, set[date]] = defaultdict(set)
     for c in credits:
         rep = reps[c.rep_id]
+        if rep.left_on is not None and c.credit_date > rep.left_on:
+            continue  # earned only while employed: e.g. cash collected after the rep left
         plan = book.plan_for(rep_id=rep.rep_id, email=rep.email, role=rep.role, day=c.credit_date)
-        if plan is None or plan.credit_on != c.basis:
+        if plan is None or c.basis not in plan.bases:
             continue
         by_rep_period[(c.rep_id, month_start(c.credit_date))].append((c, plan))
         rep_periods[c.rep_id].add(month_start(c.credit_date))
@@ -219,7 +237,7 @@ def calculate(
 
     lines: list[Line] = []
     for rep_id in sorted(rep_periods):
-        rep, state = reps[rep_id], _RepState()
+        rep, state = reps[rep_id], _RepState(fiscal_year_start_month)
         for period in sorted(rep_periods[rep_id]):
             lines.extend(
                 _rep_period(
@@ -266,7 +284,10 @@ def _rep_period(
         plan = plans[key]
         cur = currency or plan.currency
         pcredits = sorted(credits_by_plan.get(key, []), key=lambda c: (c.credit_date, c.credit_id))
-        direct_total = sum((c.amount for c in pcredits if c.kind == "direct"), ZERO)
+        # attainment: the month's direct credits of the plan's own basis (credit_on)
+        direct_total = sum(
+            (c.amount for c in pcredits if c.kind == "direct" and c.basis == plan.credit_on), ZERO
+        )
         attainment = _attainment(direct_total, target)
         plan_lines: list[Line] = []
         for comp in plan.components:
@@ -279,12 +300,31 @@ def _rep_period(
                 state.lines_by_credit[ln.credit_id].append(ln)
         out += plan_lines
 
-    # clawbacks: reverse what the cancelled credit's lines paid, in the cancellation's period
+    # clawbacks: reverse what the cancelled credit was paid, in the cancellation's period: each of
+    # its lines (commission lines and its per-deal cap line) and its part of the period / year cap
+    # lines that cut it, so that the clawback never exceeds what was paid
+    fy = fiscal_year_start(period, state.fiscal_year_start_month)
     for c in sorted(reversed_credits, key=lambda c: c.credit_id):
-        for orig in state.lines_by_credit.get(c.credit_id, []):
-            if orig.commission_amount == 0:
-                continue
-            out.append(_clawback(orig, period, c.reversed_on))
+        claws = [
+            _clawback(orig, period, c.reversed_on)
+            for orig in state.lines_by_credit.get(c.credit_id, [])
+            if orig.commission_amount != 0
+        ]
+        claws += [
+            cap_share_clawback(cap, share, c, period)
+            for cap, share in state.cap_shares.get(c.credit_id, [])
+            if share != 0
+        ]
+        for ln in claws:
+            # a clawback in the same fiscal year gives the amount back to the yearly caps' room
+            if fiscal_year_start(ln.source_period, state.fiscal_year_start_month) == fy:
+                scopes = [f"{ln.plan_id}:v{ln.plan_version}:*"]
+                if ln.component is not None:
+                    scopes.append(f"{ln.plan_id}:v{ln.plan_version}:{ln.component}")
+                for scope in scopes:
+                    if (scope, fy) in state.year_totals:
+                        state.year_totals[(scope, fy)] += ln.commission_amount
+        out += claws
 
     if period_plan is not None and period_plan.draw is not None:
         out += _draw(period_plan, rep, period, out, state, currency or period_plan.currency)
@@ -333,6 +373,36 @@ def clawback_line(orig: Line, period: date, reversed_on: date | None, paid: Deci
 _clawback = clawback_line
 
 
+def cap_share_clawback(cap: Line, share: Decimal, credit: Credit, period: date) -> Line:
+    """Gives back the part ``share`` (negative) of a period / year cap line that fell on a cancelled
+    credit: the credit's commission lines are reversed in full, this line adds back what the cap
+    had withheld from them, so the credit's clawback lines total exactly what was paid for it."""
+    credit_id, reversed_on = credit.credit_id, credit.reversed_on
+    return Line(
+        commission_line_id=f"clawback:{cap.commission_line_id}:{credit_id}",
+        line_type="clawback",
+        rep_id=cap.rep_id,
+        period_month=period,
+        deal_id=credit.deal_id,
+        credit_id=credit_id,
+        credit_kind=credit.kind,
+        credit_basis=credit.basis,
+        credit_date=credit.credit_date,
+        plan_id=cap.plan_id,
+        plan_version=cap.plan_version,
+        component=cap.component,
+        component_type="cap",
+        base_amount=-share,
+        commission_amount=-share,
+        currency=cap.currency,
+        related_line_id=cap.commission_line_id,
+        source_period=cap.period_month,
+        explanation=f"clawback of credit {credit_id}: {-share} of {cap.commission_line_id} "
+        f"({cap.period_month:%Y-%m}) was withheld from it by the cap and never paid; only what was paid "
+        f"is clawed back (deal cancelled or refunded on {reversed_on})",
+    )
+
+
 def _base_line(
     plan: PlanVersion, comp: Component, rep: Rep, period: date, c: Credit, cur: str, target, attainment
 ):
@@ -362,7 +432,8 @@ def _base_line(
 
 
 def _component_lines(plan, comp: Component, rep, period, pcredits, target, attainment, cur) -> list[Line]:
-    credits = [c for c in pcredits if c.kind in comp.kinds]
+    basis = plan.basis_of(comp)
+    credits = [c for c in pcredits if c.kind in comp.kinds and c.basis == basis]
     mult, note = _multiplier(comp, attainment)
     if comp.type == "bonus":
         return _bonus_lines(plan, comp, rep, period, target, attainment, mult, note, cur)
@@ -493,6 +564,13 @@ def _bonus_lines(plan, comp, rep, period, target, attainment, mult, note, cur) -
 def _caps(
     caps: Caps | None, lines: list[Line], plan, component, rep, period, state: _RepState, cur
 ) -> list[Line]:
+    """Cap lines of one scope (a component, or the plan when ``component`` is None).
+
+    ``per_deal`` caps the sum of a credit's lines (the cap line carries the credit). ``per_period``
+    and ``per_year`` cut the scope's total; the cut is attributed to credits in credit-date order
+    (ties by credit id; lines without a credit, i.e. bonuses, last): the credits earned after the
+    cap was reached are the ones not paid. That attribution (``state.cap_shares``) is what a
+    clawback gives back, so a clawback reverses only what was actually paid for the credit."""
     if caps is None:
         return []
     out: list[Line] = []
@@ -521,6 +599,7 @@ def _caps(
                         deal_id=cls[0].deal_id,
                         credit_id=cid,
                         credit_kind=cls[0].credit_kind,
+                        credit_basis=cls[0].credit_basis,
                         credit_date=cls[0].credit_date,
                         base_amount=total,
                         commission_amount=caps.per_deal - total,
@@ -529,33 +608,62 @@ def _caps(
                         **common,
                     )
                 )
-    total = sum((x.commission_amount for x in lines + out), ZERO)
+    # what each credit nets in this scope so far (after per-deal caps and the cuts of caps of an
+    # inner scope already applied to these lines)
+    nets: dict[str | None, Decimal] = defaultdict(lambda: ZERO)
+    order: dict[str | None, tuple] = {}
+    for ln in lines + out:
+        if ln.line_type == "cap" and ln.commission_line_id in state.cap_split:
+            for key, share in state.cap_split[ln.commission_line_id].items():
+                nets[key] += share
+            continue
+        key = ln.credit_id
+        nets[key] += ln.commission_amount
+        order[key] = (0, ln.credit_date, key) if key else (1, date.min, "")
+    total = sum(nets.values(), ZERO)
+
+    def cut(line: Line, room: Decimal) -> None:
+        split: dict[str | None, Decimal] = {}
+        before = ZERO
+        for key in sorted(nets, key=lambda k: order.get(k, (1, date.min, ""))):
+            net = nets[key]
+            paid = min(max(room - before, ZERO), net) if net > 0 else net
+            before += net
+            if paid != net:
+                split[key] = paid - net
+                nets[key] = paid
+        state.cap_split[line.commission_line_id] = split
+        for key, share in split.items():
+            if key is not None:
+                state.cap_shares[key].append((line, share))
+
     if caps.per_period is not None and total > caps.per_period:
-        out.append(
-            Line(
-                commission_line_id=f"cap:period:{rep.rep_id}:{period:%Y-%m}:{scope}",
-                base_amount=total,
-                commission_amount=caps.per_period - total,
-                explanation=f"per-period cap {caps.per_period}: earned {total}",
-                **common,
-            )
+        line = Line(
+            commission_line_id=f"cap:period:{rep.rep_id}:{period:%Y-%m}:{scope}",
+            base_amount=total,
+            commission_amount=caps.per_period - total,
+            explanation=f"per-period cap {caps.per_period}: earned {total}",
+            **common,
         )
+        cut(line, caps.per_period)
+        out.append(line)
         total = caps.per_period
     if caps.per_year is not None:
-        key = (scope, period.year)
+        fy = fiscal_year_start(period, state.fiscal_year_start_month)
+        key = (scope, fy)
         before = state.year_totals[key]
         allowed = max(caps.per_year - before, ZERO)
         if total > allowed:
-            out.append(
-                Line(
-                    commission_line_id=f"cap:year:{rep.rep_id}:{period:%Y-%m}:{scope}",
-                    base_amount=total,
-                    commission_amount=allowed - total,
-                    explanation=f"per-year cap {caps.per_year} (calendar year {period.year}): "
-                    f"{before} paid before this period, earned {total}",
-                    **common,
-                )
+            line = Line(
+                commission_line_id=f"cap:year:{rep.rep_id}:{period:%Y-%m}:{scope}",
+                base_amount=total,
+                commission_amount=allowed - total,
+                explanation=f"per-year cap {caps.per_year} (fiscal year FY{fy.year} from {fy}): "
+                f"{before} paid before this period, earned {total}",
+                **common,
             )
+            cut(line, allowed)
+            out.append(line)
             total = allowed
         state.year_totals[key] = before + total
     return out

@@ -89,6 +89,9 @@ def read_credits(path: Path) -> tuple[list[Credit], dict[str, Rep]]:
         kind = row.get("kind") or "direct"
         if kind not in ("direct", "rollup"):
             raise InputError(f"{where('kind')}: {kind!r} is not direct or rollup")
+        basis = row.get("basis") or "booking"
+        if basis not in ("booking", "collection"):
+            raise InputError(f"{where('basis')}: {basis!r} is not booking or collection")
         deal_id = row.get("deal_id") or f"row{n}"
         credit_id = row.get("credit_id") or deal_id
         if credit_id in seen:
@@ -102,6 +105,7 @@ def read_credits(path: Path) -> tuple[list[Credit], dict[str, Rep]]:
                 credit_date=_day(row.get("credit_date", ""), where("credit_date")),
                 amount=money(amount * fx * share),
                 kind=kind,
+                basis=basis,
                 split_share=share,
                 original_amount=amount,
                 original_currency=row.get("currency") or None,
@@ -135,11 +139,13 @@ def read_targets(path: Path, reps: dict[str, Rep]) -> dict[tuple[str, date], Dec
     return targets
 
 
-def estimate(book: PlanBook, credits_csv: Path, targets_csv: Path | None = None) -> list[Line]:
+def estimate(
+    book: PlanBook, credits_csv: Path, targets_csv: Path | None = None, *, fiscal_year_start_month: int = 1
+) -> list[Line]:
     """Statement lines for the credits of a CSV under a plan book - the nightly's engine."""
     credits, reps = read_credits(Path(credits_csv))
     targets = read_targets(Path(targets_csv), reps) if targets_csv else {}
-    return calculate(book, credits, reps, targets)
+    return calculate(book, credits, reps, targets, fiscal_year_start_month=fiscal_year_start_month)
 
 
 def _cell(value) -> str:

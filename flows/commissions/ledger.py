@@ -80,6 +80,10 @@ _COLUMN_TYPES = {
 assert tuple(_COLUMN_TYPES) == LINE_COLUMNS
 
 
+class ReconciliationError(RuntimeError):
+    """The per-run reconciliation found credits, lines or statements that do not add up."""
+
+
 class CloseError(RuntimeError):
     """A period cannot be closed (already closed, or nothing calculated)."""
 
@@ -250,6 +254,7 @@ def build_ledger(
     run_date: date,
     cancelled_on: dict[str, date] | None = None,
     currency: str | None = None,
+    fiscal_year_start_month: int = 1,
 ) -> list[Line]:
     """All periods' lines: closed periods as snapshotted, open periods recalculated, plus
     adjustments. A credit that was paid in a closed period and has since disappeared (the deal was
@@ -295,16 +300,41 @@ def build_ledger(
                 basis=ln.credit_basis or "booking",
             )
         )
-    computed = calculate(book, all_credits, reps, targets, currency=currency, prorate_targets=False)
-    # a clawback reverses at most what was paid: the closed amount of the line
+    computed = calculate(
+        book,
+        all_credits,
+        reps,
+        targets,
+        currency=currency,
+        prorate_targets=False,
+        fiscal_year_start_month=fiscal_year_start_month,
+    )
+    # a clawback reverses at most what was paid: the closed amount of the line (a clawback of a
+    # credit's part of a cap line keeps the engine's attribution; a closed period recalculated
+    # differently is settled by its adjustment lines)
     paid = {ln.commission_line_id: ln.commission_amount for ln in closed_lines}
     for ln in computed:
-        if ln.line_type == "clawback" and ln.related_line_id in paid:
+        if (
+            ln.line_type == "clawback"
+            and ln.related_line_id in paid
+            and ln.commission_line_id == f"clawback:{ln.related_line_id}"
+        ):
             ln.commission_amount = -paid[ln.related_line_id]
     ledger = [ln for ln in closed_lines]
     ledger += [ln for ln in computed if ln.period_month not in closed]
     ledger += adjustments(computed, closed_lines, closed)
     return ledger
+
+
+def _fiscal_year_start_month(settings) -> int:
+    """The fiscal year of the yearly caps: ``config/settings.yml`` (the file the targets use),
+    else the pipeline settings' ``fiscal_year_start_month``, else January."""
+    from flows.config_loader import read_settings
+
+    config_dir = Path(settings.config_path)
+    if (config_dir / "settings.yml").exists():
+        return int(read_settings(config_dir)["fiscal_year_start_month"])
+    return int(getattr(settings, "fiscal_year_start_month", 1) or 1)
 
 
 def run_engine(conn: duckdb.DuckDBPyConnection, settings, run_date: date | None = None) -> int:
@@ -338,6 +368,7 @@ def run_engine(conn: duckdb.DuckDBPyConnection, settings, run_date: date | None 
         run_date=run_date,
         cancelled_on={k: v for k, v in by_credit.items() if v is not None},
         currency=getattr(settings, "reporting_currency", None),
+        fiscal_year_start_month=_fiscal_year_start_month(settings),
     )
     write_lines(conn, ledger, run_date)
     return len(ledger)
@@ -516,8 +547,10 @@ def export_period(conn, period: date, out_dir: Path, *, xlsx: bool = False) -> l
 def reconcile(conn) -> list[str]:
     """Failures of the per-period reconciliation (empty = reconciled):
 
-    1. Σ credited direct amounts per period = Σ won revenue (reporting currency) x split shares,
-       i.e. the splits of every deal add up to the deal (``int_credit_lines`` vs ``fct_deals``);
+    1. per period and credit basis: Σ credited direct amounts = won (booking) or collected
+       (collection) revenue x split shares - revenue splits add up to the sale, overlay credits
+       are Σ revenue x overlay share (``intermediate.int_credit_reconciliation``, which dbt builds
+       with the credits; without it, bookings are checked against ``fct_deals`` directly);
     2. per open period, plan and tiered/flat component: Σ base_amount of the commission lines =
        Σ credited amounts of the credits on that plan (every credited unit is paid in exactly one
        band);
@@ -525,11 +558,23 @@ def reconcile(conn) -> list[str]:
     """
     failures: list[str] = []
     credits = _find(conn, "intermediate", "int_credit_lines")
+    recon = _find(conn, "intermediate", "int_credit_reconciliation")
     deals = _find(conn, "marts", "fct_deals")
-    if credits and deals:
+    if recon:
+        for period, basis, credited, expected, revenue, overlay in conn.execute(f"""
+            select period_month, credit_basis, credited_amount, expected_amount, won_amount,
+                   overlay_expected
+            from {recon} where difference <> 0 order by 1, 2
+        """).fetchall():
+            what = "won" if basis == "booking" else "collected"
+            failures.append(
+                f"{period:%Y-%m} {basis}: credited {credited} <> {what} revenue x split shares {expected} "
+                f"(revenue {revenue} + overlay {overlay})"
+            )
+    elif credits and deals:
         for period, credited, won in conn.execute(f"""
             with c as (select period_month, sum(credit_amount) as credited from {credits}
-                       where credit_kind = 'direct' group by 1),
+                       where credit_kind = 'direct' and credit_basis = 'booking' group by 1),
                  d as (select cast(date_trunc('month', close_date) as date) as period_month,
                               sum(amount_reporting) as won
                        from {deals} where is_won and close_date is not null group by 1)
@@ -579,8 +624,9 @@ DBT_SELECT_AFTER_ENGINE = "fct_commissions+"
 
 def refresh_commissions(settings, run_date: date, *, in_prefect: bool = False) -> int:
     """The nightly (and monthly) commission step, to call right after ``dbt build`` and before
-    the marts data gate: run the engine over the credits dbt just built, then rebuild
-    ``fct_commissions`` and everything downstream of it. Returns the number of ledger lines."""
+    the marts data gate: run the engine over the credits dbt just built, rebuild
+    ``fct_commissions`` and everything downstream of it, then run :func:`reconcile` and raise
+    :class:`ReconciliationError` naming what does not add up. Returns the number of ledger lines."""
     from flows.transform import run_dbt
     from flows.warehouse import Warehouse
 
@@ -589,4 +635,9 @@ def refresh_commissions(settings, run_date: date, *, in_prefect: bool = False) -
     run_dbt(
         settings, ["build", "--select", DBT_SELECT_AFTER_ENGINE], run_date=run_date, in_prefect=in_prefect
     )
+    with Warehouse(settings.warehouse_path).connect() as conn:
+        failures = reconcile(conn)
+    if failures:
+        shown = "; ".join(failures[:5]) + (f"; ... ({len(failures)} in all)" if len(failures) > 5 else "")
+        raise ReconciliationError(f"commissions do not reconcile: {shown}")
     return count

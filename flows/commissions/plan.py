@@ -176,6 +176,9 @@ class Component(_Strict):
     tier_position: Literal["running", "per_transaction"] = "running"
     weight: Decimal = Field(default=Decimal(1), ge=0)
     credit_kinds: list[Literal["direct", "rollup"]] | None = None
+    # the credits the component pays on: booking (close date) or collection (payment date);
+    # default the plan's credit_on
+    credit_on: Literal["booking", "collection"] | None = None
     rate: Decimal | None = Field(default=None, ge=0)
     tiers: list[Band] | None = None
     accelerators: list[Accelerator] | None = None
@@ -297,6 +300,14 @@ class PlanVersion(_Strict):
 
     def covers(self, day: date) -> bool:
         return self.effective_from <= day and (self.effective_to is None or day < self.effective_to)
+
+    def basis_of(self, comp: Component) -> str:
+        return comp.credit_on or self.credit_on
+
+    @property
+    def bases(self) -> set[str]:
+        """Credit bases any component pays on."""
+        return {self.basis_of(c) for c in self.components}
 
 
 class Assignment(_Strict):

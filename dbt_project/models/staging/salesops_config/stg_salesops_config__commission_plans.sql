@@ -4,5 +4,6 @@ select
     plan_name,
     effective_from,
     effective_to,
-    currency
+    currency,
+    credit_on
 from {{ source('salesops_config', 'commission_plans') }}
