@@ -281,3 +281,42 @@ def test_fixed_payment_is_released_on_the_next_run(tmp_path: Path) -> None:
         second = gate(settings, "run-2", suites=O2C_SUITES, row_scope="run")
     assert second.success and second.quarantined == []
     assert second.quarantine_counts["raw_fxiaoke_payments"]["released"] == 1
+
+
+def test_clawback_waits_while_one_of_the_deals_orders_is_quarantined(tmp_path: Path) -> None:
+    """A won deal with two orders, one cancelled and one held back (quarantined): the held order may
+    be the one still live, so the deal is not clawed back; a deal whose only order is cancelled is."""
+    import copy
+
+    from flows.sandbox.zoho_encoding import ZohoRow
+
+    with sandbox(tmp_path / "home", company()) as (cluster, settings):
+        rows = cluster.zoho._rows["Sales_Orders"]
+        deals = served_zoho(cluster, "Deals")
+        won = sorted(
+            rid for rid, r in rows.items() if deals[r.record["Deal_Name"]["id"]]["Stage"] == "Closed Won"
+        )
+        held_deal_order, cancelled_order = rows[won[0]], rows[won[1]]
+        for row in (held_deal_order, cancelled_order):
+            row.record["Status"] = "Cancelled"
+        second = copy.deepcopy(held_deal_order)  # the deal's second order: live, but broken
+        second.record["id"] = str(int(max(rows)) + 1)
+        second.record["Grand_Total"] = -1.0
+        rows[second.record["id"]] = ZohoRow(second.record, second.created, second.modified)
+        land(settings, "run-1", "zoho", ["users", "accounts", "deals", "sales_orders"])
+        assert gate(settings, "run-1", suites=["raw_zoho_sales_orders"]).success
+        with Warehouse(settings.warehouse_path).connect() as conn:
+            config_loader.load_config(conn, settings.config_path, run_id="run-1")
+        run_dbt(settings, ["seed"], run_date=TODAY)
+        run_dbt(settings, ["run", "--select", "+int_credit_cancellations"], run_date=TODAY)
+        with Warehouse(settings.warehouse_path).connect() as conn:
+            assert conn.execute(
+                "select count(*) from ops.quarantine where raw_table = 'zoho_sales_orders' and id = ?",
+                [second.record["id"]],
+            ).fetchone()[0]
+            clawed = {
+                r[0]
+                for r in conn.execute("select deal_id from intermediate.int_credit_cancellations").fetchall()
+            }
+    assert f"zoho:{cancelled_order.record['Deal_Name']['id']}" in clawed
+    assert f"zoho:{held_deal_order.record['Deal_Name']['id']}" not in clawed

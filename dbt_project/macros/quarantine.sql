@@ -40,3 +40,29 @@
         ))
     {%- endif -%}
 {%- endmacro %}
+
+{#-
+    quarantined_rows(source_name, table_name): the complement of exclude_quarantined(): the raw
+    landed rows of the table that are quarantined right now (empty when no gate has run). For
+    models that must not decide on incomplete data, e.g. a clawback that waits while one of the
+    deal's sales orders is held back.
+-#}
+{% macro quarantined_rows(source_name, table_name) -%}
+    {%- set quarantine = none -%}
+    {%- if execute -%}
+        {%- set quarantine = adapter.get_relation(database=target.database, schema='ops', identifier='quarantine') -%}
+    {%- endif -%}
+    {%- if quarantine is none -%}
+        (select landed.* from {{ raw_source(source_name, table_name) }} as landed where 1 = 0)
+    {%- else -%}
+        (select landed.*
+        from {{ raw_source(source_name, table_name) }} as landed
+        where exists (
+            select 1
+            from {{ quarantine }} as quarantined
+            where quarantined.raw_table = '{{ table_name }}'
+              and quarantined.released_at is null
+              and quarantined.id = landed.id
+        ))
+    {%- endif -%}
+{%- endmacro %}
