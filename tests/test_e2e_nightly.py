@@ -203,6 +203,12 @@ def test_activities_reach_the_rep_scorecard(night) -> None:
            where scorecard_level = 'company' and period_grain = 'year'""",
     )[0]
     assert company_year[0] == len(done) and company_year[1] > 0
+    # velocity and coverage are populated on the generated company too
+    velocity, coverage = _query(
+        home,
+        "select count(sales_velocity_per_day), count(pipeline_coverage) from marts.fct_rep_scorecard",
+    )[0]
+    assert velocity > 0 and coverage > 0
 
 
 def test_weekly_report_is_its_own_period(night) -> None:
