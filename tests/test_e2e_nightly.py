@@ -166,6 +166,51 @@ def test_nightly_lands_builds_checks_and_emails(night) -> None:
     assert len(list((home / "reports").glob("manager_daily_*.html"))) == len(managers)
 
 
+def test_activities_reach_the_rep_scorecard(night) -> None:
+    """Zoho tasks, calls and events land, and every completed one counts once in the scorecard;
+    Fxiaoke reps (no activity object) have null activity columns, not 0."""
+    home, company, summary = night
+    zoho = company.for_crm("zoho")
+    assert summary.status == "completed"
+    for table, kind in [("zoho_tasks", "task"), ("zoho_calls", "call"), ("zoho_events", "event")]:
+        expected = sum(1 for a in zoho.activities if a.kind == kind)
+        assert _query(home, f"select count(*) from raw.{table}")[0][0] == expected > 0, table
+
+    def completed(a) -> bool:
+        if a.kind == "task":
+            return a.status == "Completed"
+        if a.kind == "call":
+            return a.call_type != "Missed" and a.status != "Scheduled"
+        return a.start_at.date() <= RUN_DATE
+
+    done = [a for a in zoho.activities if completed(a)]
+    calls = sum(1 for a in done if a.kind == "call")
+    rows = _query(
+        home,
+        """select r.source, count(*), count(s.activities_count), sum(s.activities_count),
+                  sum(s.calls_count), sum(s.meetings_count), sum(s.tasks_completed)
+           from marts.fct_rep_scorecard as s join marts.dim_sales_reps as r using (rep_id)
+           group by 1""",
+    )
+    by_source = {r[0]: r[1:] for r in rows}
+    n, n_set, total, n_calls, meetings, tasks = by_source["zoho"]
+    assert n_set == n  # every Zoho rep-month has counts (0 when nothing was logged)
+    assert (total, n_calls) == (len(done), calls) and total == n_calls + meetings + tasks
+    assert by_source["fxiaoke"][1] == 0  # Fxiaoke: null, never 0
+    company_year = _query(
+        home,
+        """select sum(activities_count), count(sales_velocity_per_day) from marts.fct_sales_scorecard
+           where scorecard_level = 'company' and period_grain = 'year'""",
+    )[0]
+    assert company_year[0] == len(done) and company_year[1] > 0
+    # velocity and coverage are populated on the generated company too
+    velocity, coverage = _query(
+        home,
+        "select count(sales_velocity_per_day), count(pipeline_coverage) from marts.fct_rep_scorecard",
+    )[0]
+    assert velocity > 0 and coverage > 0
+
+
 def test_weekly_report_is_its_own_period(night) -> None:
     home, company, _ = night
     managers = {u.email for u in company.users if u.role == "manager"}

@@ -51,6 +51,9 @@ def test_connector_objects_in_load_order():
         "deal_stage_history",
         "sales_orders",
         "invoices",
+        "tasks",
+        "calls",
+        "events",
     )
 
 

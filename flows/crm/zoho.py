@@ -64,6 +64,9 @@ MODULES: dict[str, str] = {
     "leads": "Leads",
     "sales_orders": "Sales_Orders",
     "invoices": "Invoices",
+    "tasks": "Tasks",
+    "calls": "Calls",
+    "events": "Events",
 }
 #: Extra query parameters per module (Zoho lists converted leads only with ``converted``).
 MODULE_PARAMS: dict[str, dict[str, str]] = {"Leads": {"converted": "both"}}
@@ -180,6 +183,45 @@ PREFERRED_FIELDS: dict[str, tuple[str, ...]] = {
         "Created_Time",
         "Modified_Time",
     ),
+    # Activities: What_Id is polymorphic; its module comes back as the top-level `$se_module`
+    # (``$`` keys are always returned, never requested).
+    "Tasks": (
+        "Subject",
+        "Status",
+        "Priority",
+        "Due_Date",
+        "Closed_Time",
+        "What_Id",
+        "Who_Id",
+        "Owner",
+        "Created_Time",
+        "Modified_Time",
+    ),
+    "Calls": (
+        "Subject",
+        "Call_Type",
+        "Call_Start_Time",
+        "Call_Duration",
+        "Call_Duration_in_seconds",
+        "Call_Result",
+        "Outgoing_Call_Status",
+        "What_Id",
+        "Who_Id",
+        "Owner",
+        "Created_Time",
+        "Modified_Time",
+    ),
+    "Events": (
+        "Event_Title",
+        "Start_DateTime",
+        "End_DateTime",
+        "All_day",
+        "What_Id",
+        "Who_Id",
+        "Owner",
+        "Created_Time",
+        "Modified_Time",
+    ),
 }
 MAX_FIELDS = 50
 DISCRETE_LIMIT = 2000
@@ -229,7 +271,7 @@ class _Token:
 
 class ZohoConnector:
     """Reads Zoho CRM users, products, accounts, contacts, leads, deals (and their stage history),
-    sales orders and invoices into :class:`Page` objects."""
+    sales orders, invoices and activities (tasks, calls, events) into :class:`Page` objects."""
 
     source = "zoho"
     objects: tuple[str, ...] = (
@@ -242,6 +284,9 @@ class ZohoConnector:
         "deal_stage_history",
         "sales_orders",
         "invoices",
+        "tasks",
+        "calls",
+        "events",
     )
 
     def __init__(

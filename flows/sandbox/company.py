@@ -343,6 +343,36 @@ class Payment:
 
 
 @dataclass
+class Activity:
+    """A logged sales activity: a task, a call or an event (meeting), owned by a user and linked
+    (each link optional, as in the CRM) to a deal or an account, and to a contact."""
+
+    key: int
+    crm: str
+    kind: str  # task | call | event
+    owner_key: int
+    subject: str
+    created_at: datetime
+    modified_at: datetime
+    deal_key: int | None = None
+    account_key: int | None = None
+    contact_key: int | None = None
+    #: call start / event start; None for tasks
+    start_at: datetime | None = None
+    #: event end; None for tasks and calls
+    end_at: datetime | None = None
+    #: tasks: Not Started | In Progress | Completed | Deferred; calls: Completed | Scheduled
+    status: str | None = None
+    due_date: date | None = None  # tasks
+    closed_at: datetime | None = None  # completed tasks
+    priority: str | None = None  # tasks
+    call_type: str | None = None  # Outbound | Inbound | Missed
+    call_duration_s: int | None = None
+    call_result: str | None = None
+    all_day: bool = False  # events
+
+
+@dataclass
 class Company:
     name: str
     as_of: date
@@ -357,6 +387,7 @@ class Company:
     sales_orders: list[SalesOrder] = field(default_factory=list)
     invoices: list[Invoice] = field(default_factory=list)
     payments: list[Payment] = field(default_factory=list)
+    activities: list[Activity] = field(default_factory=list)
 
     def for_crm(self, crm: str) -> Company:
         """The part of the company that lives in one CRM (users of that CRM, its accounts and deals)."""
@@ -374,6 +405,7 @@ class Company:
             sales_orders=[x for x in self.sales_orders if x.crm == crm],
             invoices=[x for x in self.invoices if x.crm == crm],
             payments=[x for x in self.payments if x.crm == crm],
+            activities=[x for x in self.activities if x.crm == crm],
         )
 
 
@@ -586,6 +618,8 @@ def generate_company(
     # Leads, orders, invoices and payments draw from their own stream, so adding them left every
     # user, account and deal above exactly as it was for a given seed.
     _add_order_to_cash(company, random.Random(seed * 7919 + 1), horizon)
+    # Activities too: their own stream, so nothing above changes for a given seed.
+    _add_activities(company, random.Random(seed * 104729 + 3), horizon)
     return company
 
 
@@ -797,3 +831,110 @@ def simulated_invoice(company: Company, key: int, rng: random.Random, at: dateti
         created_at=at,
         modified_at=at,
     )
+
+
+_TASK_SUBJECTS = [
+    "Send proposal",
+    "Prepare quote",
+    "Follow up on demo",
+    "Update account plan",
+    "Send contract",
+]
+_CALL_SUBJECTS = ["Discovery call", "Follow-up call", "Pricing call", "Check-in call"]
+_EVENT_SUBJECTS = ["Product demo", "On-site meeting", "Quarterly business review", "Kick-off meeting"]
+_CALL_RESULTS = ["Interested", "Left voicemail", "Requested more info", "Not interested", None]
+
+
+def _add_activities(company: Company, rng: random.Random, horizon: datetime) -> None:
+    """Tasks, calls and events per rep, mostly about a deal while it was open (``What_Id`` =
+    the deal, ``Who_Id`` = its contact), some about an account only, a few about nothing.
+
+    Everything logged happens before the generator's "now" (``horizon``); a few tasks are still
+    open with due dates ahead, a few calls are scheduled. Only the Zoho sandbox serves them
+    (the Fxiaoke sandbox has no activity object).
+    """
+    users = {u.key: u for u in company.users}
+    contacts_by_account: dict[int, list[Contact]] = {}
+    for con in company.contacts:
+        contacts_by_account.setdefault(con.account_key, []).append(con)
+
+    def add(kind: str, owner_key: int, at: datetime, deal: Deal | None, account_key: int | None) -> None:
+        at = min(at, horizon - timedelta(minutes=5))
+        left_on = users[owner_key].left_on
+        if left_on is not None and at.date() > left_on:
+            return  # nobody logs activities for a rep who has left
+        contact_key = deal.contact_key if deal else None
+        if contact_key is None and account_key is not None and rng.random() < 0.5:
+            pool = contacts_by_account.get(account_key)
+            contact_key = rng.choice(pool).key if pool else None
+        act = Activity(
+            key=len(company.activities) + 1,
+            crm=users[owner_key].crm,
+            kind=kind,
+            owner_key=owner_key,
+            subject="",
+            created_at=at,
+            modified_at=at,
+            deal_key=deal.key if deal else None,
+            account_key=account_key,
+            contact_key=contact_key,
+        )
+        if kind == "task":
+            act.subject = rng.choice(_TASK_SUBJECTS)
+            act.created_at = at - timedelta(days=rng.randrange(0, 5), minutes=rng.randrange(600))
+            act.due_date = (at + timedelta(days=rng.randrange(0, 7))).date()
+            act.priority = rng.choice(["High", "Normal", "Normal", "Low", None])
+            roll = rng.random()
+            if ((horizon - at).days > 7 and roll < 0.85) or roll < 0.4:
+                act.status, act.closed_at = "Completed", at
+                act.modified_at = at
+            else:
+                act.status = rng.choice(["Not Started", "In Progress", "Deferred"])
+                act.modified_at = act.created_at + timedelta(hours=rng.randrange(0, 24))
+        elif kind == "call":
+            act.subject = rng.choice(_CALL_SUBJECTS)
+            act.call_type = rng.choices(["Outbound", "Inbound", "Missed"], [70, 25, 5])[0]
+            act.start_at = at
+            if rng.random() < 0.05 and (horizon - at).days < 20:
+                # scheduled ahead, logged now: no duration yet
+                act.status, act.start_at = "Scheduled", horizon + timedelta(days=rng.randrange(1, 10))
+                act.created_at = act.modified_at = at
+            else:
+                act.status = "Completed"
+                missed = act.call_type == "Missed"
+                act.call_duration_s = 0 if missed else rng.randrange(60, 3600)
+                act.call_result = None if missed else rng.choice(_CALL_RESULTS)
+                act.modified_at = at + timedelta(seconds=(act.call_duration_s or 0) + 60)
+        else:
+            act.subject = rng.choice(_EVENT_SUBJECTS)
+            act.all_day = rng.random() < 0.05
+            start = at.replace(minute=0, second=0)
+            act.start_at = start
+            act.end_at = start + timedelta(minutes=rng.choice([30, 60, 60, 90, 120]))
+            act.created_at = start - timedelta(days=rng.randrange(1, 10))
+            act.modified_at = act.created_at + timedelta(hours=rng.randrange(1, 48))
+        act.modified_at = min(max(act.modified_at, act.created_at), horizon - timedelta(minutes=1))
+        company.activities.append(act)
+
+    kinds, weights = ["task", "call", "event"], [40, 40, 20]
+    for deal in company.deals:
+        if not deal.history:
+            continue
+        start = deal.created_at
+        end = deal.history[-1].changed_at if deal.stage_category != "open" else horizon
+        span = max(1, int((end - start).total_seconds()))
+        for _ in range(rng.randrange(0, 5)):
+            at = start + timedelta(seconds=rng.randrange(span))
+            add(rng.choices(kinds, weights)[0], deal.owner_key, at, deal, deal.account_key)
+    # Account-only activities (account maintenance) and a few linked to nothing.
+    for acc in company.accounts:
+        for _ in range(rng.randrange(0, 3)):
+            at = _ts(company.as_of - timedelta(days=rng.randrange(1, 540)), rng)
+            if at < acc.created_at:
+                continue
+            add(rng.choices(kinds, weights)[0], acc.owner_key, at, None, acc.key)
+    reps = [u for u in company.users if u.role == "rep"]
+    for _ in range(len(reps) * 2):
+        rep = rng.choice(reps)
+        at = _ts(company.as_of - timedelta(days=rng.randrange(1, 365)), rng)
+        add("task", rep.key, at, None, None)

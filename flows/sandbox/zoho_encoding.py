@@ -23,6 +23,14 @@ Order-to-cash modules:
   when unpaid). Individual payments are not visible through the Zoho API.
 * Deal stage history: the related list ``GET /Deals/{id}/Stage_History`` (Stage, Amount,
   Probability, Closing_Date, ``Modified_Time`` = when the change happened, ``Modified_By``).
+* Activities: ``Tasks``, ``Calls`` and ``Events``. ``What_Id`` is a ``{name,id}`` lookup to a
+  deal or an account, the top-level ``$se_module`` names which (null with a null ``What_Id``);
+  ``Who_Id`` is the contact (or null). Tasks carry ``Subject``, ``Status``, ``Priority``,
+  ``Due_Date`` and ``Closed_Time``; calls ``Subject``, ``Call_Type``, ``Call_Start_Time``,
+  ``Call_Duration`` (``"mm:ss"`` text), ``Call_Duration_in_seconds``, ``Call_Result`` and
+  ``Outgoing_Call_Status`` (``Scheduled``/``Completed``, outbound calls only); events
+  ``Event_Title`` (not ``Subject``), ``Start_DateTime``, ``End_DateTime``, ``All_day``,
+  ``Participants`` and ``Venue``.
 * Accounts carry two custom fields: ``Credit_Limit`` (currency) and ``Customer_Satisfaction``
   (integer 1-5, null when never surveyed).
 """
@@ -38,6 +46,7 @@ from zoneinfo import ZoneInfo
 from flows.sandbox.company import (
     _CURRENCY_SCALE,
     Account,
+    Activity,
     Company,
     Contact,
     Deal,
@@ -67,9 +76,25 @@ KIND_CODES = {
     "Stage_History": 13,
     "layouts": 14,
     "stages": 15,
+    "Tasks": 16,
+    "Calls": 17,
+    "Events": 18,
 }
 #: The record modules the sandbox serves.
-MODULES = ("Deals", "Accounts", "Contacts", "Products", "Leads", "Sales_Orders", "Invoices")
+MODULES = (
+    "Deals",
+    "Accounts",
+    "Contacts",
+    "Products",
+    "Leads",
+    "Sales_Orders",
+    "Invoices",
+    "Tasks",
+    "Calls",
+    "Events",
+)
+#: Activity module -> the generator's activity kind.
+ACTIVITY_MODULES = {"Tasks": "task", "Calls": "call", "Events": "event"}
 #: Rich-text fields: list responses cut them to this many characters (single-record GET does not).
 RICH_TEXT_FIELDS = ("Description",)
 RICH_TEXT_LIST_LIMIT = 500
@@ -394,6 +419,60 @@ class ZohoEncoder:
         }
         return ZohoRow(record, inv.created_at, inv.modified_at)
 
+    def activity(self, act: Activity) -> ZohoRow:
+        """A task, call or event; the polymorphic ``What_Id`` points at the deal, else the account."""
+        module = next(m for m, k in ACTIVITY_MODULES.items() if k == act.kind)
+        what = self.deal_lookup(act.deal_key)
+        se_module = "Deals" if what else None
+        if what is None:
+            what = self.account_lookup(act.account_key)
+            se_module = "Accounts" if what else None
+        record: dict[str, Any] = {
+            "id": zoho_id(module, act.key),
+            "What_Id": what,
+            "$se_module": se_module,
+            "Who_Id": self.contact_lookup(act.contact_key),
+            "Owner": self.owner(act.owner_key),
+        }
+        if act.kind == "task":
+            record |= {
+                "Subject": act.subject,
+                "Status": act.status,
+                "Priority": act.priority,
+                "Due_Date": act.due_date.isoformat() if act.due_date else None,
+                "Closed_Time": self.dt(act.closed_at) if act.closed_at else None,
+            }
+        elif act.kind == "call":
+            seconds = act.call_duration_s
+            record |= {
+                "Subject": act.subject,
+                "Call_Type": act.call_type,
+                "Call_Start_Time": self.dt(act.start_at) if act.start_at else None,
+                "Call_Duration": f"{seconds // 60:02d}:{seconds % 60:02d}" if seconds is not None else None,
+                "Call_Duration_in_seconds": seconds,
+                "Call_Result": act.call_result,
+                "Outgoing_Call_Status": act.status if act.call_type == "Outbound" else None,
+                "Call_Purpose": None,
+            }
+        else:
+            record |= {
+                "Event_Title": act.subject,
+                "Start_DateTime": self.dt(act.start_at) if act.start_at else None,
+                "End_DateTime": self.dt(act.end_at) if act.end_at else None,
+                "All_day": act.all_day,
+                "Participants": [],
+                "Venue": None,
+            }
+        record |= {
+            "Description": None,
+            "Created_Time": self.dt(act.created_at),
+            "Modified_Time": self.dt(act.modified_at),
+            "Tag": [],
+            "$approval_state": "approved",
+            "$editable": True,
+        }
+        return ZohoRow(record, act.created_at, act.modified_at)
+
     def stage_history(self, deal: Deal) -> list[ZohoRow]:
         """``/Deals/{id}/Stage_History`` entries, oldest first (ids are unique across deals)."""
         rows = []
@@ -446,6 +525,9 @@ class ZohoEncoder:
             return [self.sales_order(x) for x in self.company.sales_orders]
         if module == "Invoices":
             return [self.invoice(x) for x in self.company.invoices]
+        if module in ACTIVITY_MODULES:
+            kind = ACTIVITY_MODULES[module]
+            return [self.activity(x) for x in self.company.activities if x.kind == kind]
         return []
 
 
@@ -582,6 +664,52 @@ FIELD_TYPES: dict[str, dict[str, tuple[str, str]]] = {
         "Owner": _OWNER,
         "Created_Time": _DT,
         "Modified_Time": _DT,
+    },
+    "Tasks": {
+        "Subject": _TEXT,
+        "Status": ("picklist", "string"),
+        "Priority": ("picklist", "string"),
+        "Due_Date": _DATE,
+        "Closed_Time": _DT,
+        "What_Id": _LOOKUP,
+        "Who_Id": _LOOKUP,
+        "Owner": _OWNER,
+        "Description": ("textarea", "string"),
+        "Created_Time": _DT,
+        "Modified_Time": _DT,
+        "Tag": ("multiselectpicklist", "jsonarray"),
+    },
+    "Calls": {
+        "Subject": _TEXT,
+        "Call_Type": ("picklist", "string"),
+        "Call_Start_Time": _DT,
+        "Call_Duration": _TEXT,
+        "Call_Duration_in_seconds": ("integer", "integer"),
+        "Call_Result": ("picklist", "string"),
+        "Outgoing_Call_Status": ("picklist", "string"),
+        "Call_Purpose": ("picklist", "string"),
+        "What_Id": _LOOKUP,
+        "Who_Id": _LOOKUP,
+        "Owner": _OWNER,
+        "Description": ("textarea", "string"),
+        "Created_Time": _DT,
+        "Modified_Time": _DT,
+        "Tag": ("multiselectpicklist", "jsonarray"),
+    },
+    "Events": {
+        "Event_Title": _TEXT,
+        "Start_DateTime": _DT,
+        "End_DateTime": _DT,
+        "All_day": ("boolean", "boolean"),
+        "Participants": ("multiselectlookup", "jsonarray"),
+        "Venue": _TEXT,
+        "What_Id": _LOOKUP,
+        "Who_Id": _LOOKUP,
+        "Owner": _OWNER,
+        "Description": ("textarea", "string"),
+        "Created_Time": _DT,
+        "Modified_Time": _DT,
+        "Tag": ("multiselectpicklist", "jsonarray"),
     },
 }
 #: Org custom fields (``custom_field: true`` in the metadata).

@@ -409,6 +409,8 @@ class ZohoSandbox:
                 record["Employees"] = (record.get("Employees") or 0) + 1
             elif module == "Products":
                 record["Unit_Price"] = round((record.get("Unit_Price") or 0) + 10, 2)
+            elif module in ("Tasks", "Calls", "Events"):
+                record["Description"] = f"Notes updated {self.encoder.dt(now)}"
             else:
                 record["Title"] = f"Updated {self.encoder.dt(now)}"
         record["Modified_Time"] = self.encoder.dt(now)
@@ -423,6 +425,9 @@ class ZohoSandbox:
             "Leads": "Full_Name",
             "Sales_Orders": "Subject",
             "Invoices": "Subject",
+            "Tasks": "Subject",
+            "Calls": "Subject",
+            "Events": "Event_Title",
         }.get(module, "Product_Name")
         actor = self.encoder.user_lookup(self.company.users[0].key) if self.company.users else None
         entry = {

@@ -10,14 +10,25 @@
     bought from the rep again in this period (attributed to the hierarchy of the previous
     period); satisfaction = sum / count of the scores of the period's accounts. Targets are the
     rep's prorated monthly targets (fct_rep_targets_monthly; targets matching no rep are
-    fct_target_mismatches' business, not a rep's), attributed to the hierarchy valid on the month's last day. -#}
+    fct_target_mismatches' business, not a rep's), attributed to the hierarchy valid on the month's last day.
+
+    Open pipeline uses pipeline_amount_reporting (the amount, or its estimate for an open deal
+    the CRM keeps without one; int_kpi_deal_credits).
+
+    Activities (int_activities_unioned, completed ones, in the period of activity_date, hierarchy
+    valid on that date): calls_count, meetings_count, tasks_completed and their sum
+    activities_count. They exist only where the CRM has activities: null for every rep of a CRM
+    with no activity landed at all (Fxiaoke, whose activity object is not ingested; the Maven
+    data set), 0 for a rep of a CRM with activities who logged none in the period. -#}
 {%- set grains = [('month', 1), ('quarter', 3), ('year', 12)] -%}
 {%- set measures = [
     'won_amount', 'lost_amount', 'deals_won', 'deals_lost', 'deals_open', 'open_pipeline_amount',
     'weighted_pipeline_amount', 'won_cycle_days', 'won_cycle_deals', 'new_customers',
     'active_customers', 'repeat_customers', 'prior_period_customers', 'retained_customers',
-    'satisfaction_sum', 'satisfaction_count', 'target_amount'] -%}
+    'satisfaction_sum', 'satisfaction_count', 'target_amount',
+    'activities_count', 'calls_count', 'meetings_count', 'tasks_completed'] -%}
 {%- set nullable = ['satisfaction_sum', 'target_amount'] -%}
+{%- set activity_measures = ['activities_count', 'calls_count', 'meetings_count', 'tasks_completed'] -%}
 
 
 with credits as (
@@ -34,6 +45,12 @@ versions as (
 
 reps as (
     select * from {{ ref('dim_sales_reps') }}
+),
+
+activities as (
+    select rep_id, activity_type, activity_date
+    from {{ ref('int_activities_unioned') }}
+    where is_completed and rep_id is not null
 ),
 
 -- the last period with any deal data: retention is not projected beyond it
@@ -77,13 +94,13 @@ deal_facts as (
             'deals_won': 'case when is_won then 1 else 0 end',
             'deals_lost': 'case when is_lost then 1 else 0 end',
             'deals_open': 'case when is_open then 1 else 0 end',
-            'open_pipeline_amount': 'case when is_open then coalesce(amount_reporting, 0) else 0 end',
-            'weighted_pipeline_amount': 'case when is_open then coalesce(amount_reporting, 0) * coalesce(probability, 0) / 100 else 0 end',
+            'open_pipeline_amount': 'case when is_open then coalesce(pipeline_amount_reporting, amount_reporting, 0) else 0 end',
+            'weighted_pipeline_amount': 'case when is_open then coalesce(pipeline_amount_reporting, amount_reporting, 0) * coalesce(probability, 0) / 100 else 0 end',
             'won_cycle_days': 'case when is_won and sales_cycle_days is not null then sales_cycle_days else 0 end',
             'won_cycle_deals': 'case when is_won and sales_cycle_days is not null then 1 else 0 end',
             'new_customers': 'case when is_new_customer then 1 else 0 end'} -%}
         {%- for m in measures %}
-        {% if m in given -%}{{ given[m] }}{%- elif m in nullable -%}cast(null as decimal(18, 2)){%- else -%}0{%- endif %} as {{ m }}{{ ',' if not loop.last }}
+        {% if m in given -%}{{ given[m] }}{%- else -%}{%- if m in nullable -%}cast(null as decimal(18, 2)){%- elif m in activity_measures -%}cast(null as {{ dbt.type_int() }}){%- else -%}0{%- endif %}{%- endif %} as {{ m }}{{ ',' if not loop.last }}
         {%- endfor %}
     from credits_by_grain
 ),
@@ -125,7 +142,7 @@ customer_facts as (
             'satisfaction_sum': 'a.satisfaction_score',
             'satisfaction_count': 'case when a.satisfaction_score is not null then 1 else 0 end'} -%}
         {%- for m in measures %}
-        {% if m in given -%}{{ given[m] }}{%- elif m in nullable -%}cast(null as decimal(18, 2)){%- else -%}0{%- endif %} as {{ m }}{{ ',' if not loop.last }}
+        {% if m in given -%}{{ given[m] }}{%- else -%}{%- if m in nullable -%}cast(null as decimal(18, 2)){%- elif m in activity_measures -%}cast(null as {{ dbt.type_int() }}){%- else -%}0{%- endif %}{%- endif %} as {{ m }}{{ ',' if not loop.last }}
         {%- endfor %}
     from rep_accounts as ra
     left join first_purchase as fp on fp.account_id = ra.account_id
@@ -151,7 +168,7 @@ retention_facts as (
             'prior_period_customers': '1',
             'retained_customers': 'case when nxt.account_id is not null then 1 else 0 end'} -%}
         {%- for m in measures %}
-        {% if m in given -%}{{ given[m] }}{%- elif m in nullable -%}cast(null as decimal(18, 2)){%- else -%}0{%- endif %} as {{ m }}{{ ',' if not loop.last }}
+        {% if m in given -%}{{ given[m] }}{%- else -%}{%- if m in nullable -%}cast(null as decimal(18, 2)){%- elif m in activity_measures -%}cast(null as {{ dbt.type_int() }}){%- else -%}0{%- endif %}{%- endif %} as {{ m }}{{ ',' if not loop.last }}
         {%- endfor %}
     from next_periods as np
     cross join data_end as de
@@ -192,32 +209,98 @@ target_facts as (
         region_name,
         {%- set given = {'target_amount': 'target_amount'} -%}
         {%- for m in measures %}
-        {% if m in given -%}{{ given[m] }}{%- elif m in nullable -%}cast(null as decimal(18, 2)){%- else -%}0{%- endif %} as {{ m }}{{ ',' if not loop.last }}
+        {% if m in given -%}{{ given[m] }}{%- else -%}{%- if m in nullable -%}cast(null as decimal(18, 2)){%- elif m in activity_measures -%}cast(null as {{ dbt.type_int() }}){%- else -%}0{%- endif %}{%- endif %} as {{ m }}{{ ',' if not loop.last }}
         {%- endfor %}
     from targets
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
+activities_by_grain as (
+    {% for grain, months in grains %}
+    select
+        '{{ grain }}' as period_grain,
+        cast({{ dbt.date_trunc(grain, 'a.activity_date') }} as date) as period_start,
+        a.rep_id,
+        a.activity_type,
+        case when v.rep_id is not null then v.team_name else r.team_name end as team_name,
+        case when v.rep_id is not null then v.manager_id else r.manager_id end as manager_id,
+        case when v.rep_id is not null then v.region_name else r.region_name end as region_name
+    from activities as a
+    left join versions as v
+        on v.rep_id = a.rep_id
+        and v.valid_from <= a.activity_date
+        and (v.valid_to is null or a.activity_date < v.valid_to)
+    inner join reps as r on r.rep_id = a.rep_id
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+activity_facts as (
+    select
+        period_grain,
+        period_start,
+        rep_id,
+        team_name,
+        manager_id,
+        region_name,
+        {%- set given = {
+            'activities_count': '1',
+            'calls_count': "case when activity_type = 'call' then 1 else 0 end",
+            'meetings_count': "case when activity_type = 'meeting' then 1 else 0 end",
+            'tasks_completed': "case when activity_type = 'task' then 1 else 0 end"} -%}
+        {%- for m in measures %}
+        {% if m in given -%}{{ given[m] }}{%- else -%}{%- if m in nullable -%}cast(null as decimal(18, 2)){%- elif m in activity_measures -%}cast(null as {{ dbt.type_int() }}){%- else -%}0{%- endif %}{%- endif %} as {{ m }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from activities_by_grain
+),
+
+-- CRMs that have activities at all: their reps get 0, not null, in a period without any
+activity_sources as (
+    select distinct source from {{ ref('int_activities_unioned') }}
+),
+
 all_facts as (
     select * from deal_facts
+    union all
+    select * from activity_facts
     union all
     select * from customer_facts
     union all
     select * from retention_facts
     union all
     select * from target_facts
+),
+
+summed as (
+    select
+        period_grain,
+        period_start,
+        rep_id,
+        team_name,
+        manager_id,
+        region_name,
+        {% for m in measures -%}
+        sum({{ m }}) as {{ m }}{{ ',' if not loop.last }}
+        {% endfor %}
+    from all_facts
+    group by 1, 2, 3, 4, 5, 6
 )
 
 select
-    period_grain,
-    period_start,
-    rep_id,
-    team_name,
-    manager_id,
-    region_name,
+    s.period_grain,
+    s.period_start,
+    s.rep_id,
+    s.team_name,
+    s.manager_id,
+    s.region_name,
     {% for m in measures -%}
-    sum({{ m }}) as {{ m }}{{ ',' if not loop.last }}
+    {% if m in activity_measures -%}
+    case when src.source is not null then coalesce(s.{{ m }}, 0) end as {{ m }}{{ ',' if not loop.last }}
+    {%- else -%}
+    s.{{ m }}{{ ',' if not loop.last }}
+    {%- endif %}
     {% endfor %}
-from all_facts
-group by 1, 2, 3, 4, 5, 6
+from summed as s
+left join reps as r on r.rep_id = s.rep_id
+left join activity_sources as src on src.source = r.source

@@ -6,8 +6,8 @@
     stage with the lowest conversion (ties: the longer median dwell, then the earlier stage)
     among the stages some of whose deals have left them (a stage whose cohort is all still in it,
     like Maven's Prospecting, has no conversion yet and is no bottleneck). Sales velocity (per day) = open deals x average deal
-    size x win rate / average sales cycle (days), from fct_sales_scorecard for the same team and
-    period; the same on every stage row of the team-period. -#}
+    size x win rate / average sales cycle (days), taken from fct_sales_scorecard (computed from deals
+    alone) for the same team and period; the same on every stage row of the team-period. -#}
 {%- set grains = ['month', 'quarter', 'year'] -%}
 
 with visits as (
@@ -115,9 +115,8 @@ velocity as (
         avg_deal_size,
         win_rate,
         avg_sales_cycle_days,
-        case when avg_sales_cycle_days > 0
-            then {{ round_money('deals_open * avg_deal_size * win_rate / avg_sales_cycle_days') }}
-        end as sales_velocity_per_day
+        -- one definition of velocity, computed from deals in the scorecard
+        sales_velocity_per_day
     from {{ ref('fct_sales_scorecard') }}
     where scorecard_level in ('team', 'company')
 ),

@@ -1,9 +1,11 @@
 {#- Rep x month scorecard (reporting currency), the grain the manager reports read. Closed deals
     count in the month of their close date; open deals count as pipeline in the month of their
     expected close date (overdue open deals stay in their past month). Rows exist for every
-    rep-month with a target, any dated deal or customers to retain. Team, region and manager are
+    rep-month with a target, any dated deal, customers to retain or activities. Team, region and manager are
     the rep's current ones (who receives the report); fct_sales_scorecard has every grain and
-    level with the hierarchy as of the credit date, and the appraisal score. -#}
+    level with the hierarchy as of the credit date, and the appraisal score. Sales velocity and
+    the activity counts are defined as in fct_sales_scorecard (activities null for a rep whose
+    CRM has none: Fxiaoke, Maven). -#}
 with facts as (
     select
         rep_id,
@@ -18,7 +20,11 @@ with facts as (
         sum(won_cycle_days) as won_cycle_days,
         sum(won_cycle_deals) as won_cycle_deals,
         sum(new_customers) as new_customers,
-        sum(target_amount) as target_amount
+        sum(target_amount) as target_amount,
+        sum(activities_count) as activities_count,
+        sum(calls_count) as calls_count,
+        sum(meetings_count) as meetings_count,
+        sum(tasks_completed) as tasks_completed
     from {{ ref('int_kpi_rep_period_facts') }}
     where period_grain = 'month'
     group by 1, 2
@@ -63,6 +69,16 @@ select
     cast(f.target_amount as decimal(18, 2)) as target_amount,
     {{ safe_ratio('f.won_amount', 'f.target_amount') }} as attainment,
     {{ safe_ratio('f.open_pipeline_amount', 'f.remaining_target_amount') }} as pipeline_coverage,
+    case when f.deals_won > 0 and f.won_cycle_deals > 0 and f.won_cycle_days > 0
+        then {{ round_money(
+            'f.deals_open * (cast(f.won_amount as decimal(38, 10)) / f.deals_won)'
+            ~ ' * (cast(f.deals_won as decimal(38, 10)) / (f.deals_won + f.deals_lost))'
+            ~ ' / (cast(f.won_cycle_days as decimal(38, 10)) / f.won_cycle_deals)') }}
+    end as sales_velocity_per_day,
+    f.activities_count,
+    f.calls_count,
+    f.meetings_count,
+    f.tasks_completed,
     {{ reporting_currency() }} as currency
 from measured as f
 inner join reps as r on r.rep_id = f.rep_id

@@ -3,12 +3,19 @@
     month | quarter | year. Team, region and company rows are sums of the rep rows (hierarchy
     as of the credit date), so Σ team = Σ its reps; every ratio is computed after summing.
     The appraisal score weights its components with the seed scorecard_weights (mirror of
-    config/scorecard.yml). -#}
+    config/scorecard.yml).
+
+    Sales velocity (per day) = open deals x average deal size x win rate / average sales cycle
+    (days), all from deals (no stage history needed): the open deals credited to the period
+    (expected close in it, or undated and due on the run date) and the won/lost deals closed in
+    it; null when the period has no won deal with a cycle. Activity counts are sums over the
+    reps whose CRM has activities (null when none has). -#}
 {%- set measures = [
     'won_amount', 'lost_amount', 'deals_won', 'deals_lost', 'deals_open', 'open_pipeline_amount',
     'weighted_pipeline_amount', 'won_cycle_days', 'won_cycle_deals', 'new_customers',
     'active_customers', 'repeat_customers', 'prior_period_customers', 'retained_customers',
-    'satisfaction_sum', 'satisfaction_count', 'target_amount'] -%}
+    'satisfaction_sum', 'satisfaction_count', 'target_amount',
+    'activities_count', 'calls_count', 'meetings_count', 'tasks_completed'] -%}
 {%- set levels = [
     ('rep', ['rep_id', 'team_name', 'manager_id', 'region_name']),
     ('team', ['team_name', 'region_name']),
@@ -74,7 +81,13 @@ ratios as (
         {{ safe_ratio('l.retained_customers', 'l.prior_period_customers') }} as customer_retention_rate,
         case when l.satisfaction_count > 0
             then cast(round(cast(l.satisfaction_sum as decimal(38, 10)) / l.satisfaction_count, 2) as decimal(18, 2))
-        end as avg_satisfaction_score
+        end as avg_satisfaction_score,
+        case when l.deals_won > 0 and l.won_cycle_deals > 0 and l.won_cycle_days > 0
+            then {{ round_money(
+                'l.deals_open * (cast(l.won_amount as decimal(38, 10)) / l.deals_won)'
+                ~ ' * (cast(l.deals_won as decimal(38, 10)) / (l.deals_won + l.deals_lost))'
+                ~ ' / (cast(l.won_cycle_days as decimal(38, 10)) / l.won_cycle_deals)') }}
+        end as sales_velocity_per_day
     from leveled as l
 ),
 
@@ -152,6 +165,11 @@ select
     s.attainment,
     cast(s.remaining_target_amount as decimal(18, 2)) as remaining_target_amount,
     s.pipeline_coverage,
+    s.sales_velocity_per_day,
+    s.activities_count,
+    s.calls_count,
+    s.meetings_count,
+    s.tasks_completed,
     cast(round(s.score_revenue, 2) as decimal(9, 2)) as score_revenue,
     cast(round(s.score_satisfaction, 2) as decimal(9, 2)) as score_satisfaction,
     cast(round(s.score_new_customers, 2) as decimal(9, 2)) as score_new_customers,

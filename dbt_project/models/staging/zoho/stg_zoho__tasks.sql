@@ -1,0 +1,34 @@
+with source as (
+    select * from {{ raw_source('zoho', 'zoho_tasks') }}
+),
+
+renamed as (
+    select
+        -- ids
+        id as task_id,
+        {{ json_text('record', ['Owner', 'id']) }} as owner_id,
+        -- What_Id is polymorphic: `$se_module` names the module it points at (Deals, Accounts ...)
+        {{ json_text('record', ['What_Id', 'id']) }} as what_id,
+        {{ json_text('record', ['$se_module']) }} as what_module,
+        {{ json_text('record', ['Who_Id', 'id']) }} as who_id,
+
+        -- attributes
+        {{ json_text('record', ['Subject']) }} as subject,
+        {{ json_text('record', ['Status']) }} as status,
+        {{ json_text('record', ['Priority']) }} as priority,
+
+        -- dates and times (UTC)
+        cast({{ json_text('record', ['Due_Date']) }} as date) as due_date,
+        {{ iso_to_utc(json_text('record', ['Closed_Time'])) }} as closed_at,
+        {{ iso_to_utc(json_text('record', ['Created_Time'])) }} as created_at,
+        {{ iso_to_utc(json_text('record', ['Modified_Time'])) }} as modified_at,
+
+        -- landing metadata
+        is_deleted,
+        {{ tz_to_utc('deleted_at') }} as deleted_at,
+        {{ tz_to_utc('loaded_at') }} as loaded_at,
+        run_id
+    from source
+)
+
+select * from renamed
