@@ -235,7 +235,7 @@ def test_simulate_creates_linked_leads_orders_and_invoices_an_incremental_ingest
         assert invoice["Status"] == "Unpaid" and invoice["Due_Date"] > invoice["Invoice_Date"]
 
 
-@pytest.mark.parametrize("module", ["Leads", "Sales_Orders", "Invoices"])
+@pytest.mark.parametrize("module", ["Leads", "Sales_Orders", "Invoices", "Tasks", "Calls", "Events"])
 def test_simulate_updates_and_deletes_any_module_incrementally(
     sandbox: ZohoSandbox, clock: FakeClock, tmp_path, module: str
 ):

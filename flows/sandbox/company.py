@@ -833,6 +833,38 @@ def simulated_invoice(company: Company, key: int, rng: random.Random, at: dateti
     )
 
 
+
+def simulated_activity(company: Company, kind: str, key: int, rng: random.Random, at: datetime) -> Activity:
+    """A task, call or event (``kind``) logged now by an active Zoho rep about one of their open
+    deals (any of their deals when none is open): completed, so the scorecard counts it."""
+    owners = [u for u in company.users if u.crm == "zoho" and u.role == "rep" and u.active]
+    if not owners:
+        raise ValueError("no active Zoho rep to log an activity")
+    owner = rng.choice(owners)
+    theirs = [d for d in company.deals if d.owner_key == owner.key]
+    deal = rng.choice([d for d in theirs if d.stage_category == "open"] or theirs or [None])
+    act = Activity(
+        key=key,
+        crm="zoho",
+        kind=kind,
+        owner_key=owner.key,
+        subject=rng.choice({"task": _TASK_SUBJECTS, "call": _CALL_SUBJECTS}.get(kind, _EVENT_SUBJECTS)),
+        created_at=at,
+        modified_at=at,
+        deal_key=deal.key if deal else None,
+        account_key=deal.account_key if deal else None,
+        contact_key=deal.contact_key if deal else None,
+        status="Completed" if kind in ("task", "call") else None,
+    )
+    if kind == "task":
+        act.due_date, act.closed_at, act.priority = at.date(), at, "Normal"
+    elif kind == "call":
+        act.call_type, act.start_at, act.call_duration_s = "Outbound", at, rng.randrange(60, 1800)
+    else:
+        act.start_at, act.end_at = at - timedelta(hours=1), at
+    return act
+
+
 _TASK_SUBJECTS = [
     "Send proposal",
     "Prepare quote",

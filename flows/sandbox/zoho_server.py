@@ -42,11 +42,13 @@ from flows.sandbox.company import (
     Contact,
     Deal,
     Product,
+    simulated_activity,
     simulated_invoice,
     simulated_lead,
     simulated_sales_order,
 )
 from flows.sandbox.zoho_encoding import (
+    ACTIVITY_MODULES,
     MODULES,
     ORG_TZ,
     PIPELINE,
@@ -511,6 +513,10 @@ class ZohoSandbox:
             invoice = simulated_invoice(self.company, key, self._rng, now)
             self.company.invoices.append(invoice)
             row = enc.invoice(invoice)
+        elif module in ACTIVITY_MODULES:
+            act = simulated_activity(self.company, ACTIVITY_MODULES[module], key, self._rng, now)
+            self.company.activities.append(act)
+            row = enc.activity(act)
         else:
             raise ValueError(f"cannot create {module} records")
         row.record["Created_Time"] = row.record["Modified_Time"] = self.encoder.dt(now)
