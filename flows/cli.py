@@ -285,8 +285,8 @@ def sandbox_serve(
     * POST /__admin/simulate: create/update/delete N records now. Zoho:
     {"module": "Leads", "create": 5, "update": 2, "delete": 1}, any of Deals, Accounts, Contacts,
     Products, Leads, Sales_Orders, Invoices, Tasks, Calls, Events (new records link to existing
-    accounts, deals, orders and owners). Fxiaoke: {"obj": "opportunities", "create": 5, "update": 2, "invalidate": 1,
-    "delete": 1}.
+    accounts, deals, orders and owners). Fxiaoke: {"obj": "opportunities", "create": 5,
+    "update": 2, "invalidate": 1, "delete": 1}.
 
     * POST /__admin/reset: clear faults and counters (Fxiaoke: its data back to the generated too).
 

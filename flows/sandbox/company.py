@@ -833,7 +833,6 @@ def simulated_invoice(company: Company, key: int, rng: random.Random, at: dateti
     )
 
 
-
 def simulated_activity(company: Company, kind: str, key: int, rng: random.Random, at: datetime) -> Activity:
     """A task, call or event (``kind``) logged now by an active Zoho rep about one of their open
     deals (any of their deals when none is open): completed, so the scorecard counts it."""
