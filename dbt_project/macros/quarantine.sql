@@ -19,6 +19,7 @@
                                              quarantined_table='fxiaoke_opportunities') }}
 
     When ops.quarantine does not exist yet (no gate has run on this warehouse) it is raw_source().
+    Like raw_source(), the result is aliased as the table: give it no alias of your own.
     Quarantined rows are never dropped: they stay in raw.* and ops.quarantine with the reason.
 -#}
 {% macro exclude_quarantined(source_name, table_name, id_column='id', quarantined_table=none) -%}
@@ -30,13 +31,13 @@
         {{ raw_source(source_name, table_name) }}
     {%- else -%}
         (select landed.*
-        from {{ raw_source(source_name, table_name) }} as landed
+        from {{ raw_source_unaliased(source_name, table_name) }} as landed
         where not exists (
             select 1
             from {{ quarantine }} as quarantined
             where quarantined.raw_table = '{{ quarantined_table or table_name }}'
               and quarantined.released_at is null
               and quarantined.id = {{ id_column if 'landed.' in id_column else 'landed.' ~ id_column }}
-        ))
+        )) as {{ table_name }}
     {%- endif -%}
 {%- endmacro %}

@@ -18,6 +18,8 @@
     'active_customers', 'repeat_customers', 'prior_period_customers', 'retained_customers',
     'satisfaction_sum', 'satisfaction_count', 'target_amount'] -%}
 {%- set nullable = ['satisfaction_sum', 'target_amount'] -%}
+{#- Result type of each summed measure, the same on every adapter: amounts decimal(18, 2), counts bigint. -#}
+{%- set measure_types = {'weighted_pipeline_amount': 'decimal(38, 10)', 'satisfaction_sum': 'decimal(18, 2)'} -%}
 
 
 with credits as (
@@ -217,7 +219,7 @@ select
     manager_id,
     region_name,
     {% for m in measures -%}
-    sum({{ m }}) as {{ m }}{{ ',' if not loop.last }}
+    cast(sum({{ m }}) as {{ measure_types.get(m, 'decimal(18, 2)' if m.endswith('_amount') else dbt.type_bigint()) }}) as {{ m }}{{ ',' if not loop.last }}
     {% endfor %}
 from all_facts
 group by 1, 2, 3, 4, 5, 6
