@@ -150,9 +150,12 @@ def _text_field(value: str | None) -> str:
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
-def _chunks(conn: duckdb.DuckDBPyConnection, schema: str, table: str, columns: list[Column]) -> Iterator[str]:
-    """The table as COPY text, ``CHUNK_ROWS`` rows at a time. DuckDB renders every value as text
-    (exact decimals, ISO dates, timestamps with offset, JSON text; nested values as JSON)."""
+def _chunks(
+    conn: duckdb.DuckDBPyConnection, schema: str, table: str, columns: list[Column]
+) -> Iterator[tuple[str, int]]:
+    """The table as COPY text and its row count, ``CHUNK_ROWS`` rows at a time (DuckDB streams
+    the result). DuckDB renders every value as text: exact decimals, ISO dates, timestamps with
+    their offset, JSON text; nested values as JSON."""
     exprs = []
     for col in columns:
         source = _ident(col.name)
@@ -164,7 +167,7 @@ def _chunks(conn: duckdb.DuckDBPyConnection, schema: str, table: str, columns: l
             exprs.append(f"cast({source} as varchar)")
     cursor = conn.execute(f"select {', '.join(exprs)} from {_qualified(schema, table)}")
     while rows := cursor.fetchmany(CHUNK_ROWS):
-        yield "".join("\t".join(_text_field(v) for v in row) + "\n" for row in rows)
+        yield "".join("\t".join(_text_field(v) for v in row) + "\n" for row in rows), len(rows)
 
 
 def _pg_columns(cur, schema: str, table: str) -> list[tuple[str, str]] | None:
@@ -240,12 +243,13 @@ def copy_landing(duck: duckdb.DuckDBPyConnection, pg_conn) -> CopyResult:
                     cur.execute(f"create table {target} ({ddl})")
                 copy_sql = f"copy {target} from stdin with (format text)"
                 rows = 0
-                for chunk in _chunks(duck, schema, table, columns):
+                for chunk, count in _chunks(duck, schema, table, columns):
                     cur.copy_expert(copy_sql, io.StringIO(chunk))
-                    rows += cur.rowcount if cur.rowcount and cur.rowcount > 0 else chunk.count("\n")
+                    rows += count
                 result.tables[f"{schema}.{table}"] = rows
                 log.info("copied %s rows of %s.%s to PostgreSQL", rows, schema, table)
-            cur.execute(f"analyze {', '.join(_qualified(s, t) for s, t in tables)}" if tables else "select 1")
+            if tables:  # fresh statistics for the dbt build that follows
+                cur.execute(f"analyze {', '.join(_qualified(s, t) for s, t in tables)}")
         pg_conn.commit()
     except BaseException:
         pg_conn.rollback()

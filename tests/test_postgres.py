@@ -376,3 +376,53 @@ def test_cli_copies_and_builds_without_printing_the_password(pg_built, duck, pg_
     wrong_port = runner.invoke(app, ["warehouse", "postgres", "--copy-only"], env={"SALESOPS_PG_PORT": "1"})
     assert wrong_port.exit_code == 1
     assert "FAILED" in wrong_port.output and PG_PASSWORD not in wrong_port.output
+
+
+def test_copy_round_trips_awkward_values_in_chunks(pg_server, monkeypatch) -> None:
+    """Tabs, newlines, backslashes, '' vs NULL, Chinese text, JSON, exact decimals, timestamps
+    with their instant, booleans and lists survive COPY, also across chunk boundaries."""
+    from flows import postgres
+
+    admin = psycopg2.connect(host=pg_server.host, port=pg_server.port, user=pg_server.user, dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute("drop database if exists copy_check")
+        cur.execute("create database copy_check")
+    admin.close()
+    monkeypatch.setattr(postgres, "CHUNK_ROWS", 2)
+    duck = duckdb.connect()
+    duck.execute("set TimeZone = 'UTC'")
+    duck.execute("create schema raw")
+    duck.execute(
+        "create table raw.zoho_odd (id varchar, note varchar, record json, amount decimal(18, 2), "
+        "ratio double, happened_at timestamptz, day date, flag boolean, tags varchar[])"
+    )
+    rows = [
+        ("1", "tab\there\nnew line \\ back\\N", '{"名称": "华东 \\t", "n": 1.10}', "12.345", 0.1,
+         "2026-03-01 10:00:00+08", "2026-03-01", True, ["a", "b"]),
+        ("2", "", None, "-0.01", None, None, None, False, []),
+        ("3", None, '{"a": null}', "99999999.99", 1e-9, "2026-11-28 23:59:59.123456+00", "1999-12-31",
+         None, None),
+    ]  # fmt: skip
+    duck.executemany("insert into raw.zoho_odd values (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    pg = psycopg2.connect(host=pg_server.host, port=pg_server.port, user=pg_server.user, dbname="copy_check")
+    try:
+        result = postgres.copy_landing(duck, pg)
+        assert result.tables == {"raw.zoho_odd": 3}
+        with pg.cursor() as cur:
+            cur.execute(
+                "select id, note, record->>'名称', record->>'n', amount, ratio, "
+                "extract(epoch from happened_at)::bigint, day::text, flag, tags::text "
+                "from raw.zoho_odd order by id"
+            )
+            got = cur.fetchall()
+        assert got[0][:4] == ("1", "tab\there\nnew line \\ back\\N", "华东 \t", "1.10")
+        assert str(got[0][4]) == "12.35" and got[0][5] == 0.1
+        assert got[0][6] == 1772330400 and got[0][7] == "2026-03-01" and got[0][8] is True
+        assert got[0][9] == '["a", "b"]'
+        assert got[1][1] == "" and got[1][2] is None and str(got[1][4]) == "-0.01" and got[1][9] == "[]"
+        assert got[2][1] is None and str(got[2][4]) == "99999999.99" and got[2][5] == 1e-9
+        assert got[2][8] is None and got[2][9] is None
+    finally:
+        pg.close()
+        duck.close()
