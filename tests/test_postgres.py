@@ -6,7 +6,8 @@ the nightly pipeline does it, on a small sandbox company: both CRMs ingested ove
 the real connectors, one deal quarantined, config loaded, ``dbt build``, then the commission
 engine (which writes finance.* and rebuilds fct_commissions). ``flows.postgres`` copies the
 landing layer to PostgreSQL and runs ``dbt build --target pg``; the marts must agree with
-DuckDB's: row counts, and sums of every money column to the cent.
+DuckDB's: row counts, and the sums of every DECIMAL column (money to the cent, ratios, scores and
+day counts to their last digit).
 
 PostgreSQL binaries are required (``make test`` installs Debian's ``postgresql`` through
 ``make postgres``): when they are missing the tests fail, they do not skip.
@@ -243,18 +244,23 @@ def _pg_query(server: PgServer, sql: str) -> list[tuple]:
         conn.close()
 
 
-def _money_columns(settings: Settings, table: str) -> list[str]:
-    """DECIMAL(p, 2) columns of a mart in the DuckDB build: amounts in currency units."""
+def _decimal_columns(settings: Settings, table: str) -> list[str]:
+    """DECIMAL columns of a mart in the DuckDB build: amounts (scale 2, to the cent), ratios,
+    scores, days."""
     rows = _duck_query(
         settings,
         "select column_name from information_schema.columns where table_schema = 'marts' "
-        f"and table_name = '{table}' and data_type like 'DECIMAL(%,2)' order by ordinal_position",
+        f"and table_name = '{table}' and data_type like 'DECIMAL%' order by ordinal_position",
     )
     return [r[0] for r in rows]
 
 
 def _cents(value) -> Decimal:
     return Decimal(str(value or 0)).quantize(Decimal("0.01"))
+
+
+def _exact(value) -> Decimal:
+    return Decimal(str(value or 0)).quantize(Decimal("0.000001"))
 
 
 # --- tests ---------------------------------------------------------------------------------------
@@ -302,14 +308,14 @@ def test_marts_agree_between_duckdb_and_postgres(pg_built, duck, pg_server) -> N
 
     differences = []
     for mart in marts:
-        money = _money_columns(settings, mart)
+        money = _decimal_columns(settings, mart)
         select = ", ".join(["count(*)", *(f'sum("{c}")' for c in money)])
         duck_row = _duck_query(settings, f"select {select} from marts.{mart}")[0]
         pg_row = _pg_query(pg_server, f"select {select} from marts.{mart}")[0]
         if duck_row[0] != pg_row[0]:
             differences.append(f"{mart}: {duck_row[0]} rows on DuckDB, {pg_row[0]} on PostgreSQL")
         for column, d, p in zip(money, duck_row[1:], pg_row[1:], strict=True):
-            if _cents(d) != _cents(p):
+            if _exact(d) != _exact(p):
                 differences.append(f"{mart}.{column}: sum {d} on DuckDB, {p} on PostgreSQL")
         if mart in KEY_MARTS:
             assert duck_row[0] > 0, f"{mart} is empty: nothing compared"

@@ -55,7 +55,7 @@ select
     {{ safe_ratio('f.won_amount', 'f.won_amount + f.lost_amount') }} as win_rate_by_value,
     cast(case when f.deals_won > 0 then {{ round_money('f.won_amount / f.deals_won') }} end as decimal(18, 2)) as avg_deal_size,
     cast(case when f.won_cycle_deals > 0
-        then cast(round(cast(f.won_cycle_days as decimal(38, 10)) / f.won_cycle_deals, 2) as decimal(18, 2))
+        then cast(round(cast(cast(f.won_cycle_days as decimal(38, 10)) / f.won_cycle_deals as decimal(38, 10)), 2) as decimal(18, 2))
     end as decimal(18, 2)) as avg_sales_cycle_days,
     f.new_customers,
     cast(f.open_pipeline_amount as decimal(18, 2)) as open_pipeline_amount,

@@ -63,7 +63,7 @@ ratios as (
         {{ safe_ratio('l.won_amount', 'l.won_amount + l.lost_amount') }} as win_rate_by_value,
         cast(case when l.deals_won > 0 then {{ round_money('l.won_amount / l.deals_won') }} end as decimal(18, 2)) as avg_deal_size,
         cast(case when l.won_cycle_deals > 0
-            then cast(round(cast(l.won_cycle_days as decimal(38, 10)) / l.won_cycle_deals, 2) as decimal(18, 2))
+            then cast(round(cast(cast(l.won_cycle_days as decimal(38, 10)) / l.won_cycle_deals as decimal(38, 10)), 2) as decimal(18, 2))
         end as decimal(18, 2)) as avg_sales_cycle_days,
         {{ safe_ratio('l.won_amount', 'l.target_amount') }} as attainment,
         case when l.target_amount is not null
@@ -73,7 +73,7 @@ ratios as (
         {{ safe_ratio('l.repeat_customers', 'l.active_customers') }} as repeat_purchase_rate,
         {{ safe_ratio('l.retained_customers', 'l.prior_period_customers') }} as customer_retention_rate,
         cast(case when l.satisfaction_count > 0
-            then cast(round(cast(l.satisfaction_sum as decimal(38, 10)) / l.satisfaction_count, 2) as decimal(18, 2))
+            then cast(round(cast(cast(l.satisfaction_sum as decimal(38, 10)) / l.satisfaction_count as decimal(38, 10)), 2) as decimal(18, 2))
         end as decimal(18, 2)) as avg_satisfaction_score
     from leveled as l
 ),
