@@ -19,7 +19,7 @@
                                              quarantined_table='fxiaoke_opportunities') }}
 
     When ops.quarantine does not exist yet (no gate has run on this warehouse) it is raw_source().
-    Like raw_source(), the result is aliased as the table: give it no alias of your own.
+    Like raw_source(), on PostgreSQL the result is aliased as the table: give it no alias of your own.
     Quarantined rows are never dropped: they stay in raw.* and ops.quarantine with the reason.
 -#}
 {% macro exclude_quarantined(source_name, table_name, id_column='id', quarantined_table=none) -%}
@@ -38,6 +38,6 @@
             where quarantined.raw_table = '{{ quarantined_table or table_name }}'
               and quarantined.released_at is null
               and quarantined.id = {{ id_column if 'landed.' in id_column else 'landed.' ~ id_column }}
-        )) as {{ table_name }}
+        )){{ subquery_alias(table_name) }}
     {%- endif -%}
 {%- endmacro %}

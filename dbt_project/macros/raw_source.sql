@@ -1,14 +1,14 @@
 {#-
     raw_source(source_name, table_name): the raw landing table, or an empty stand-in with the
     same columns when the table does not exist yet (a CRM that is disabled or never ingested),
-    so `dbt build` still works on a warehouse holding only one CRM. The stand-in is a subquery
-    aliased as the table (PostgreSQL needs an alias on a subquery in FROM), so use it as
+    so `dbt build` still works on a warehouse holding only one CRM. On PostgreSQL, which needs an
+    alias on a subquery in FROM, the stand-in is aliased as the table: write
     `from {{ raw_source(...) }}` without an alias of your own, and name it by the table.
 -#}
 {% macro raw_source(source_name, table_name) -%}
     {%- set relation = source(source_name, table_name) -%}
     {%- if execute and adapter.get_relation(relation.database, relation.schema, relation.identifier) is none -%}
-        {{ raw_stand_in() }} as {{ table_name }}
+        {{ raw_stand_in() }}{{ subquery_alias(table_name) }}
     {%- else -%}
         {{ relation }}
     {%- endif -%}
@@ -39,3 +39,11 @@
             cast(null as timestamptz) as loaded_at
         where 1 = 0)
 {%- endmacro %}
+
+{#- ` as <name>` after a subquery in FROM where the adapter requires one (PostgreSQL < 16); nothing
+    elsewhere, so DuckDB SQL that aliases the result itself keeps working there. -#}
+{% macro subquery_alias(name) -%}
+    {{ return(adapter.dispatch('subquery_alias', 'salesops')(name)) }}
+{%- endmacro %}
+{% macro default__subquery_alias(name) -%}{%- endmacro %}
+{% macro postgres__subquery_alias(name) %} as {{ name }}{% endmacro %}
