@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint fmt install clean browser
+.PHONY: demo test lint fmt install clean browser postgres
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (salesops needs Python 3.11)"; exit 1; }
@@ -36,7 +36,15 @@ browser:
 		{ echo "installing Debian's chromium for the render tests"; \
 		  $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium chromium-driver; }
 
-test: lint browser
+# tests/test_postgres.py builds the dbt project on a private PostgreSQL cluster (initdb + pg_ctl as
+# the postgres user). Debian keeps the server binaries in /usr/lib/postgresql/<version>/bin, off
+# PATH: install the distribution's postgresql when no initdb is found there either.
+postgres:
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ echo "installing Debian's postgresql for the PostgreSQL tests"; \
+		  $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends postgresql; }
+
+test: lint browser postgres
 	$(BIN)/pytest
 
 clean:

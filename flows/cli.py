@@ -9,6 +9,7 @@
     salesops targets lock|history     lock approved targets, see recorded changes
     salesops report preview           render a report without sending it
     salesops backfill                 rerun the nightly pipeline for a range of dates
+    salesops warehouse postgres       copy the landing layer to PostgreSQL and build the marts there
 
 Configuration comes from SALESOPS_* environment variables (see README.md, "Configuration").
 """
@@ -52,13 +53,14 @@ app.add_typer(sandbox_app, name="sandbox")
 
 def _mount_subcommands() -> None:
     """Command groups that live beside the modules they drive."""
-    from flows import backfill, report_cli, targets_cli, validate_cli
+    from flows import backfill, report_cli, targets_cli, validate_cli, warehouse_cli
     from flows.commissions import cli as commissions_cli
 
     app.add_typer(commissions_cli.app, name="commissions")
     app.add_typer(targets_cli.app, name="targets")
     app.add_typer(validate_cli.app, name="validate")
     app.add_typer(report_cli.app, name="report")
+    app.add_typer(warehouse_cli.app, name="warehouse")
     app.command("backfill")(backfill.backfill_command)
 
 

@@ -99,6 +99,13 @@ class Settings(BaseSettings):
         description="Name of a Prefect EmailServerCredentials block; when set it replaces SMTP_* settings.",
     )
 
+    # --- PostgreSQL (optional: `salesops warehouse postgres`, dbt target `pg`) ----------------
+    pg_host: str = Field(default="127.0.0.1", description="PostgreSQL host the marts are built on.")
+    pg_port: int = Field(default=5432, ge=1, le=65535)
+    pg_user: str = "salesops"
+    pg_password: SecretStr | None = None
+    pg_database: str = "salesops"
+
     # --- reports -----------------------------------------------------------------------------
     recipients_file: Path | None = Field(
         default=None,

@@ -61,6 +61,14 @@ def _dbt_environment(settings: Settings):
         yield
 
 
+def _target_dir(command: Sequence[str]) -> str:
+    """dbt's artifacts per profile target: a `--target pg` build must not clobber the DuckDB one's."""
+    args = list(command)
+    if "--target" in args[:-1]:
+        return f"dbt_target_{args[args.index('--target') + 1]}"
+    return "dbt_target"
+
+
 def dbt_args(settings: Settings, command: Sequence[str], *, run_date: date | None = None) -> list[str]:
     project = settings.dbt_project_dir
     args = [
@@ -70,7 +78,7 @@ def dbt_args(settings: Settings, command: Sequence[str], *, run_date: date | Non
         "--profiles-dir",
         str(project),
         "--target-path",
-        str(settings.home_dir / "dbt_target"),
+        str(settings.home_dir / _target_dir(command)),
         "--log-path",
         str(settings.home_dir / "logs"),
     ]

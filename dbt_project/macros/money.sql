@@ -10,7 +10,9 @@
     cast(round(cast({{ expr }} as decimal(38, 10)), 2) as decimal(18, 2))
 {%- endmacro %}
 
-{#- numerator / denominator as DECIMAL(18,6); null when the denominator is 0 or null. -#}
+{#- numerator / denominator as DECIMAL(18,6); null when the denominator is 0 or null. DuckDB divides
+    DECIMALs in double, PostgreSQL in NUMERIC: the quotient is cast to decimal(38, 10) before
+    rounding so both round the same value (round_money does the same). -#}
 {% macro safe_ratio(numerator, denominator) -%}
-    cast(round(cast({{ numerator }} as decimal(38, 10)) / nullif(cast({{ denominator }} as decimal(38, 10)), 0), 6) as decimal(18, 6))
+    cast(round(cast(cast({{ numerator }} as decimal(38, 10)) / nullif(cast({{ denominator }} as decimal(38, 10)), 0) as decimal(38, 10)), 6) as decimal(18, 6))
 {%- endmacro %}

@@ -1,19 +1,31 @@
 {#-
     raw_source(source_name, table_name): the raw landing table, or an empty stand-in with the
     same columns when the table does not exist yet (a CRM that is disabled or never ingested),
-    so `dbt build` still works on a warehouse holding only one CRM.
+    so `dbt build` still works on a warehouse holding only one CRM. On PostgreSQL, which needs an
+    alias on a subquery in FROM, the stand-in is aliased as the table: write
+    `from {{ raw_source(...) }}` without an alias of your own, and name it by the table.
 -#}
 {% macro raw_source(source_name, table_name) -%}
     {%- set relation = source(source_name, table_name) -%}
     {%- if execute and adapter.get_relation(relation.database, relation.schema, relation.identifier) is none -%}
-        {{ empty_raw_landing() }}
+        {{ raw_stand_in() }}{{ subquery_alias(table_name) }}
     {%- else -%}
         {{ relation }}
     {%- endif -%}
 {%- endmacro %}
 
-{#- empty_raw_landing(): a parenthesised select with the columns of a raw landing table and no rows. -#}
-{% macro empty_raw_landing() -%}
+{#- raw_source() without the alias: the relation, or the empty stand-in subquery. -#}
+{% macro raw_source_unaliased(source_name, table_name) -%}
+    {%- set relation = source(source_name, table_name) -%}
+    {%- if execute and adapter.get_relation(relation.database, relation.schema, relation.identifier) is none -%}
+        {{ raw_stand_in() }}
+    {%- else -%}
+        {{ relation }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- An empty raw landing table: the columns of flows/warehouse.py's raw tables, no rows. -#}
+{% macro raw_stand_in() -%}
         (select
             cast(null as {{ dbt.type_string() }}) as source,
             cast(null as {{ dbt.type_string() }}) as object,
@@ -27,3 +39,11 @@
             cast(null as timestamptz) as loaded_at
         where 1 = 0)
 {%- endmacro %}
+
+{#- ` as <name>` after a subquery in FROM where the adapter requires one (PostgreSQL < 16); nothing
+    elsewhere, so DuckDB SQL that aliases the result itself keeps working there. -#}
+{% macro subquery_alias(name) -%}
+    {{ return(adapter.dispatch('subquery_alias', 'salesops')(name)) }}
+{%- endmacro %}
+{% macro default__subquery_alias(name) -%}{%- endmacro %}
+{% macro postgres__subquery_alias(name) %} as {{ name }}{% endmacro %}

@@ -64,11 +64,11 @@ select
     d.is_lost,
     d.is_open,
     d.amount_reporting,
-    case when d.is_open then coalesce(
+    cast(case when d.is_open then coalesce(
         d.amount_reporting,
         {{ round_money('wp.avg_won_amount') }},
         {{ round_money('ws.avg_won_amount') }})
-    end as pipeline_amount_reporting,
+    end as decimal(18, 2)) as pipeline_amount_reporting,
     coalesce(d.is_open and d.amount_reporting is null
         and coalesce(wp.avg_won_amount, ws.avg_won_amount) is not null, false) as is_pipeline_amount_estimated,
     d.probability,

@@ -29,6 +29,8 @@
     'activities_count', 'calls_count', 'meetings_count', 'tasks_completed'] -%}
 {%- set nullable = ['satisfaction_sum', 'target_amount'] -%}
 {%- set activity_measures = ['activities_count', 'calls_count', 'meetings_count', 'tasks_completed'] -%}
+{#- Result type of each summed measure, the same on every adapter: amounts decimal(18, 2), counts bigint. -#}
+{%- set measure_types = {'weighted_pipeline_amount': 'decimal(38, 10)', 'satisfaction_sum': 'decimal(18, 2)'} -%}
 
 
 with credits as (
@@ -281,7 +283,7 @@ summed as (
         manager_id,
         region_name,
         {% for m in measures -%}
-        sum({{ m }}) as {{ m }}{{ ',' if not loop.last }}
+        cast(sum({{ m }}) as {{ measure_types.get(m, 'decimal(18, 2)' if m.endswith('_amount') else dbt.type_bigint()) }}) as {{ m }}{{ ',' if not loop.last }}
         {% endfor %}
     from all_facts
     group by 1, 2, 3, 4, 5, 6

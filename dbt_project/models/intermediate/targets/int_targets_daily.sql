@@ -107,9 +107,9 @@ select
     active_days,
     month_target_amount,
     prorated_month_target_amount,
-    case
+    cast(case
         when total_weight = 0 then cast(0 as decimal(18, 2))
         else {{ round_money('prorated_month_target_amount * cum_weight / total_weight') }}
             - {{ round_money('prorated_month_target_amount * (cum_weight - day_weight) / total_weight') }}
-    end as target_amount
+    end as decimal(18, 2)) as target_amount
 from cumulated

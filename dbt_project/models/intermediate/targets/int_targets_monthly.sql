@@ -92,7 +92,7 @@ totals as (
 weighted as (
     select
         *,
-        case when raw_total > 0 then coalesce(raw_weight, 0) else 1 end as month_weight
+        cast(case when raw_total > 0 then coalesce(raw_weight, 0) else 1 end as decimal(18, 4)) as month_weight
     from totals
 ),
 

@@ -48,10 +48,10 @@ select
     cast(sum(case when revenue_rank <= 10 then revenue else 0 end) as decimal(18, 2)) as top_10_revenue,
     {{ safe_ratio('sum(case when revenue_rank <= 10 then revenue else 0 end)', 'max(total_revenue)') }}
         as top_10_share,
-    cast(round(sum(
+    cast(round(cast(sum(
         (cast(100 * revenue as decimal(38, 10)) / nullif(total_revenue, 0))
         * (cast(100 * revenue as decimal(38, 10)) / nullif(total_revenue, 0))
-    ), 2) as decimal(18, 2)) as hhi,
+    ) as decimal(38, 10)), 2) as decimal(18, 2)) as hhi,
     {{ reporting_currency() }} as currency
 from ranked
 group by period_grain, period_start

@@ -60,7 +60,7 @@ select
     b.max_days_past_due,
     cast(b.invoiced_last_90_days as decimal(18, 2)) as invoiced_last_90_days,
     case when b.invoiced_last_90_days > 0
-        then cast(round(cast(b.open_balance as decimal(38, 10)) / b.invoiced_last_90_days * 90, 1) as decimal(18, 1))
+        then cast(round(cast(cast(b.open_balance as decimal(38, 10)) / b.invoiced_last_90_days * 90 as decimal(38, 10)), 1) as decimal(18, 1))
     end as dso_days,
     r.rate_to_reporting,
     {{ round_money('b.open_balance * r.rate_to_reporting') }} as open_balance_reporting,

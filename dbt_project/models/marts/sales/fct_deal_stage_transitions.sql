@@ -53,7 +53,7 @@ select
     cast(v.entered_at as date) as entered_date,
     v.exited_at,
     case when v.exited_at is not null
-        then cast(round(cast({{ dbt.datediff('v.entered_at', 'v.exited_at', 'second') }} as decimal(18, 2)) / 86400, 2) as decimal(18, 2))
+        then cast(round(cast(cast({{ dbt.datediff('v.entered_at', 'v.exited_at', 'second') }} as decimal(18, 2)) / 86400 as decimal(38, 10)), 2) as decimal(18, 2))
     end as days_in_stage,
     case
         when s.stage_category in ('won', 'lost') then 'closed'

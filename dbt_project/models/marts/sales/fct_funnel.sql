@@ -74,7 +74,7 @@ stage_periods as (
         sum(case when outcome = 'moved_back' then 1 else 0 end) as deals_moved_back,
         sum(case when outcome = 'open' then 1 else 0 end) as deals_still_in_stage,
         sum(case when days_in_stage is not null then 1 else 0 end) as visits_exited,
-        percentile_cont(0.5) within group (order by days_in_stage) as median_days_in_stage_raw,
+        {{ median_cont('days_in_stage') }} as median_days_in_stage_raw,
         avg(days_in_stage) as avg_days_in_stage_raw
     from leveled
     group by funnel_level, period_grain, period_start, source, team_name, stage
@@ -83,9 +83,9 @@ stage_periods as (
 measured as (
     select
         sp.*,
-        case when sp.stage_category = 'open'
+        cast(case when sp.stage_category = 'open'
             then {{ safe_ratio('sp.deals_advanced', 'sp.deals_entered') }}
-        end as conversion_rate,
+        end as decimal(18, 6)) as conversion_rate,
         cast(round(cast(sp.median_days_in_stage_raw as decimal(38, 10)), 2) as decimal(18, 2)) as median_days_in_stage,
         cast(round(cast(sp.avg_days_in_stage_raw as decimal(38, 10)), 2) as decimal(18, 2)) as avg_days_in_stage
     from stage_periods as sp
@@ -161,10 +161,10 @@ select
     r.avg_days_in_stage,
     coalesce(r.bottleneck_rank = 1, false) as is_bottleneck,
     case when vt.rows_merged = 1 then vt.deals_open end as team_deals_open,
-    case when vt.rows_merged = 1 then vt.avg_deal_size end as team_avg_deal_size,
-    case when vt.rows_merged = 1 then vt.win_rate end as team_win_rate,
-    case when vt.rows_merged = 1 then vt.avg_sales_cycle_days end as team_avg_sales_cycle_days,
-    case when vt.rows_merged = 1 then vt.sales_velocity_per_day end as sales_velocity_per_day
+    cast(case when vt.rows_merged = 1 then vt.avg_deal_size end as decimal(18, 2)) as team_avg_deal_size,
+    cast(case when vt.rows_merged = 1 then vt.win_rate end as decimal(18, 6)) as team_win_rate,
+    cast(case when vt.rows_merged = 1 then vt.avg_sales_cycle_days end as decimal(18, 2)) as team_avg_sales_cycle_days,
+    cast(case when vt.rows_merged = 1 then vt.sales_velocity_per_day end as decimal(18, 2)) as sales_velocity_per_day
 from ranked as r
 left join velocity_by_team as vt
     on vt.scorecard_level = r.funnel_level

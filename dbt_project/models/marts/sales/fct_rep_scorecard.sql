@@ -59,10 +59,10 @@ select
     f.deals_open,
     {{ safe_ratio('f.deals_won', 'f.deals_won + f.deals_lost') }} as win_rate,
     {{ safe_ratio('f.won_amount', 'f.won_amount + f.lost_amount') }} as win_rate_by_value,
-    case when f.deals_won > 0 then {{ round_money('f.won_amount / f.deals_won') }} end as avg_deal_size,
-    case when f.won_cycle_deals > 0
-        then cast(round(cast(f.won_cycle_days as decimal(38, 10)) / f.won_cycle_deals, 2) as decimal(18, 2))
-    end as avg_sales_cycle_days,
+    cast(case when f.deals_won > 0 then {{ round_money('f.won_amount / f.deals_won') }} end as decimal(18, 2)) as avg_deal_size,
+    cast(case when f.won_cycle_deals > 0
+        then cast(round(cast(cast(f.won_cycle_days as decimal(38, 10)) / f.won_cycle_deals as decimal(38, 10)), 2) as decimal(18, 2))
+    end as decimal(18, 2)) as avg_sales_cycle_days,
     f.new_customers,
     cast(f.open_pipeline_amount as decimal(18, 2)) as open_pipeline_amount,
     {{ round_money('f.weighted_pipeline_amount') }} as weighted_pipeline_amount,

@@ -45,7 +45,7 @@ select
     s.period_month,
     r.team_name,
     r.region_name,
-    t.full_target_amount,
+    cast(t.full_target_amount as decimal(18, 2)) as full_target_amount,
     coalesce(
         t.days_in_month,
         {{ dbt.datediff('s.period_month', dbt.dateadd('month', 1, 's.period_month'), 'day') }}

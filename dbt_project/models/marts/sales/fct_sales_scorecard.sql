@@ -68,10 +68,10 @@ ratios as (
         case l.period_grain when 'month' then 1 when 'quarter' then 3 else 12 end as months_in_period,
         {{ safe_ratio('l.deals_won', 'l.deals_won + l.deals_lost') }} as win_rate,
         {{ safe_ratio('l.won_amount', 'l.won_amount + l.lost_amount') }} as win_rate_by_value,
-        case when l.deals_won > 0 then {{ round_money('l.won_amount / l.deals_won') }} end as avg_deal_size,
-        case when l.won_cycle_deals > 0
-            then cast(round(cast(l.won_cycle_days as decimal(38, 10)) / l.won_cycle_deals, 2) as decimal(18, 2))
-        end as avg_sales_cycle_days,
+        cast(case when l.deals_won > 0 then {{ round_money('l.won_amount / l.deals_won') }} end as decimal(18, 2)) as avg_deal_size,
+        cast(case when l.won_cycle_deals > 0
+            then cast(round(cast(cast(l.won_cycle_days as decimal(38, 10)) / l.won_cycle_deals as decimal(38, 10)), 2) as decimal(18, 2))
+        end as decimal(18, 2)) as avg_sales_cycle_days,
         {{ safe_ratio('l.won_amount', 'l.target_amount') }} as attainment,
         case when l.target_amount is not null
             then case when l.target_amount > l.won_amount then l.target_amount - l.won_amount
@@ -79,15 +79,16 @@ ratios as (
         end as remaining_target_amount,
         {{ safe_ratio('l.repeat_customers', 'l.active_customers') }} as repeat_purchase_rate,
         {{ safe_ratio('l.retained_customers', 'l.prior_period_customers') }} as customer_retention_rate,
-        case when l.satisfaction_count > 0
-            then cast(round(cast(l.satisfaction_sum as decimal(38, 10)) / l.satisfaction_count, 2) as decimal(18, 2))
-        end as avg_satisfaction_score,
-        case when l.deals_won > 0 and l.won_cycle_deals > 0 and l.won_cycle_days > 0
+        cast(case when l.satisfaction_count > 0
+            then cast(round(cast(cast(l.satisfaction_sum as decimal(38, 10)) / l.satisfaction_count as decimal(38, 10)), 2) as decimal(18, 2))
+        end as decimal(18, 2)) as avg_satisfaction_score,
+        cast(case when l.deals_won > 0 and l.won_cycle_deals > 0 and l.won_cycle_days > 0
+            -- open deals x (won / deals won) x (deals won / deals closed) / (cycle days / won deals
+            -- with a cycle), simplified to one division so both engines round the same quotient
             then {{ round_money(
-                'l.deals_open * (cast(l.won_amount as decimal(38, 10)) / l.deals_won)'
-                ~ ' * (cast(l.deals_won as decimal(38, 10)) / (l.deals_won + l.deals_lost))'
-                ~ ' / (cast(l.won_cycle_days as decimal(38, 10)) / l.won_cycle_deals)') }}
-        end as sales_velocity_per_day
+                'cast(l.deals_open * l.won_amount * l.won_cycle_deals as decimal(38, 10))'
+                ~ ' / ((l.deals_won + l.deals_lost) * l.won_cycle_days)') }}
+        end as decimal(18, 2)) as sales_velocity_per_day
     from leveled as l
 ),
 
@@ -170,13 +171,13 @@ select
     s.calls_count,
     s.meetings_count,
     s.tasks_completed,
-    cast(round(s.score_revenue, 2) as decimal(9, 2)) as score_revenue,
-    cast(round(s.score_satisfaction, 2) as decimal(9, 2)) as score_satisfaction,
-    cast(round(s.score_new_customers, 2) as decimal(9, 2)) as score_new_customers,
-    cast(round(s.score_maintenance, 2) as decimal(9, 2)) as score_maintenance,
-    case when s.weight_measured > 0
-        then cast(round(s.weighted_points / s.weight_measured, 2) as decimal(9, 2))
-    end as appraisal_score,
+    cast(round(cast(s.score_revenue as decimal(38, 10)), 2) as decimal(9, 2)) as score_revenue,
+    cast(round(cast(s.score_satisfaction as decimal(38, 10)), 2) as decimal(9, 2)) as score_satisfaction,
+    cast(round(cast(s.score_new_customers as decimal(38, 10)), 2) as decimal(9, 2)) as score_new_customers,
+    cast(round(cast(s.score_maintenance as decimal(38, 10)), 2) as decimal(9, 2)) as score_maintenance,
+    cast(case when s.weight_measured > 0
+        then cast(round(cast(s.weighted_points / s.weight_measured as decimal(38, 10)), 2) as decimal(9, 2))
+    end as decimal(9, 2)) as appraisal_score,
     {{ reporting_currency() }} as currency
 from scored as s
 left join reps as r on r.rep_id = s.rep_id

@@ -17,7 +17,7 @@ usual as (
         source,
         stage,
         count(*) as visits_measured,
-        percentile_cont(0.5) within group (order by days_in_stage) as usual_days_raw
+        {{ median_cont('days_in_stage') }} as usual_days_raw
     from visits
     where days_in_stage is not null
     group by 1, 2

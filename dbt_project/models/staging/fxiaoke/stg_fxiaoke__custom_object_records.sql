@@ -14,7 +14,7 @@ with source as (
     select
         cast(null as {{ dbt.type_string() }}) as object_api_name,
         id, record, is_deleted, deleted_at, loaded_at, run_id
-    from {{ empty_raw_landing() }} as no_custom_objects
+    from {{ raw_stand_in() }} as no_custom_objects
 {%- endfor %}
 ),
 

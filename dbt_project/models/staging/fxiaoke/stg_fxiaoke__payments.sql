@@ -1,13 +1,19 @@
-with source as (
-    -- rows the data-quality gate quarantined stay out (flows/checks.py, raw_fxiaoke_payments),
-    -- and so do the payments of a quarantined invoice: they only count against their invoice
-    select own.*
-    from {{ exclude_quarantined('fxiaoke', 'fxiaoke_payments') }} as own
-    where own.id in (
-        select id from {{ exclude_quarantined('fxiaoke', 'fxiaoke_payments',
-                                              id_column=json_text('landed.record', ['field_invoice_id__c']),
-                                              quarantined_table='fxiaoke_invoices') }}
-    )
+with payments as (
+    -- rows the data-quality gate quarantined stay out (flows/checks.py, raw_fxiaoke_payments)
+    select * from {{ exclude_quarantined('fxiaoke', 'fxiaoke_payments') }}
+),
+
+payments_of_live_invoices as (
+    -- the payments of a quarantined invoice stay out too: they only count against their invoice
+    select id from {{ exclude_quarantined('fxiaoke', 'fxiaoke_payments',
+                                          id_column=json_text('landed.record', ['field_invoice_id__c']),
+                                          quarantined_table='fxiaoke_invoices') }}
+),
+
+source as (
+    select *
+    from payments
+    where id in (select id from payments_of_live_invoices)
 ),
 
 renamed as (
