@@ -131,6 +131,21 @@ def test_nightly_lands_builds_checks_and_emails(night) -> None:
     won = sum(1 for d in company.deals if d.stage_category == "won")
     assert _query(home, "select count(*) from marts.fct_deals where is_won")[0][0] == won
 
+    # dbt ran as one invocation; its nodes are a table artifact of the flow run, failures first
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[summary.run_id]))
+        )
+    nodes = [a for a in artifacts if a.key == "dbt-nodes"]
+    assert nodes, [a.key for a in artifacts]
+    # one per dbt invocation: the build, and the commission marts rebuilt after the engine
+    table = [row for a in nodes for row in (json.loads(a.data) if isinstance(a.data, str) else a.data)]
+    assert {"fct_deals", "stg_zoho__deals"} <= {row["node"] for row in table}
+    assert {row["status"] for row in table} <= {"success", "pass", "warn", "no-op"}, {r["status"] for r in table}
+
     # the gate ran and passed
     assert summary.checks_passed > 0 and not summary.critical_failures
     assert _query(home, f"select count(*) from ops.validation_results where run_id = '{summary.run_id}'")[0][
