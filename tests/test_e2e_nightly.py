@@ -182,6 +182,40 @@ def test_nightly_lands_builds_checks_and_emails(night) -> None:
     assert len(list((home / "reports").glob("manager_daily_*.html"))) == len(managers)
 
 
+def test_dbt_docs_generate_documents_every_mart_and_the_exposures(night) -> None:
+    """`dbt docs generate` works on the nightly's warehouse: the catalog has every mart with its
+    columns, the manifest every mart's and column's description and the BI exposures."""
+    from flows.settings import Settings, patched_environ
+    from flows.transform import run_dbt
+
+    home, _, summary = night
+    with patched_environ({"SALESOPS_HOME": str(home)}):
+        settings = Settings()
+        run_dbt(settings, ["docs", "generate"])
+    target = home / "dbt_target"
+    catalog = json.loads((target / "catalog.json").read_text())
+    manifest = json.loads((target / "manifest.json").read_text())
+    in_catalog = {
+        n["metadata"]["name"]: n for n in catalog["nodes"].values() if n["metadata"]["schema"] == "marts"
+    }
+    assert set(summary.marts) <= set(in_catalog)
+    marts = {
+        n["name"]: n
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "model" and n["schema"] == "marts"
+    }
+    for name in summary.marts:
+        node = marts[name]
+        assert node["description"].strip(), name
+        undocumented = [
+            c for c in in_catalog[name]["columns"] if not node["columns"].get(c, {}).get("description")
+        ]
+        assert not undocumented, (name, undocumented)
+    exposures = {e["name"]: e for e in manifest["exposures"].values()}
+    assert {"manager_report", "sales_performance_dashboard"} <= set(exposures)
+    assert all(e["depends_on"]["nodes"] for e in exposures.values())
+
+
 def test_activities_reach_the_rep_scorecard(night) -> None:
     """Zoho tasks, calls and events land, and every completed one counts once in the scorecard;
     Fxiaoke reps (no activity object) have null activity columns, not 0."""
