@@ -62,6 +62,9 @@ def ingest_task(settings: Settings, run_id: str, full_refresh: bool = False) -> 
         with step("ingest", connector.source, logger):
             try:
                 runs = ingest_source(connector, warehouse, run_id=run_id, full_refresh=full_refresh)
+            except IngestError as failure:  # the run still shows what landed, and what failed
+                ingest_runs_artifact(landed + [ingest_run_as_dict(r) for r in failure.runs])
+                raise
             finally:
                 connector.close()
         landed += [ingest_run_as_dict(r) for r in runs]

@@ -354,6 +354,20 @@ def test_crm_outage_fails_the_run_naming_step_and_object(tmp_path: Path, monkeyp
     message = str(failure.value)
     assert "step 'ingest' (zoho.deals)" in message and "502" in message
     assert _query(home, "select status from ops.ingest_runs where object = 'deals'") == [("failed",)]
+    # the failed run's ingest-runs artifact still shows what landed and the object that failed
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    with get_client(sync_client=True) as client:
+        (latest,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["ingest-runs"])),
+            limit=1,
+            sort=ArtifactSort.CREATED_DESC,
+        )
+    table = json.loads(latest.data) if isinstance(latest.data, str) else latest.data
+    statuses = {(row["source"], row["object"]): row["status"] for row in table}
+    assert statuses[("zoho", "deals")] == "failed" and statuses[("zoho", "users")] == "succeeded"
     messages = _messages(home / "outbox")
     assert [_kind(m) for m in messages] == ["run_failed"], "no report may go out after a failed ingest"
     assert messages[0]["To"] == "data-engineers@salesops-demo.com"
