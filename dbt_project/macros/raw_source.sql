@@ -47,3 +47,12 @@
 {%- endmacro %}
 {% macro default__subquery_alias(name) -%}{%- endmacro %}
 {% macro postgres__subquery_alias(name) %} as {{ name }}{% endmacro %}
+
+{#- The landing columns every staging model carries over from its raw table (flows/warehouse.py):
+    soft-delete flag and time, load time (UTC, no zone) and the run that landed the row. -#}
+{% macro landing_metadata() -%}
+        is_deleted,
+        {{ tz_to_utc('deleted_at') }} as deleted_at,
+        {{ tz_to_utc('loaded_at') }} as loaded_at,
+        run_id
+{%- endmacro %}

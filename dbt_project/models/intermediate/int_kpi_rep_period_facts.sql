@@ -101,9 +101,7 @@ deal_facts as (
             'won_cycle_days': 'case when is_won and sales_cycle_days is not null then sales_cycle_days else 0 end',
             'won_cycle_deals': 'case when is_won and sales_cycle_days is not null then 1 else 0 end',
             'new_customers': 'case when is_new_customer then 1 else 0 end'} -%}
-        {%- for m in measures %}
-        {% if m in given -%}{{ given[m] }}{%- else -%}{%- if m in nullable -%}cast(null as decimal(18, 2)){%- elif m in activity_measures -%}cast(null as {{ dbt.type_int() }}){%- else -%}0{%- endif %}{%- endif %} as {{ m }}{{ ',' if not loop.last }}
-        {%- endfor %}
+        {{ kpi_measure_columns(measures, given, nullable, activity_measures) }}
     from credits_by_grain
 ),
 
@@ -143,9 +141,7 @@ customer_facts as (
             'repeat_customers': 'case when fp.first_won_date < ra.period_start then 1 else 0 end',
             'satisfaction_sum': 'a.satisfaction_score',
             'satisfaction_count': 'case when a.satisfaction_score is not null then 1 else 0 end'} -%}
-        {%- for m in measures %}
-        {% if m in given -%}{{ given[m] }}{%- else -%}{%- if m in nullable -%}cast(null as decimal(18, 2)){%- elif m in activity_measures -%}cast(null as {{ dbt.type_int() }}){%- else -%}0{%- endif %}{%- endif %} as {{ m }}{{ ',' if not loop.last }}
-        {%- endfor %}
+        {{ kpi_measure_columns(measures, given, nullable, activity_measures) }}
     from rep_accounts as ra
     left join first_purchase as fp on fp.account_id = ra.account_id
     left join accounts as a on a.account_id = ra.account_id
@@ -169,9 +165,7 @@ retention_facts as (
         {%- set given = {
             'prior_period_customers': '1',
             'retained_customers': 'case when nxt.account_id is not null then 1 else 0 end'} -%}
-        {%- for m in measures %}
-        {% if m in given -%}{{ given[m] }}{%- else -%}{%- if m in nullable -%}cast(null as decimal(18, 2)){%- elif m in activity_measures -%}cast(null as {{ dbt.type_int() }}){%- else -%}0{%- endif %}{%- endif %} as {{ m }}{{ ',' if not loop.last }}
-        {%- endfor %}
+        {{ kpi_measure_columns(measures, given, nullable, activity_measures) }}
     from next_periods as np
     cross join data_end as de
     left join rep_accounts as nxt
@@ -210,9 +204,7 @@ target_facts as (
         manager_id,
         region_name,
         {%- set given = {'target_amount': 'target_amount'} -%}
-        {%- for m in measures %}
-        {% if m in given -%}{{ given[m] }}{%- else -%}{%- if m in nullable -%}cast(null as decimal(18, 2)){%- elif m in activity_measures -%}cast(null as {{ dbt.type_int() }}){%- else -%}0{%- endif %}{%- endif %} as {{ m }}{{ ',' if not loop.last }}
-        {%- endfor %}
+        {{ kpi_measure_columns(measures, given, nullable, activity_measures) }}
     from targets
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
@@ -251,9 +243,7 @@ activity_facts as (
             'calls_count': "case when activity_type = 'call' then 1 else 0 end",
             'meetings_count': "case when activity_type = 'meeting' then 1 else 0 end",
             'tasks_completed': "case when activity_type = 'task' then 1 else 0 end"} -%}
-        {%- for m in measures %}
-        {% if m in given -%}{{ given[m] }}{%- else -%}{%- if m in nullable -%}cast(null as decimal(18, 2)){%- elif m in activity_measures -%}cast(null as {{ dbt.type_int() }}){%- else -%}0{%- endif %}{%- endif %} as {{ m }}{{ ',' if not loop.last }}
-        {%- endfor %}
+        {{ kpi_measure_columns(measures, given, nullable, activity_measures) }}
     from activities_by_grain
 ),
 

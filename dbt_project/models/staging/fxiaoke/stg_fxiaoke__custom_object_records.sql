@@ -39,10 +39,7 @@ renamed as (
         record,
 
         -- landing metadata
-        is_deleted,
-        {{ tz_to_utc('deleted_at') }} as deleted_at,
-        {{ tz_to_utc('loaded_at') }} as loaded_at,
-        run_id
+        {{ landing_metadata() }}
     from source
 )
 

@@ -20,10 +20,7 @@ renamed as (
         {{ json_text('record', ['operator', 0]) }} as changed_by_id,
 
         -- landing metadata
-        is_deleted,
-        {{ tz_to_utc('deleted_at') }} as deleted_at,
-        {{ tz_to_utc('loaded_at') }} as loaded_at,
-        run_id
+        {{ landing_metadata() }}
     from source
 )
 

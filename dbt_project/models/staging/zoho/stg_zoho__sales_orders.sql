@@ -43,10 +43,7 @@ renamed as (
         {{ iso_to_utc(json_text('record', ['Modified_Time'])) }} as modified_at,
 
         -- landing metadata
-        is_deleted,
-        {{ tz_to_utc('deleted_at') }} as deleted_at,
-        {{ tz_to_utc('loaded_at') }} as loaded_at,
-        run_id
+        {{ landing_metadata() }}
     from source
 )
 
