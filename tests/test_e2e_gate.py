@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 from dq_helpers import file_digests, served_fxiaoke
-from test_e2e_nightly import RUN_DATE, Reader, _company, _kind, _messages
+from reader_support import Reader
+from test_e2e_nightly import PUBLISHED_DEALS, RUN_DATE, _company, _kind, _messages
 
 from flows.demo import demo_environment
 from flows.nightly import nightly
@@ -33,7 +34,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness"), pytes
 
 def _read_published(home: Path) -> str:
     """``run_id deals amount`` from a separate read-only process, as a BI tool sees the file."""
-    reader = Reader(home / "warehouse.duckdb")
+    reader = Reader(home / "warehouse.duckdb", PUBLISHED_DEALS)
     try:
         return reader.read()
     finally:

@@ -11,9 +11,6 @@ import csv
 import email
 import io
 import json
-import subprocess
-import sys
-import textwrap
 from datetime import date
 from email import policy
 from pathlib import Path
@@ -21,6 +18,7 @@ from pathlib import Path
 import duckdb
 import openpyxl
 import pytest
+from reader_support import Reader
 
 from flows.demo import demo_environment
 from flows.nightly import monthly_commissions, nightly, weekly_manager_report
@@ -57,43 +55,10 @@ def _kind(msg) -> str:
     return str(msg["X-Salesops-Kind"] or "")
 
 
-READER = textwrap.dedent(
-    """
-    import sys, duckdb
-    conn = duckdb.connect(sys.argv[1], read_only=True)   # held open until told to exit, like a BI tool
-    for line in sys.stdin:
-        if line.strip() == "exit":
-            break
-        run_id = conn.execute("select run_id from main.salesops_publish").fetchone()[0]
-        deals, amount = conn.execute("select count(*), sum(amount_reporting) from marts.fct_deals").fetchone()
-        print(run_id, deals, amount, flush=True)
-    conn.close()
-    """
+#: What a BI reader of the published file is asked: the run it sees and its deals.
+PUBLISHED_DEALS = (
+    "select (select run_id from main.salesops_publish), count(*), sum(amount_reporting) from marts.fct_deals"
 )
-
-
-class Reader:
-    """A separate process holding the published DuckDB file open read-only (what Metabase does)."""
-
-    def __init__(self, path: Path):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", READER, str(path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-
-    def read(self) -> str:
-        assert self.proc.stdin and self.proc.stdout
-        self.proc.stdin.write("q\n")
-        self.proc.stdin.flush()
-        return self.proc.stdout.readline().strip()
-
-    def close(self) -> None:
-        assert self.proc.stdin
-        self.proc.stdin.write("exit\n")
-        self.proc.stdin.flush()
-        self.proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -318,13 +283,13 @@ def test_second_run_lands_nothing_twice_and_sends_nothing_twice(tmp_path: Path) 
         first = nightly(run_date=RUN_DATE)
         first_mail = len(_messages(home / "outbox"))
         # a BI tool holds the published file open (read-only) across the next run
-        reader = Reader(home / "warehouse.duckdb")
+        reader = Reader(home / "warehouse.duckdb", PUBLISHED_DEALS)
         try:
             before = reader.read()
             assert before.startswith(first.run_id)
             again = nightly(run_date=RUN_DATE)  # succeeds although the reader holds the file
             assert reader.read() == before, "the open reader keeps its consistent old snapshot"
-            fresh = Reader(home / "warehouse.duckdb")
+            fresh = Reader(home / "warehouse.duckdb", PUBLISHED_DEALS)
             try:
                 assert fresh.read().startswith(again.run_id), "a new reader sees the new publish"
             finally:

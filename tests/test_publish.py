@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import textwrap
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
+from reader_support import Reader
 from typer.testing import CliRunner
 
 from flows import backfill as backfill_mod
@@ -25,41 +23,7 @@ from flows.publish import migrate_legacy_layout, publish_marts, published_info
 from flows.runlock import RunLocked, run_lock
 from flows.settings import Settings
 
-READER = textwrap.dedent(
-    """
-    import sys, duckdb
-    conn = duckdb.connect(sys.argv[1], read_only=True)
-    for line in sys.stdin:
-        if line.strip() == "exit":
-            break
-        row = conn.execute(
-            "select (select run_id from main.salesops_publish), count(*), sum(amount) from marts.fct_x"
-        ).fetchone()
-        print(*row, flush=True)
-    """
-)
-
-
-class Reader:
-    def __init__(self, path: Path):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", READER, str(path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-
-    def read(self) -> str:
-        assert self.proc.stdin and self.proc.stdout
-        self.proc.stdin.write("q\n")
-        self.proc.stdin.flush()
-        return self.proc.stdout.readline().strip()
-
-    def close(self) -> None:
-        assert self.proc.stdin
-        self.proc.stdin.write("exit\n")
-        self.proc.stdin.flush()
-        self.proc.wait(timeout=30)
+PUBLISHED_X = "select (select run_id from main.salesops_publish), count(*), sum(amount) from marts.fct_x"
 
 
 @pytest.fixture
@@ -123,7 +87,7 @@ def test_publish_writes_a_marts_only_file_and_parquet_per_mart(settings):
 def test_a_reader_holding_the_published_file_keeps_its_snapshot_and_never_blocks(settings):
     build_working(settings, 10)
     publish_marts(settings, run_id="run-1")
-    reader = Reader(settings.published_warehouse_path)
+    reader = Reader(settings.published_warehouse_path, PUBLISHED_X)
     try:
         before = reader.read()
         assert before == "run-1 10 67.50"
@@ -131,7 +95,7 @@ def test_a_reader_holding_the_published_file_keeps_its_snapshot_and_never_blocks
         build_working(settings, 20)
         publish_marts(settings, run_id="run-2")
         assert reader.read() == before  # same snapshot, not a mix
-        fresh = Reader(settings.published_warehouse_path)
+        fresh = Reader(settings.published_warehouse_path, PUBLISHED_X)
         try:
             assert fresh.read() == "run-2 20 285.00"
         finally:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import pytest
 import requests
-from test_zoho_connector import T0, FakeClock, latest, make_connector, run
+from test_zoho_connector import T0, FakeClock, api, latest, make_connector, run, token
 
 from flows.crm.zoho import ZohoConnector
 from flows.sandbox.company import generate_company
@@ -61,23 +61,14 @@ def test_generator_gives_every_zoho_rep_linked_activities() -> None:
 
 
 def test_sandbox_serves_activity_modules_like_any_module(sandbox: ZohoSandbox) -> None:
-    tok = requests.post(
-        f"{sandbox.accounts_url}/oauth/v2/token",
-        params={
-            "grant_type": "refresh_token",
-            "client_id": sandbox.CLIENT_ID,
-            "client_secret": sandbox.CLIENT_SECRET,
-            "refresh_token": sandbox.REFRESH_TOKEN,
-        },
-        timeout=5,
-    ).json()["access_token"]
+    tok = token(sandbox)
     hdrs = {"Authorization": f"Zoho-oauthtoken {tok}"}
     base = f"{sandbox.api_url}/crm/v8"
-    meta = requests.get(f"{base}/settings/fields", params={"module": "Calls"}, headers=hdrs, timeout=5)
+    meta = api(sandbox, "/settings/fields", tok, module="Calls")
     names = {f["api_name"] for f in meta.json()["fields"]}
     assert {"Call_Type", "Call_Start_Time", "Call_Duration_in_seconds", "What_Id", "Who_Id"} <= names
     fields = "Subject,What_Id,Who_Id,Owner,Status,Closed_Time,Modified_Time,Unknown_Field"
-    body = requests.get(f"{base}/Tasks", params={"fields": fields}, headers=hdrs, timeout=5).json()
+    body = api(sandbox, "/Tasks", tok, fields=fields).json()
     rows = body["data"]
     assert len(rows) == 200 and body["info"]["more_records"] is True
     assert all(r["Unknown_Field"] is None and "$se_module" in r for r in rows)
@@ -89,8 +80,7 @@ def test_sandbox_serves_activity_modules_like_any_module(sandbox: ZohoSandbox) -
         else:
             assert what["id"] in {"Deals": deal_ids, "Accounts": account_ids}[r["$se_module"]]
     assert {r["$se_module"] for r in rows} == {"Deals", "Accounts", None}
-    params = {"fields": "Event_Title,Start_DateTime,End_DateTime"}
-    events = requests.get(f"{base}/Events", params=params, headers=hdrs, timeout=5).json()["data"]
+    events = api(sandbox, "/Events", tok, fields="Event_Title,Start_DateTime,End_DateTime").json()["data"]
     parse = datetime.fromisoformat
     starts_before_end = [parse(e["Start_DateTime"]) < parse(e["End_DateTime"]) for e in events]
     assert events and all(starts_before_end)

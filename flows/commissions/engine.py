@@ -17,7 +17,7 @@ from __future__ import annotations
 import calendar
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -306,7 +306,7 @@ def _rep_period(
     fy = fiscal_year_start(period, state.fiscal_year_start_month)
     for c in sorted(reversed_credits, key=lambda c: c.credit_id):
         claws = [
-            _clawback(orig, period, c.reversed_on)
+            clawback_line(orig, period, c.reversed_on)
             for orig in state.lines_by_credit.get(c.credit_id, [])
             if orig.commission_amount != 0
         ]
@@ -332,45 +332,25 @@ def _rep_period(
 
 
 def clawback_line(orig: Line, period: date, reversed_on: date | None, paid: Decimal | None = None) -> Line:
-    """A negative line reversing ``orig`` (at most ``paid``, default the line's amount)."""
+    """A negative line reversing ``orig`` (at most ``paid``, default the line's amount): the same
+    deal, plan, band, rate and amounts as ``orig`` for the rep to follow, without its attainment
+    and running position (a clawback does not change the attainment tiers were read from)."""
     paid = orig.commission_amount if paid is None else paid
-    return Line(
+    return replace(
+        orig,
         commission_line_id=f"clawback:{orig.commission_line_id}",
         line_type="clawback",
-        rep_id=orig.rep_id,
         period_month=period,
-        deal_id=orig.deal_id,
-        credit_id=orig.credit_id,
-        credit_kind=orig.credit_kind,
-        credit_basis=orig.credit_basis,
-        credit_date=orig.credit_date,
-        plan_id=orig.plan_id,
-        plan_version=orig.plan_version,
-        component=orig.component,
-        component_type=orig.component_type,
-        tier_position=orig.tier_position,
-        tier_number=orig.tier_number,
-        band_lower=orig.band_lower,
-        band_upper=orig.band_upper,
-        rate=orig.rate,
-        weight=orig.weight,
-        multiplier=orig.multiplier,
-        credit_amount=orig.credit_amount,
-        split_share=orig.split_share,
-        original_amount=orig.original_amount,
-        original_currency=orig.original_currency,
-        fx_rate=orig.fx_rate,
-        base_amount=orig.base_amount,
+        target_amount=None,
+        attainment=None,
+        running_before=None,
+        running_after=None,
         commission_amount=-paid,
-        currency=orig.currency,
         related_line_id=orig.commission_line_id,
         source_period=orig.period_month,
         explanation=f"clawback of {orig.commission_line_id} ({orig.period_month:%Y-%m}): deal cancelled or "
         f"refunded on {reversed_on}; reverses {paid} paid; attainment of {orig.period_month:%Y-%m} unchanged",
     )
-
-
-_clawback = clawback_line
 
 
 def cap_share_clawback(cap: Line, share: Decimal, credit: Credit, period: date) -> Line:

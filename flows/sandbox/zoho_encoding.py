@@ -546,6 +546,16 @@ def deal_description(deal: Deal) -> str | None:
 # --- field metadata (GET /settings/fields) ------------------------------------------------------
 _TEXT, _LOOKUP, _OWNER = ("text", "string"), ("lookup", "jsonobject"), ("ownerlookup", "jsonobject")
 _DT, _DATE, _NUM = ("datetime", "string"), ("date", "string"), ("currency", "double")
+#: The fields Tasks, Calls and Events share (after each module's own): what/who links, owner, times.
+_ACTIVITY_COMMON = {
+    "What_Id": _LOOKUP,
+    "Who_Id": _LOOKUP,
+    "Owner": _OWNER,
+    "Description": ("textarea", "string"),
+    "Created_Time": _DT,
+    "Modified_Time": _DT,
+    "Tag": ("multiselectpicklist", "jsonarray"),
+}
 FIELD_TYPES: dict[str, dict[str, tuple[str, str]]] = {
     "Deals": {
         "Deal_Name": _TEXT,
@@ -671,13 +681,7 @@ FIELD_TYPES: dict[str, dict[str, tuple[str, str]]] = {
         "Priority": ("picklist", "string"),
         "Due_Date": _DATE,
         "Closed_Time": _DT,
-        "What_Id": _LOOKUP,
-        "Who_Id": _LOOKUP,
-        "Owner": _OWNER,
-        "Description": ("textarea", "string"),
-        "Created_Time": _DT,
-        "Modified_Time": _DT,
-        "Tag": ("multiselectpicklist", "jsonarray"),
+        **_ACTIVITY_COMMON,
     },
     "Calls": {
         "Subject": _TEXT,
@@ -688,13 +692,7 @@ FIELD_TYPES: dict[str, dict[str, tuple[str, str]]] = {
         "Call_Result": ("picklist", "string"),
         "Outgoing_Call_Status": ("picklist", "string"),
         "Call_Purpose": ("picklist", "string"),
-        "What_Id": _LOOKUP,
-        "Who_Id": _LOOKUP,
-        "Owner": _OWNER,
-        "Description": ("textarea", "string"),
-        "Created_Time": _DT,
-        "Modified_Time": _DT,
-        "Tag": ("multiselectpicklist", "jsonarray"),
+        **_ACTIVITY_COMMON,
     },
     "Events": {
         "Event_Title": _TEXT,
@@ -703,13 +701,7 @@ FIELD_TYPES: dict[str, dict[str, tuple[str, str]]] = {
         "All_day": ("boolean", "boolean"),
         "Participants": ("multiselectlookup", "jsonarray"),
         "Venue": _TEXT,
-        "What_Id": _LOOKUP,
-        "Who_Id": _LOOKUP,
-        "Owner": _OWNER,
-        "Description": ("textarea", "string"),
-        "Created_Time": _DT,
-        "Modified_Time": _DT,
-        "Tag": ("multiselectpicklist", "jsonarray"),
+        **_ACTIVITY_COMMON,
     },
 }
 #: Org custom fields (``custom_field: true`` in the metadata).
