@@ -29,14 +29,14 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix flows tests
 	$(BIN)/ruff format flows tests
 
-# The render tests (tests/test_render.py) screenshot every report in headless Chromium. CI runs as
+# The render tests (tests/reports/test_render.py) screenshot every report in headless Chromium. CI runs as
 # root on Debian: install the distribution's chromium when it is missing.
 browser:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
 		{ echo "installing Debian's chromium for the render tests"; \
 		  $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium chromium-driver; }
 
-# tests/test_postgres.py builds the dbt project on a private PostgreSQL cluster (initdb + pg_ctl as
+# tests/warehouse/test_postgres.py builds the dbt project on a private PostgreSQL cluster (initdb + pg_ctl as
 # the postgres user). Debian keeps the server binaries in /usr/lib/postgresql/<version>/bin, off
 # PATH: install the distribution's postgresql when no initdb is found there either.
 postgres:

@@ -1,56 +1,40 @@
-"""The Prefect flows: nightly (ingest -> config -> dbt -> gate -> publish -> reports), the weekly
-manager report, the monthly commission close (statements + finance summary) and the operator's
-ingest of one CRM (``salesops run ingest``).
+"""The Prefect flow ``salesops-nightly``: ingest -> config -> dbt -> commissions -> gate -> publish
+-> reports.
 
-The flows are thin on purpose: each task calls one plain function from a module beside it. A
-failure in any step fails the flow run, visibly, with one line naming the step and the object,
-and e-mails the data engineers. A critical data-check failure sends the data-quality alert, no
-report, and publishes nothing: BI readers keep the last good marts (:mod:`flows.publish`).
-
-Every flow takes ``run_date`` and is idempotent on it: landing is an upsert, dbt rebuilds, the
-publish swaps whole files, and a report already sent for its period is not sent again unless
-``resend``. One run at a time writes the working warehouse: :func:`run_lock` (a lock file under
-``<home>/work/``; ``concurrency_limit: 1`` in prefect.yaml does the same on the Prefect side).
+The flow is thin on purpose: each task calls one plain function from a concern package. A failure
+in any step fails the flow run, visibly, with one line naming the step and the object, and e-mails
+the data engineers; a critical data-check failure sends the data-quality alert, no report, and
+publishes nothing (BI readers keep the last good marts). Every flow takes ``run_date`` and is
+idempotent on it; see docs/architecture.md for the run contract.
 """
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import logging
-import os
-import uuid
-from collections.abc import Iterator
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.context import get_run_context
+from prefect.artifacts import create_markdown_artifact
 
-from flows import checks, commissions, config_loader, emailer, publish, reports
+from flows.config import loader as config_loader
+from flows.config.settings import Settings, get_settings
+from flows.crm.landing import IngestError, ingest_source
 from flows.crm.registry import build_connectors
-from flows.ingest import IngestError, ProgressCallback, ingest_source
-from flows.pipeline import EmailSent, NightlySummary, StepFailed, step
-from flows.runlock import RunLocked, run_lock
-from flows.settings import Settings, get_settings
-from flows.transform import mart_row_counts, run_dbt
-from flows.warehouse import Warehouse, ingest_run_as_dict
-
-#: How long the weekly and monthly flows wait for a running nightly to finish before failing.
-OTHER_FLOWS_LOCK_WAIT_SECONDS = 1800.0
-
-
-def default_run_date(settings: Settings) -> date:
-    """Today in the company's time zone: the nightly run at 02:30 Shanghai reports on that day."""
-    return datetime.now(ZoneInfo(settings.timezone)).date()
-
-
-def _run_id() -> str:
-    try:
-        return str(get_run_context().flow_run.id)  # type: ignore[union-attr]
-    except Exception:
-        return uuid.uuid4().hex
+from flows.ingest import ingest_runs_artifact
+from flows.pipeline.summary import EmailSent, NightlySummary, StepFailed, step
+from flows.pipeline.tasks import (
+    alert_on_failure,
+    commissions_task,
+    current_run_id,
+    default_run_date,
+    locked,
+    reports_task,
+    send,
+)
+from flows.quality import checks
+from flows.reports import builder as reports
+from flows.warehouse import publish
+from flows.warehouse.database import Warehouse, ingest_run_as_dict
+from flows.warehouse.dbt_runner import mart_row_counts, run_dbt
 
 
 @task(name="ingest")
@@ -72,52 +56,6 @@ def ingest_task(settings: Settings, run_id: str, full_refresh: bool = False) -> 
     return landed
 
 
-def ingest_runs_artifact(landed: list[dict]) -> None:
-    """The table artifact of a run's landing: one row per CRM object (API calls, rows received,
-    inserted, updated and deleted, retries, duration). The nightly and ``salesops run ingest``
-    publish the same one."""
-    create_table_artifact(
-        key="ingest-runs",
-        table=[{k: v for k, v in r.items() if k not in ("started_at", "finished_at")} for r in landed],
-        description="Rows and API calls per CRM object",
-    )
-
-
-@flow(name="salesops-ingest", log_prints=True)
-def ingest_flow(
-    source: str,
-    objects: list[str] | None = None,
-    full_refresh: bool = False,
-    since: datetime | None = None,
-    progress: ProgressCallback | None = None,
-) -> list[dict]:
-    """Land one CRM's objects (all, or ``objects``) into raw.*: the operator's ``salesops run
-    ingest``. Incremental from the stored cursors unless ``full_refresh``; ``since`` (an aware
-    instant) re-reads what changed since then. Rows land in ``ops.ingest_runs`` under this flow
-    run's id, and the run carries the nightly's ``ingest-runs`` table artifact."""
-    settings = get_settings()
-    settings.ensure_dirs()
-    (connector,) = build_connectors(settings, [source])
-    try:
-        runs = ingest_source(
-            connector,
-            Warehouse(settings.warehouse_path),
-            run_id=_run_id(),
-            objects=objects,
-            full_refresh=full_refresh,
-            since=since,
-            progress=progress,
-        )
-    except IngestError as failure:  # the run in Prefect still shows what landed, and what failed
-        ingest_runs_artifact([ingest_run_as_dict(r) for r in failure.runs])
-        raise
-    finally:
-        connector.close()
-    landed = [ingest_run_as_dict(r) for r in runs]
-    ingest_runs_artifact(landed)
-    return landed
-
-
 @task(name="load-config")
 def load_config_task(settings: Settings, run_id: str) -> dict[str, int]:
     with (
@@ -135,13 +73,6 @@ def dbt_build_task(settings: Settings, run_date: date) -> dict[str, int]:
         return mart_row_counts(conn)
 
 
-@task(name="commissions")
-def commissions_task(settings: Settings, run_date: date) -> int:
-    """The commission engine over the credits dbt just built, then fct_commissions and below."""
-    with step("commissions", "finance.commission_lines", get_run_logger()):
-        return commissions.refresh_commissions(settings, run_date, in_prefect=True)
-
-
 @task(name="data-gate")
 def gate_task(settings: Settings, run_id: str, layer: str) -> checks.GateResult:
     """Run the suites of one layer: ``raw`` after landing, ``marts`` after dbt."""
@@ -153,57 +84,6 @@ def gate_task(settings: Settings, run_id: str, layer: str) -> checks.GateResult:
         key=f"data-gate-{layer}", markdown=result.summary_markdown(), description=f"Data gate: {layer}"
     )
     return result
-
-
-@contextlib.contextmanager
-def _locked(settings: Settings, flow_name: str, wait_seconds: float) -> Iterator[None]:
-    try:
-        with run_lock(settings, flow_name, wait_seconds):
-            yield
-    except RunLocked as exc:
-        raise StepFailed("lock", flow_name, str(exc)) from exc
-
-
-def _send(conn, settings: Settings, report: reports.Report, *, resend: bool) -> list[EmailSent]:
-    """Save the report's HTML, then email it; one EmailSent per recipient."""
-    reports.write_report_html(report, settings)
-    results = emailer.send_report(
-        conn,
-        settings,
-        kind=report.kind,
-        period_key=report.period_key,
-        recipients=report.recipients,
-        subject=report.subject,
-        html=report.html,
-        text=report.text,
-        inline_images=report.inline_images,
-        attachments=report.attachments,
-        resend=resend,
-    )
-    return [EmailSent(r.recipient, report.subject, r.status, r.error) for r in results]
-
-
-def _raise_on_failed_sends(sent: list[EmailSent], what: str = "email") -> None:
-    """Every recipient was tried; now the run fails if any of them did not get the report."""
-    failed = [e for e in sent if e.status == "failed"]
-    if failed:
-        raise StepFailed(
-            "reports",
-            what,
-            f"{len(failed)} email(s) failed: " + "; ".join(f"{e.recipient}: {e.error}" for e in failed),
-        )
-
-
-def _emails_artifact(key: str, sent: list[EmailSent]) -> None:
-    if sent:
-        create_table_artifact(
-            key=key,
-            table=[
-                {"status": e.status, "recipient": e.recipient, "subject": e.subject, "error": e.error or ""}
-                for e in sent
-            ],
-            description="E-mails of this run (one row per recipient)",
-        )
 
 
 @task(name="publish-marts")
@@ -221,17 +101,6 @@ def publish_task(settings: Settings, run_id: str, run_date: date) -> publish.Pub
     return result
 
 
-@task(name="manager-reports")
-def reports_task(settings: Settings, run_date: date, resend: bool, weekly: bool = False) -> list[EmailSent]:
-    sent: list[EmailSent] = []
-    with step("reports", "manager", get_run_logger()), Warehouse(settings.warehouse_path).connect() as conn:
-        for report in reports.build_manager_reports(conn, settings, run_date=run_date, weekly=weekly):
-            sent += _send(conn, settings, report, resend=resend)
-    _emails_artifact("manager-report-emails", sent)
-    _raise_on_failed_sends(sent, "manager")
-    return sent
-
-
 @task(name="data-engineer-alert")
 def alert_task(settings: Settings, run_id: str, run_date: date, gate: checks.GateResult) -> list[EmailSent]:
     with Warehouse(settings.warehouse_path).connect() as conn:
@@ -243,39 +112,7 @@ def alert_task(settings: Settings, run_id: str, run_date: date, gate: checks.Gat
             run_id=run_id,
             recipients=reports.alert_recipients(settings),
         )
-        return _send(conn, settings, report, resend=True)
-
-
-def _alert_run_failed(
-    settings: Settings, flow_name: str, run_id: str, run_date: date | None, exc: BaseException
-):
-    """Best effort: tell the data engineers a run failed; never hides the run's own error."""
-    try:
-        report = reports.build_run_failed_alert(
-            settings,
-            flow=flow_name,
-            run_id=run_id,
-            run_date=run_date,
-            error=str(exc),
-            recipients=reports.alert_recipients(settings),
-        )
-        with Warehouse(settings.warehouse_path).connect() as conn:
-            return _send(conn, settings, report, resend=True)
-    except Exception as alert_exc:  # the original failure matters more
-        logging.getLogger("salesops").error(
-            "could not send the run-failed alert: %s: %s", type(alert_exc).__name__, alert_exc
-        )
-        return []
-
-
-@contextlib.contextmanager
-def _alert_on_failure(settings: Settings, flow_name: str, run_id: str, run_date: date | None):
-    try:
-        yield
-    except Exception as exc:
-        if not getattr(exc, "alerted", False):
-            _alert_run_failed(settings, flow_name, run_id, run_date, exc)
-        raise
+        return send(conn, settings, report, resend=True)
 
 
 def _gate(settings: Settings, summary: NightlySummary, gate: checks.GateResult) -> None:
@@ -313,7 +150,7 @@ def nightly(
     publish.migrate_legacy_layout(settings)
     run_date = run_date or default_run_date(settings)
     summary = NightlySummary(
-        run_id=_run_id(),
+        run_id=current_run_id(),
         run_date=run_date,
         warehouse=settings.published_warehouse_path,
         reports_dir=settings.reports_dir,
@@ -322,8 +159,8 @@ def nightly(
     summary.work_warehouse = settings.warehouse_path
     summary.marts_dir = settings.marts_export_dir
     with (
-        _locked(settings, "nightly", settings.run_lock_wait_seconds),
-        _alert_on_failure(settings, "nightly", summary.run_id, run_date),
+        locked(settings, "nightly", settings.run_lock_wait_seconds),
+        alert_on_failure(settings, "nightly", summary.run_id, run_date),
     ):
         summary.landed = ingest_task(settings, summary.run_id, full_refresh)
         raw_gate = gate_task(settings, summary.run_id, "raw")
@@ -344,96 +181,3 @@ def nightly(
     summary.status = "completed"
     create_markdown_artifact(key="nightly-summary", markdown=summary.to_markdown())
     return summary
-
-
-def _previous_day(settings: Settings, run_date: date | None) -> date:
-    return (run_date or default_run_date(settings)) - timedelta(days=1)
-
-
-@flow(name="salesops-weekly-manager-report", log_prints=True)
-def weekly_manager_report(run_date: date | None = None, resend: bool = False) -> list[EmailSent]:
-    """Monday's manager report: the marts as of the end of the week just ended (no re-ingest)."""
-    settings = get_settings()
-    settings.ensure_dirs()
-    day = _previous_day(settings, run_date)
-    with (
-        _locked(settings, "weekly-manager-report", OTHER_FLOWS_LOCK_WAIT_SECONDS),
-        _alert_on_failure(settings, "weekly-manager-report", _run_id(), day),
-    ):
-        return reports_task(settings, day, resend, weekly=True)
-
-
-@task(name="commission-statements")
-def statements_task(settings: Settings, month: date, resend: bool) -> list[EmailSent]:
-    sent: list[EmailSent] = []
-    with (
-        step("reports", "statements", get_run_logger()),
-        Warehouse(settings.warehouse_path).connect() as conn,
-    ):
-        for report in reports.build_commission_statements(conn, settings, month=month):
-            sent += _send(conn, settings, report, resend=resend)
-    _emails_artifact("statement-emails", sent)
-    return sent
-
-
-@task(name="finance-summary")
-def finance_task(settings: Settings, month: date, resend: bool) -> list[EmailSent]:
-    sent: list[EmailSent] = []
-    with step("reports", "finance", get_run_logger()), Warehouse(settings.warehouse_path).connect() as conn:
-        for report in reports.build_finance_summary(conn, settings, month=month):
-            sent += _send(conn, settings, report, resend=resend)
-    _emails_artifact("finance-emails", sent)
-    return sent
-
-
-@flow(name="salesops-monthly-commissions", log_prints=True)
-def monthly_commissions(run_date: date | None = None, resend: bool = False, send_reports: bool = True) -> str:
-    """Commission close for the month before ``run_date``: rebuild the finance marts, gate them,
-    export that month's lines as CSV, then e-mail one statement per rep and the finance summary
-    (payroll CSV + XLSX). Returns the CSV export's path. A failed statement does not stop the
-    others or the finance summary; the run fails at the end, naming every failed recipient."""
-    settings = get_settings()
-    settings.ensure_dirs()
-    month = reports.previous_month(run_date or default_run_date(settings))
-    run_id = _run_id()
-    with (
-        _locked(settings, "monthly-commissions", OTHER_FLOWS_LOCK_WAIT_SECONDS),
-        _alert_on_failure(settings, "monthly-commissions", run_id, month),
-    ):
-        with step("dbt build", "marts.finance", get_run_logger()):
-            run_dbt(settings, ["build", "--select", "+marts.finance"], run_date=month, in_prefect=True)
-        commissions_task(settings, run_date or default_run_date(settings))
-        with Warehouse(settings.warehouse_path).connect() as conn:
-            gate = checks.run_checks(
-                conn,
-                settings,
-                run_id=run_id,
-                suites=["marts_commissions", "marts_commission_statements", "marts_reconciliation"],
-            )
-            if not gate.success:
-                raise StepFailed(
-                    "data checks", "marts_commissions", "; ".join(r.label for r in gate.critical_failures)
-                )
-            cursor = conn.execute(
-                "select * from marts.fct_commissions where period_month = ? "
-                "order by rep_id, commission_line_id",
-                [month],
-            )
-            columns = [d[0] for d in cursor.description]
-            rows = cursor.fetchall()
-        path = settings.reports_dir / f"commissions_{month:%Y-%m}.csv"
-        tmp = path.with_name(f".{path.name}.tmp")
-        with tmp.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(columns)
-            writer.writerows(rows)
-        os.replace(tmp, path)
-        create_table_artifact(
-            key="commission-lines",
-            table=[{c: str(v) for c, v in zip(columns, r, strict=True)} for r in rows[:500]],
-            description=f"Commission lines {month:%Y-%m} (first 500)",
-        )
-        if send_reports:
-            sent = statements_task(settings, month, resend) + finance_task(settings, month, resend)
-            _raise_on_failed_sends(sent, "commission statements / finance summary")
-    return str(path)

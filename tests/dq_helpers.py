@@ -1,9 +1,10 @@
 """Helpers shared by the data-quality tests that inject bad data through the sandbox CRMs.
 
 A small seeded company is served by the sandbox (over HTTP, through the real connectors), broken
-in some way, landed with ``flows.ingest.ingest_source`` and gated with ``flows.checks.run_checks``.
+in some way, landed with ``flows.crm.landing.ingest_source`` and gated with
+``flows.quality.checks.run_checks``.
 Used by ``test_quality_sandbox.py`` (deals), ``test_quality_order_to_cash.py`` (sales orders,
-invoices, payments) and the e2e gate test (``tests/test_e2e_gate.py``).
+invoices, payments) and the e2e gate test (``tests/e2e/test_e2e_gate.py``).
 """
 
 from __future__ import annotations
@@ -14,15 +15,15 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flows.checks import GateResult, run_checks
+from flows.config.settings import Settings, patched_environ
+from flows.crm.landing import ingest_source
 from flows.crm.registry import build_connectors
-from flows.ingest import ingest_source
-from flows.quarantine import quarantine_summary
-from flows.reports import build_alert_report
+from flows.quality.checks import GateResult, run_checks
+from flows.quality.quarantine import quarantine_summary
+from flows.reports.builder import build_alert_report
 from flows.sandbox.company import Company, generate_company
 from flows.sandbox.server import SandboxCluster
-from flows.settings import Settings, patched_environ
-from flows.warehouse import Warehouse
+from flows.warehouse.database import Warehouse
 
 TODAY = datetime.now(UTC).date()
 ZOHO_SUITES = ["raw_zoho_deals", "raw_zoho_users"]

@@ -20,7 +20,7 @@ from flows.crm.base import Page
 from flows.crm.fxiaoke import FxiaokeConnector
 from flows.sandbox.company import Company
 from flows.sandbox.fxiaoke_server import FxiaokeSandbox
-from flows.warehouse import RawRecord
+from flows.warehouse.database import RawRecord
 
 AS_OF = date(2026, 3, 31)
 START = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)

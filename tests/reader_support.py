@@ -2,7 +2,7 @@
 
 It opens the DuckDB file read-only and holds it open until told to exit (what Metabase or
 Superset do), answering each ``read()`` with one row of ``query`` as space-separated text. Used
-to show that publishing never disturbs a connected reader (tests/test_publish.py, the e2e tests).
+to show that publishing never disturbs a connected reader (tests/warehouse/test_publish.py, the e2e tests).
 """
 
 from __future__ import annotations

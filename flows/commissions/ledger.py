@@ -329,7 +329,7 @@ def build_ledger(
 def _fiscal_year_start_month(settings) -> int:
     """The fiscal year of the yearly caps: ``config/settings.yml`` (the file the targets use),
     else the pipeline settings' ``fiscal_year_start_month``, else January."""
-    from flows.config_loader import read_settings
+    from flows.config.loader import read_settings
 
     config_dir = Path(settings.config_path)
     if (config_dir / "settings.yml").exists():
@@ -627,8 +627,8 @@ def refresh_commissions(settings, run_date: date, *, in_prefect: bool = False) -
     the marts data gate: run the engine over the credits dbt just built, rebuild
     ``fct_commissions`` and everything downstream of it, then run :func:`reconcile` and raise
     :class:`ReconciliationError` naming what does not add up. Returns the number of ledger lines."""
-    from flows.transform import run_dbt
-    from flows.warehouse import Warehouse
+    from flows.warehouse.database import Warehouse
+    from flows.warehouse.dbt_runner import run_dbt
 
     with Warehouse(settings.warehouse_path).connect() as conn:
         count = run_engine(conn, settings, run_date)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from flows.warehouse import RawRecord
+from flows.warehouse.database import RawRecord
 
 
 class CrmError(RuntimeError):

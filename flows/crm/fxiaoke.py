@@ -53,10 +53,10 @@ from pydantic import SecretStr
 
 from flows.crm.base import CallStats, CrmError, Page
 from flows.crm.fxiaoke_http import TOKEN_INVALID_CODE, FxiaokeCallError, FxiaokeTransport, RetryPolicy
-from flows.warehouse import RawRecord
+from flows.warehouse.database import RawRecord
 
 if TYPE_CHECKING:
-    from flows.settings import Settings
+    from flows.config.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from flows.config.settings import Settings
 from flows.crm.base import CrmConnector
-from flows.settings import Settings
 
 
 def build_connectors(settings: Settings, sources: list[str] | None = None) -> list[CrmConnector]:

@@ -51,7 +51,7 @@ from requests.adapters import HTTPAdapter
 
 from flows.crm.base import CallStats, CrmError, Page
 from flows.crm.http import RetriesExhausted, RetryPolicy, describe_response, request_with_retries
-from flows.warehouse import RawRecord, record_hash
+from flows.warehouse.database import RawRecord, record_hash
 
 log = logging.getLogger(__name__)
 
@@ -345,7 +345,7 @@ class ZohoConnector:
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> ZohoConnector:
-        """Build from :class:`flows.settings.Settings` (``SALESOPS_ZOHO_*`` and ``SALESOPS_HTTP_*``).
+        """Build from :class:`flows.config.settings.Settings` (``SALESOPS_ZOHO_*`` and ``SALESOPS_HTTP_*``).
 
         Each credential comes from its env var or, when that is unset, from the Prefect Secret
         block named by ``SALESOPS_ZOHO_<CREDENTIAL>_BLOCK`` (see :mod:`flows.crm.secrets`)."""

@@ -1,0 +1,5 @@
+"""The `salesops` command, one module per command group."""
+
+from flows.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,109 @@
+"""``salesops commissions``: period close, payroll export and the plan estimator."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flows.commissions.estimator import InputError, render
+from flows.commissions.estimator import estimate as run_estimate
+from flows.commissions.plan import PlanError, load_plan_file
+
+app = typer.Typer(
+    help="Commissions: close a period, export payroll, estimate a plan on given credits.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+PeriodOpt = Annotated[str, typer.Option("--period", help="The month, YYYY-MM.")]
+
+
+def _period(value: str) -> date:
+    if not re.fullmatch(r"\d{4}-\d{2}", value or ""):
+        raise typer.BadParameter(f"{value!r} is not a month YYYY-MM", param_hint="--period")
+    year, month = map(int, value.split("-"))
+    if not 1 <= month <= 12:
+        raise typer.BadParameter(f"{value!r} is not a month YYYY-MM", param_hint="--period")
+    return date(year, month, 1)
+
+
+def _warehouse():
+    from flows.config.settings import get_settings
+    from flows.warehouse.database import Warehouse
+
+    settings = get_settings()
+    return settings, Warehouse(settings.warehouse_path).connect()
+
+
+@app.command()
+def close(
+    period: PeriodOpt,
+    closed_by: Annotated[str | None, typer.Option(help="Who approved the close (kept with it).")] = None,
+) -> None:
+    """Snapshot the period's statement lines (as of the last run) into finance.closed_statement_lines.
+
+    Closed lines never change; later recalculations post prior-period adjustments in the next
+    open period."""
+    from flows.commissions.ledger import CloseError, close_period
+
+    month = _period(period)
+    _, connect = _warehouse()
+    try:
+        with connect as conn:
+            count = close_period(conn, month, closed_by)
+    except CloseError as exc:
+        typer.echo(f"commissions close failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"closed {month:%Y-%m}: {count} statement lines snapshotted")
+
+
+@app.command()
+def estimate(
+    plan: Annotated[Path, typer.Option("--plan", help="Plan file (YAML), the format of config/plans/.")],
+    credits: Annotated[Path, typer.Option("--credits", help="Credited amounts, CSV.")],
+    targets: Annotated[Path | None, typer.Option("--targets", help="Monthly targets per rep, CSV.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", help="Write here instead of stdout.")] = None,
+    fiscal_year_start_month: Annotated[
+        int, typer.Option("--fiscal-year-start-month", min=1, max=12, help="Month yearly caps start in.")
+    ] = 1,
+) -> None:
+    """Lines and totals for given credits under a plan, with the nightly's engine; no CRM needed."""
+    if fmt not in ("table", "csv", "json"):
+        raise typer.BadParameter(f"{fmt!r} is not table, csv or json", param_hint="--format")
+    try:
+        book = load_plan_file(plan)
+        lines = run_estimate(book, credits, targets, fiscal_year_start_month=fiscal_year_start_month)
+    except (PlanError, InputError) as exc:
+        typer.echo(f"commissions estimate failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    text = render(lines, fmt)
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {len(lines)} lines to {output}")
+    else:
+        typer.echo(text, nl=False)
+
+
+@app.command()
+def export(
+    period: PeriodOpt,
+    xlsx: Annotated[
+        bool, typer.Option("--xlsx", help="Also write an XLSX (Payroll and Lines sheets).")
+    ] = False,
+    output_dir: Annotated[Path | None, typer.Option(help="Default: the reports directory.")] = None,
+) -> None:
+    """Payroll export of the period: one row per rep (CSV, and XLSX with --xlsx)."""
+    from flows.commissions.ledger import export_period
+
+    month = _period(period)
+    settings, connect = _warehouse()
+    with connect as conn:
+        paths = export_period(conn, month, output_dir or settings.reports_dir, xlsx=xlsx)
+    for p in paths:
+        typer.echo(f"wrote {p}")

@@ -1,0 +1,1 @@
+"""Settings, the config/ file loaders and the company calendar."""

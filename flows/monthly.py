@@ -1,0 +1,105 @@
+"""The Prefect flow ``salesops-monthly-commissions``: the month-end commission run (finance marts,
+CSV export, one statement per rep, the finance summary with payroll CSV + XLSX)."""
+
+from __future__ import annotations
+
+import csv
+import os
+from datetime import date
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
+
+from flows.config.settings import Settings, get_settings
+from flows.pipeline.summary import EmailSent, StepFailed, step
+from flows.pipeline.tasks import (
+    OTHER_FLOWS_LOCK_WAIT_SECONDS,
+    alert_on_failure,
+    commissions_task,
+    current_run_id,
+    default_run_date,
+    emails_artifact,
+    locked,
+    raise_on_failed_sends,
+    send,
+)
+from flows.quality import checks
+from flows.reports import builder as reports
+from flows.warehouse.database import Warehouse
+from flows.warehouse.dbt_runner import run_dbt
+
+
+@task(name="commission-statements")
+def statements_task(settings: Settings, month: date, resend: bool) -> list[EmailSent]:
+    sent: list[EmailSent] = []
+    with (
+        step("reports", "statements", get_run_logger()),
+        Warehouse(settings.warehouse_path).connect() as conn,
+    ):
+        for report in reports.build_commission_statements(conn, settings, month=month):
+            sent += send(conn, settings, report, resend=resend)
+    emails_artifact("statement-emails", sent)
+    return sent
+
+
+@task(name="finance-summary")
+def finance_task(settings: Settings, month: date, resend: bool) -> list[EmailSent]:
+    sent: list[EmailSent] = []
+    with step("reports", "finance", get_run_logger()), Warehouse(settings.warehouse_path).connect() as conn:
+        for report in reports.build_finance_summary(conn, settings, month=month):
+            sent += send(conn, settings, report, resend=resend)
+    emails_artifact("finance-emails", sent)
+    return sent
+
+
+@flow(name="salesops-monthly-commissions", log_prints=True)
+def monthly_commissions(run_date: date | None = None, resend: bool = False, send_reports: bool = True) -> str:
+    """Commission close for the month before ``run_date``: rebuild the finance marts, gate them,
+    export that month's lines as CSV, then e-mail one statement per rep and the finance summary
+    (payroll CSV + XLSX). Returns the CSV export's path. A failed statement does not stop the
+    others or the finance summary; the run fails at the end, naming every failed recipient."""
+    settings = get_settings()
+    settings.ensure_dirs()
+    month = reports.previous_month(run_date or default_run_date(settings))
+    run_id = current_run_id()
+    with (
+        locked(settings, "monthly-commissions", OTHER_FLOWS_LOCK_WAIT_SECONDS),
+        alert_on_failure(settings, "monthly-commissions", run_id, month),
+    ):
+        with step("dbt build", "marts.finance", get_run_logger()):
+            run_dbt(settings, ["build", "--select", "+marts.finance"], run_date=month, in_prefect=True)
+        commissions_task(settings, run_date or default_run_date(settings))
+        with Warehouse(settings.warehouse_path).connect() as conn:
+            gate = checks.run_checks(
+                conn,
+                settings,
+                run_id=run_id,
+                suites=["marts_commissions", "marts_commission_statements", "marts_reconciliation"],
+            )
+            if not gate.success:
+                raise StepFailed(
+                    "data checks", "marts_commissions", "; ".join(r.label for r in gate.critical_failures)
+                )
+            cursor = conn.execute(
+                "select * from marts.fct_commissions where period_month = ? "
+                "order by rep_id, commission_line_id",
+                [month],
+            )
+            columns = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+        path = settings.reports_dir / f"commissions_{month:%Y-%m}.csv"
+        tmp = path.with_name(f".{path.name}.tmp")
+        with tmp.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(columns)
+            writer.writerows(rows)
+        os.replace(tmp, path)
+        create_table_artifact(
+            key="commission-lines",
+            table=[{c: str(v) for c, v in zip(columns, r, strict=True)} for r in rows[:500]],
+            description=f"Commission lines {month:%Y-%m} (first 500)",
+        )
+        if send_reports:
+            sent = statements_task(settings, month, resend) + finance_task(settings, month, resend)
+            raise_on_failed_sends(sent, "commission statements / finance summary")
+    return str(path)

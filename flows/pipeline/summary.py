@@ -1,0 +1,103 @@
+"""The steps of a nightly run, as plain functions, and the summary the run produces.
+
+Prefect flows (``flows/nightly.py``) call these; so do the CLI and the tests. Every step runs
+inside :func:`step`, which turns any failure into a :class:`StepFailed` whose first line says
+which step and which object failed, and logs that line before the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+log = logging.getLogger("salesops")
+
+
+class StepFailed(RuntimeError):
+    """A pipeline step failed. ``str(exc)`` is the one line an operator needs first."""
+
+    def __init__(self, step: str, target: str | None, cause: BaseException | str):
+        where = f"step '{step}'" + (f" ({target})" if target else "")
+        reason = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
+        super().__init__(f"nightly run failed at {where}: {reason}")
+        self.step = step
+        self.target = target
+        self.summary: NightlySummary | None = None  # set when a run fails after producing results
+
+
+@contextmanager
+def step(name: str, target: str | None = None, logger: logging.Logger | None = None) -> Iterator[None]:
+    """Run a block as a named step; a failure becomes one clear line, then the trace."""
+    try:
+        yield
+    except StepFailed:
+        raise
+    except Exception as exc:
+        obj = getattr(exc, "source", None) and f"{exc.source}.{exc.object}"  # IngestError names the object
+        failure = StepFailed(name, obj or target, exc)
+        (logger or log).error("FAILED: %s", failure)
+        raise failure from exc
+
+
+@dataclass
+class EmailSent:
+    recipient: str
+    subject: str
+    status: str
+    error: str | None = None
+
+
+@dataclass
+class NightlySummary:
+    """What a nightly run did; printed by the CLI and published as a Prefect artifact."""
+
+    run_id: str
+    run_date: date
+    warehouse: Path
+    reports_dir: Path
+    outbox_dir: Path
+    landed: list[dict] = field(default_factory=list)  # one dict per (source, object)
+    config_rows: dict[str, int] = field(default_factory=dict)
+    marts: dict[str, int] = field(default_factory=dict)
+    checks_passed: int = 0
+    checks_failed: int = 0
+    critical_failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    emails: list[EmailSent] = field(default_factory=list)
+    reports: list[Path] = field(default_factory=list)
+    work_warehouse: Path | None = None  # the pipeline's own DuckDB file (raw, ops, marts being built)
+    marts_dir: Path | None = None  # Parquet copies of the published marts
+    published: object | None = None  # flows.warehouse.publish.PublishResult once the marts are published
+    quarantined: int = 0  # raw rows newly quarantined by this run's gate
+    status: str = "running"
+
+    def to_markdown(self) -> str:
+        lines = [
+            f"# salesops nightly run {self.run_id} ({self.run_date})",
+            "",
+            f"Status: **{self.status}**",
+            "",
+        ]
+        lines += [
+            "## Rows landed",
+            "",
+            "| source | object | received | inserted | updated | deleted |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
+        for r in self.landed:
+            lines.append(
+                f"| {r['source']} | {r['object']} | {r['rows_received']} | {r['rows_inserted']} | "
+                f"{r['rows_updated']} | {r['rows_deleted']} |"
+            )
+        lines += ["", "## Marts", "", "| mart | rows |", "|---|---:|"]
+        lines += [f"| {name} | {rows} |" for name, rows in self.marts.items()]
+        lines += ["", f"## Data checks: {self.checks_passed} passed, {self.checks_failed} failed", ""]
+        lines += [f"- critical: {c}" for c in self.critical_failures]
+        lines += [f"- warning: {w}" for w in self.warnings]
+        lines += ["", "## Emails", ""]
+        lines += [f"- {e.status}: {e.recipient} — {e.subject}" for e in self.emails] or ["- none"]
+        return "\n".join(lines)

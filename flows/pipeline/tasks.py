@@ -1,0 +1,145 @@
+"""Prefect tasks and helpers that more than one flow uses: the run id and run date, the run lock
+as a named step, sending a report and its artifact, the run-failed alert, and the commission and
+manager-report tasks (the nightly and the weekly/monthly flows share them)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import Iterator
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.context import get_run_context
+
+from flows import commissions
+from flows.config.settings import Settings
+from flows.pipeline.summary import EmailSent, StepFailed, step
+from flows.reports import builder as reports
+from flows.reports import emailer
+from flows.warehouse.database import Warehouse
+from flows.warehouse.runlock import RunLocked, run_lock
+
+#: How long the weekly and monthly flows wait for a running nightly to finish before failing.
+OTHER_FLOWS_LOCK_WAIT_SECONDS = 1800.0
+
+
+def default_run_date(settings: Settings) -> date:
+    """Today in the company's time zone: the nightly run at 02:30 Shanghai reports on that day."""
+    return datetime.now(ZoneInfo(settings.timezone)).date()
+
+
+def current_run_id() -> str:
+    """The Prefect flow run's id (a fresh one outside a flow run): rows a run writes carry it."""
+    try:
+        return str(get_run_context().flow_run.id)  # type: ignore[union-attr]
+    except Exception:
+        return uuid.uuid4().hex
+
+
+@contextlib.contextmanager
+def locked(settings: Settings, flow_name: str, wait_seconds: float) -> Iterator[None]:
+    """The run lock, failing as step 'lock' so the one-line failure names it."""
+    try:
+        with run_lock(settings, flow_name, wait_seconds):
+            yield
+    except RunLocked as exc:
+        raise StepFailed("lock", flow_name, str(exc)) from exc
+
+
+def send(conn, settings: Settings, report: reports.Report, *, resend: bool) -> list[EmailSent]:
+    """Save the report's HTML, then email it; one EmailSent per recipient."""
+    reports.write_report_html(report, settings)
+    results = emailer.send_report(
+        conn,
+        settings,
+        kind=report.kind,
+        period_key=report.period_key,
+        recipients=report.recipients,
+        subject=report.subject,
+        html=report.html,
+        text=report.text,
+        inline_images=report.inline_images,
+        attachments=report.attachments,
+        resend=resend,
+    )
+    return [EmailSent(r.recipient, report.subject, r.status, r.error) for r in results]
+
+
+def raise_on_failed_sends(sent: list[EmailSent], what: str = "email") -> None:
+    """Every recipient was tried; now the run fails if any of them did not get the report."""
+    failed = [e for e in sent if e.status == "failed"]
+    if failed:
+        raise StepFailed(
+            "reports",
+            what,
+            f"{len(failed)} email(s) failed: " + "; ".join(f"{e.recipient}: {e.error}" for e in failed),
+        )
+
+
+def emails_artifact(key: str, sent: list[EmailSent]) -> None:
+    """A table artifact with one row per recipient of this run's e-mails."""
+    if sent:
+        create_table_artifact(
+            key=key,
+            table=[
+                {"status": e.status, "recipient": e.recipient, "subject": e.subject, "error": e.error or ""}
+                for e in sent
+            ],
+            description="E-mails of this run (one row per recipient)",
+        )
+
+
+def _alert_run_failed(
+    settings: Settings, flow_name: str, run_id: str, run_date: date | None, exc: BaseException
+):
+    """Best effort: tell the data engineers a run failed; never hides the run's own error."""
+    try:
+        report = reports.build_run_failed_alert(
+            settings,
+            flow=flow_name,
+            run_id=run_id,
+            run_date=run_date,
+            error=str(exc),
+            recipients=reports.alert_recipients(settings),
+        )
+        with Warehouse(settings.warehouse_path).connect() as conn:
+            return send(conn, settings, report, resend=True)
+    except Exception as alert_exc:  # the original failure matters more
+        logging.getLogger("salesops").error(
+            "could not send the run-failed alert: %s: %s", type(alert_exc).__name__, alert_exc
+        )
+        return []
+
+
+@contextlib.contextmanager
+def alert_on_failure(settings: Settings, flow_name: str, run_id: str, run_date: date | None):
+    """E-mail the data engineers when the block fails, unless the failure already alerted."""
+    try:
+        yield
+    except Exception as exc:
+        if not getattr(exc, "alerted", False):
+            _alert_run_failed(settings, flow_name, run_id, run_date, exc)
+        raise
+
+
+@task(name="commissions")
+def commissions_task(settings: Settings, run_date: date) -> int:
+    """The commission engine over the credits dbt just built, then fct_commissions and below."""
+    with step("commissions", "finance.commission_lines", get_run_logger()):
+        return commissions.refresh_commissions(settings, run_date, in_prefect=True)
+
+
+@task(name="manager-reports")
+def reports_task(settings: Settings, run_date: date, resend: bool, weekly: bool = False) -> list[EmailSent]:
+    """Build and send every manager's report for ``run_date`` (daily or weekly)."""
+    sent: list[EmailSent] = []
+    with step("reports", "manager", get_run_logger()), Warehouse(settings.warehouse_path).connect() as conn:
+        for report in reports.build_manager_reports(conn, settings, run_date=run_date, weekly=weekly):
+            sent += send(conn, settings, report, resend=resend)
+    emails_artifact("manager-report-emails", sent)
+    raise_on_failed_sends(sent, "manager")
+    return sent

@@ -1,0 +1,1 @@
+"""The data-quality gate: checks, suites, the GX runtime, results and quarantine."""

@@ -1,0 +1,1 @@
+"""Target locking, history and checks."""

@@ -1,0 +1,1 @@
+"""DuckDB access, dbt invocation, publishing, the run lock and the PostgreSQL copy."""

@@ -1,0 +1,207 @@
+"""Publishing the marts for readers (BI tools, analysts, the DuckDB CLI), atomically, after the gate.
+
+Why: DuckDB allows one writer process *or* many readers per file. A BI tool holding even a
+read-only connection to the file the pipeline writes makes the next ``dbt build`` fail on the file
+lock, and a reader of the live file could see a half-built night. So the pipeline and its readers
+use different files (``SALESOPS_HOME`` layout):
+
+======================================  ===================================================
+``<home>/work/warehouse.duckdb``        the pipeline's own state: ``raw``, ``ops``, ``config``,
+                                        ``staging``, ``intermediate``, ``marts``. Only the
+                                        pipeline opens it (one run at a time: ``work/run.lock``).
+``<home>/warehouse.duckdb``             the **published** marts (schema ``marts`` + table
+                                        ``main.salesops_publish``) for readers; open it read-only.
+``<home>/marts/<mart>.parquet``         one Parquet file per mart, same night as the DuckDB file.
+``<home>/marts/_manifest.json``         run id, run date, publish time and row count per mart.
+======================================  ===================================================
+
+:func:`publish_marts` runs only after the marts gate passed. It copies every table and view of
+``marts`` from the working file into a brand-new DuckDB file and Parquet files with temporary
+names in the same directories, checkpoints and closes them, and then renames each over the
+published name with :func:`os.replace` (atomic on POSIX). On Linux a reader that still has the old
+file open keeps reading its old snapshot (the old inode lives until it closes); the next reader
+that opens the path sees the new night. A failed run or a failed gate never reaches this step, so
+readers keep the last good version. (Windows cannot rename over an open file: not supported.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+
+from flows.config.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PUBLISHED_SCHEMA = "marts"
+PUBLISH_INFO_TABLE = "main.salesops_publish"
+
+
+@dataclass
+class PublishResult:
+    run_id: str
+    run_date: date | None
+    published_at: datetime
+    database: Path
+    parquet_dir: Path
+    tables: dict[str, int] = field(default_factory=dict)  # mart -> rows
+
+    @property
+    def parquet_files(self) -> dict[str, Path]:
+        return {name: self.parquet_dir / f"{name}.parquet" for name in self.tables}
+
+
+def publish_marts(settings: Settings, *, run_id: str, run_date: date | None = None) -> PublishResult:
+    """Copy the working file's ``marts`` to the published DuckDB file and Parquet files, atomically.
+
+    The caller must hold no other connection to the working file in this process with a
+    different configuration (the same-process DuckDB rule); this opens it with the default config.
+    """
+    work = settings.warehouse_path
+    target = settings.published_warehouse_path
+    parquet_dir = settings.marts_export_dir
+    target.parent.mkdir(parents=True, exist_ok=True)
+    parquet_dir.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex[:12]
+    tmp_db = target.with_name(f".{target.name}.{token}.tmp")
+    staged: list[tuple[Path, Path]] = []  # (temporary, final)
+    published_at = datetime.now(UTC)
+    tables: dict[str, int] = {}
+    try:
+        conn = duckdb.connect(str(work))
+        try:
+            marts = [
+                name
+                for (name,) in conn.execute(
+                    "select table_name from information_schema.tables where table_schema = ? "
+                    "and table_catalog = current_database() order by 1",
+                    [PUBLISHED_SCHEMA],
+                ).fetchall()
+            ]
+            if not marts:
+                raise RuntimeError(f"nothing to publish: no tables in {work}:{PUBLISHED_SCHEMA}")
+            conn.execute(f"attach '{_sql_str(tmp_db)}' as pub")
+            conn.execute(f"create schema pub.{PUBLISHED_SCHEMA}")
+            for name in marts:
+                source = f'{PUBLISHED_SCHEMA}."{name}"'
+                conn.execute(f'create table pub.{PUBLISHED_SCHEMA}."{name}" as select * from {source}')
+                tables[name] = conn.execute(
+                    f'select count(*) from pub.{PUBLISHED_SCHEMA}."{name}"'
+                ).fetchone()[0]
+                tmp_parquet = parquet_dir / f".{name}.parquet.{token}.tmp"
+                conn.execute(
+                    f"copy (select * from pub.{PUBLISHED_SCHEMA}.\"{name}\") to '{_sql_str(tmp_parquet)}' "
+                    "(format parquet, compression zstd)"
+                )
+                staged.append((tmp_parquet, parquet_dir / f"{name}.parquet"))
+            conn.execute(
+                f"create table pub.{PUBLISH_INFO_TABLE} as select ?::varchar as run_id, ?::date as run_date, "
+                "?::timestamptz as published_at, ?::varchar as source_file",
+                [run_id, run_date, published_at, str(work)],
+            )
+            conn.execute("checkpoint pub")
+            conn.execute("detach pub")
+        finally:
+            conn.close()
+        if Path(f"{tmp_db}.wal").exists():  # detach checkpoints; a WAL left over would be lost on rename
+            raise RuntimeError(f"{tmp_db}.wal still exists after checkpoint; not publishing")
+        manifest = parquet_dir / f"._manifest.json.{token}.tmp"
+        manifest.write_text(
+            json.dumps(
+                {
+                    "run_id": run_id,
+                    "run_date": run_date.isoformat() if run_date else None,
+                    "published_at": published_at.isoformat(),
+                    "database": str(target),
+                    "tables": {n: {"rows": r, "parquet": f"{n}.parquet"} for n, r in tables.items()},
+                },
+                indent=2,
+            ),
+            encoding="utf-8",
+        )
+        staged.append((manifest, parquet_dir / "_manifest.json"))
+        for path, _ in [*staged, (tmp_db, target)]:
+            _fsync(path)
+        # The swap: each rename is atomic; readers of any one file never see a partial file.
+        for tmp, final in staged:
+            os.replace(tmp, final)
+        os.replace(tmp_db, target)
+        _fsync_dir(parquet_dir)
+        _fsync_dir(target.parent)
+    except BaseException:
+        for tmp in [tmp_db, Path(f"{tmp_db}.wal"), *(t for t, _ in staged)]:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        raise
+    for stale in parquet_dir.glob("*.parquet"):  # a mart that no longer exists must not linger
+        if stale.stem not in tables:
+            stale.unlink(missing_ok=True)
+    log.info("published %d marts to %s and %s", len(tables), target, parquet_dir)
+    return PublishResult(run_id, run_date, published_at, target, parquet_dir, tables)
+
+
+def published_info(settings: Settings) -> dict | None:
+    """The manifest of the last publish, or None if nothing was published yet."""
+    path = settings.marts_export_dir / "_manifest.json"
+    return json.loads(path.read_text("utf-8")) if path.exists() else None
+
+
+def migrate_legacy_layout(settings: Settings) -> bool:
+    """A home from before the work/ split holds the pipeline's state in ``<home>/warehouse.duckdb``.
+
+    Move it to ``<home>/work/`` once (keeping raw data, watermarks and the e-mail log), so the
+    next run is incremental and does not re-send reports; the next publish recreates the served file.
+    """
+    old, new = settings.published_warehouse_path, settings.warehouse_path
+    if new.exists() or not old.exists():
+        return False
+    with duckdb.connect(str(old)) as conn:
+        schemas = {
+            s for (s,) in conn.execute("select schema_name from information_schema.schemata").fetchall()
+        }
+    if not ({"raw", "ops"} & schemas):
+        return False  # a published file: marts only
+    new.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(old), str(new))
+    if Path(f"{old}.wal").exists():
+        shutil.move(f"{old}.wal", f"{new}.wal")
+    log.warning("moved the pipeline's warehouse from %s to %s (new SALESOPS_HOME layout)", old, new)
+    return True
+
+
+@contextlib.contextmanager
+def read_published(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the published marts (what a BI tool should do)."""
+    conn = duckdb.connect(str(settings.published_warehouse_path), read_only=True)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _sql_str(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,0 +1,77 @@
+"""One writer of the working warehouse at a time: a lock file under ``<home>/work/``.
+
+DuckDB allows a single writing process per file; two salesops runs writing the same working
+warehouse would fail half way. Flows, the targets CLI and backfills take this lock first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from flows.config.settings import Settings
+
+
+class RunLocked(RuntimeError):
+    """Another salesops run holds the working warehouse."""
+
+
+@contextlib.contextmanager
+def run_lock(settings: Settings, flow_name: str, wait_seconds: float = 0.0) -> Iterator[dict]:
+    """Hold ``<home>/work/run.lock`` for the block: one writer of the working warehouse at a time.
+
+    The lock is an ``flock`` on the file, so it dies with its process: a lock file left by a killed
+    run (its pid/host/start still written in it) is stale and is taken over with a warning. Waits up
+    to ``wait_seconds`` for a live holder, then raises :class:`RunLocked` naming it.
+    """
+    path = settings.work_dir / "run.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + max(0.0, wait_seconds)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip() or "unknown"
+                    raise RunLocked(
+                        f"another salesops run holds {path} ({holder}); {flow_name} not started"
+                    ) from None
+                time.sleep(min(2.0, max(0.05, deadline - time.monotonic())))
+        previous = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()
+        if previous:
+            _logger().warning("stale run lock taken over (its process is gone): %s", previous)
+        me = {
+            "flow": flow_name,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(me).encode(), 0)
+        os.fsync(fd)
+        try:
+            yield me
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _logger() -> logging.Logger:
+    try:
+        from prefect import get_run_logger
+
+        return get_run_logger()  # type: ignore[return-value]
+    except Exception:
+        return logging.getLogger("salesops")

@@ -1,0 +1,31 @@
+"""The Prefect flow ``salesops-weekly-manager-report``: Monday's manager report."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from prefect import flow
+
+from flows.config.settings import get_settings
+from flows.pipeline.summary import EmailSent
+from flows.pipeline.tasks import (
+    OTHER_FLOWS_LOCK_WAIT_SECONDS,
+    alert_on_failure,
+    current_run_id,
+    default_run_date,
+    locked,
+    reports_task,
+)
+
+
+@flow(name="salesops-weekly-manager-report", log_prints=True)
+def weekly_manager_report(run_date: date | None = None, resend: bool = False) -> list[EmailSent]:
+    """Monday's manager report: the marts as of the end of the week just ended (no re-ingest)."""
+    settings = get_settings()
+    settings.ensure_dirs()
+    day = (run_date or default_run_date(settings)) - timedelta(days=1)
+    with (
+        locked(settings, "weekly-manager-report", OTHER_FLOWS_LOCK_WAIT_SECONDS),
+        alert_on_failure(settings, "weekly-manager-report", current_run_id(), day),
+    ):
+        return reports_task(settings, day, resend, weekly=True)
