@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator
 from datetime import UTC, timedelta
 
 import pytest
@@ -26,6 +27,24 @@ from flows.config.settings import Settings
 from flows.crm.base import CrmError
 from flows.crm.zoho import ZohoConnector
 from flows.sandbox.zoho_server import ZohoSandbox
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def sandbox(clock: FakeClock) -> Iterator[ZohoSandbox]:
+    with ZohoSandbox(zoho_company(600, modified=T0 - timedelta(days=1), spaced=True), clock=clock) as sb:
+        yield sb
+
+
+@pytest.fixture
+def connector(sandbox: ZohoSandbox, clock: FakeClock) -> Iterator[ZohoConnector]:
+    conn = make_connector(sandbox, clock)
+    yield conn
+    conn.close()
 
 
 def test_full_load_of_every_object(sandbox: ZohoSandbox, connector: ZohoConnector):
