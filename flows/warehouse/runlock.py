@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -69,9 +70,16 @@ def run_lock(settings: Settings, flow_name: str, wait_seconds: float = 0.0) -> I
 
 
 def _logger() -> logging.Logger:
-    try:
-        from prefect import get_run_logger
+    """The Prefect run logger inside a flow run, else the project logger.
 
-        return get_run_logger()  # type: ignore[return-value]
-    except Exception:
-        return logging.getLogger("salesops")
+    Prefect is only asked when it is already imported: importing it here would configure logging as
+    a side effect, in the middle of a CLI command or a test, and drop the handlers already set up.
+    """
+    if "prefect" in sys.modules:
+        try:
+            from prefect import get_run_logger
+
+            return get_run_logger()  # type: ignore[return-value]
+        except Exception:
+            pass
+    return logging.getLogger("salesops")

@@ -277,7 +277,7 @@ def test_finance_summary_totals_and_payroll_attachments(conn, settings):
 
 
 def test_statements_sent_once_per_rep_and_a_bounce_does_not_block_others(conn, settings, tmp_path):
-    from test_emailer import RejectingHandler
+    from smtp_support import RejectingHandler
 
     add_commissions(conn)
     conn.execute("update marts.dim_sales_reps set email = 'bounce@example.com' where rep_id = 'r1'")
