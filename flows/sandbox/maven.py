@@ -25,7 +25,7 @@ from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 
-from flows.sandbox.company import Account, Company, Deal, Product, Region, StageChange, User
+from flows.sandbox.company.model import Account, Company, Deal, Product, Region, StageChange, User
 
 SNAPSHOT = datetime(2017, 12, 31, 23, 59, tzinfo=UTC)
 MAVEN_PIPELINE: list[tuple[str, int, str]] = [
