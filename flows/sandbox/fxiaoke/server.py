@@ -158,15 +158,15 @@ class FxiaokeSandbox(Auth, QueryEndpoints, Simulation):
         delete: int = 0,
         advance_stage: bool = False,
     ) -> dict:
-        """CRM activity stamped "now"; see :meth:`Simulation._simulate`."""
-        return self._simulate(
-            obj,
-            create=create,
-            update=update,
-            invalidate=invalidate,
-            delete=delete,
-            advance_stage=advance_stage,
-        )
+        """CRM activity stamped "now": new rows, edits, invalidations (作废) and permanent deletes.
+
+        Deterministic: the rows touched depend only on the data and how many simulations ran.
+        Returns the ``_id`` lists per action and the timestamp used. With ``advance_stage``
+        (opportunities), each updated open opportunity also moves to the next open stage and the
+        change is written to the CRM log (``/cgi/crm/crmLog/query``); ``"stage_changes"`` lists
+        the new log entry ids.
+        """
+        return self._simulate(obj, create, update, invalidate, delete, advance_stage)
 
     # --- request handling (called by the HTTP handler thread) ---------------------------------------------
 

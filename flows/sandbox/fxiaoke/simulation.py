@@ -24,23 +24,8 @@ class Simulation:
     _lock: threading.RLock
 
     def _simulate(
-        self,
-        obj: str,
-        *,
-        create: int = 0,
-        update: int = 0,
-        invalidate: int = 0,
-        delete: int = 0,
-        advance_stage: bool = False,
+        self, obj: str, create: int, update: int, invalidate: int, delete: int, advance_stage: bool
     ) -> dict:
-        """CRM activity stamped "now": new rows, edits, invalidations (作废) and permanent deletes.
-
-        Deterministic: the rows touched depend only on the data and how many simulations ran.
-        Returns the ``_id`` lists per action and the timestamp used. With ``advance_stage``
-        (opportunities), each updated open opportunity also moves to the next open stage and the
-        change is written to the CRM log (``/cgi/crm/crmLog/query``); ``"stage_changes"`` lists
-        the new log entry ids.
-        """
         if api_name(obj) == CRM_LOG:
             raise ValueError("the CRM log is written by opportunity updates (advance_stage), not simulated")
         with self._lock:

@@ -198,15 +198,16 @@ class ZohoSandbox(RecordEndpoints, SettingsEndpoints, Simulation):
         permanent: bool = False,
         modify_then_delete: int = 0,
     ) -> dict:
-        """Create, update and delete records "now" (sandbox clock); see :meth:`Simulation._simulate`."""
-        return self._simulate(
-            module,
-            create=create,
-            update=update,
-            delete=delete,
-            permanent=permanent,
-            modify_then_delete=modify_then_delete,
-        )
+        """Create, update and delete records "now" (sandbox clock). Returns the ids touched.
+
+        Any module can be created in: new leads are owned by an active rep, new sales orders are
+        for an existing won deal (its account, owner, amount and currency), new invoices bill an
+        existing order that is not cancelled
+        (:func:`~flows.sandbox.company.order_to_cash.simulated_lead` ...).
+
+        ``modify_then_delete`` records are modified and then deleted in the same instant: a
+        record both modified and deleted within one incremental window."""
+        return self._simulate(module, create, update, delete, permanent, modify_then_delete)
 
     # --- accounts host -----------------------------------------------------------------------
     def _dispatch_accounts(

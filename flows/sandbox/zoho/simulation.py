@@ -30,23 +30,8 @@ class Simulation:
     now: Callable[[], datetime]
 
     def _simulate(
-        self,
-        module: str,
-        *,
-        create: int = 0,
-        update: int = 0,
-        delete: int = 0,
-        permanent: bool = False,
-        modify_then_delete: int = 0,
+        self, module: str, create: int, update: int, delete: int, permanent: bool, modify_then_delete: int
     ) -> dict:
-        """Create, update and delete records "now" (sandbox clock). Returns the ids touched.
-
-        Any module can be created in: new leads are owned by an active rep, new sales orders are
-        for an existing won deal (its account, owner, amount and currency), new invoices bill an
-        existing order that is not cancelled (:func:`flows.sandbox.company.simulated_lead` ...).
-
-        ``modify_then_delete`` records are modified and then deleted in the same instant: a
-        record both modified and deleted within one incremental window."""
         module = self._module(module)
         now = self.now()
         with self._lock:
