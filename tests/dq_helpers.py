@@ -21,8 +21,9 @@ from flows.crm.registry import build_connectors
 from flows.quality.checks import GateResult, run_checks
 from flows.quality.quarantine import quarantine_summary
 from flows.reports.builder import build_alert_report
-from flows.sandbox.company import Company, generate_company
-from flows.sandbox.server import SandboxCluster
+from flows.sandbox.cluster import SandboxCluster
+from flows.sandbox.company.generator import generate_company
+from flows.sandbox.company.model import Company
 from flows.warehouse.database import Warehouse
 
 TODAY = datetime.now(UTC).date()

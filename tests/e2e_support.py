@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from flows.sandbox.company import generate_company
+from flows.sandbox.company.generator import generate_company
 
 RUN_DATE = date(2026, 11, 28)
 

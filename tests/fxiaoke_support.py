@@ -18,8 +18,8 @@ import requests
 
 from flows.crm.base import Page
 from flows.crm.fxiaoke import FxiaokeConnector
-from flows.sandbox.company import Company
-from flows.sandbox.fxiaoke_server import FxiaokeSandbox
+from flows.sandbox.company.model import Company
+from flows.sandbox.fxiaoke.server import FxiaokeSandbox
 from flows.warehouse.database import RawRecord
 
 AS_OF = date(2026, 3, 31)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from flows.config.settings import patched_environ
 from flows.pipeline.summary import NightlySummary
-from flows.sandbox.company import Company
-from flows.sandbox.server import Dataset, SandboxCluster, build_company
+from flows.sandbox.cluster import Dataset, SandboxCluster, build_company
+from flows.sandbox.company.model import Company
 from flows.sandbox.smtp_outbox import LocalSmtpServer
 
 

@@ -298,7 +298,7 @@ def sandbox_serve(
 
     Point the pipeline at it with the SALESOPS_* lines printed at start-up.
     """
-    from flows.sandbox.server import SandboxCluster, build_company
+    from flows.sandbox.cluster import SandboxCluster, build_company
 
     _check_dataset(dataset)
     company = build_company(

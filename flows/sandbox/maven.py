@@ -25,7 +25,7 @@ from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 
-from flows.sandbox.company import Account, Company, Deal, Product, Region, StageChange, User
+from flows.sandbox.company.model import Account, Company, Deal, Product, Region, StageChange, User
 
 SNAPSHOT = datetime(2017, 12, 31, 23, 59, tzinfo=UTC)
 MAVEN_PIPELINE: list[tuple[str, int, str]] = [
@@ -60,6 +60,29 @@ def _at(day: date | None) -> datetime | None:
 def load_maven_company() -> Company:
     teams = _rows("sales_teams.csv")
     pipeline = _rows("sales_pipeline.csv")
+    users, by_name = _users(teams)
+    products = [
+        Product(i + 1, r["product"], r["series"], Decimal(r["sales_price"]))
+        for i, r in enumerate(_rows("products.csv"))
+    ]
+    accounts = _accounts(pipeline, users, by_name)
+    deals = _deals(pipeline, by_name, {p.name: p for p in products}, {a.name: a for a in accounts})
+    regions = [Region(office, "zoho", "USD") for office in sorted({t["regional_office"] for t in teams})]
+    return Company(
+        "Maven CRM (public data set)",
+        SNAPSHOT.date(),
+        regions,
+        users,
+        products,
+        accounts,
+        [],
+        deals,
+        pipelines={"zoho": MAVEN_PIPELINE},
+    )
+
+
+def _users(teams: list[dict[str, str]]) -> tuple[list[User], dict[str, User]]:
+    """Managers first (sorted), then the agents in file order; the second value is by full name."""
     hired = date(2016, 1, 1)
     users: list[User] = []
     by_name: dict[str, User] = {}
@@ -98,39 +121,44 @@ def load_maven_company() -> Company:
         )
         users.append(user)
         by_name[t["sales_agent"]] = user
+    return users, by_name
 
-    products = [
-        Product(i + 1, r["product"], r["series"], Decimal(r["sales_price"]))
-        for i, r in enumerate(_rows("products.csv"))
-    ]
-    product_by_name = {p.name: p for p in products}
 
+def _accounts(pipeline: list[dict[str, str]], users: list[User], by_name: dict[str, User]) -> list[Account]:
+    """accounts.csv; each owned by the agent with most opportunities on it (first manager if none)."""
     deals_per_owner = Counter((r["account"], r["sales_agent"]) for r in pipeline if r["account"])
     accounts: list[Account] = []
-    account_by_name: dict[str, Account] = {}
     for i, r in enumerate(_rows("accounts.csv")):
         agents = [(n, agent) for (acc, agent), n in deals_per_owner.items() if acc == r["account"]]
         owner = by_name[max(agents)[1]] if agents else users[0]
-        acc = Account(
-            key=i + 1,
-            name=r["account"],
-            industry=r["sector"] or None,
-            region=owner.region,
-            crm="zoho",
-            owner_key=owner.key,
-            created_at=datetime(2016, 1, 1, tzinfo=UTC),
-            modified_at=datetime(2016, 1, 1, tzinfo=UTC),
-            annual_revenue=(Decimal(r["revenue"]) * 1_000_000).quantize(Decimal("0.01"))
-            if r["revenue"]
-            else None,
-            employees=int(r["employees"]) if r["employees"] else None,
-            country=r["office_location"] or None,
-            parent_name=r["subsidiary_of"] or None,
-            year_established=int(r["year_established"]) if r["year_established"] else None,
+        accounts.append(
+            Account(
+                key=i + 1,
+                name=r["account"],
+                industry=r["sector"] or None,
+                region=owner.region,
+                crm="zoho",
+                owner_key=owner.key,
+                created_at=datetime(2016, 1, 1, tzinfo=UTC),
+                modified_at=datetime(2016, 1, 1, tzinfo=UTC),
+                annual_revenue=(Decimal(r["revenue"]) * 1_000_000).quantize(Decimal("0.01"))
+                if r["revenue"]
+                else None,
+                employees=int(r["employees"]) if r["employees"] else None,
+                country=r["office_location"] or None,
+                parent_name=r["subsidiary_of"] or None,
+                year_established=int(r["year_established"]) if r["year_established"] else None,
+            )
         )
-        accounts.append(acc)
-        account_by_name[acc.name] = acc
+    return accounts
 
+
+def _deals(
+    pipeline: list[dict[str, str]],
+    by_name: dict[str, User],
+    product_by_name: dict[str, Product],
+    account_by_name: dict[str, Account],
+) -> list[Deal]:
     stage_info = {name: (prob, cat) for name, prob, cat in MAVEN_PIPELINE}
     deals: list[Deal] = []
     for k, r in enumerate(pipeline):
@@ -173,15 +201,4 @@ def load_maven_company() -> Company:
                 product_name=None if product else r["product"],
             )
         )
-    regions = [Region(office, "zoho", "USD") for office in sorted({t["regional_office"] for t in teams})]
-    return Company(
-        "Maven CRM (public data set)",
-        SNAPSHOT.date(),
-        regions,
-        users,
-        products,
-        accounts,
-        [],
-        deals,
-        pipelines={"zoho": MAVEN_PIPELINE},
-    )
+    return deals

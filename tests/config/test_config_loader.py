@@ -60,7 +60,7 @@ def test_shipped_config_loads(conn, config_dir: Path) -> None:
 
 
 def test_every_rep_of_the_demo_company_has_monthly_targets(conn, config_dir: Path) -> None:
-    from flows.sandbox.company import generate_company
+    from flows.sandbox.company.generator import generate_company
 
     load_config(conn, config_dir)
     reps = {u.email for u in generate_company(seed=42, reps=24, deals=0).users if u.role == "rep"}

@@ -16,14 +16,10 @@ from fxiaoke_support import AS_OF, FakeClock, RecordingSession, post
 from flows.config.settings import Settings
 from flows.crm.base import CrmError
 from flows.crm.fxiaoke import FxiaokeConnector
-from flows.sandbox.company import Company, generate_company
-from flows.sandbox.fxiaoke_server import (
-    DEPARTMENT_LIST_PATH,
-    OAUTH_TOKEN_PATH,
-    QUERY_PATH,
-    TOKEN_PATH,
-    FxiaokeSandbox,
-)
+from flows.sandbox.company.generator import generate_company
+from flows.sandbox.company.model import Company
+from flows.sandbox.fxiaoke.server import FxiaokeSandbox
+from flows.sandbox.fxiaoke.wire import DEPARTMENT_LIST_PATH, OAUTH_TOKEN_PATH, QUERY_PATH, TOKEN_PATH
 
 
 @pytest.fixture(scope="module")

@@ -23,13 +23,14 @@ from flows.crm.fxiaoke import (
     ms_to_datetime,
 )
 from flows.crm.landing import ingest_object
-from flows.sandbox.company import Company, generate_company
-from flows.sandbox.fxiaoke_server import (
+from flows.sandbox.company.generator import generate_company
+from flows.sandbox.company.model import Company
+from flows.sandbox.fxiaoke.server import FxiaokeSandbox
+from flows.sandbox.fxiaoke.wire import (
     CRM_LOG_PATH,
     QUERY_PATH,
     TOKEN_PATH,
     VISIT_OBJECT,
-    FxiaokeSandbox,
     object_id,
     open_user_id,
     to_ms,

@@ -11,8 +11,8 @@ import pytest
 from flows.config.settings import Settings
 from flows.crm.base import CrmError
 from flows.crm.fxiaoke import FxiaokeConnector
-from flows.sandbox.company import generate_company
-from flows.sandbox.fxiaoke_server import FxiaokeSandbox
+from flows.sandbox.company.generator import generate_company
+from flows.sandbox.fxiaoke.server import FxiaokeSandbox
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from flows.crm.base import CallStats
 from flows.crm.fxiaoke import FxiaokeConnector, datetime_to_ms
 from flows.crm.landing import IngestError, ingest_source
 from flows.crm.zoho import ZohoConnector
-from flows.sandbox.company import generate_company
-from flows.sandbox.fxiaoke_server import FxiaokeSandbox
+from flows.sandbox.company.generator import generate_company
+from flows.sandbox.fxiaoke.server import FxiaokeSandbox
 from flows.warehouse.database import Warehouse
 
 

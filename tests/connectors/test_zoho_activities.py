@@ -13,9 +13,9 @@ import requests
 from zoho_support import T0, FakeClock, api, latest, make_connector, run, token
 
 from flows.crm.zoho import ZohoConnector
-from flows.sandbox.company import generate_company
-from flows.sandbox.zoho_encoding import zoho_id
-from flows.sandbox.zoho_server import ZohoSandbox
+from flows.sandbox.company.generator import generate_company
+from flows.sandbox.zoho.encoding.wire import zoho_id
+from flows.sandbox.zoho.server import ZohoSandbox
 
 ACTIVITY_OBJECTS = [("tasks", "Tasks"), ("calls", "Calls"), ("events", "Events")]
 

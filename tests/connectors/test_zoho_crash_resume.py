@@ -22,7 +22,7 @@ import pytest
 from zoho_support import zoho_company
 
 from flows.config.settings import Settings
-from flows.sandbox.zoho_server import ZohoSandbox
+from flows.sandbox.zoho.server import ZohoSandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 N_DEALS = 1500

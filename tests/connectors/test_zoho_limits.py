@@ -16,8 +16,9 @@ from zoho_support import T0, FakeClock, api, latest, make_connector, run, token,
 
 from flows.crm.base import CrmError
 from flows.crm.landing import ingest_object
-from flows.sandbox.zoho_encoding import RICH_TEXT_LIST_LIMIT, zoho_id
-from flows.sandbox.zoho_server import CUSTOM_STAGE, ZohoSandbox
+from flows.sandbox.zoho.encoding.wire import RICH_TEXT_LIST_LIMIT, zoho_id
+from flows.sandbox.zoho.protocol import CUSTOM_STAGE
+from flows.sandbox.zoho.server import ZohoSandbox
 from flows.warehouse.database import Warehouse
 
 

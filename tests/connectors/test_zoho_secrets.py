@@ -12,7 +12,7 @@ from zoho_support import T0, FakeClock, latest, run, zoho_company
 from flows.config.settings import Settings
 from flows.crm.secrets import SecretBlockError, resolve_secret
 from flows.crm.zoho import ZohoConnector
-from flows.sandbox.zoho_server import ZohoSandbox
+from flows.sandbox.zoho.server import ZohoSandbox
 
 
 @pytest.fixture

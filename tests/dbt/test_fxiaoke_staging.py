@@ -17,8 +17,10 @@ from fxiaoke_support import AS_OF
 from flows.config.settings import get_settings
 from flows.crm.fxiaoke import ms_to_datetime
 from flows.crm.landing import ingest_source
-from flows.sandbox.company import Company, generate_company
-from flows.sandbox.fxiaoke_server import VISIT_OBJECT, FxiaokeSandbox
+from flows.sandbox.company.generator import generate_company
+from flows.sandbox.company.model import Company
+from flows.sandbox.fxiaoke.server import FxiaokeSandbox
+from flows.sandbox.fxiaoke.wire import VISIT_OBJECT
 from flows.warehouse.database import Warehouse
 from flows.warehouse.dbt_runner import run_dbt
 

@@ -22,8 +22,8 @@ from typer.testing import CliRunner
 
 from flows.cli.main import app
 from flows.config.settings import Settings, patched_environ
-from flows.sandbox.company import generate_company
-from flows.sandbox.server import SandboxCluster
+from flows.sandbox.cluster import SandboxCluster
+from flows.sandbox.company.generator import generate_company
 
 runner = CliRunner()
 

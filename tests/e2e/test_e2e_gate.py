@@ -26,7 +26,7 @@ from reader_support import Reader
 from flows.cli.demo import demo_environment
 from flows.nightly import nightly
 from flows.pipeline.summary import StepFailed
-from flows.sandbox.fxiaoke_server import to_ms
+from flows.sandbox.fxiaoke.wire import to_ms
 from flows.warehouse.database import Warehouse
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness"), pytest.mark.timeout(900)]

@@ -19,7 +19,7 @@ from flows.quality.checks import (
     run_checks,
     suite_sources,
 )
-from flows.sandbox.company import PIPELINES
+from flows.sandbox.company.model import PIPELINES
 from flows.warehouse.database import ensure_ops_schema
 
 RAW_DDL = """

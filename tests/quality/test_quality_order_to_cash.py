@@ -26,7 +26,7 @@ from dq_helpers import TODAY, alert_text, company, gate, land, sandbox, served_f
 
 from flows.config import loader as config_loader
 from flows.crm.landing import IngestError
-from flows.sandbox.fxiaoke_server import to_ms
+from flows.sandbox.fxiaoke.wire import to_ms
 from flows.warehouse.database import Warehouse
 from flows.warehouse.dbt_runner import run_dbt
 
@@ -288,7 +288,7 @@ def test_clawback_waits_while_one_of_the_deals_orders_is_quarantined(tmp_path: P
     be the one still live, so the deal is not clawed back; a deal whose only order is cancelled is."""
     import copy
 
-    from flows.sandbox.zoho_encoding import ZohoRow
+    from flows.sandbox.zoho.encoding.wire import ZohoRow
 
     with sandbox(tmp_path / "home", company()) as (cluster, settings):
         rows = cluster.zoho._rows["Sales_Orders"]

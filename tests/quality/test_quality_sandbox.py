@@ -31,7 +31,7 @@ from dq_helpers import (
 
 from flows.crm.landing import IngestError
 from flows.quality.checks import GateResult
-from flows.sandbox.zoho_encoding import zoho_id
+from flows.sandbox.zoho.encoding.wire import zoho_id
 
 
 def check(result: GateResult, column: str, expectation: str | None = None):

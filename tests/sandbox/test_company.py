@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date, timedelta
 
-from flows.sandbox.company import PIPELINES, generate_company
+from flows.sandbox.company.generator import generate_company
+from flows.sandbox.company.model import PIPELINES
 from flows.sandbox.maven import load_maven_company
 
 AS_OF = date(2026, 11, 28)

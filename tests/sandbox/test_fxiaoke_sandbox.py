@@ -17,13 +17,14 @@ import pytest
 import requests
 from fxiaoke_support import AS_OF, FakeClock, post
 
-from flows.sandbox.company import Company, generate_company
-from flows.sandbox.fxiaoke_server import (
+from flows.sandbox.company.generator import generate_company
+from flows.sandbox.company.model import Company
+from flows.sandbox.fxiaoke.server import FxiaokeSandbox
+from flows.sandbox.fxiaoke.wire import (
     DEPARTMENT_LIST_PATH,
     QUERY_PATH,
     TOKEN_PATH,
     USER_LIST_PATH,
-    FxiaokeSandbox,
     date_ms,
     open_user_id,
     to_ms,

@@ -14,8 +14,9 @@ from functools import cache
 import pytest
 import requests
 
-from flows.sandbox.company import Company, generate_company
-from flows.sandbox.zoho_server import ZohoSandbox
+from flows.sandbox.company.generator import generate_company
+from flows.sandbox.company.model import Company
+from flows.sandbox.zoho.server import ZohoSandbox
 
 AS_OF = date(2026, 11, 1)
 T0 = datetime(2026, 11, 2, 17, 0, tzinfo=UTC)

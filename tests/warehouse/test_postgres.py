@@ -41,8 +41,8 @@ from flows.config.settings import Settings, patched_environ
 from flows.crm.landing import ingest_source
 from flows.crm.registry import build_connectors
 from flows.quality.quarantine import ensure_quarantine_table
-from flows.sandbox.company import generate_company
-from flows.sandbox.server import SandboxCluster
+from flows.sandbox.cluster import SandboxCluster
+from flows.sandbox.company.generator import generate_company
 from flows.warehouse.database import Warehouse
 from flows.warehouse.dbt_runner import run_dbt
 from flows.warehouse.postgres import build_on_postgres, copy_warehouse

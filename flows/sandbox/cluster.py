@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from flows.sandbox.company import Company, generate_company
-from flows.sandbox.fxiaoke_server import FxiaokeSandbox
-from flows.sandbox.zoho_server import ZohoSandbox
+from flows.sandbox.company.generator import generate_company
+from flows.sandbox.company.model import Company
+from flows.sandbox.fxiaoke.server import FxiaokeSandbox
+from flows.sandbox.zoho.server import ZohoSandbox
 
 Dataset = Literal["synthetic", "maven"]
 

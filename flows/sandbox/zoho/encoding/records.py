@@ -1,50 +1,18 @@
-"""Encode the CRM-neutral :class:`~flows.sandbox.company.Company` into Zoho CRM v8 record shapes.
+"""Encode the CRM-neutral :class:`~flows.sandbox.company.model.Company` into Zoho CRM v8 records.
 
 The shapes follow ``docs/architecture.md`` ("Zoho CRM v8"), which the dbt staging models are
-written against, so they are binding: 19-digit string ids, ISO-8601 datetimes carrying the org's
-offset (``America/Los_Angeles``, so both ``-07:00`` and ``-08:00`` occur), date-only
-``Closing_Date``, ``{name,id}`` lookups (or ``null``) and ``$``-prefixed keys a connector must
-pass through untouched.
-
-Kept apart from the HTTP server so the encoding can be tested and reused (e.g. by a data-set
-loader) without starting any socket.
-
-Order-to-cash modules:
-
-* ``Leads``: converted leads carry ``Converted__s: true`` and ``Converted_Deal`` /
-  ``Converted_Account`` / ``Converted_Contact`` lookups. Zoho lists converted leads only with
-  ``converted=true|both`` (default ``false``), so a connector must ask for ``both``.
-* ``Sales_Orders``: one per won deal (``Deal_Name`` lookup); a cancelled order has ``Status``
-  ``Cancelled`` and its ``Modified_Time`` is the cancellation time. ``Order_Date`` is an org
-  custom date field (Zoho has no standard order date).
-* ``Invoices``: ``Sales_Order`` lookup. **Zoho CRM has no payments module**, so the org keeps two
-  custom fields on the invoice, summarising the payments recorded against it: ``Amount_Paid``
-  (currency, the sum of payments) and ``Last_Payment_Date`` (date of the latest payment, null
-  when unpaid). Individual payments are not visible through the Zoho API.
-* Deal stage history: the related list ``GET /Deals/{id}/Stage_History`` (Stage, Amount,
-  Probability, Closing_Date, ``Modified_Time`` = when the change happened, ``Modified_By``).
-* Activities: ``Tasks``, ``Calls`` and ``Events``. ``What_Id`` is a ``{name,id}`` lookup to a
-  deal or an account, the top-level ``$se_module`` names which (null with a null ``What_Id``);
-  ``Who_Id`` is the contact (or null). Tasks carry ``Subject``, ``Status``, ``Priority``,
-  ``Due_Date`` and ``Closed_Time``; calls ``Subject``, ``Call_Type``, ``Call_Start_Time``,
-  ``Call_Duration`` (``"mm:ss"`` text), ``Call_Duration_in_seconds``, ``Call_Result`` and
-  ``Outgoing_Call_Status`` (``Scheduled``/``Completed``, outbound calls only); events
-  ``Event_Title`` (not ``Subject``), ``Start_DateTime``, ``End_DateTime``, ``All_day``,
-  ``Participants`` and ``Venue``.
-* Accounts carry two custom fields: ``Credit_Limit`` (currency) and ``Customer_Satisfaction``
-  (integer 1-5, null when never surveyed).
+written against, so they are binding. Kept apart from the HTTP server so the encoding can be
+tested and reused without starting any socket. Module by module notes: docs/sandbox.md.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flows.sandbox.company import (
-    _CURRENCY_SCALE,
+from flows.sandbox.company.model import (
     Account,
     Activity,
     Company,
@@ -56,96 +24,19 @@ from flows.sandbox.company import (
     SalesOrder,
     User,
 )
-
-ORG_TZ = ZoneInfo("America/Los_Angeles")
-#: A fixed org prefix, so every id is 19 digits: prefix (7) + kind (3) + key (9).
-ORG_PREFIX = "5725767"
-KIND_CODES = {
-    "users": 1,
-    "Deals": 2,
-    "Accounts": 3,
-    "Contacts": 4,
-    "Products": 5,
-    "roles": 6,
-    "profiles": 7,
-    "territories": 8,
-    "pipelines": 9,
-    "Leads": 10,
-    "Sales_Orders": 11,
-    "Invoices": 12,
-    "Stage_History": 13,
-    "layouts": 14,
-    "stages": 15,
-    "Tasks": 16,
-    "Calls": 17,
-    "Events": 18,
-}
-#: The record modules the sandbox serves.
-MODULES = (
-    "Deals",
-    "Accounts",
-    "Contacts",
-    "Products",
-    "Leads",
-    "Sales_Orders",
-    "Invoices",
-    "Tasks",
-    "Calls",
-    "Events",
+from flows.sandbox.zoho.encoding.wire import (
+    ACTIVITY_MODULES,
+    ORG_TZ,
+    PIPELINE,
+    ZohoRow,
+    exchange_rate,
+    money,
+    zoho_datetime,
+    zoho_id,
 )
-#: Activity module -> the generator's activity kind.
-ACTIVITY_MODULES = {"Tasks": "task", "Calls": "call", "Events": "event"}
-#: Rich-text fields: list responses cut them to this many characters (single-record GET does not).
-RICH_TEXT_FIELDS = ("Description",)
-RICH_TEXT_LIST_LIMIT = 500
+
 ROLE_NAMES = {"director": "Regional Director", "manager": "Sales Manager", "rep": "Sales Representative"}
 PROFILE_NAMES = {"director": "Administrator", "manager": "Standard", "rep": "Standard"}
-PIPELINE = {"name": "Standard (Standard)", "id": None}  # id filled in by zoho_id("pipelines", 1)
-
-
-def zoho_id(kind: str, key: int) -> str:
-    """A deterministic 19-digit id for (kind, key); kept a string because it exceeds 2**53."""
-    if not 0 <= key < 10**9:
-        raise ValueError(f"key {key} out of range for a Zoho id")
-    return f"{ORG_PREFIX}{KIND_CODES[kind]:03d}{key:09d}"
-
-
-def zoho_datetime(ts: datetime, tz: ZoneInfo = ORG_TZ) -> str:
-    """ISO-8601 in the org time zone, second precision, with an explicit offset (never ``Z``)."""
-    if ts.tzinfo is None:
-        raise ValueError("naive datetime")
-    return ts.astimezone(tz).replace(microsecond=0).isoformat()
-
-
-def parse_zoho_datetime(text: str) -> datetime:
-    """Parse an ``If-Modified-Since`` / record datetime; naive values are taken as org-local."""
-    ts = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return ts if ts.tzinfo else ts.replace(tzinfo=ORG_TZ)
-
-
-def money(value: Decimal | None) -> float | None:
-    """Amounts as JSON numbers. A 2-decimal Decimal survives float exactly as JSON text
-    (``repr`` is the shortest round-trip form), so the wire shows ``48000.5`` not ``48000.499…``."""
-    return None if value is None else float(value)
-
-
-def exchange_rate(currency: str) -> float:
-    """Home currency (USD) per unit of ``currency``, the contract's definition of Exchange_Rate."""
-    scale = _CURRENCY_SCALE.get(currency, Decimal("1"))
-    return float((Decimal("1") / scale).quantize(Decimal("0.000001")))
-
-
-def _local_midday(day: date) -> datetime:
-    return datetime.combine(day, time(9, 30), tzinfo=ORG_TZ).astimezone(UTC)
-
-
-@dataclass
-class ZohoRow:
-    """A served record plus the instants the server filters and sorts on (kept as UTC datetimes)."""
-
-    record: dict[str, Any]
-    created: datetime
-    modified: datetime
 
 
 class ZohoEncoder:
@@ -541,224 +432,3 @@ def deal_description(deal: Deal) -> str | None:
         return None
     line = f"<p>Account plan for {deal.name}: stakeholders, timeline, risks and next steps.</p>"
     return (line * (1 + 800 // len(line)))[:800]
-
-
-# --- field metadata (GET /settings/fields) ------------------------------------------------------
-_TEXT, _LOOKUP, _OWNER = ("text", "string"), ("lookup", "jsonobject"), ("ownerlookup", "jsonobject")
-_DT, _DATE, _NUM = ("datetime", "string"), ("date", "string"), ("currency", "double")
-#: The fields Tasks, Calls and Events share (after each module's own): what/who links, owner, times.
-_ACTIVITY_COMMON = {
-    "What_Id": _LOOKUP,
-    "Who_Id": _LOOKUP,
-    "Owner": _OWNER,
-    "Description": ("textarea", "string"),
-    "Created_Time": _DT,
-    "Modified_Time": _DT,
-    "Tag": ("multiselectpicklist", "jsonarray"),
-}
-FIELD_TYPES: dict[str, dict[str, tuple[str, str]]] = {
-    "Deals": {
-        "Deal_Name": _TEXT,
-        "Amount": _NUM,
-        "Currency": ("picklist", "string"),
-        "Exchange_Rate": ("double", "double"),
-        "Stage": ("picklist", "string"),
-        "Probability": ("integer", "integer"),
-        "Expected_Revenue": _NUM,
-        "Closing_Date": _DATE,
-        "Pipeline": ("picklist", "jsonobject"),
-        "Type": ("picklist", "string"),
-        "Lead_Source": ("picklist", "string"),
-        "Owner": _OWNER,
-        "Account_Name": _LOOKUP,
-        "Contact_Name": _LOOKUP,
-        "Product_Name": _LOOKUP,
-        "Description": ("textarea", "string"),
-        "Next_Step": _TEXT,
-        "Created_Time": _DT,
-        "Modified_Time": _DT,
-        "Tag": ("multiselectpicklist", "jsonarray"),
-        "Created_By": _OWNER,
-        "Modified_By": _OWNER,
-    },
-    "Accounts": {
-        "Account_Name": _TEXT,
-        "Industry": ("picklist", "string"),
-        "Annual_Revenue": _NUM,
-        "Employees": ("integer", "integer"),
-        "Billing_Country": _TEXT,
-        "Parent_Account": _LOOKUP,
-        "Account_Type": ("picklist", "string"),
-        "Credit_Limit": _NUM,
-        "Customer_Satisfaction": ("integer", "integer"),
-        "Owner": _OWNER,
-        "Created_Time": _DT,
-        "Modified_Time": _DT,
-        "Tag": ("multiselectpicklist", "jsonarray"),
-        "Website": ("website", "string"),
-        "Phone": ("phone", "string"),
-    },
-    "Contacts": {
-        "First_Name": _TEXT,
-        "Last_Name": _TEXT,
-        "Full_Name": _TEXT,
-        "Email": ("email", "string"),
-        "Account_Name": _LOOKUP,
-        "Date_of_Birth": _DATE,
-        "Owner": _OWNER,
-        "Created_Time": _DT,
-        "Modified_Time": _DT,
-        "Tag": ("multiselectpicklist", "jsonarray"),
-        "Phone": ("phone", "string"),
-        "Title": _TEXT,
-    },
-    "Products": {
-        "Product_Name": _TEXT,
-        "Product_Code": _TEXT,
-        "Product_Category": ("picklist", "string"),
-        "Product_Active": ("boolean", "boolean"),
-        "Unit_Price": _NUM,
-        "Owner": _OWNER,
-        "Created_Time": _DT,
-        "Modified_Time": _DT,
-    },
-    "Leads": {
-        "First_Name": _TEXT,
-        "Last_Name": _TEXT,
-        "Full_Name": _TEXT,
-        "Company": _TEXT,
-        "Email": ("email", "string"),
-        "Lead_Source": ("picklist", "string"),
-        "Lead_Status": ("picklist", "string"),
-        "Owner": _OWNER,
-        "Converted__s": ("boolean", "boolean"),
-        "Converted_Date_Time": _DT,
-        "Converted_Deal": _LOOKUP,
-        "Converted_Account": _LOOKUP,
-        "Converted_Contact": _LOOKUP,
-        "Created_Time": _DT,
-        "Modified_Time": _DT,
-        "Tag": ("multiselectpicklist", "jsonarray"),
-    },
-    "Sales_Orders": {
-        "Subject": _TEXT,
-        "SO_Number": ("autonumber", "string"),
-        "Deal_Name": _LOOKUP,
-        "Account_Name": _LOOKUP,
-        "Contact_Name": _LOOKUP,
-        "Status": ("picklist", "string"),
-        "Order_Date": _DATE,
-        "Due_Date": _DATE,
-        "Sub_Total": _NUM,
-        "Grand_Total": _NUM,
-        "Currency": ("picklist", "string"),
-        "Exchange_Rate": ("double", "double"),
-        "Owner": _OWNER,
-        "Created_Time": _DT,
-        "Modified_Time": _DT,
-    },
-    "Invoices": {
-        "Subject": _TEXT,
-        "Invoice_Number": ("autonumber", "string"),
-        "Invoice_Date": _DATE,
-        "Due_Date": _DATE,
-        "Sales_Order": _LOOKUP,
-        "Account_Name": _LOOKUP,
-        "Status": ("picklist", "string"),
-        "Sub_Total": _NUM,
-        "Grand_Total": _NUM,
-        "Amount_Paid": _NUM,
-        "Last_Payment_Date": _DATE,
-        "Currency": ("picklist", "string"),
-        "Exchange_Rate": ("double", "double"),
-        "Owner": _OWNER,
-        "Created_Time": _DT,
-        "Modified_Time": _DT,
-    },
-    "Tasks": {
-        "Subject": _TEXT,
-        "Status": ("picklist", "string"),
-        "Priority": ("picklist", "string"),
-        "Due_Date": _DATE,
-        "Closed_Time": _DT,
-        **_ACTIVITY_COMMON,
-    },
-    "Calls": {
-        "Subject": _TEXT,
-        "Call_Type": ("picklist", "string"),
-        "Call_Start_Time": _DT,
-        "Call_Duration": _TEXT,
-        "Call_Duration_in_seconds": ("integer", "integer"),
-        "Call_Result": ("picklist", "string"),
-        "Outgoing_Call_Status": ("picklist", "string"),
-        "Call_Purpose": ("picklist", "string"),
-        **_ACTIVITY_COMMON,
-    },
-    "Events": {
-        "Event_Title": _TEXT,
-        "Start_DateTime": _DT,
-        "End_DateTime": _DT,
-        "All_day": ("boolean", "boolean"),
-        "Participants": ("multiselectlookup", "jsonarray"),
-        "Venue": _TEXT,
-        **_ACTIVITY_COMMON,
-    },
-}
-#: Org custom fields (``custom_field: true`` in the metadata).
-CUSTOM_FIELDS = {
-    "Product_Name",
-    "Credit_Limit",
-    "Customer_Satisfaction",
-    "Order_Date",
-    "Amount_Paid",
-    "Last_Payment_Date",
-}
-#: Fields of the Deals ``Stage_History`` related list.
-STAGE_HISTORY_FIELDS = (
-    "Stage",
-    "Amount",
-    "Probability",
-    "Expected_Revenue",
-    "Closing_Date",
-    "Modified_Time",
-    "Modified_By",
-)
-
-
-def field_metadata(module: str, extra_custom: int = 0) -> list[dict[str, Any]]:
-    """Field metadata like ``/settings/fields``. One custom field deliberately lacks ``json_type``
-    (Airbyte #27422 broke on that); ``extra_custom`` adds more custom fields to push a module past
-    the 50-field ``fields`` limit."""
-    fields = [
-        {
-            "api_name": name,
-            "field_label": name.replace("_", " "),
-            "data_type": dt,
-            "json_type": jt,
-            "id": zoho_id("profiles", 100 + i),
-            "custom_field": name in CUSTOM_FIELDS,
-            "visible": True,
-        }
-        for i, (name, (dt, jt)) in enumerate(FIELD_TYPES.get(module, {}).items())
-    ]
-    fields.append(
-        {
-            "api_name": "Legacy_Score__c",
-            "field_label": "Legacy Score",
-            "data_type": "formula",
-            "custom_field": True,
-            "visible": True,
-        }
-    )
-    for i in range(extra_custom):
-        fields.append(
-            {
-                "api_name": f"Custom_Field_{i + 1}__c",
-                "field_label": f"Custom {i + 1}",
-                "data_type": "text",
-                "json_type": "string",
-                "custom_field": True,
-                "visible": True,
-            }
-        )
-    return fields

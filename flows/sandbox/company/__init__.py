@@ -1,0 +1,1 @@
+"""The data the sandboxes serve: the CRM-neutral company model and its seeded generator."""

@@ -1,0 +1,1 @@
+"""The local Fxiaoke (纷享销客) OpenAPI sandbox: gateway, encoding, faults."""
