@@ -3,20 +3,41 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The exact versions `make install` installs, with their hashes (Python 3.11, Linux): `make lock` writes it
+# from pyproject.toml's bounds with uv, which resolves against PyPI alone (whatever pip mirrors a machine
+# has), for Python 3.11 on Linux whatever host runs it. pip installs it, so pip's own settings still apply.
+LOCK   := requirements.lock
+UV_VERSION := 0.13.9
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint fmt install clean browser postgres
+.PHONY: demo test lint fmt install lock lock-upgrade clean browser postgres
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (salesops needs Python 3.11)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml
+# Every dependency from the lock, hash-checked, then salesops itself without resolving anything again.
+$(STAMP): $(BIN)/python pyproject.toml $(LOCK)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+$(BIN)/uv: $(BIN)/python
+	$(BIN)/pip install --quiet 'uv==$(UV_VERSION)'
+
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
+	--python-platform linux --custom-compile-command 'make lock' --quiet --output-file $(LOCK)
+
+# After changing a dependency in pyproject.toml: keeps every pin the bounds still allow, adds what is new.
+lock: $(BIN)/uv
+	$(UV_COMPILE)
+
+# Every package to the newest release its bounds allow.
+lock-upgrade: $(BIN)/uv
+	$(UV_COMPILE) --upgrade
 
 demo: $(STAMP)
 	$(BIN)/salesops demo

@@ -45,6 +45,11 @@ log = logging.getLogger(__name__)
 
 PUBLISHED_SCHEMA = "marts"
 PUBLISH_INFO_TABLE = "main.salesops_publish"
+# The storage format of the published file. DuckDB 2 writes a format no DuckDB 1.x opens ("database file
+# with version number ...: can only read versions between 64 and 68"), and the DuckDB CLI from PyPI and
+# the DuckDB that BI tools bundle are 1.x. v1.0.0 (file version 64) is read by every DuckDB from 1.0 on;
+# it costs the file some of the newer compression (~10% larger on the demo's marts).
+PUBLISHED_STORAGE_VERSION = "v1.0.0"
 
 
 @dataclass
@@ -72,82 +77,108 @@ def publish_marts(settings: Settings, *, run_id: str, run_date: date | None = No
     parquet_dir = settings.marts_export_dir
     target.parent.mkdir(parents=True, exist_ok=True)
     parquet_dir.mkdir(parents=True, exist_ok=True)
-    token = uuid.uuid4().hex[:12]
-    tmp_db = target.with_name(f".{target.name}.{token}.tmp")
-    staged: list[tuple[Path, Path]] = []  # (temporary, final)
+    staging = _Staging(target)
     published_at = datetime.now(UTC)
-    tables: dict[str, int] = {}
     try:
-        conn = duckdb.connect(str(work))
-        try:
-            marts = [
-                name
-                for (name,) in conn.execute(
-                    "select table_name from information_schema.tables where table_schema = ? "
-                    "and table_catalog = current_database() order by 1",
-                    [PUBLISHED_SCHEMA],
-                ).fetchall()
-            ]
-            if not marts:
-                raise RuntimeError(f"nothing to publish: no tables in {work}:{PUBLISHED_SCHEMA}")
-            conn.execute(f"attach '{_sql_str(tmp_db)}' as pub")
-            conn.execute(f"create schema pub.{PUBLISHED_SCHEMA}")
-            for name in marts:
-                source = f'{PUBLISHED_SCHEMA}."{name}"'
-                conn.execute(f'create table pub.{PUBLISHED_SCHEMA}."{name}" as select * from {source}')
-                tables[name] = conn.execute(
-                    f'select count(*) from pub.{PUBLISHED_SCHEMA}."{name}"'
-                ).fetchone()[0]
-                tmp_parquet = parquet_dir / f".{name}.parquet.{token}.tmp"
-                conn.execute(
-                    f"copy (select * from pub.{PUBLISHED_SCHEMA}.\"{name}\") to '{_sql_str(tmp_parquet)}' "
-                    "(format parquet, compression zstd)"
-                )
-                staged.append((tmp_parquet, parquet_dir / f"{name}.parquet"))
-            conn.execute(
-                f"create table pub.{PUBLISH_INFO_TABLE} as select ?::varchar as run_id, ?::date as run_date, "
-                "?::timestamptz as published_at, ?::varchar as source_file",
-                [run_id, run_date, published_at, str(work)],
-            )
-            conn.execute("checkpoint pub")
-            conn.execute("detach pub")
-        finally:
-            conn.close()
-        if Path(f"{tmp_db}.wal").exists():  # detach checkpoints; a WAL left over would be lost on rename
-            raise RuntimeError(f"{tmp_db}.wal still exists after checkpoint; not publishing")
-        manifest = parquet_dir / f"._manifest.json.{token}.tmp"
-        manifest.write_text(
-            json.dumps(
-                {
-                    "run_id": run_id,
-                    "run_date": run_date.isoformat() if run_date else None,
-                    "published_at": published_at.isoformat(),
-                    "database": str(target),
-                    "tables": {n: {"rows": r, "parquet": f"{n}.parquet"} for n, r in tables.items()},
-                },
-                indent=2,
-            ),
-            encoding="utf-8",
-        )
-        staged.append((manifest, parquet_dir / "_manifest.json"))
-        for path, _ in [*staged, (tmp_db, target)]:
-            _fsync(path)
-        # The swap: each rename is atomic; readers of any one file never see a partial file.
-        for tmp, final in staged:
-            os.replace(tmp, final)
-        os.replace(tmp_db, target)
-        _fsync_dir(parquet_dir)
-        _fsync_dir(target.parent)
+        tables = _stage_marts(work, staging, parquet_dir, (run_id, run_date, published_at, str(work)))
+        manifest = {
+            "run_id": run_id,
+            "run_date": run_date.isoformat() if run_date else None,
+            "published_at": published_at.isoformat(),
+            "database": str(target),
+            "tables": {n: {"rows": r, "parquet": f"{n}.parquet"} for n, r in tables.items()},
+        }
+        staging.file(parquet_dir / "_manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
+        staging.swap()
     except BaseException:
-        for tmp in [tmp_db, Path(f"{tmp_db}.wal"), *(t for t, _ in staged)]:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        staging.discard()
         raise
     for stale in parquet_dir.glob("*.parquet"):  # a mart that no longer exists must not linger
         if stale.stem not in tables:
             stale.unlink(missing_ok=True)
     log.info("published %d marts to %s and %s", len(tables), target, parquet_dir)
     return PublishResult(run_id, run_date, published_at, target, parquet_dir, tables)
+
+
+@dataclass
+class _Staging:
+    """The temporary files of one publish, beside their final names, renamed over them only at the end."""
+
+    target: Path  # the published DuckDB file: renamed last
+    token: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    files: list[tuple[Path, Path]] = field(default_factory=list)  # (temporary, final), in rename order
+
+    @property
+    def database(self) -> Path:
+        return self._tmp(self.target)
+
+    def file(self, final: Path) -> Path:
+        """A temporary name for ``final``, remembered for the swap (or the clean-up)."""
+        self.files.append((self._tmp(final), final))
+        return self._tmp(final)
+
+    def swap(self) -> None:
+        """Make every file durable, then rename each over its final name (each rename is atomic)."""
+        if Path(f"{self.database}.wal").exists():  # detach checkpoints; a WAL left over would be lost
+            raise RuntimeError(f"{self.database}.wal still exists after checkpoint; not publishing")
+        renames = [*self.files, (self.database, self.target)]
+        for tmp, _ in renames:
+            _fsync(tmp)
+        # Readers of any one file never see a partial file.
+        for tmp, final in renames:
+            os.replace(tmp, final)
+        for directory in dict.fromkeys(final.parent for _, final in renames):
+            _fsync_dir(directory)
+
+    def discard(self) -> None:
+        for tmp in [self.database, Path(f"{self.database}.wal"), *(t for t, _ in self.files)]:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def _tmp(self, final: Path) -> Path:
+        return final.with_name(f".{final.name}.{self.token}.tmp")
+
+
+def _stage_marts(
+    work: Path, staging: _Staging, parquet_dir: Path, info: tuple[str, date | None, datetime, str]
+) -> dict[str, int]:
+    """Copy every mart of ``work`` into the staged DuckDB file and a staged Parquet file each.
+
+    The new DuckDB file is written in :data:`PUBLISHED_STORAGE_VERSION`, so that every reader from
+    DuckDB 1.0 on (the CLI, a BI tool's bundled DuckDB) opens it, whatever DuckDB the pipeline runs.
+    ``info`` is the row of :data:`PUBLISH_INFO_TABLE`: run id, run date, publish time, source file.
+    """
+    tables: dict[str, int] = {}
+    with duckdb.connect(str(work)) as conn:
+        marts = [
+            name
+            for (name,) in conn.execute(
+                "select table_name from information_schema.tables where table_schema = ? "
+                "and table_catalog = current_database() order by 1",
+                [PUBLISHED_SCHEMA],
+            ).fetchall()
+        ]
+        if not marts:
+            raise RuntimeError(f"nothing to publish: no tables in {work}:{PUBLISHED_SCHEMA}")
+        conn.execute(
+            f"attach '{_sql_str(staging.database)}' as pub (storage_version '{PUBLISHED_STORAGE_VERSION}')"
+        )
+        conn.execute(f"create schema pub.{PUBLISHED_SCHEMA}")
+        for name in marts:
+            published = f'pub.{PUBLISHED_SCHEMA}."{name}"'
+            conn.execute(f'create table {published} as select * from {PUBLISHED_SCHEMA}."{name}"')
+            tables[name] = conn.execute(f"select count(*) from {published}").fetchone()[0]
+            parquet = staging.file(parquet_dir / f"{name}.parquet")
+            to = f"'{_sql_str(parquet)}' (format parquet, compression zstd)"
+            conn.execute(f"copy (select * from {published}) to {to}")
+        conn.execute(
+            f"create table pub.{PUBLISH_INFO_TABLE} as select ?::varchar as run_id, ?::date as run_date, "
+            "?::timestamptz as published_at, ?::varchar as source_file",
+            list(info),
+        )
+        conn.execute("checkpoint pub")
+        conn.execute("detach pub")
+    return tables
 
 
 def published_info(settings: Settings) -> dict | None:
