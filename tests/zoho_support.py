@@ -11,7 +11,7 @@ import requests
 from pydantic import SecretStr
 
 from flows.crm.base import Page
-from flows.crm.zoho import ZohoConnector
+from flows.crm.zoho.connector import ZohoConnector
 from flows.sandbox.company import Company, generate_company
 from flows.sandbox.zoho_server import ZohoSandbox
 

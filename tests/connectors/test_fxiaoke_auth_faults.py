@@ -15,7 +15,7 @@ from fxiaoke_support import AS_OF, FakeClock, RecordingSession, post
 
 from flows.config.settings import Settings
 from flows.crm.base import CrmError
-from flows.crm.fxiaoke import FxiaokeConnector
+from flows.crm.fxiaoke.connector import FxiaokeConnector
 from flows.sandbox.company import Company, generate_company
 from flows.sandbox.fxiaoke_server import (
     DEPARTMENT_LIST_PATH,
