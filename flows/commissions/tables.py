@@ -1,11 +1,6 @@
-"""The finance tables the commission engine owns (schema ``finance``, never written by dbt).
-
-* ``finance.commission_lines`` - every statement line of every period as of the last engine run:
-  for a closed period exactly its closed snapshot; for open periods the freshly calculated lines
-  plus prior-period adjustment lines. ``marts.fct_commissions`` reads it.
-* ``finance.closed_statement_lines`` - the immutable snapshot written by ``close_period``; rows
-  are only ever inserted, never updated or deleted.
-* ``finance.commission_periods`` - one row per closed period (who, when, lines, total).
+"""The finance tables the commission engine owns (schema ``finance``, never written by dbt):
+``commission_lines`` (the ledger as of the last engine run), ``closed_statement_lines`` (the
+insert-only snapshots of closed periods) and ``commission_periods`` (docs/commission_engine.md).
 """
 
 from __future__ import annotations
