@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from flows.crm.base import Page
-from flows.crm.fxiaoke import FxiaokeConnector
+from flows.crm.fxiaoke.connector import FxiaokeConnector
 from flows.sandbox.company.model import Company
 from flows.sandbox.fxiaoke.server import FxiaokeSandbox
 from flows.warehouse.database import RawRecord

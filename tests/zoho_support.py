@@ -11,7 +11,7 @@ import requests
 from pydantic import SecretStr
 
 from flows.crm.base import Page
-from flows.crm.zoho import ZohoConnector
+from flows.crm.zoho.connector import ZohoConnector
 from flows.sandbox.company.generator import generate_company
 from flows.sandbox.company.model import Company
 from flows.sandbox.zoho.server import ZohoSandbox

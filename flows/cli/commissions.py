@@ -49,7 +49,7 @@ def close(
 
     Closed lines never change; later recalculations post prior-period adjustments in the next
     open period."""
-    from flows.commissions.ledger import CloseError, close_period
+    from flows.commissions.close import CloseError, close_period
 
     month = _period(period)
     _, connect = _warehouse()
@@ -99,7 +99,7 @@ def export(
     output_dir: Annotated[Path | None, typer.Option(help="Default: the reports directory.")] = None,
 ) -> None:
     """Payroll export of the period: one row per rep (CSV, and XLSX with --xlsx)."""
-    from flows.commissions.ledger import export_period
+    from flows.commissions.payroll import export_period
 
     month = _period(period)
     settings, connect = _warehouse()

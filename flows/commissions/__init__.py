@@ -12,9 +12,15 @@ Entry points:
 * ``reconcile(conn)`` - reconciliation failures (empty list = reconciled).
 """
 
-from flows.commissions.engine import Credit, Line, Rep, calculate, money
-from flows.commissions.ledger import close_period, export_period, reconcile, refresh_commissions, run_engine
+from flows.commissions.close import close_period
+from flows.commissions.engine import calculate
+from flows.commissions.ledger import run_engine
+from flows.commissions.lines import Credit, Line, Rep
+from flows.commissions.money import money
+from flows.commissions.payroll import export_period
 from flows.commissions.plan import PlanBook, PlanError, load_plan_file
+from flows.commissions.reconcile import reconcile
+from flows.commissions.refresh import refresh_commissions
 
 __all__ = [
     "Credit",

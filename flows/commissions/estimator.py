@@ -30,7 +30,9 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from flows.commissions.engine import CENT, LINE_COLUMNS, Credit, Line, Rep, calculate, money
+from flows.commissions.engine import calculate
+from flows.commissions.lines import LINE_COLUMNS, Credit, Line, Rep
+from flows.commissions.money import CENT, money
 from flows.commissions.plan import PlanBook
 
 

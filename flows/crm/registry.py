@@ -8,8 +8,8 @@ from flows.crm.base import CrmConnector
 
 def build_connectors(settings: Settings, sources: list[str] | None = None) -> list[CrmConnector]:
     """Connectors for the enabled CRMs (or the ``sources`` asked for), Zoho first."""
-    from flows.crm.fxiaoke import FxiaokeConnector
-    from flows.crm.zoho import ZohoConnector
+    from flows.crm.fxiaoke.connector import FxiaokeConnector
+    from flows.crm.zoho.connector import ZohoConnector
 
     wanted = sources or [
         s for s, on in (("zoho", settings.zoho_enabled), ("fxiaoke", settings.fxiaoke_enabled)) if on

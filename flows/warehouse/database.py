@@ -227,64 +227,9 @@ def upsert_raw(
     loaded_at = loaded_at or datetime.now(UTC)
     conn.register("_salesops_batch", frame)
     try:
-        conn.execute(
-            f"""
-            create or replace temp table _salesops_merge as
-            select
-                b.*,
-                t.id is not null as present,
-                t.record_hash as old_hash,
-                t.is_deleted as old_deleted,
-                coalesce(t.deleted_at, t.modified_at) as old_version_at
-            from _salesops_batch as b
-            left join {table} as t on t.id = b.id
-            """
-        )
-        # A version is applied when it is new, or not older than what is stored and different.
-        conn.execute(
-            """
-            create or replace temp table _salesops_apply as
-            select *,
-                case
-                    when not present then 'insert'
-                    when record_hash = old_hash then 'unchanged'
-                    when old_version_at is not null
-                         and coalesce(deleted_at, modified_at) is not null
-                         and coalesce(deleted_at, modified_at) < old_version_at then 'stale'
-                    when is_deleted then 'delete'
-                    else 'update'
-                end as action
-            from _salesops_merge
-            """
-        )
-        counts = dict(conn.execute("select action, count(*) from _salesops_apply group by 1").fetchall())
-        conn.execute(
-            f"""
-            insert into {table} (
-                source, object, id, record, modified_at, is_deleted, deleted_at, record_hash, run_id,
-                loaded_at
-            )
-            select ?, ?, id, record, modified_at, is_deleted, deleted_at, record_hash, ?, ?
-            from _salesops_apply where action = 'insert'
-            """,
-            [source, obj, run_id, loaded_at],
-        )
-        # Deletes keep the last live record body; updates replace it (and revive a restored record).
-        conn.execute(
-            f"""
-            update {table} as t set
-                record = case when a.is_deleted then t.record else a.record end,
-                modified_at = case when a.is_deleted then t.modified_at else a.modified_at end,
-                is_deleted = a.is_deleted,
-                deleted_at = a.deleted_at,
-                record_hash = a.record_hash,
-                run_id = ?,
-                loaded_at = ?
-            from _salesops_apply as a
-            where t.id = a.id and a.action in ('update', 'delete')
-            """,
-            [run_id, loaded_at],
-        )
+        counts = _classify_batch(conn, table)
+        _insert_new(conn, table, source=source, obj=obj, run_id=run_id, loaded_at=loaded_at)
+        _update_changed(conn, table, run_id=run_id, loaded_at=loaded_at)
     finally:
         conn.unregister("_salesops_batch")
         conn.execute("drop table if exists _salesops_merge")
@@ -294,6 +239,77 @@ def upsert_raw(
     stats.deleted = counts.get("delete", 0)
     stats.unchanged = counts.get("unchanged", 0) + counts.get("stale", 0)
     return stats
+
+
+def _classify_batch(conn: duckdb.DuckDBPyConnection, table: str) -> dict[str, int]:
+    """Join the registered batch to ``table`` into ``_salesops_apply`` with one action per row
+    (insert, unchanged, stale, delete, update); returns the count of each action."""
+    conn.execute(
+        f"""
+        create or replace temp table _salesops_merge as
+        select
+            b.*,
+            t.id is not null as present,
+            t.record_hash as old_hash,
+            t.is_deleted as old_deleted,
+            coalesce(t.deleted_at, t.modified_at) as old_version_at
+        from _salesops_batch as b
+        left join {table} as t on t.id = b.id
+        """
+    )
+    # A version is applied when it is new, or not older than what is stored and different.
+    conn.execute(
+        """
+        create or replace temp table _salesops_apply as
+        select *,
+            case
+                when not present then 'insert'
+                when record_hash = old_hash then 'unchanged'
+                when old_version_at is not null
+                     and coalesce(deleted_at, modified_at) is not null
+                     and coalesce(deleted_at, modified_at) < old_version_at then 'stale'
+                when is_deleted then 'delete'
+                else 'update'
+            end as action
+        from _salesops_merge
+        """
+    )
+    return dict(conn.execute("select action, count(*) from _salesops_apply group by 1").fetchall())
+
+
+def _insert_new(
+    conn: duckdb.DuckDBPyConnection, table: str, *, source: str, obj: str, run_id: str, loaded_at: datetime
+) -> None:
+    conn.execute(
+        f"""
+        insert into {table} (
+            source, object, id, record, modified_at, is_deleted, deleted_at, record_hash, run_id,
+            loaded_at
+        )
+        select ?, ?, id, record, modified_at, is_deleted, deleted_at, record_hash, ?, ?
+        from _salesops_apply where action = 'insert'
+        """,
+        [source, obj, run_id, loaded_at],
+    )
+
+
+def _update_changed(conn: duckdb.DuckDBPyConnection, table: str, *, run_id: str, loaded_at: datetime) -> None:
+    """Deletes keep the last live record body; updates replace it (and revive a restored record)."""
+    conn.execute(
+        f"""
+        update {table} as t set
+            record = case when a.is_deleted then t.record else a.record end,
+            modified_at = case when a.is_deleted then t.modified_at else a.modified_at end,
+            is_deleted = a.is_deleted,
+            deleted_at = a.deleted_at,
+            record_hash = a.record_hash,
+            run_id = ?,
+            loaded_at = ?
+        from _salesops_apply as a
+        where t.id = a.id and a.action in ('update', 'delete')
+        """,
+        [run_id, loaded_at],
+    )
 
 
 def get_watermark(conn: duckdb.DuckDBPyConnection, source: str, obj: str) -> str | None:

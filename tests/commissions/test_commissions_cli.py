@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli.commissions import app
-from flows.commissions.engine import Line
-from flows.commissions.ledger import write_lines
+from flows.commissions.lines import Line
+from flows.commissions.tables import write_lines
 
 runner = CliRunner()
 PLAN = """plans:

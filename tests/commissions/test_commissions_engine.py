@@ -8,7 +8,9 @@ from decimal import Decimal as D
 
 import pytest
 
-from flows.commissions.engine import Credit, Rep, calculate, money, prorate, statement_totals
+from flows.commissions.engine import calculate
+from flows.commissions.lines import Credit, Rep, statement_totals
+from flows.commissions.money import money, prorate
 from flows.commissions.plan import parse_plan_text
 
 OCT = date(2026, 10, 1)

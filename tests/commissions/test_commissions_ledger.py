@@ -13,7 +13,10 @@ import duckdb
 import openpyxl
 import pytest
 
-from flows.commissions.ledger import CloseError, close_period, export_period, reconcile, run_engine
+from flows.commissions.close import CloseError, close_period
+from flows.commissions.ledger import run_engine
+from flows.commissions.payroll import export_period
+from flows.commissions.reconcile import reconcile
 
 PLAN = """
 plans:

@@ -15,7 +15,7 @@ from fxiaoke_support import AS_OF, FakeClock, RecordingSession, post
 
 from flows.config.settings import Settings
 from flows.crm.base import CrmError
-from flows.crm.fxiaoke import FxiaokeConnector
+from flows.crm.fxiaoke.connector import FxiaokeConnector
 from flows.sandbox.company.generator import generate_company
 from flows.sandbox.company.model import Company
 from flows.sandbox.fxiaoke.server import FxiaokeSandbox

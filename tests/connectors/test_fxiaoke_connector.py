@@ -16,7 +16,8 @@ from fxiaoke_support import AS_OF, FakeClock, RecordingSession, collect
 
 from flows.config.settings import Settings
 from flows.crm.base import CrmError
-from flows.crm.fxiaoke import FxiaokeConnector, fxiaoke_date, fxiaoke_decimal, ms_to_datetime
+from flows.crm.fxiaoke.connector import FxiaokeConnector
+from flows.crm.fxiaoke.values import fxiaoke_date, fxiaoke_decimal, ms_to_datetime
 from flows.sandbox.company.generator import generate_company
 from flows.sandbox.company.model import Company
 from flows.sandbox.fxiaoke.server import FxiaokeSandbox

@@ -16,12 +16,9 @@ import pytest
 from fxiaoke_support import AS_OF, START, FakeClock, collect, post
 
 from flows.crm.base import CrmError
-from flows.crm.fxiaoke import (
-    CUSTOM_QUERY_PATH,
-    FxiaokeConnector,
-    fxiaoke_date,
-    ms_to_datetime,
-)
+from flows.crm.fxiaoke.connector import FxiaokeConnector
+from flows.crm.fxiaoke.objects import CUSTOM_QUERY_PATH
+from flows.crm.fxiaoke.values import fxiaoke_date, ms_to_datetime
 from flows.crm.landing import ingest_object
 from flows.sandbox.company.generator import generate_company
 from flows.sandbox.company.model import Company

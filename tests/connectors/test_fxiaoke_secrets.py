@@ -10,7 +10,7 @@ import pytest
 
 from flows.config.settings import Settings
 from flows.crm.base import CrmError
-from flows.crm.fxiaoke import FxiaokeConnector
+from flows.crm.fxiaoke.connector import FxiaokeConnector
 from flows.sandbox.company.generator import generate_company
 from flows.sandbox.fxiaoke.server import FxiaokeSandbox
 

@@ -9,9 +9,10 @@ import pytest
 from pydantic import SecretStr
 
 from flows.crm.base import CallStats
-from flows.crm.fxiaoke import FxiaokeConnector, datetime_to_ms
+from flows.crm.fxiaoke.connector import FxiaokeConnector
+from flows.crm.fxiaoke.values import datetime_to_ms
 from flows.crm.landing import IngestError, ingest_source
-from flows.crm.zoho import ZohoConnector
+from flows.crm.zoho.connector import ZohoConnector
 from flows.sandbox.company.generator import generate_company
 from flows.sandbox.fxiaoke.server import FxiaokeSandbox
 from flows.warehouse.database import Warehouse

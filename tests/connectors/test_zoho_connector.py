@@ -25,7 +25,7 @@ from zoho_support import (
 
 from flows.config.settings import Settings
 from flows.crm.base import CrmError
-from flows.crm.zoho import ZohoConnector
+from flows.crm.zoho.connector import ZohoConnector
 from flows.sandbox.zoho.server import ZohoSandbox
 
 

@@ -13,7 +13,7 @@ import requests
 from zoho_support import T0, FakeClock, api, latest, make_connector, run, token, zoho_company
 
 from flows.crm.landing import ingest_source
-from flows.crm.zoho import ZohoConnector
+from flows.crm.zoho.connector import ZohoConnector
 from flows.sandbox.company.generator import generate_company
 from flows.sandbox.zoho.encoding.wire import zoho_id
 from flows.sandbox.zoho.server import ZohoSandbox

@@ -11,7 +11,7 @@ from zoho_support import T0, FakeClock, latest, run, zoho_company
 
 from flows.config.settings import Settings
 from flows.crm.secrets import SecretBlockError, resolve_secret
-from flows.crm.zoho import ZohoConnector
+from flows.crm.zoho.connector import ZohoConnector
 from flows.sandbox.zoho.server import ZohoSandbox
 
 

@@ -15,7 +15,7 @@ import pytest
 from fxiaoke_support import AS_OF
 
 from flows.config.settings import get_settings
-from flows.crm.fxiaoke import ms_to_datetime
+from flows.crm.fxiaoke.values import ms_to_datetime
 from flows.crm.landing import ingest_source
 from flows.sandbox.company.generator import generate_company
 from flows.sandbox.company.model import Company

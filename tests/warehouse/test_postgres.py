@@ -35,7 +35,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli.main import app
-from flows.commissions.ledger import refresh_commissions
+from flows.commissions.refresh import refresh_commissions
 from flows.config import loader as config_loader
 from flows.config.settings import Settings, patched_environ
 from flows.crm.landing import ingest_source

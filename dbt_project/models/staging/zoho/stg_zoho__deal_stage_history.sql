@@ -1,4 +1,4 @@
--- raw id is '<deal_id>:<history_id>' (flows/crm/zoho.py); the history entry itself has no deal key.
+-- raw id is '<deal_id>:<history_id>' (flows/crm/zoho/reads.py); the history entry itself has no deal key.
 with source as (
     select * from {{ exclude_quarantined('zoho', 'zoho_deal_stage_history',
                                     id_column="split_part(landed.id, ':', 1)",

@@ -1,11 +1,12 @@
-"""HTTP transport for the Fxiaoke OpenAPI: one POST, classified and retried.
+"""HTTP transport for the Fxiaoke OpenAPI: one POST, classified, retried by the shared policy.
 
 Why a module of its own: Fxiaoke reports business errors as **HTTP 200** with ``errorCode != 0``
 (crm_apis §2.7), its gateway answers 502/504 with an HTML page, and it rate-limits per endpoint
 (``14001``) without a ``Retry-After``. Getting that classification right once, in one place, is
 what keeps the connector honest: a caller that only checks the status code would load error
-bodies as data. Token handling (``20016``) is the connector's job, because it must rebuild the
-request body with a new token; here 20016 is just a non-retryable :class:`FxiaokeCallError`.
+bodies as data. *When* to retry is :mod:`flows.crm.retry`'s job. Token handling (``20016``) is
+the connector's, because it must rebuild the request body with a new token; here 20016 is just a
+non-retryable :class:`FxiaokeCallError`.
 """
 
 from __future__ import annotations
@@ -14,11 +15,19 @@ import logging
 import random
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import requests
 
 from flows.crm.base import CallStats
+from flows.crm.retry import (
+    RETRY_STATUSES,
+    TRANSIENT_ERRORS,
+    RetriesExhausted,
+    Retryable,
+    RetryPolicy,
+    call_with_retries,
+    response_retry_after,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +35,6 @@ log = logging.getLogger(__name__)
 RATE_LIMIT_CODES = frozenset({14001, 30004})  # call limit exceeded / per-second frequency (unverified)
 SERVICE_ERROR_CODES = frozenset({50009, -1, -2})  # service timeout, busy, system error
 TOKEN_INVALID_CODE = 20016
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
 class FxiaokeCallError(Exception):
@@ -60,30 +68,19 @@ class FxiaokeCallError(Exception):
         return text
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded exponential backoff with jitter.
+class _Retryable(Retryable):
+    """A retryable failure with Fxiaoke's details (errorCode, message, traceId)."""
 
-    Rate-limit answers start from a longer base: the documented window is 60 calls per 20 s per
-    endpoint, so retrying after one second would just burn the remaining attempts.
-    """
-
-    max_retries: int = 5
-    backoff_base: float = 1.0
-    backoff_max: float = 60.0
-    rate_limit_backoff: float = 5.0
-
-    def delay(self, retry: int, *, rate_limited: bool, rng: random.Random) -> float:
-        base = self.rate_limit_backoff if rate_limited else self.backoff_base
-        ceiling = min(self.backoff_max, base * 2 ** (retry - 1))
-        return ceiling / 2 + rng.uniform(0, ceiling / 2)  # "equal jitter": never zero, spreads clients
-
-
-class _Retryable(Exception):
     def __init__(
-        self, reason: str, *, code: int | None = None, message: str | None = None, trace_id: str | None = None
+        self,
+        reason: str,
+        *,
+        code: int | None = None,
+        message: str | None = None,
+        trace_id: str | None = None,
+        retry_after: float | None = None,
     ):
-        super().__init__(reason)
+        super().__init__(reason, retry_after=retry_after, rate_limited=code in RATE_LIMIT_CODES)
         self.reason, self.code, self.message, self.trace_id = reason, code, message, trace_id
 
 
@@ -119,34 +116,40 @@ class FxiaokeTransport:
         are extra request headers (the oauth2 mode's ``authorization``/``x-fs-*``).
         """
         attempts = self.policy.max_retries + 1
-        for attempt in range(1, attempts + 1):
+
+        def attempt() -> dict:
             stats.api_calls += 1
-            try:
-                return self._once(path, body, headers)
-            except _Retryable as err:
-                if attempt == attempts:
-                    raise FxiaokeCallError(
-                        path,
-                        self.redact(err.reason),
-                        code=err.code,
-                        message=err.message,
-                        trace_id=err.trace_id,
-                        attempts=attempt,
-                    ) from None
-                delay = self.policy.delay(attempt, rate_limited=err.code in RATE_LIMIT_CODES, rng=self.rng)
-                log.warning(
-                    "%s: POST %s attempt %d/%d failed: %s%s; retrying in %.1f s",
-                    label,
-                    path,
-                    attempt,
-                    attempts,
-                    self.redact(err.reason),
-                    f" (traceId {err.trace_id})" if err.trace_id else "",
-                    delay,
-                )
-                stats.retries += 1
-                self.sleep(delay)
-        raise AssertionError("unreachable")
+            return self._once(path, body, headers)
+
+        def on_retry(err: Retryable, n: int, delay: float) -> None:
+            trace_id = getattr(err, "trace_id", None)
+            log.warning(
+                "%s: POST %s attempt %d/%d failed: %s%s; retrying in %.1f s",
+                label,
+                path,
+                n,
+                attempts,
+                self.redact(err.cause),
+                f" (traceId {trace_id})" if trace_id else "",
+                delay,
+            )
+            stats.retries += 1
+
+        try:
+            return call_with_retries(
+                attempt, policy=self.policy, sleep=self.sleep, rng=self.rng, on_retry=on_retry
+            )
+        except RetriesExhausted as exc:
+            err = exc.last
+            assert isinstance(err, _Retryable)
+            raise FxiaokeCallError(
+                path,
+                self.redact(err.reason),
+                code=err.code,
+                message=err.message,
+                trace_id=err.trace_id,
+                attempts=exc.attempts,
+            ) from None
 
     def _once(self, path: str, body: dict, headers: dict[str, str] | None = None) -> dict:
         url = f"{self.base_url}{path}"
@@ -159,13 +162,15 @@ class FxiaokeTransport:
                 timeout=self.timeout,
                 allow_redirects=False,
             )
-        except requests.Timeout:
-            raise _Retryable(f"timed out after {self.timeout:g} s") from None
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+        except TRANSIENT_ERRORS as exc:
+            if isinstance(exc, requests.Timeout):
+                raise _Retryable(f"timed out after {self.timeout:g} s") from None
             # ChunkedEncodingError: the connection broke while the body was being read.
             raise _Retryable(f"connection error ({type(exc).__name__})") from None
-        if resp.status_code in RETRYABLE_STATUS:
-            raise _Retryable(f"HTTP {resp.status_code} ({_content_kind(resp)})")
+        if resp.status_code in RETRY_STATUSES:
+            raise _Retryable(
+                f"HTTP {resp.status_code} ({_content_kind(resp)})", retry_after=response_retry_after(resp)
+            )
         if resp.status_code != 200:
             hint = (
                 " (a redirect: is the base URL the API gateway, e.g. open.fxiaoke.com?)"
@@ -173,6 +178,10 @@ class FxiaokeTransport:
                 else ""
             )
             raise FxiaokeCallError(path, f"HTTP {resp.status_code} ({_content_kind(resp)}){hint}")
+        return self._payload(path, resp)
+
+    def _payload(self, path: str, resp: requests.Response) -> dict:
+        """An HTTP 200 answer's body when ``errorCode == 0``; a retryable or final error otherwise."""
         try:
             payload = resp.json()
         except ValueError:

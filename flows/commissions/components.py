@@ -1,0 +1,225 @@
+"""Commission and bonus lines of one plan component: flat / override, tiered (marginal or
+retroactive), attainment gates and accelerators, milestone bonuses.
+
+Bands are half-open ``[lower, upper)``; band boundaries in money are ``band x target``, rounded
+half-up to the cent (docs/commission_engine.md).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from flows.commissions.lines import Credit, Line, Rep
+from flows.commissions.money import ZERO, money
+from flows.commissions.plan import Component, PlanVersion
+
+
+def _band_index(bands, position: Decimal, bounds: list[tuple[Decimal, Decimal | None]]) -> int:
+    """Index of the half-open band holding ``position`` (a boundary belongs to the higher band)."""
+    for i, (lower, upper) in enumerate(bounds):
+        if position >= lower and (upper is None or position < upper):
+            return i
+    return 0
+
+
+def attainment_of(total: Decimal, target: Decimal | None) -> Decimal | None:
+    if not target:
+        return None
+    return (total / target).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+
+
+def _multiplier(comp: Component, attainment: Decimal | None) -> tuple[Decimal, str]:
+    mult, notes = Decimal(1), []
+    if comp.gate is not None and (attainment is None or attainment < comp.gate.min_attainment):
+        return Decimal(0), f"gate not met (attainment {attainment} < {comp.gate.min_attainment})"
+    for acc in comp.accelerators or []:
+        if (
+            attainment is not None
+            and attainment >= acc.attainment_from
+            and (acc.attainment_to is None or attainment < acc.attainment_to)
+        ):
+            mult = acc.multiplier
+            notes.append(f"accelerator x{acc.multiplier} at attainment {attainment}")
+    return mult, "; ".join(notes)
+
+
+def _base_line(
+    plan: PlanVersion, comp: Component, rep: Rep, period: date, c: Credit, cur: str, target, attainment
+):
+    return dict(
+        rep_id=rep.rep_id,
+        period_month=period,
+        deal_id=c.deal_id,
+        credit_id=c.credit_id,
+        credit_kind=c.kind,
+        credit_basis=c.basis,
+        credit_date=c.credit_date,
+        plan_id=plan.plan_id,
+        plan_version=plan.version,
+        component=comp.component,
+        component_type=comp.type,
+        tier_position=comp.tier_position if comp.type.startswith("tiered") else None,
+        weight=comp.weight,
+        credit_amount=c.amount,
+        split_share=c.split_share,
+        original_amount=c.original_amount,
+        original_currency=c.original_currency,
+        fx_rate=c.fx_rate,
+        target_amount=target,
+        attainment=attainment,
+        currency=cur,
+    )
+
+
+def component_lines(plan, comp: Component, rep, period, pcredits, target, attainment, cur) -> list[Line]:
+    """The lines one component pays on the period's credits (or, for a bonus, on attainment)."""
+    basis = plan.basis_of(comp)
+    credits = [c for c in pcredits if c.kind in comp.kinds and c.basis == basis]
+    mult, note = _multiplier(comp, attainment)
+    if comp.type == "bonus":
+        return _bonus_lines(plan, comp, rep, period, target, attainment, mult, note, cur)
+    if comp.type in ("flat", "override"):
+        return _flat_lines(plan, comp, rep, period, credits, target, attainment, mult, note, cur)
+    return _tiered_lines(plan, comp, rep, period, credits, target, attainment, mult, note, cur)
+
+
+def _flat_lines(plan, comp, rep, period, credits, target, attainment, mult, note, cur) -> list[Line]:
+    prefix = f"{plan.plan_id}:v{plan.version}:{comp.component}"
+    lines: list[Line] = []
+    for c in credits:
+        amount = money(c.amount * comp.rate * comp.weight * mult)
+        lines.append(
+            Line(
+                commission_line_id=f"{c.credit_id}:{prefix}:0",
+                line_type="commission",
+                tier_number=0,
+                rate=comp.rate,
+                multiplier=mult,
+                base_amount=c.amount,
+                commission_amount=amount,
+                explanation=f"{comp.type}: {c.amount} x {comp.rate} x weight {comp.weight} x {mult}"
+                + (f"; {note}" if note else ""),
+                **_base_line(plan, comp, rep, period, c, cur, target, attainment),
+            )
+        )
+    return lines
+
+
+def _tier_bounds(comp: Component, target) -> tuple[bool, bool, list[tuple[Decimal, Decimal | None]]]:
+    """(bands in money?, has a target?, each band's [lower, upper) in the position's unit)."""
+    money_bounds = comp.measure == "monthly_target_attainment"
+    has_target = bool(target) if money_bounds else True
+    bounds: list[tuple[Decimal, Decimal | None]] = []
+    for b in comp.tiers:
+        if money_bounds:
+            lo = money(b.band_lower * target) if has_target else ZERO
+            hi = None if b.band_upper is None else (money(b.band_upper * target) if has_target else None)
+        else:
+            lo, hi = b.band_lower, b.band_upper
+        bounds.append((lo, hi))
+    if not has_target:  # no (or a zero) target: the first band's rate on everything
+        bounds = [(ZERO, None)] + [(Decimal(-1), Decimal(-1))] * (len(comp.tiers) - 1)
+    return money_bounds, has_target, bounds
+
+
+def _marginal_parts(
+    bounds: list[tuple[Decimal, Decimal | None]], before: Decimal, after: Decimal
+) -> list[tuple[int, Decimal]]:
+    """(band index, amount) for each band the running position crosses from ``before`` to ``after``."""
+    parts = []
+    for i, (lo, hi) in enumerate(bounds):
+        if hi is not None and hi <= lo:
+            continue
+        top = after if hi is None or after < hi else hi
+        bottom = before if before > lo else lo
+        if top - bottom > 0:
+            parts.append((i, top - bottom))
+    return parts
+
+
+def _tiered_lines(plan, comp, rep, period, credits, target, attainment, mult, note, cur) -> list[Line]:
+    prefix = f"{plan.plan_id}:v{plan.version}:{comp.component}"
+    money_bounds, has_target, bounds = _tier_bounds(comp, target)
+    retro = comp.type == "tiered_retroactive"
+    lines: list[Line] = []
+    running = ZERO
+    total = sum((c.amount for c in credits), ZERO)
+    for c in credits:
+        before = ZERO if comp.tier_position == "per_transaction" else running
+        after = before + c.amount
+        running += c.amount
+        common = _base_line(plan, comp, rep, period, c, cur, target, attainment)
+        position = c.amount if comp.tier_position == "per_transaction" else total
+        if retro:
+            i = _band_index(comp.tiers, position, bounds) if has_target else 0
+            parts = [(i, c.amount)]
+        else:
+            parts = _marginal_parts(bounds, before, after)
+        for i, base in parts:
+            band = comp.tiers[i]
+            amount = money(base * band.rate * comp.weight * mult)
+            upper = band.band_upper if band.band_upper is not None else "open"
+            where = f"position {position}" if retro else f"running {before} -> {after}"
+            lo, hi = bounds[i]
+            in_money = f" = [{lo}, {hi if hi is not None else 'open'})" if money_bounds and has_target else ""
+            how = (
+                f"{comp.type} ({comp.tier_position}): band {i + 1} [{band.band_lower}, {upper}){in_money} "
+                f"{where}; "
+                f"{base} x {band.rate} x weight {comp.weight} x {mult}"
+            )
+            lines.append(
+                Line(
+                    commission_line_id=f"{c.credit_id}:{prefix}:{i + 1}",
+                    line_type="commission",
+                    tier_number=i + 1,
+                    band_lower=band.band_lower,
+                    band_upper=band.band_upper,
+                    rate=band.rate,
+                    multiplier=mult,
+                    running_before=before,
+                    running_after=after,
+                    base_amount=base,
+                    commission_amount=amount,
+                    explanation=how + (f"; {note}" if note else ""),
+                    **common,
+                )
+            )
+    return lines
+
+
+def _bonus_lines(plan, comp, rep, period, target, attainment, mult, note, cur) -> list[Line]:
+    lines = []
+    if attainment is None:
+        return lines
+    for i, m in enumerate(comp.milestones, start=1):
+        if attainment < m.attainment:
+            continue
+        base = m.amount if m.amount is not None else money(m.percent_of_target * target)
+        amount = money(base * comp.weight * mult)
+        lines.append(
+            Line(
+                commission_line_id=f"bonus:{rep.rep_id}:{period:%Y-%m}:{plan.plan_id}:v{plan.version}:{comp.component}:{i}",
+                line_type="bonus",
+                rep_id=rep.rep_id,
+                period_month=period,
+                plan_id=plan.plan_id,
+                plan_version=plan.version,
+                component=comp.component,
+                component_type="bonus",
+                tier_number=i,
+                band_lower=m.attainment,
+                weight=comp.weight,
+                multiplier=mult,
+                target_amount=target,
+                attainment=attainment,
+                base_amount=base,
+                commission_amount=amount,
+                currency=cur,
+                explanation=f"bonus: attainment {attainment} >= {m.attainment}; "
+                + (f"{m.amount}" if m.amount is not None else f"{m.percent_of_target} x target {target}")
+                + f" x weight {comp.weight} x {mult}"
+                + (f"; {note}" if note else ""),
+            )
+        )
+    return lines

@@ -1,0 +1,119 @@
+"""The engine's data: credits in, reps, statement lines out, and the state carried per rep.
+
+``Line``'s field order is the column order of ``finance.commission_lines`` and
+``marts.fct_commissions``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+from datetime import date
+from decimal import Decimal
+
+from flows.commissions.money import ZERO
+
+
+@dataclass(frozen=True)
+class Credit:
+    """One credited amount: a share of a deal credited to one rep on a date.
+
+    ``amount`` is in the plan currency and already multiplied by ``split_share``. ``kind`` is
+    ``direct`` (the rep's own sale or split) or ``rollup`` (a manager's credit for the team).
+    ``reversed_on`` marks a cancelled or refunded credit: its lines are clawed back in that
+    date's period; the credit still counts for the attainment of its own period.
+    """
+
+    credit_id: str
+    deal_id: str
+    rep_id: str
+    credit_date: date
+    amount: Decimal
+    kind: str = "direct"
+    split_share: Decimal = Decimal(1)
+    original_amount: Decimal | None = None
+    original_currency: str | None = None
+    fx_rate: Decimal | None = None
+    reversed_on: date | None = None
+    basis: str = "booking"  # booking (close date) | collection (payment date); the plan picks one
+
+
+@dataclass(frozen=True)
+class Rep:
+    rep_id: str
+    email: str | None = None
+    role: str | None = None
+    hired_on: date | None = None
+    left_on: date | None = None
+
+
+@dataclass
+class Line:
+    """One statement line. Column order = ``finance.commission_lines`` / ``marts.fct_commissions``."""
+
+    commission_line_id: str
+    line_type: str  # commission | bonus | cap | clawback | draw | draw_recovery | adjustment
+    rep_id: str
+    period_month: date
+    deal_id: str | None = None
+    credit_id: str | None = None
+    credit_kind: str | None = None
+    credit_basis: str | None = None
+    credit_date: date | None = None
+    plan_id: str | None = None
+    plan_version: int | None = None
+    component: str | None = None
+    component_type: str | None = None
+    tier_position: str | None = None
+    tier_number: int | None = None
+    band_lower: Decimal | None = None
+    band_upper: Decimal | None = None
+    rate: Decimal | None = None
+    weight: Decimal | None = None
+    multiplier: Decimal | None = None
+    credit_amount: Decimal | None = None
+    split_share: Decimal | None = None
+    original_amount: Decimal | None = None
+    original_currency: str | None = None
+    fx_rate: Decimal | None = None
+    target_amount: Decimal | None = None
+    attainment: Decimal | None = None
+    running_before: Decimal | None = None
+    running_after: Decimal | None = None
+    base_amount: Decimal | None = None
+    commission_amount: Decimal = ZERO
+    currency: str = "USD"
+    related_line_id: str | None = None  # clawback -> line reversed; adjustment -> line adjusted
+    source_period: date | None = None  # adjustment: the closed period recalculated
+    explanation: str = ""
+
+    def as_row(self) -> tuple:
+        return tuple(getattr(self, f.name) for f in fields(self))
+
+
+LINE_COLUMNS = tuple(f.name for f in fields(Line))
+
+
+@dataclass
+class RepState:
+    """What one rep carries from period to period: yearly cap totals, draw balances, paid lines
+    per credit and how period / year caps fell on credits (for clawbacks)."""
+
+    fiscal_year_start_month: int = 1
+    # (cap scope, fiscal year start) -> net amount of the scope paid in that fiscal year so far
+    year_totals: dict[tuple, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
+    draw_balance: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
+    lines_by_credit: dict[str, list[Line]] = field(default_factory=lambda: defaultdict(list))
+    # period / year cap line id -> {credit_id (None = lines without a credit, e.g. bonuses): the
+    # (negative) part of the cap line that falls on it}
+    cap_split: dict[str, dict[str | None, Decimal]] = field(default_factory=dict)
+    # credit_id -> [(period/year cap line, the credit's part of it)]: what a clawback gives back
+    cap_shares: dict[str, list[tuple[Line, Decimal]]] = field(default_factory=lambda: defaultdict(list))
+
+
+def statement_totals(lines: Iterable[Line]) -> dict[tuple[str, date], Decimal]:
+    totals: dict[tuple[str, date], Decimal] = defaultdict(lambda: ZERO)
+    for ln in lines:
+        totals[(ln.rep_id, ln.period_month)] += ln.commission_amount
+    return dict(totals)

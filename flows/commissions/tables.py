@@ -1,0 +1,128 @@
+"""The finance tables the commission engine owns (schema ``finance``, never written by dbt):
+``commission_lines`` (the ledger as of the last engine run), ``closed_statement_lines`` (the
+insert-only snapshots of closed periods) and ``commission_periods`` (docs/commission_engine.md).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import duckdb
+import pandas as pd
+
+from flows.commissions.lines import LINE_COLUMNS, Line
+
+SCHEMA = "finance"
+LINES = f"{SCHEMA}.commission_lines"
+CLOSED = f"{SCHEMA}.closed_statement_lines"
+PERIODS = f"{SCHEMA}.commission_periods"
+
+_COLUMN_TYPES = {
+    "commission_line_id": "varchar not null",
+    "line_type": "varchar not null",
+    "rep_id": "varchar not null",
+    "period_month": "date not null",
+    "deal_id": "varchar",
+    "credit_id": "varchar",
+    "credit_kind": "varchar",
+    "credit_basis": "varchar",
+    "credit_date": "date",
+    "plan_id": "varchar",
+    "plan_version": "integer",
+    "component": "varchar",
+    "component_type": "varchar",
+    "tier_position": "varchar",
+    "tier_number": "integer",
+    "band_lower": "decimal(18,4)",
+    "band_upper": "decimal(18,4)",
+    "rate": "decimal(9,6)",
+    "weight": "decimal(9,4)",
+    "multiplier": "decimal(9,4)",
+    "credit_amount": "decimal(18,2)",
+    "split_share": "decimal(9,6)",
+    "original_amount": "decimal(18,2)",
+    "original_currency": "varchar",
+    "fx_rate": "decimal(18,8)",
+    "target_amount": "decimal(18,2)",
+    "attainment": "decimal(18,6)",
+    "running_before": "decimal(18,2)",
+    "running_after": "decimal(18,2)",
+    "base_amount": "decimal(18,2)",
+    "commission_amount": "decimal(18,2) not null",
+    "currency": "varchar not null",
+    "related_line_id": "varchar",
+    "source_period": "date",
+    "explanation": "varchar not null",
+}
+assert tuple(_COLUMN_TYPES) == LINE_COLUMNS
+
+
+def _columns_ddl() -> str:
+    return ", ".join(f"{c} {t}" for c, t in _COLUMN_TYPES.items())
+
+
+def ensure_ledger(conn: duckdb.DuckDBPyConnection) -> None:
+    """Create the finance tables if they do not exist (never alters or empties them)."""
+    conn.execute(f"create schema if not exists {SCHEMA}")
+    conn.execute(
+        f"create table if not exists {LINES} ({_columns_ddl()}, run_date date, calculated_at timestamptz)"
+    )
+    conn.execute(
+        f"create table if not exists {CLOSED} ({_columns_ddl()}, run_date date, calculated_at timestamptz, "
+        "closed_at timestamptz not null, primary key (commission_line_id))"
+    )
+    conn.execute(
+        f"create table if not exists {PERIODS} (period_month date primary key, status varchar not null, "
+        "closed_at timestamptz not null, closed_by varchar, line_count integer not null, "
+        "total_amount decimal(18,2) not null)"
+    )
+
+
+def find_table(conn, schema: str, table: str) -> str | None:
+    """The quoted name of ``schema.table`` (or dbt's ``main_<schema>``), ``None`` when absent."""
+    for s in (schema, f"main_{schema}"):
+        hit = conn.execute(
+            "select 1 from information_schema.tables where table_schema = ? and table_name = ?", [s, table]
+        ).fetchone()
+        if hit:
+            return f'"{s}"."{table}"'
+    return None
+
+
+def dict_rows(conn, sql: str, params=None) -> list[dict]:
+    cur = conn.execute(sql, params or [])
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def line_from_row(row: dict) -> Line:
+    return Line(**{c: row[c] for c in LINE_COLUMNS})
+
+
+def closed_periods(conn) -> set[date]:
+    ensure_ledger(conn)
+    return {r[0] for r in conn.execute(f"select period_month from {PERIODS}").fetchall()}
+
+
+def write_lines(conn, lines: list[Line], run_date: date) -> None:
+    ensure_ledger(conn)
+    now = datetime.now(UTC)
+    conn.execute("begin transaction")
+    try:
+        conn.execute(f"delete from {LINES}")
+        if lines:
+            # values travel as text and are cast by the insert to the column types: exact decimals
+            frame = pd.DataFrame(
+                [[None if v is None else str(v) for v in (*ln.as_row(), run_date, now)] for ln in lines],
+                columns=[*LINE_COLUMNS, "run_date", "calculated_at"],
+                dtype=object,
+            )
+            conn.register("_commission_lines_rows", frame)
+            try:
+                conn.execute(f"insert into {LINES} by name select * from _commission_lines_rows")
+            finally:
+                conn.unregister("_commission_lines_rows")
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise

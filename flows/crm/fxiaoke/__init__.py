@@ -1,0 +1,1 @@
+"""The Fxiaoke (纷享销客) connector (docs/connectors.md)."""
