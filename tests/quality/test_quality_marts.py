@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from flows.cli.validate import app
 from flows.config.settings import Settings, patched_environ
-from flows.quality.checks import reconciliation_metrics, run_checks
+from flows.quality.gate import run_checks
 from flows.quality.quarantine import Offence, apply_quarantine, quarantine_markdown, quarantine_summary
 from flows.warehouse.database import Warehouse, ensure_ops_schema, ensure_raw_table
 
