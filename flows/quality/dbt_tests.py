@@ -14,13 +14,19 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import duckdb
+import pandas as pd
 
+from flows.quality.gx_runtime import validate
 from flows.quality.results import EXAMPLE_COUNT, CheckResult, jsonable
 from flows.quality.sources import SuiteSource
 from flows.quality.tables import find_table, table_exists
+
+if TYPE_CHECKING:
+    from great_expectations.data_context import AbstractDataContext
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +51,36 @@ def dbt_checks(conn: duckdb.DuckDBPyConnection, name: str, source: SuiteSource) 
     if not rows:
         return [_not_recorded(name, source)]
     return [_check(conn, name, source, row) for row in rows]
+
+
+def add_to_data_docs(
+    context: AbstractDataContext, name: str, results: list[CheckResult], run_id: str, checked_at: datetime
+) -> None:
+    """Put a suite's dbt checks in the Data Docs too, as the GX validation ``<suite>__dbt``.
+
+    One row with each test's dbt status, one ``status in {pass}`` expectation per test carrying the
+    check's description and severity: the Data Docs page lists the same checks as the alert.
+    """
+    checks = [r for r in results if r.details.get("dbt_unique_id")]
+    if not checks:
+        return
+    frame = pd.DataFrame([{_doc_column(r): r.details["dbt_status"] for r in checks}])
+    expectations = [
+        {
+            "type": "expect_column_values_to_be_in_set",
+            "kwargs": {"column": _doc_column(r), "value_set": ["pass"]},
+            "meta": {"severity": r.severity, "source": "dbt", "dbt_unique_id": r.details["dbt_unique_id"]},
+            "description": r.description,
+        }
+        for r in checks
+    ]
+    spec = {"name": f"{name}__dbt", "meta": {"source": "dbt tests (ops.dbt_test_results)"}}
+    table = checks[0].details.get("table") or name
+    validate(context, f"{name}__dbt", spec, expectations, [frame], (), {}, run_id, checked_at, table)
+
+
+def _doc_column(r: CheckResult) -> str:
+    return str(r.details["dbt_unique_id"]).split(".")[2]
 
 
 def _recorded(conn: duckdb.DuckDBPyConnection, name: str, source: SuiteSource) -> list[dict[str, Any]]:

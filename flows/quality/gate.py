@@ -18,7 +18,7 @@ import duckdb
 
 from flows.config.settings import Settings
 from flows.quality import quarantine as quarantine_store
-from flows.quality.dbt_tests import dbt_checks, record_closed_statements
+from flows.quality.dbt_tests import add_to_data_docs, dbt_checks, record_closed_statements
 from flows.quality.gx_runtime import build_data_docs, runtime_context
 from flows.quality.reference import suite_parameters
 from flows.quality.results import CheckResult, GateResult
@@ -69,7 +69,9 @@ def run_checks(
     counts: dict[str, dict[str, int]] = {}
     for name in names:
         suite_results, qcounts = run_suite(run, name, sources[name])
-        results += suite_results + dbt_checks(conn, name, sources[name])
+        from_dbt = dbt_checks(conn, name, sources[name])
+        add_to_data_docs(context, name, from_dbt, run_id, checked_at)
+        results += suite_results + from_dbt
         if qcounts is not None:
             counts[name] = qcounts
     if any(sources[n].cross_table for n in names):
