@@ -19,8 +19,8 @@ from flows.config.settings import Settings, patched_environ
 from flows.crm.landing import ingest_source
 from flows.crm.registry import build_connectors
 from flows.quality.gate import run_checks
-from flows.quality.results import GateResult
 from flows.quality.quarantine import quarantine_summary
+from flows.quality.results import GateResult
 from flows.reports.builder import build_alert_report
 from flows.sandbox.company import Company, generate_company
 from flows.sandbox.server import SandboxCluster

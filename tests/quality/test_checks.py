@@ -8,14 +8,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
+from flows.config.settings import Settings
 from flows.quality.gate import run_checks
 from flows.quality.gx_runtime import load_suite_json
 from flows.quality.reference import load_stage_mapping
 from flows.quality.results import GateResult
 from flows.quality.sources import SUITE_SOURCES, suite_sources
 from flows.quality.tables import find_table
-
-from flows.config.settings import Settings
 from flows.sandbox.company import PIPELINES
 from flows.warehouse.database import ensure_ops_schema
 
