@@ -23,7 +23,7 @@ from flows.pipeline.tasks import (
     raise_on_failed_sends,
     send,
 )
-from flows.quality import checks
+from flows.quality.gate import run_checks
 from flows.reports import builder as reports
 from flows.warehouse.database import Warehouse
 from flows.warehouse.dbt_runner import run_dbt
@@ -70,7 +70,7 @@ def monthly_commissions(run_date: date | None = None, resend: bool = False, send
             run_dbt(settings, ["build", "--select", "+marts.finance"], run_date=month, in_prefect=True)
         commissions_task(settings, run_date or default_run_date(settings))
         with Warehouse(settings.warehouse_path).connect() as conn:
-            gate = checks.run_checks(
+            gate = run_checks(
                 conn,
                 settings,
                 run_id=run_id,

@@ -30,7 +30,8 @@ from flows.pipeline.tasks import (
     reports_task,
     send,
 )
-from flows.quality import checks
+from flows.quality.gate import run_checks
+from flows.quality.results import GateResult
 from flows.reports import builder as reports
 from flows.warehouse import publish
 from flows.warehouse.database import Warehouse, ingest_run_as_dict
@@ -74,12 +75,12 @@ def dbt_build_task(settings: Settings, run_date: date) -> dict[str, int]:
 
 
 @task(name="data-gate")
-def gate_task(settings: Settings, run_id: str, layer: str) -> checks.GateResult:
+def gate_task(settings: Settings, run_id: str, layer: str) -> GateResult:
     """Run the suites of one layer: ``raw`` after landing, ``marts`` after dbt."""
     # Raw rows: only what this run landed (plus rows still quarantined); marts: everything.
     row_scope = "run" if layer == "raw" else "all"
     with step("data checks", layer, get_run_logger()), Warehouse(settings.warehouse_path).connect() as conn:
-        result = checks.run_checks(conn, settings, run_id=run_id, layer=layer, row_scope=row_scope)
+        result = run_checks(conn, settings, run_id=run_id, layer=layer, row_scope=row_scope)
     create_markdown_artifact(
         key=f"data-gate-{layer}", markdown=result.summary_markdown(), description=f"Data gate: {layer}"
     )
@@ -102,7 +103,7 @@ def publish_task(settings: Settings, run_id: str, run_date: date) -> publish.Pub
 
 
 @task(name="data-engineer-alert")
-def alert_task(settings: Settings, run_id: str, run_date: date, gate: checks.GateResult) -> list[EmailSent]:
+def alert_task(settings: Settings, run_id: str, run_date: date, gate: GateResult) -> list[EmailSent]:
     with Warehouse(settings.warehouse_path).connect() as conn:
         report = reports.build_alert_report(
             conn,
@@ -115,7 +116,7 @@ def alert_task(settings: Settings, run_id: str, run_date: date, gate: checks.Gat
         return send(conn, settings, report, resend=True)
 
 
-def _gate(settings: Settings, summary: NightlySummary, gate: checks.GateResult) -> None:
+def _gate(settings: Settings, summary: NightlySummary, gate: GateResult) -> None:
     """Add a gate's results to the summary; on a critical failure alert the data engineers and stop."""
     summary.checks_passed += sum(1 for r in gate.results if r.success)
     summary.checks_failed += sum(1 for r in gate.results if not r.success)

@@ -2,7 +2,7 @@
 
 A small seeded company is served by the sandbox (over HTTP, through the real connectors), broken
 in some way, landed with ``flows.crm.landing.ingest_source`` and gated with
-``flows.quality.checks.run_checks``.
+``flows.quality.gate.run_checks``.
 Used by ``test_quality_sandbox.py`` (deals), ``test_quality_order_to_cash.py`` (sales orders,
 invoices, payments) and the e2e gate test (``tests/e2e/test_e2e_gate.py``).
 """
@@ -18,8 +18,9 @@ from pathlib import Path
 from flows.config.settings import Settings, patched_environ
 from flows.crm.landing import ingest_source
 from flows.crm.registry import build_connectors
-from flows.quality.checks import GateResult, run_checks
+from flows.quality.gate import run_checks
 from flows.quality.quarantine import quarantine_summary
+from flows.quality.results import GateResult
 from flows.reports.builder import build_alert_report
 from flows.sandbox.cluster import SandboxCluster
 from flows.sandbox.company.generator import generate_company

@@ -57,13 +57,14 @@ def validate(
 ) -> None:
     """Run the data-quality gate now and print its summary."""
     from flows.config.settings import get_settings
-    from flows.quality import checks
+    from flows.quality.gate import run_checks
+    from flows.quality.sources import suite_sources
     from flows.warehouse.database import Warehouse
 
     settings = get_settings()
     warehouse = Warehouse(settings.warehouse_path)
     with warehouse.connect() as conn:
-        sources = checks.suite_sources(conn)
+        sources = suite_sources(conn)
         if list_suites:
             for name, source in sorted(sources.items()):
                 typer.echo(f"{name}\t{source.layer}\t{source.table}")
@@ -77,7 +78,7 @@ def validate(
         if rows is RowScope.run and not run_id:
             typer.echo("--rows run needs --run-id (the run whose landed rows to check)", err=True)
             raise typer.Exit(2)
-        gate = checks.run_checks(
+        gate = run_checks(
             conn,
             settings,
             run_id=run_id or f"validate-{uuid.uuid4().hex[:12]}",

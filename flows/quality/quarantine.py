@@ -14,7 +14,7 @@ Why the shape:
   in ``dbt_project/macros/quarantine.sql`` (staging models of transactional objects call it), so
   commissions and KPIs never include a quarantined deal.
 * **what quarantines**: only objects whose suite is marked ``quarantine`` in
-  :data:`flows.quality.checks.SUITE_SOURCES`: transactional rows, where excluding one does not break
+  :data:`flows.quality.sources.SUITE_SOURCES`: transactional rows, where excluding one does not break
   other rows — deals / opportunities and the order-to-cash objects (Zoho sales orders and
   invoices, Fxiaoke sales orders, invoices and payments). Master data (users, employees,
   accounts) is never quarantined: dropping a rep or an account would silently orphan every deal

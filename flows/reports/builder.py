@@ -35,8 +35,9 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from flows.config.settings import Settings
-from flows.quality.checks import GateResult, find_table
 from flows.quality.quarantine import quarantine_summary
+from flows.quality.results import GateResult
+from flows.quality.tables import find_table
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,10 @@
-"""Mart reconciliations, the quarantine store and `salesops validate`, on fixture tables."""
+"""Mart reconciliations (dbt singular tests read back by the gate), the quarantine store and
+`salesops validate`, on fixture tables."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -12,9 +13,21 @@ from typer.testing import CliRunner
 
 from flows.cli.validate import app
 from flows.config.settings import Settings, patched_environ
-from flows.quality.checks import reconciliation_metrics, run_checks
+from flows.quality.gate import run_checks
 from flows.quality.quarantine import Offence, apply_quarantine, quarantine_markdown, quarantine_summary
+from flows.quality.results import GateResult
+from flows.reports.builder import build_alert_report
 from flows.warehouse.database import Warehouse, ensure_ops_schema, ensure_raw_table
+from flows.warehouse.dbt_runner import run_dbt
+
+RECONCILIATION = "path:tests/reconciliation"
+RECONCILIATION_TESTS = {
+    "assert_commission_lines_add_up_to_statements",
+    "assert_reps_on_plan_have_a_target",
+    "assert_team_rollups_add_up",
+    "assert_kpi_rates_between_0_and_1",
+    "assert_closed_statements_unchanged",
+}
 
 
 @pytest.fixture
@@ -74,62 +87,156 @@ def build_marts(conn: duckdb.DuckDBPyConnection, *, statement_off: float = 0, ro
     )
 
 
-def test_reconciliations_pass_on_consistent_marts(conn, settings):
-    build_marts(conn)
-    row, failures = reconciliation_metrics(conn, settings, "marts_reconciliation")
-    assert row == {
-        "commission_statement_max_diff": 0.0,
-        "reps_on_plan_without_target": 0,
-        "team_rollup_max_diff": 0.0,
-        "kpi_rates_out_of_bounds": 0,
-        "closed_statements_changed": None,  # these statements have no period_status
+def dbt_test(settings: Settings, *select: str) -> dict[str, str]:
+    """``dbt test --select ...`` on the fixture warehouse (no connection may be open): status per test."""
+    result = run_dbt(settings, ["test", "--select", *select], raise_on_failure=False)
+    return {n.name: n.status for n in result.nodes if n.resource_type == "test"}
+
+
+def gate(settings: Settings, run_id: str, suites: list[str]) -> GateResult:
+    with Warehouse(settings.warehouse_path).connect() as conn:
+        return run_checks(conn, settings, run_id=run_id, suites=suites)
+
+
+def fixture(settings: Settings, **kwargs: float) -> Warehouse:
+    warehouse = Warehouse(settings.warehouse_path)
+    with warehouse.connect() as conn:
+        ensure_ops_schema(conn)
+        build_marts(conn, **kwargs)
+    return warehouse
+
+
+def test_reconciliations_pass_on_consistent_marts(settings):
+    fixture(settings)
+    statuses = dbt_test(settings, RECONCILIATION)
+    assert set(statuses) == RECONCILIATION_TESTS and set(statuses.values()) == {"pass"}, statuses
+    result = gate(settings, "m1", ["marts_reconciliation"])
+    checks = {r.column: r for r in result.results}
+    assert set(checks) == {
+        "commission_statement_max_diff",
+        "reps_on_plan_without_target",
+        "team_rollup_max_diff",
+        "kpi_rates_out_of_bounds",
+        "closed_statements_changed",
     }
-    assert not [f for f in failures if f.expectation != "table_exists"]
-    gate = run_checks(conn, settings, run_id="m1", suites=["marts_reconciliation"])
-    assert not [
-        r
-        for r in gate.results
-        if r.suite == "marts_reconciliation" and not r.success and r.expectation != "table_exists"
-    ]
+    assert all(r.success and r.severity == "critical" and r.observed_value == 0 for r in checks.values())
+    assert result.success
 
 
-def test_reconciliation_failures_are_critical(conn, settings):
-    build_marts(conn, statement_off=7.5, rollup_off=1000)
-    conn.execute("delete from marts.fct_rep_targets_monthly where rep_id = 'r2'")
-    conn.execute("update marts.fct_sales_scorecard set win_rate = 1.4 where rep_id = 'r1'")
-    gate = run_checks(conn, settings, run_id="m2", suites=["marts_reconciliation"])
-    failed = {r.column: r for r in gate.critical_failures if r.column}
+def test_reconciliation_failures_are_critical(settings):
+    warehouse = fixture(settings, statement_off=7.5, rollup_off=1000)
+    with warehouse.connect() as conn:
+        conn.execute("delete from marts.fct_rep_targets_monthly where rep_id = 'r2'")
+        conn.execute("update marts.fct_sales_scorecard set win_rate = 1.4 where rep_id = 'r1'")
+    statuses = dbt_test(settings, RECONCILIATION)
+    assert statuses["assert_closed_statements_unchanged"] == "pass"
+    assert sorted(t for t, s in statuses.items() if s == "fail") == sorted(
+        RECONCILIATION_TESTS - {"assert_closed_statements_unchanged"}
+    )
+    result = gate(settings, "m2", ["marts_reconciliation"])
+    failed = {r.column: r for r in result.critical_failures if r.column}
     assert failed["commission_statement_max_diff"].observed_value == 7.5
     assert failed["reps_on_plan_without_target"].observed_value == 1
     assert failed["team_rollup_max_diff"].observed_value == 1000.0
     assert failed["kpi_rates_out_of_bounds"].observed_value == 1
     assert "commission lines reconcile" in failed["commission_statement_max_diff"].label
-    assert not gate.success
+    assert failed["reps_on_plan_without_target"].unexpected_examples == [
+        {"rep_id": "r2", "period_month": "2026-11-01"}
+    ]
+    assert not result.success
 
 
-def test_a_changed_statement_of_a_closed_period_is_critical(conn, settings):
-    build_marts(conn)
-    conn.execute(
-        "alter table marts.fct_commission_statements add column period_status varchar default 'closed'"
-    )
-    first = run_checks(conn, settings, run_id="m1", suites=["marts_reconciliation"])
+def test_a_failing_dbt_singular_test_is_a_critical_failure_in_the_results_and_the_alert(settings):
+    """The dbt-results-into-gate path: dbt's failing test -> ops.validation_results -> alert."""
+    fixture(settings, statement_off=7.5)
+    assert dbt_test(settings, "assert_commission_lines_add_up_to_statements") == {
+        "assert_commission_lines_add_up_to_statements": "fail"
+    }
+    with Warehouse(settings.warehouse_path).connect() as conn:
+        result = run_checks(
+            conn,
+            settings,
+            run_id="m3",
+            suites=["marts_commissions", "marts_commission_statements", "marts_reconciliation"],
+        )
+        stored = conn.execute(
+            "select expectation, column_name, severity, success, observed_value, details "
+            "from ops.validation_results where run_id = 'm3' and suite = 'marts_reconciliation'"
+        ).fetchall()
+        report = build_alert_report(conn, settings, gate=result, run_date=date(2026, 12, 5), run_id="m3")
+    assert not result.success
+    (row,) = [r for r in stored if r[0] == "assert_commission_lines_add_up_to_statements"]
+    assert row[1:5] == ("commission_statement_max_diff", "critical", False, "7.5")
+    details = json.loads(row[5])
+    assert details["source"] == "dbt" and details["dbt_status"] == "fail"
+    assert details["examples"][0]["rep_id"] == "r2"
+    assert "commission lines reconcile" in report.text and "marts_reconciliation" in report.text
+    assert "FAILED" in report.text
+
+
+def test_a_changed_statement_of_a_closed_period_is_critical(settings):
+    warehouse = fixture(settings)
+    with warehouse.connect() as conn:
+        conn.execute(
+            "alter table marts.fct_commission_statements add column period_status varchar default 'closed'"
+        )
+    dbt_test(settings, "assert_closed_statements_unchanged")
+    first = gate(settings, "m1", ["marts_reconciliation"])  # records the closed statements
     assert not [r for r in first.critical_failures if r.column == "closed_statements_changed"]
-    conn.execute("update marts.fct_commissions set commission_amount = 150 where commission_line_id = 'c3'")
-    conn.execute("update marts.fct_commission_statements set total_amount = 150 where rep_id = 'r2'")
-    second = run_checks(conn, settings, run_id="m2", suites=["marts_reconciliation"])
+    with warehouse.connect() as conn:
+        conn.execute(
+            "update marts.fct_commissions set commission_amount = 150 where commission_line_id = 'c3'"
+        )
+        conn.execute("update marts.fct_commission_statements set total_amount = 150 where rep_id = 'r2'")
+    assert dbt_test(settings, "assert_closed_statements_unchanged") == {
+        "assert_closed_statements_unchanged": "fail"
+    }
+    second = gate(settings, "m2", ["marts_reconciliation"])
     changed = next(r for r in second.critical_failures if r.column == "closed_statements_changed")
     assert changed.observed_value == 1 and not second.success
 
 
-def test_missing_statement_table_is_tolerated_only_without_a_model(conn, settings):
-    build_marts(conn)
-    conn.execute("drop table marts.fct_commission_statements")
-    row, failures = reconciliation_metrics(conn, settings, "marts_reconciliation")
-    assert row["commission_statement_max_diff"] is None  # nothing to reconcile against
-    has_model = any(settings.dbt_project_dir.glob("models/**/fct_commission_statements.sql"))
-    missing = [f for f in failures if "fct_commission_statements" in f.description]
-    assert bool(missing) == has_model  # a dbt model that did not build is a critical failure
-    assert all(f.severity == "critical" for f in missing)
+def test_missing_statement_table_is_a_critical_failure(settings):
+    warehouse = fixture(settings)
+    with warehouse.connect() as conn:
+        conn.execute("drop table marts.fct_commission_statements")
+    statuses = dbt_test(settings, "assert_commission_lines_add_up_to_statements")
+    assert statuses == {"assert_commission_lines_add_up_to_statements": "error"}
+    result = gate(settings, "m1", ["marts_reconciliation", "marts_commission_statements"])
+    failed = {(r.suite, r.expectation) for r in result.critical_failures}
+    # a dbt model that did not build: the reconciliation errors and the suite's table is missing
+    assert ("marts_reconciliation", "assert_commission_lines_add_up_to_statements") in failed
+    assert ("marts_commission_statements", "table_exists") in failed
+
+
+def test_marts_dbt_tests_are_reported_under_their_suites(settings):
+    """The marts rules that were GX twins of dbt tests are reported from dbt, critical as before."""
+    warehouse = fixture(settings)
+    with warehouse.connect() as conn:
+        conn.execute(
+            "create table marts.fct_rep_scorecard as select * from (values "
+            "('r1', date '2026-11-01', 0.5), ('r2', date '2026-11-01', 1.0), ('r2', date '2026-11-01', 1.5)"
+            ") as t(rep_id, period_month, win_rate)"
+        )
+        conn.execute(
+            "insert into marts.fct_commissions values ('c3', 'r2', date '2026-11-01', 0.05, null, 1)"
+        )
+    statuses = dbt_test(
+        settings,
+        "fct_rep_scorecard,test_name:unique_combination",
+        "fct_rep_scorecard,test_name:expression_is_true",
+        "fct_commissions,test_name:unique",
+        "not_null_fct_commissions_commission_amount",
+    )
+    assert set(statuses.values()) == {"fail"}, statuses
+    result = gate(settings, "m4", ["marts_rep_scorecard", "marts_commissions"])
+    failed = {(r.suite, r.expectation, r.column) for r in result.critical_failures}
+    assert ("marts_rep_scorecard", "unique_combination", "rep_id,period_month") in failed
+    assert ("marts_rep_scorecard", "expression_is_true", "win_rate") in failed
+    assert ("marts_commissions", "unique", "commission_line_id") in failed
+    assert ("marts_commissions", "not_null", "commission_amount") in failed
+    win_rate = next(r for r in result.critical_failures if r.expectation == "expression_is_true")
+    assert "win_rate" in win_rate.label and win_rate.unexpected_count == 1
 
 
 def _raw(conn: duckdb.DuckDBPyConnection, rows: list[tuple[str, dict]]) -> None:

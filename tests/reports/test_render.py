@@ -20,7 +20,7 @@ from PIL import Image
 from reports_support import RUN_DATE, add_commissions, build_marts
 
 from flows.config.settings import Settings
-from flows.quality.checks import CheckResult, GateResult
+from flows.quality.results import CheckResult, GateResult
 from flows.reports.builder import (
     BEHIND,
     FAR_BEHIND,

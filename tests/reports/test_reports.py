@@ -15,7 +15,7 @@ from reports_support import (
     cells,
 )
 
-from flows.quality.checks import CheckResult, GateResult
+from flows.quality.results import CheckResult, GateResult
 from flows.reports.builder import (
     CHART_CID,
     Fmt,

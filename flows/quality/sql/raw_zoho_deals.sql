@@ -1,0 +1,19 @@
+with stages as (
+    select stage, max(stage_category) as stage_category
+    from {stage_mapping} where source = 'zoho' group by stage
+)
+select
+    d.id,
+    d.record->>'id' as record_id,
+    nullif(trim(d.record->>'Amount'), '') as amount_text,
+    try_cast(nullif(trim(d.record->>'Amount'), '') as decimal(38, 6)) as amount,
+    d.record->>'Stage' as stage,
+    d.record->>'Currency' as currency,
+    d.record->'Owner'->>'id' as owner_id,
+    coalesce(s.stage_category in ('won', 'lost'), false)
+        and try_cast(d.record->>'Closing_Date' as date) is null as closed_without_close_date,
+    try_cast(d.record->>'Created_Time' as timestamptz) as created_at,
+    d.modified_at
+from {table} as d
+left join stages as s on s.stage = d.record->>'Stage'
+where {where}
