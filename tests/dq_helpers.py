@@ -20,7 +20,7 @@ from flows.crm.landing import ingest_source
 from flows.crm.registry import build_connectors
 from flows.quality.checks import GateResult, run_checks
 from flows.quality.quarantine import quarantine_summary
-from flows.reports.builder import build_alert_report
+from flows.reports.alerts import build_alert_report
 from flows.sandbox.company import Company, generate_company
 from flows.sandbox.server import SandboxCluster
 from flows.warehouse.database import Warehouse

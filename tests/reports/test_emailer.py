@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from reports_support import RejectingHandler
 
 from flows.config.settings import Settings
 from flows.reports.emailer import send_report
@@ -109,16 +110,6 @@ def test_no_duplicate_on_second_send_and_resend_forces(conn, outbox, tmp_path):
     statuses = [(r[1], r[2].lower(), r[3]) for r in log_rows(conn)]
     assert statuses.count(("2026-11-28", "ann@example.com", "sent")) == 2
     assert ("2026-11-28", "ann@example.com", "skipped_duplicate") in statuses
-
-
-class RejectingHandler(OutboxHandler):
-    """Refuses one mailbox for good (5xx), like a server with an unknown user."""
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.startswith("bounce@"):
-            return "550 5.1.1 <bounce@example.com>: mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
 
 
 def test_one_rejected_recipient_does_not_block_the_others(conn, outbox, tmp_path):

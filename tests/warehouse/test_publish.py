@@ -221,7 +221,7 @@ def test_backfill_runs_each_day_in_order_and_stops_at_the_first_failure(monkeypa
 
 
 def test_report_preview_renders_from_the_published_file_without_sending(settings, monkeypatch):
-    from test_reports import REPS, SCORECARD
+    from reports_support import REPS, SCORECARD
 
     with duckdb.connect(str(settings.warehouse_path)) as conn:
         conn.execute("create schema marts")
