@@ -15,6 +15,10 @@ from flows.reports.common import columns, dicts, pick
 
 
 def commission_sources(conn: duckdb.DuckDBPyConnection) -> tuple[str, str, str | None, tuple | None]:
+    """The commission ledger, reps and deals tables, and ``(table, amount, reason)`` of the adjustments.
+
+    Raises LookupError without the ledger or the reps; deals and adjustments may be missing (None).
+    """
     commissions = find_table(conn, "marts.fct_commissions")
     dim = find_table(conn, "marts.dim_sales_reps")
     if commissions is None or dim is None:
@@ -31,6 +35,7 @@ def commission_sources(conn: duckdb.DuckDBPyConnection) -> tuple[str, str, str |
 
 
 def adjustment_rows(conn, adjustments: tuple | None, month: date, rep_id: str | None = None) -> list[dict]:
+    """The adjustments of ``month`` (of one rep if given) as ``rep_id, amount, reason`` rows."""
     if not adjustments:
         return []
     table, amount, reason = adjustments

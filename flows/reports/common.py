@@ -47,6 +47,7 @@ def dec(value: Any) -> Decimal:
 
 
 def to_float(value: Any) -> float | None:
+    """For matplotlib, which wants floats; None stays None (no target)."""
     return None if value is None else float(value)
 
 
