@@ -24,7 +24,9 @@ from flows.pipeline.tasks import (
     send,
 )
 from flows.quality.gate import run_checks
-from flows.reports import builder as reports
+from flows.reports.finance import build_finance_summary
+from flows.reports.model import previous_month
+from flows.reports.statements import build_commission_statements
 from flows.warehouse.database import Warehouse
 from flows.warehouse.dbt_runner import run_dbt
 
@@ -36,7 +38,7 @@ def statements_task(settings: Settings, month: date, resend: bool) -> list[Email
         step("reports", "statements", get_run_logger()),
         Warehouse(settings.warehouse_path).connect() as conn,
     ):
-        for report in reports.build_commission_statements(conn, settings, month=month):
+        for report in build_commission_statements(conn, settings, month=month):
             sent += send(conn, settings, report, resend=resend)
     emails_artifact("statement-emails", sent)
     return sent
@@ -46,7 +48,7 @@ def statements_task(settings: Settings, month: date, resend: bool) -> list[Email
 def finance_task(settings: Settings, month: date, resend: bool) -> list[EmailSent]:
     sent: list[EmailSent] = []
     with step("reports", "finance", get_run_logger()), Warehouse(settings.warehouse_path).connect() as conn:
-        for report in reports.build_finance_summary(conn, settings, month=month):
+        for report in build_finance_summary(conn, settings, month=month):
             sent += send(conn, settings, report, resend=resend)
     emails_artifact("finance-emails", sent)
     return sent
@@ -60,7 +62,7 @@ def monthly_commissions(run_date: date | None = None, resend: bool = False, send
     others or the finance summary; the run fails at the end, naming every failed recipient."""
     settings = get_settings()
     settings.ensure_dirs()
-    month = reports.previous_month(run_date or default_run_date(settings))
+    month = previous_month(run_date or default_run_date(settings))
     run_id = current_run_id()
     with (
         locked(settings, "monthly-commissions", OTHER_FLOWS_LOCK_WAIT_SECONDS),

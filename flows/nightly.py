@@ -32,7 +32,8 @@ from flows.pipeline.tasks import (
 )
 from flows.quality.gate import run_checks
 from flows.quality.results import GateResult
-from flows.reports import builder as reports
+from flows.reports.alerts import build_alert_report
+from flows.reports.recipients import alert_recipients
 from flows.warehouse import publish
 from flows.warehouse.database import Warehouse, ingest_run_as_dict
 from flows.warehouse.dbt_runner import mart_row_counts, run_dbt
@@ -105,13 +106,13 @@ def publish_task(settings: Settings, run_id: str, run_date: date) -> publish.Pub
 @task(name="data-engineer-alert")
 def alert_task(settings: Settings, run_id: str, run_date: date, gate: GateResult) -> list[EmailSent]:
     with Warehouse(settings.warehouse_path).connect() as conn:
-        report = reports.build_alert_report(
+        report = build_alert_report(
             conn,
             settings,
             gate=gate,
             run_date=run_date,
             run_id=run_id,
-            recipients=reports.alert_recipients(settings),
+            recipients=alert_recipients(settings),
         )
         return send(conn, settings, report, resend=True)
 

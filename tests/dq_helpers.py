@@ -21,7 +21,7 @@ from flows.crm.registry import build_connectors
 from flows.quality.gate import run_checks
 from flows.quality.quarantine import quarantine_summary
 from flows.quality.results import GateResult
-from flows.reports.builder import build_alert_report
+from flows.reports.alerts import build_alert_report
 from flows.sandbox.cluster import SandboxCluster
 from flows.sandbox.company.generator import generate_company
 from flows.sandbox.company.model import Company

@@ -1,4 +1,5 @@
-"""Hand-built marts (reps, scorecard, deals, commissions) that the report tests render from."""
+"""Hand-built marts (reps, scorecard, deals, commissions) that the report tests render from, and an SMTP
+handler that bounces one mailbox."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import re
 from datetime import date
 
 import duckdb
+
+from flows.sandbox.smtp_outbox import OutboxHandler
 
 RUN_DATE = date(2026, 11, 28)
 NOV, OCT = date(2026, 11, 1), date(2026, 10, 1)
@@ -130,3 +133,13 @@ def add_commissions(c) -> None:
         "('r2', date '2026-11-01', -150.00, 'clawback: Globex pilot cancelled')) "
         "t(rep_id, period_month, adjustment_amount, reason)"
     )
+
+
+class RejectingHandler(OutboxHandler):
+    """Refuses one mailbox for good (5xx), like a server with an unknown user."""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("bounce@"):
+            return "550 5.1.1 <bounce@example.com>: mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"

@@ -60,7 +60,12 @@ def preview(
     """Render one kind of report from the marts, write it as HTML, and print where."""
     from flows.config.settings import get_settings
     from flows.pipeline.tasks import default_run_date
-    from flows.reports import builder as reports
+    from flows.reports.finance import build_finance_summary
+    from flows.reports.html_files import write_report_html
+    from flows.reports.manager_report import build_manager_reports
+    from flows.reports.model import previous_month
+    from flows.reports.recipients import load_recipients
+    from flows.reports.statements import build_commission_statements
 
     settings = get_settings()
     day = run_date.date() if run_date else default_run_date(settings)
@@ -71,15 +76,15 @@ def preview(
     conn = duckdb.connect(str(path), read_only=not from_work)
     try:
         if kind is Kind.manager:
-            rendered = reports.build_manager_reports(conn, settings, run_date=day, weekly=weekly)
+            rendered = build_manager_reports(conn, settings, run_date=day, weekly=weekly)
         elif kind is Kind.statement:
-            month = reports.previous_month(day)
-            rendered = reports.build_commission_statements(conn, settings, month=month, rep=rep)
+            month = previous_month(day)
+            rendered = build_commission_statements(conn, settings, month=month, rep=rep)
         else:
-            month = reports.previous_month(day)
-            recipients = reports.load_recipients(settings)
+            month = previous_month(day)
+            recipients = load_recipients(settings)
             to = recipients.distribution("finance") or ["finance@localhost"]
-            rendered = reports.build_finance_summary(conn, settings, month=month, to=to)
+            rendered = build_finance_summary(conn, settings, month=month, to=to)
     except LookupError as exc:
         console.print(f"[red]cannot render {kind.value} report:[/] {exc}")
         raise typer.Exit(1) from None
@@ -89,7 +94,7 @@ def preview(
         console.print(f"No {kind.value} report to render for {day} (no recipients or no data).")
         raise typer.Exit(1)
     for report in rendered:
-        html = reports.write_report_html(report, settings, prefix="preview_")
+        html = write_report_html(report, settings, prefix="preview_")
         written = [html]
         for name, data, _ in report.attachments:
             attachment = html.with_name(f"{html.stem}__{name}")

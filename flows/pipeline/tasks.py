@@ -18,8 +18,12 @@ from prefect.context import get_run_context
 from flows import commissions
 from flows.config.settings import Settings
 from flows.pipeline.summary import EmailSent, StepFailed, step
-from flows.reports import builder as reports
 from flows.reports import emailer
+from flows.reports.alerts import build_run_failed_alert
+from flows.reports.html_files import write_report_html
+from flows.reports.manager_report import build_manager_reports
+from flows.reports.model import Report
+from flows.reports.recipients import alert_recipients
 from flows.warehouse.database import Warehouse
 from flows.warehouse.runlock import RunLocked, run_lock
 
@@ -50,9 +54,9 @@ def locked(settings: Settings, flow_name: str, wait_seconds: float) -> Iterator[
         raise StepFailed("lock", flow_name, str(exc)) from exc
 
 
-def send(conn, settings: Settings, report: reports.Report, *, resend: bool) -> list[EmailSent]:
+def send(conn, settings: Settings, report: Report, *, resend: bool) -> list[EmailSent]:
     """Save the report's HTML, then email it; one EmailSent per recipient."""
-    reports.write_report_html(report, settings)
+    write_report_html(report, settings)
     results = emailer.send_report(
         conn,
         settings,
@@ -98,13 +102,13 @@ def _alert_run_failed(
 ):
     """Best effort: tell the data engineers a run failed; never hides the run's own error."""
     try:
-        report = reports.build_run_failed_alert(
+        report = build_run_failed_alert(
             settings,
             flow=flow_name,
             run_id=run_id,
             run_date=run_date,
             error=str(exc),
-            recipients=reports.alert_recipients(settings),
+            recipients=alert_recipients(settings),
         )
         with Warehouse(settings.warehouse_path).connect() as conn:
             return send(conn, settings, report, resend=True)
@@ -138,7 +142,7 @@ def reports_task(settings: Settings, run_date: date, resend: bool, weekly: bool 
     """Build and send every manager's report for ``run_date`` (daily or weekly)."""
     sent: list[EmailSent] = []
     with step("reports", "manager", get_run_logger()), Warehouse(settings.warehouse_path).connect() as conn:
-        for report in reports.build_manager_reports(conn, settings, run_date=run_date, weekly=weekly):
+        for report in build_manager_reports(conn, settings, run_date=run_date, weekly=weekly):
             sent += send(conn, settings, report, resend=resend)
     emails_artifact("manager-report-emails", sent)
     raise_on_failed_sends(sent, "manager")

@@ -1,1 +1,1 @@
-"""Reports: model, formatting, one module per report kind, and email delivery."""
+"""Reports: model, formatting, one module per report kind, and email delivery (docs/reports.md)."""

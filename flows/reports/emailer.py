@@ -1,19 +1,9 @@
 """Sending reports by SMTP, once per recipient and period, with every outcome in ``ops.email_log``.
 
-Why it is built this way:
-
-* **one message per recipient**: a manager must never see another manager's team, and a bounce
-  or rejection of one address must not stop the others;
-* **idempotent**: the nightly flow may be re-run for the same day; a recipient who already has a
-  ``sent`` row for ``(kind, period_key)`` is skipped unless ``resend=True``;
-* **plain smtplib**, not prefect-email: its send task is async and silently does nothing when
-  called from a sync flow, and we need per-recipient results anyway;
-* **the SMTP password never leaves** ``settings.smtp_password``: errors are reduced to the
-  exception type and the server's reply, with anything resembling the secret masked, and no
-  traceback is logged;
-* **SMTP settings** come from ``SALESOPS_SMTP_*`` or, when ``SALESOPS_SMTP_CREDENTIALS_BLOCK``
-  names one, from a Prefect ``EmailServerCredentials`` block (SSL, STARTTLS or INSECURE=plain).
-  A private CA for STARTTLS/SSL is trusted through ``SSL_CERT_FILE``.
+One message per recipient (no manager sees another's team; one bounce does not stop the others),
+skipped when already sent for ``(kind, period_key)`` unless ``resend``, with plain smtplib, and the
+SMTP password never in a log. Why each of these, and where the SMTP settings come from:
+docs/reports.md.
 """
 
 from __future__ import annotations

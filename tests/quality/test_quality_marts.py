@@ -16,7 +16,7 @@ from flows.config.settings import Settings, patched_environ
 from flows.quality.gate import run_checks
 from flows.quality.quarantine import Offence, apply_quarantine, quarantine_markdown, quarantine_summary
 from flows.quality.results import GateResult
-from flows.reports.builder import build_alert_report
+from flows.reports.alerts import build_alert_report
 from flows.warehouse.database import Warehouse, ensure_ops_schema, ensure_raw_table
 from flows.warehouse.dbt_runner import run_dbt
 

@@ -4,7 +4,7 @@ Each test serves a small seeded company from the sandbox (over HTTP, through the
 connectors), breaks it in one way, lands it with ``flows.crm.landing.ingest_source`` and runs the raw
 gate with ``flows.quality.gate.run_checks``. Asserted: which rows are quarantined and why, whether the
 gate blocks (a critical failure) or lets the run continue (warnings), and what the data engineer's
-alert says (``flows.reports.builder.build_alert_report``).
+alert says (``flows.reports.alerts.build_alert_report``).
 
 Policy under test (see ``docs/quality.md``): a row-level problem on a deal quarantines the deal and
 is a warning; when the offending rows exceed 1 % of the table, or the problem is structural

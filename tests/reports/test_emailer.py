@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from smtp_support import RejectingHandler
+from reports_support import RejectingHandler
 
 from flows.config.settings import Settings
 from flows.reports.emailer import send_report

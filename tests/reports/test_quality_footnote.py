@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from reports_support import RUN_DATE
 
 from flows.quality.quarantine import ensure_quarantine_table, quarantine_summary
-from flows.reports.builder import build_manager_reports
+from flows.reports.manager_report import build_manager_reports
 
 
 def test_footnote_names_held_back_invoices_and_orders_of_the_team(conn, settings):

@@ -21,16 +21,12 @@ from reports_support import RUN_DATE, add_commissions, build_marts
 
 from flows.config.settings import Settings
 from flows.quality.results import CheckResult, GateResult
-from flows.reports.builder import (
-    BEHIND,
-    FAR_BEHIND,
-    ON_TRACK,
-    build_alert_report,
-    build_commission_statements,
-    build_finance_summary,
-    build_manager_reports,
-    write_report_html,
-)
+from flows.reports.alerts import build_alert_report
+from flows.reports.finance import build_finance_summary
+from flows.reports.formatting import BEHIND, FAR_BEHIND, ON_TRACK
+from flows.reports.html_files import write_report_html
+from flows.reports.manager_report import build_manager_reports
+from flows.reports.statements import build_commission_statements
 
 
 def chromium() -> str:

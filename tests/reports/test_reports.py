@@ -10,23 +10,21 @@ from email.parser import BytesParser
 
 from reports_support import (
     RUN_DATE,
+    RejectingHandler,
     add_commissions,
     add_deals,
     cells,
 )
 
 from flows.quality.results import CheckResult, GateResult
-from flows.reports.builder import (
-    CHART_CID,
-    Fmt,
-    build_alert_report,
-    build_commission_statements,
-    build_finance_summary,
-    build_manager_reports,
-    render_attainment_chart,
-    write_report_html,
-)
+from flows.reports.alerts import build_alert_report
+from flows.reports.charts import render_attainment_chart
 from flows.reports.emailer import send_report
+from flows.reports.finance import build_finance_summary
+from flows.reports.formatting import Fmt
+from flows.reports.html_files import write_report_html
+from flows.reports.manager_report import CHART_CID, build_manager_reports
+from flows.reports.statements import build_commission_statements
 from flows.sandbox.smtp_outbox import LocalSmtpServer
 
 
@@ -277,8 +275,6 @@ def test_finance_summary_totals_and_payroll_attachments(conn, settings):
 
 
 def test_statements_sent_once_per_rep_and_a_bounce_does_not_block_others(conn, settings, tmp_path):
-    from smtp_support import RejectingHandler
-
     add_commissions(conn)
     conn.execute("update marts.dim_sales_reps set email = 'bounce@example.com' where rep_id = 'r1'")
     outbox = tmp_path / "outbox"
