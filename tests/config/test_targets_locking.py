@@ -12,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli.targets import app
-from flows.config.loader import ConfigError, load_config
+from flows.config.errors import ConfigError
+from flows.config.loader import load_config
 from flows.config.settings import PROJECT_DIR
 from flows.targets.locking import lock_targets
 
