@@ -1,21 +1,9 @@
 """The company calendar: which days are working days, per country, and the fiscal calendar.
 
-The configuration load (:mod:`flows.config.loader`) writes it into ``config.calendar`` (one row per
-country and date) so that SQL never computes weekends, holidays or fiscal periods itself; dbt joins
-on it.
-
-A day is a working day when it is not a weekend day and not a public holiday, with two
-exceptions:
-
-* **China** (``CN``): the State Council publishes each year which weekend days are worked to
-  make up for long holidays (调休). Those come from the ``chinese_calendar`` package, which is the
-  source of truth for the years it covers (2004 up to its release year). For later years the
-  ``holidays`` package's estimate is used (holidays only, no make-up weekends yet) and the row
-  says so in ``day_source``.
-* **Overrides** (``config/calendar_overrides.csv``): company decisions (an extra day off, a worked
-  Saturday) win over everything else.
-
-Other countries use ``holidays.country_holidays(<ISO code>)`` and a Saturday/Sunday weekend.
+Written into ``config.calendar`` by the configuration load so that SQL never computes weekends,
+holidays or fiscal periods itself. Public holidays come from ``holidays``, China's worked weekend
+days (调休) from ``chinese_calendar``, company overrides win over both; the rules are in
+docs/configuration.md ("The company calendar").
 """
 
 from __future__ import annotations

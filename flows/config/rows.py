@@ -3,8 +3,10 @@
 A row model's validators raise :class:`ValueError` with the reason; :func:`validate` turns the
 first failure into a :class:`~flows.config.errors.ConfigError` that names the file, the row (the
 header is row 1, as a spreadsheet shows it) and the field. A validator that blames another field
-than its own starts its reason with ``@<field>: ``. Checks across rows (duplicates, totals) stay
-in the reader of each file.
+than its own starts its reason with ``@<field>: ``. Validators raise nothing but ValueError:
+pydantic goes on validating the later fields of a row after a failure, so any other exception
+would hide the first problem. Checks across rows (duplicates, totals) stay in the reader of each
+file.
 """
 
 from __future__ import annotations

@@ -218,7 +218,8 @@ class TargetChangeRow(ConfigRow):
     @field_validator("new_target_amount", mode="before")
     @classmethod
     def _amount(cls, value: Any) -> Decimal:
-        return fields.decimal(value, places=2, minimum=Decimal(0)).quantize(fields.CENT)
+        # quantized once the whole row is valid (read_target_changes), as the target amount's cents
+        return fields.decimal(value, places=2, minimum=Decimal(0))
 
     _currency = field_validator("currency", mode="before")(fields.currency)
 
@@ -254,6 +255,10 @@ def read_target_changes(config_dir: Path, fiscal_year_start_month: int) -> list[
     rows = csv_rows(path, name, CHANGE_COLUMNS)
     context = {"fiscal_year_start_month": fiscal_year_start_month}
     return [
-        TargetChangeRequest(**row.model_dump(), source_file=name, source_row=number)
+        TargetChangeRequest(
+            **{**row.model_dump(), "new_target_amount": row.new_target_amount.quantize(fields.CENT)},
+            source_file=name,
+            source_row=number,
+        )
         for number, row in validated_rows(rows, TargetChangeRow, name, context)
     ]
