@@ -34,10 +34,7 @@ class DealSplitRow(ConfigRow):
     @field_validator("source", mode="before")
     @classmethod
     def _source(cls, value: Any) -> str:
-        source = str(value or "").strip().lower()
-        if source not in SPLIT_SOURCES:
-            raise ValueError(f"{value!r} is not one of {', '.join(SPLIT_SOURCES)}")
-        return source
+        return fields.one_of(str(value or "").strip(), SPLIT_SOURCES, value)
 
     @field_validator("deal_id", mode="before")
     @classmethod
@@ -66,10 +63,7 @@ class DealSplitRow(ConfigRow):
     @field_validator("split_type", mode="before")
     @classmethod
     def _split_type(cls, value: Any) -> str:
-        split_type = str(value or "").strip().lower()
-        if split_type not in SPLIT_TYPES:
-            raise ValueError(f"{value!r} is not one of {', '.join(SPLIT_TYPES)}")
-        return split_type
+        return fields.one_of(str(value or "").strip(), SPLIT_TYPES, value)
 
 
 def read_splits(config_dir: Path) -> list[Split]:

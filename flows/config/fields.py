@@ -25,6 +25,13 @@ def text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
+def one_of(text: str, choices: tuple[str, ...], shown: Any) -> str:
+    """``text`` lower-cased when it is one of ``choices``; the error shows the cell as ``shown``."""
+    if text.lower() not in choices:
+        raise ValueError(f"{shown!r} is not one of {', '.join(choices)}")
+    return text.lower()
+
+
 def decimal(value: Any, *, places: int | None = None, minimum: Decimal | None = None) -> Decimal:
     """Parse an exact decimal. ``places`` rejects more decimal places than stored."""
     if isinstance(value, bool) or value is None or (isinstance(value, str) and not value.strip()):

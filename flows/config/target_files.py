@@ -18,7 +18,7 @@ from pydantic import ValidationInfo, field_validator
 from flows.config import fields
 from flows.config.calendar import period_bounds
 from flows.config.errors import ConfigError, where
-from flows.config.rows import ConfigRow, csv_rows, validated_rows, xlsx_rows
+from flows.config.rows import ConfigRow, csv_rows, validate, validated_rows, xlsx_rows
 
 SCOPE_TYPES = ("rep", "team", "region", "company")
 GRAINS = ("year", "quarter", "month")
@@ -53,27 +53,6 @@ class Target:
     source_row: int
 
 
-@dataclass(frozen=True)
-class TargetChangeRequest:
-    """One line of target_changes.csv: a change to a locked target, with who/when/why."""
-
-    scope_type: str
-    scope_key: str
-    grain: str
-    period: str
-    new_target_amount: Decimal
-    currency: str
-    changed_by: str
-    changed_at: datetime
-    reason: str
-    source_file: str
-    source_row: int
-
-    @property
-    def key(self) -> Key:
-        return (self.scope_type, self.scope_key, self.grain, self.period)
-
-
 def _cell(value: Any) -> str:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m")  # Excel turned '2026-10' into a date
@@ -93,10 +72,7 @@ class TargetRow(ConfigRow):
     @field_validator("scope_type", mode="before")
     @classmethod
     def _scope_type(cls, value: Any) -> str:
-        scope_type = _cell(value).lower()
-        if scope_type not in SCOPE_TYPES:
-            raise ValueError(f"{_cell(value)!r} is not one of {', '.join(SCOPE_TYPES)}")
-        return scope_type
+        return fields.one_of(_cell(value), SCOPE_TYPES, _cell(value))
 
     @field_validator("scope_key", mode="before")
     @classmethod
@@ -115,10 +91,7 @@ class TargetRow(ConfigRow):
     @field_validator("grain", mode="before")
     @classmethod
     def _grain(cls, value: Any) -> str:
-        grain = _cell(value).lower()
-        if grain not in GRAINS:
-            raise ValueError(f"{_cell(value)!r} is not one of {', '.join(GRAINS)}")
-        return grain
+        return fields.one_of(_cell(value), GRAINS, _cell(value))
 
     @field_validator("period", mode="before")
     @classmethod
@@ -175,8 +148,9 @@ def read_targets(config_dir: Path, fiscal_year_start_month: int) -> list[Target]
     return targets
 
 
-class TargetChangeRow(ConfigRow):
-    """One line of target_changes.csv (context: ``fiscal_year_start_month``)."""
+class TargetChangeRequest(ConfigRow):
+    """One line of target_changes.csv: a change to a locked target, with who/when/why (context:
+    ``fiscal_year_start_month``; ``source_file`` and ``source_row`` are given by the reader)."""
 
     scope_type: str
     scope_key: str
@@ -187,6 +161,8 @@ class TargetChangeRow(ConfigRow):
     changed_by: str
     changed_at: datetime
     reason: str
+    source_file: str
+    source_row: int
 
     @field_validator("scope_type", mode="before")
     @classmethod
@@ -218,7 +194,7 @@ class TargetChangeRow(ConfigRow):
     @field_validator("new_target_amount", mode="before")
     @classmethod
     def _amount(cls, value: Any) -> Decimal:
-        # quantized once the whole row is valid (read_target_changes), as the target amount's cents
+        # quantized once the whole row is valid (read_target_changes)
         return fields.decimal(value, places=2, minimum=Decimal(0))
 
     _currency = field_validator("currency", mode="before")(fields.currency)
@@ -246,19 +222,23 @@ class TargetChangeRow(ConfigRow):
             raise ValueError("why the locked target changed is required")
         return fields.text(value)
 
+    @property
+    def key(self) -> Key:
+        return (self.scope_type, self.scope_key, self.grain, self.period)
+
 
 def read_target_changes(config_dir: Path, fiscal_year_start_month: int) -> list[TargetChangeRequest]:
     path = config_dir / "target_changes.csv"
     name = f"{config_dir.name}/target_changes.csv"
     if not path.exists():
         return []
-    rows = csv_rows(path, name, CHANGE_COLUMNS)
     context = {"fiscal_year_start_month": fiscal_year_start_month}
-    return [
-        TargetChangeRequest(
-            **{**row.model_dump(), "new_target_amount": row.new_target_amount.quantize(fields.CENT)},
-            source_file=name,
-            source_row=number,
+    requests = []
+    for number, record in csv_rows(path, name, CHANGE_COLUMNS):
+        row = {**record, "source_file": name, "source_row": number}
+        request = validate(TargetChangeRequest, row, lambda field, n=number: where(name, n, field), context)
+        # cents once the whole row is valid, like the target amounts
+        requests.append(
+            request.model_copy(update={"new_target_amount": request.new_target_amount.quantize(fields.CENT)})
         )
-        for number, row in validated_rows(rows, TargetChangeRow, name, context)
-    ]
+    return requests
