@@ -10,17 +10,17 @@ configuration directory is the project's config/ (override with --config-dir).
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
-import duckdb
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from flows.config.loader import ConfigError, read_bundle
-from flows.targets.locking import approved_targets, check_locked_targets, history, lock_targets
+from flows.config.errors import ConfigError
+from flows.config.settings import get_settings
+from flows.targets import commands
+from flows.targets.commands import TargetsCommandError
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 console = Console(width=160)
@@ -36,32 +36,16 @@ ConfigDirOpt = Annotated[
 
 
 def _warehouse(path: Path | None) -> Path:
-    if path is not None:
-        return path
-    from flows.config.settings import get_settings
-
-    return get_settings().warehouse_path
+    return path if path is not None else get_settings().warehouse_path
 
 
 def _config_dir(path: Path | None) -> Path:
-    if path is not None:
-        return path
-    from flows.config.settings import get_settings
-
-    return get_settings().config_path
+    return path if path is not None else get_settings().config_path
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=1)
-
-
-def _connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    try:
-        return duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as exc:  # a nightly run holds the file
-        _fail(f"{path}: cannot open the warehouse ({exc}); is a nightly run in progress?")
-        raise  # unreachable
 
 
 @app.command()
@@ -73,26 +57,12 @@ def lock(
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Lock the targets loaded in the warehouse for PERIOD (load the config first: nightly run)."""
-    path = _warehouse(warehouse)
-    if not path.exists():
-        _fail(f"{path}: warehouse not found; run the nightly pipeline (or load the config) first")
-    with contextlib.ExitStack() as stack:
-        if warehouse is None:  # the pipeline's working warehouse: hold the run lock like a run does
-            from flows.config.settings import get_settings
-            from flows.warehouse.runlock import RunLocked, run_lock
-
-            try:
-                stack.enter_context(run_lock(get_settings(), "salesops targets lock"))
-            except RunLocked as exc:
-                _fail(str(exc))
-        conn = _connect(path)
-        try:
-            result = lock_targets(conn, period, by)
-        except ConfigError as exc:
-            _fail(str(exc))
-            raise  # unreachable
-        finally:
-            conn.close()
+    # the pipeline's working warehouse: hold the run lock like a run does
+    run_lock_settings = get_settings() if warehouse is None else None
+    try:
+        result = commands.lock(period, by, _warehouse(warehouse), run_lock_settings=run_lock_settings)
+    except (ConfigError, TargetsCommandError) as exc:
+        _fail(str(exc))
     console.print(
         f"lock {result.lock_id}: {result.targets_locked} target(s) of {result.period} locked by {by.strip()}"
         + (f" ({result.already_locked} were locked before)" if result.already_locked else ""),
@@ -106,14 +76,10 @@ def history_cmd(
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Show locks and recorded changes to locked targets (who, when, why), oldest first."""
-    path = _warehouse(warehouse)
-    if not path.exists():
-        _fail(f"{path}: warehouse not found")
-    conn = _connect(path, read_only=True)
     try:
-        events = history(conn, period)
-    finally:
-        conn.close()
+        events = commands.history_of(_warehouse(warehouse), period)
+    except TargetsCommandError as exc:
+        _fail(str(exc))
     if not events:
         console.print("no locks or changes recorded" + (f" for {period}" if period else ""))
         return
@@ -136,23 +102,11 @@ def history_cmd(
 def check(config_dir: ConfigDirOpt = None, warehouse: WarehouseOpt = None) -> None:
     """Validate the config files and check them against the locks, without loading anything."""
     try:
-        bundle = read_bundle(_config_dir(config_dir))
-    except ConfigError as exc:
+        result = commands.check(_config_dir(config_dir), _warehouse(warehouse))
+    except (ConfigError, TargetsCommandError) as exc:
         _fail(str(exc))
-    path = _warehouse(warehouse)
-    pending = []
-    locked = 0
-    if path.exists():
-        conn = _connect(path, read_only=True)
-        try:
-            pending = check_locked_targets(conn, bundle)
-            locked = len(approved_targets(conn))
-        except ConfigError as exc:
-            _fail(str(exc))
-        finally:
-            conn.close()
     console.print(
-        f"ok: {len(bundle.targets)} target(s), {locked} locked, {len(pending)} change record(s) to record "
-        "on the next load",
+        f"ok: {result.targets} target(s), {result.locked} locked, {result.pending} change record(s) "
+        "to record on the next load",
         highlight=False,
     )

@@ -242,7 +242,7 @@ def _limit_clawbacks_to_paid(computed: list[Line], closed_lines: list[Line]) -> 
 def _fiscal_year_start_month(settings) -> int:
     """The fiscal year of the yearly caps: ``config/settings.yml`` (the file the targets use),
     else the pipeline settings' ``fiscal_year_start_month``, else January."""
-    from flows.config.loader import read_settings
+    from flows.config.company_settings import read_settings
 
     config_dir = Path(settings.config_path)
     if (config_dir / "settings.yml").exists():

@@ -9,7 +9,7 @@ reason, e.g.::
     [0.40, 1.00) overlaps the previous band [0.00, 0.50)
 
 Numbers are read as exact decimals (``0.05`` is the decimal 0.05, never a binary double). The
-format is documented in ``docs/commission_plans.md``.
+format is documented in ``docs/commission_plans.md``; the YAML reader is :mod:`flows.config.yaml_lines`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from flows.config.yaml_lines import load_yaml, locate
 
 ROLES = ("director", "manager", "rep")
 COMPONENT_TYPES = ("flat", "tiered_marginal", "tiered_retroactive", "bonus", "override")
@@ -32,64 +33,6 @@ _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 class PlanError(ValueError):
     """A plan file is wrong; the message names the file, the line and the reason."""
-
-
-# ---------------------------------------------------------------------------------------------
-# YAML with line numbers; floats as Decimal
-# ---------------------------------------------------------------------------------------------
-
-
-class _LineDict(dict):
-    line: int = 0
-
-
-class _LineList(list):
-    line: int = 0
-
-
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-def _mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
-    result = _LineDict(loader.construct_mapping(node, deep=True))
-    result.line = node.start_mark.line + 1
-    # remember the line of every key too, so an error on a scalar field points at its own line
-    result.key_lines = {  # type: ignore[attr-defined]
-        k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)
-    }
-    return result
-
-
-def _sequence(loader: _Loader, node: yaml.SequenceNode) -> _LineList:
-    result = _LineList(loader.construct_sequence(node, deep=True))
-    result.line = node.start_mark.line + 1
-    return result
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
-_Loader.add_constructor(
-    "tag:yaml.org,2002:float", lambda loader, node: Decimal(loader.construct_scalar(node))
-)
-
-
-def _locate(tree: Any, loc: tuple[Any, ...]) -> tuple[int | None, str]:
-    """Line and dotted path of a pydantic error location inside the YAML tree."""
-    node, line, path = tree, getattr(tree, "line", None), ""
-    for part in loc:
-        if isinstance(part, int) and isinstance(node, list) and 0 <= part < len(node):
-            path += f"[{part}]"
-            node = node[part]
-            line = getattr(node, "line", line)
-        elif isinstance(part, str) and isinstance(node, dict):
-            path += f".{part}" if path else part
-            line = getattr(node, "key_lines", {}).get(part, line)
-            node = node.get(part)
-            line = getattr(node, "line", line)
-        else:
-            break  # pydantic's own tags (e.g. union branches) are not part of the file
-    return line, path
 
 
 # ---------------------------------------------------------------------------------------------
@@ -425,12 +368,7 @@ def _display_name(path: Path) -> str:
 
 
 def parse_plan_text(text: str, name: str = "<plan>") -> PlanBook:
-    try:
-        tree = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{name} line {mark.line + 1}" if mark else name
-        raise PlanError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    tree = load_yaml(text, name, PlanError)
     if not isinstance(tree, dict):
         raise PlanError(f"{name}: expected a mapping with 'plans' (and optionally 'assignments')")
     try:
@@ -442,7 +380,7 @@ def parse_plan_text(text: str, name: str = "<plan>") -> PlanBook:
         if reason.startswith("@"):  # a validator named the exact field: "@tiers[1].band_lower: ..."
             rel, reason = reason[1:].split(": ", 1)
             loc += [int(x) if x.isdigit() else x for x in re.split(r"[.\[\]]+", rel) if x]
-        line, path = _locate(tree, tuple(loc))
+        line, path = locate(tree, tuple(loc))
         if err["type"] == "extra_forbidden":
             reason = f"unknown field {path.rsplit('.', 1)[-1]!r}"
         elif err.get("input") is not None and err["type"] not in ("value_error", "missing"):

@@ -1,24 +1,14 @@
 """The company calendar: which days are working days, per country, and the fiscal calendar.
 
-``config_loader`` writes it into ``config.calendar`` (one row per country and date) so that SQL
-never computes weekends, holidays or fiscal periods itself; dbt joins on it.
-
-A day is a working day when it is not a weekend day and not a public holiday, with two
-exceptions:
-
-* **China** (``CN``): the State Council publishes each year which weekend days are worked to
-  make up for long holidays (调休). Those come from the ``chinese_calendar`` package, which is the
-  source of truth for the years it covers (2004 up to its release year). For later years the
-  ``holidays`` package's estimate is used (holidays only, no make-up weekends yet) and the row
-  says so in ``day_source``.
-* **Overrides** (``config/calendar_overrides.csv``): company decisions (an extra day off, a worked
-  Saturday) win over everything else.
-
-Other countries use ``holidays.country_holidays(<ISO code>)`` and a Saturday/Sunday weekend.
+Written into ``config.calendar`` by the configuration load so that SQL never computes weekends,
+holidays or fiscal periods itself. Public holidays come from ``holidays``, China's worked weekend
+days (调休) from ``chinese_calendar``, company overrides win over both; the rules are in
+docs/configuration.md ("The company calendar").
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -26,6 +16,11 @@ from datetime import date, timedelta
 import holidays
 
 WEEKEND = (5, 6)  # Saturday, Sunday (date.weekday())
+_PERIOD_RE = {
+    "year": re.compile(r"^FY(\d{4})$"),
+    "quarter": re.compile(r"^FY(\d{4})-Q([1-4])$"),
+    "month": re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$"),
+}
 
 
 @dataclass(frozen=True)
@@ -72,6 +67,25 @@ def fiscal_position(day: date, fiscal_year_start_month: int) -> tuple[int, int, 
     year = day.year if day.month >= fiscal_year_start_month else day.year - 1
     month = (day.month - fiscal_year_start_month) % 12 + 1
     return year, (month - 1) // 3 + 1, month
+
+
+def period_bounds(grain: str, period: str, fiscal_year_start_month: int) -> tuple[date, date] | None:
+    """``[start, end)`` of a target period, or None when ``period`` does not match ``grain``.
+
+    FY<N> starts on the first day of ``fiscal_year_start_month`` in calendar year N
+    (with the default start month 1, FY2026 is calendar 2026); Q1 is its first three months.
+    """
+    match = _PERIOD_RE[grain].match(period)
+    if not match:
+        return None
+    if grain == "month":
+        start = date(int(match.group(1)), int(match.group(2)), 1)
+        return start, _add_months(start, 1)
+    fy_start = date(int(match.group(1)), fiscal_year_start_month, 1)
+    if grain == "year":
+        return fy_start, _add_months(fy_start, 12)
+    start = _add_months(fy_start, 3 * (int(match.group(2)) - 1))
+    return start, _add_months(start, 3)
 
 
 def fiscal_labels(day: date, fiscal_year_start_month: int) -> tuple[str, str, str]:

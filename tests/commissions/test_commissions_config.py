@@ -11,7 +11,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.config.loader import ConfigError, load_config
+from flows.config.errors import ConfigError
+from flows.config.loader import load_config
 from flows.config.settings import PROJECT_DIR
 
 HEADER = "source,deal_id,rep,share,split_type\n"

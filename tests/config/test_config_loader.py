@@ -9,7 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.config.loader import ConfigError, load_config, period_bounds
+from flows.config.calendar import period_bounds
+from flows.config.errors import ConfigError
+from flows.config.loader import load_config
 from flows.config.settings import PROJECT_DIR
 
 SHIPPED = PROJECT_DIR / "config"

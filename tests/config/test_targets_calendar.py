@@ -11,7 +11,8 @@ import duckdb
 import pytest
 
 from flows.config.calendar import Override, build_calendar, fiscal_labels, fiscal_position
-from flows.config.loader import ConfigError, load_config
+from flows.config.errors import ConfigError
+from flows.config.loader import load_config
 from flows.config.settings import PROJECT_DIR
 
 SHIPPED = PROJECT_DIR / "config"

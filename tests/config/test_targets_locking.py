@@ -12,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli.targets import app
-from flows.config.loader import ConfigError, load_config
+from flows.config.errors import ConfigError
+from flows.config.loader import load_config
 from flows.config.settings import PROJECT_DIR
 from flows.targets.locking import lock_targets
 
@@ -269,3 +270,22 @@ def test_cli_lock_on_the_working_warehouse_takes_the_run_lock(tmp_path: Path, co
         assert result.exit_code == 0, result.output
         # March 2026: the 24 reps' month targets
         assert "lock 1: 24 target(s) of 2026-03 locked by Ana" in result.output
+
+
+def test_cli_without_a_warehouse_says_so(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.duckdb"
+    runner = CliRunner()
+    result = runner.invoke(app, ["lock", "FY2026", "--by", "Ana", "--warehouse", str(missing)])
+    assert result.exit_code == 1
+    assert (
+        f"{missing}: warehouse not found; run the nightly pipeline (or load the config) first"
+        in result.output
+    )
+    result = runner.invoke(app, ["history", "--warehouse", str(missing)])
+    assert result.exit_code == 1
+    assert f"{missing}: warehouse not found" in result.output
+    result = runner.invoke(
+        app, ["check", "--config-dir", str(PROJECT_DIR / "config"), "--warehouse", str(missing)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "ok: 975 target(s), 0 locked, 0 change record(s)" in result.output
