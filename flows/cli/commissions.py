@@ -11,7 +11,7 @@ import typer
 
 from flows.commissions.estimator import InputError, render
 from flows.commissions.estimator import estimate as run_estimate
-from flows.commissions.plan import PlanError, load_plan_file
+from flows.config.commission_plan import PlanError, load_plan_file
 
 app = typer.Typer(
     help="Commissions: close a period, export payroll, estimate a plan on given credits.",

@@ -18,9 +18,9 @@ from flows.commissions.ledger import run_engine
 from flows.commissions.lines import Credit, Line, Rep
 from flows.commissions.money import money
 from flows.commissions.payroll import export_period
-from flows.commissions.plan import PlanBook, PlanError, load_plan_file
 from flows.commissions.reconcile import reconcile
 from flows.commissions.refresh import refresh_commissions
+from flows.config.commission_plan import PlanBook, PlanError, load_plan_file
 
 __all__ = [
     "Credit",

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from flows.commissions.lines import Line, Rep, RepState
 from flows.commissions.money import ZERO, fiscal_year_start
-from flows.commissions.plan import Caps, PlanVersion
+from flows.config.commission_plan import Caps, PlanVersion
 
 
 def cap_lines(

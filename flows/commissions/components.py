@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from flows.commissions.lines import Credit, Line, Rep
 from flows.commissions.money import ZERO, money
-from flows.commissions.plan import Component, PlanVersion
+from flows.config.commission_plan import Component, PlanVersion
 
 
 def _band_index(bands, position: Decimal, bounds: list[tuple[Decimal, Decimal | None]]) -> int:

@@ -7,7 +7,7 @@ from datetime import date
 
 from flows.commissions.lines import Line, Rep, RepState
 from flows.commissions.money import ZERO, prorate
-from flows.commissions.plan import PlanVersion
+from flows.config.commission_plan import PlanVersion
 
 
 def draw_lines(

@@ -19,7 +19,7 @@ from flows.commissions.components import attainment_of, component_lines
 from flows.commissions.draws import draw_lines
 from flows.commissions.lines import Credit, Line, Rep, RepState
 from flows.commissions.money import ZERO, month_start, next_month, prorate
-from flows.commissions.plan import PlanBook, PlanVersion
+from flows.config.commission_plan import PlanBook, PlanVersion
 
 
 def calculate(

@@ -33,7 +33,7 @@ from pathlib import Path
 from flows.commissions.engine import calculate
 from flows.commissions.lines import LINE_COLUMNS, Credit, Line, Rep
 from flows.commissions.money import CENT, money
-from flows.commissions.plan import PlanBook
+from flows.config.commission_plan import PlanBook
 
 
 class InputError(ValueError):

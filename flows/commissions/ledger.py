@@ -19,7 +19,6 @@ import duckdb
 from flows.commissions.engine import calculate
 from flows.commissions.lines import Credit, Line, Rep
 from flows.commissions.money import ZERO, month_start, next_month
-from flows.commissions.plan import PlanBook, load_plan_file
 from flows.commissions.tables import (
     CLOSED,
     closed_periods,
@@ -29,6 +28,7 @@ from flows.commissions.tables import (
     line_from_row,
     write_lines,
 )
+from flows.config.commission_plan import PlanBook, load_plan_file
 
 
 def first_open_after(period: date, closed: set[date]) -> date:

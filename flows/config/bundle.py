@@ -12,9 +12,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from flows.commissions.plan import PlanBook
 from flows.config.calendar import CalendarDay, build_calendar
 from flows.config.calendar_overrides import read_overrides
+from flows.config.commission_plan import PlanBook
 from flows.config.company_settings import read_settings
 from flows.config.deal_splits import read_splits
 from flows.config.errors import ConfigError, where

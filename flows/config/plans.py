@@ -1,4 +1,4 @@
-"""``config/commission_plan.yml``: read by :mod:`flows.commissions.plan` (the one plan schema).
+"""``config/commission_plan.yml``: read by :mod:`flows.config.commission_plan` (the one plan schema).
 
 The nightly run needs assignments (who is on which plan when), so this file must have them; the
 plan tables of the ``config`` schema are the plan book flattened into rows.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flows.commissions.plan import PlanBook, PlanError, parse_plan_text
+from flows.config.commission_plan import PlanBook, PlanError, parse_plan_text
 from flows.config.errors import ConfigError
 
 

@@ -1,5 +1,5 @@
 """The commission part of the configuration load: deal_splits.csv (validated, loaded into
-config.deal_splits) and commission_plan.yml parsed by the one plan parser (flows.commissions.plan),
+config.deal_splits) and commission_plan.yml parsed by the one plan parser (flows.config.commission_plan),
 every component type accepted."""
 
 from __future__ import annotations

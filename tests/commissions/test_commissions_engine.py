@@ -11,7 +11,7 @@ import pytest
 from flows.commissions.engine import calculate
 from flows.commissions.lines import Credit, Rep, statement_totals
 from flows.commissions.money import money, prorate
-from flows.commissions.plan import parse_plan_text
+from flows.config.commission_plan import parse_plan_text
 
 OCT = date(2026, 10, 1)
 THREE_BANDS = """

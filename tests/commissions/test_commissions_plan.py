@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.commissions.plan import PlanError, load_plan_file, parse_plan_text
+from flows.config.commission_plan import PlanError, load_plan_file, parse_plan_text
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = """plans:

@@ -164,7 +164,7 @@ def test_plan_with_overlapping_bands(conn, config_dir: Path) -> None:
     line = next(i for i, row in enumerate(bad.splitlines(), start=1) if "band_lower: 0.40" in row)
     with pytest.raises(ConfigError) as err:
         load_config(conn, config_dir)
-    # the message of the one plan parser (flows.commissions.plan): file, line, field path, reason
+    # the message of the one plan parser (flows.config.commission_plan): file, line, field path, reason
     assert str(err.value) == (
         f"config/commission_plan.yml line {line} (plans[0].components[0].tiers[1].band_lower): "
         "band [0.40, 1.00) overlaps the previous band [0.00, 0.50)"

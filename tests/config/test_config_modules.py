@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.commissions.plan import PlanError, parse_plan_text
+from flows.config.commission_plan import PlanError, parse_plan_text
 from flows.config.errors import ConfigError
 from flows.config.yaml_lines import line_of, load_yaml, locate
 
