@@ -130,7 +130,8 @@ def test_reconciliation_failures_are_critical(settings):
         conn.execute("update marts.fct_sales_scorecard set win_rate = 1.4 where rep_id = 'r1'")
     statuses = dbt_test(settings, RECONCILIATION)
     assert statuses["assert_closed_statements_unchanged"] == "pass"
-    assert sorted(t for t, s in statuses.items() if s == "fail") == sorted(
+    # warn in dbt (dbt build goes on), critical in the gate (meta.gate_severity)
+    assert sorted(t for t, s in statuses.items() if s == "warn") == sorted(
         RECONCILIATION_TESTS - {"assert_closed_statements_unchanged"}
     )
     result = gate(settings, "m2", ["marts_reconciliation"])
@@ -150,7 +151,7 @@ def test_a_failing_dbt_singular_test_is_a_critical_failure_in_the_results_and_th
     """The dbt-results-into-gate path: dbt's failing test -> ops.validation_results -> alert."""
     fixture(settings, statement_off=7.5)
     assert dbt_test(settings, "assert_commission_lines_add_up_to_statements") == {
-        "assert_commission_lines_add_up_to_statements": "fail"
+        "assert_commission_lines_add_up_to_statements": "warn"
     }
     with Warehouse(settings.warehouse_path).connect() as conn:
         result = run_checks(
@@ -168,7 +169,7 @@ def test_a_failing_dbt_singular_test_is_a_critical_failure_in_the_results_and_th
     (row,) = [r for r in stored if r[0] == "assert_commission_lines_add_up_to_statements"]
     assert row[1:5] == ("commission_statement_max_diff", "critical", False, "7.5")
     details = json.loads(row[5])
-    assert details["source"] == "dbt" and details["dbt_status"] == "fail"
+    assert details["source"] == "dbt" and details["dbt_status"] == "warn"
     assert details["examples"][0]["rep_id"] == "r2"
     assert "commission lines reconcile" in report.text and "marts_reconciliation" in report.text
     assert "FAILED" in report.text
@@ -189,7 +190,7 @@ def test_a_changed_statement_of_a_closed_period_is_critical(settings):
         )
         conn.execute("update marts.fct_commission_statements set total_amount = 150 where rep_id = 'r2'")
     assert dbt_test(settings, "assert_closed_statements_unchanged") == {
-        "assert_closed_statements_unchanged": "fail"
+        "assert_closed_statements_unchanged": "warn"
     }
     second = gate(settings, "m2", ["marts_reconciliation"])
     changed = next(r for r in second.critical_failures if r.column == "closed_statements_changed")
