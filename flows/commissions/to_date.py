@@ -78,7 +78,9 @@ def _settle(
         key = ln.commission_line_id
         seen.add(key)
         done = paid.get(key)
-        if done is None:
+        if done is None and ln.credit_date is not None and month_start(ln.credit_date) < month:
+            line = _true_up(ln, ln.commission_amount, ZERO, month, label, quota)  # an older credit's new line
+        elif done is None:
             line = replace(
                 ln,
                 period_month=month,
