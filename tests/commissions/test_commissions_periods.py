@@ -31,6 +31,7 @@ from types import SimpleNamespace
 
 import duckdb
 import pytest
+from commissions_support import create_engine_inputs
 from typer.testing import CliRunner
 
 from flows.cli.commissions import app
@@ -321,17 +322,7 @@ def _warehouse(tmp_path: Path, plan_file: Path, credits, months, hierarchy) -> S
     config.mkdir()
     (config / "commission_plan.yml").write_text(plan_file.read_text(encoding="utf-8"), encoding="utf-8")
     conn = duckdb.connect()
-    conn.execute("create schema intermediate; create schema marts")
-    conn.execute("""
-        create table intermediate.int_credit_lines (
-            credit_id varchar, deal_id varchar, rep_id varchar, credit_kind varchar, credit_basis varchar,
-            credit_date date, period_month date, split_share decimal(9,6), original_amount decimal(18,2),
-            original_currency varchar, fx_rate decimal(18,8), credit_amount decimal(18,2),
-            reversed_on date)""")
-    conn.execute("""
-        create table intermediate.int_commission_rep_months (
-            rep_id varchar, email varchar, role varchar, hired_on date, left_on date, period_month date,
-            full_target_amount decimal(18,2), target_amount decimal(18,2))""")
+    create_engine_inputs(conn)
     conn.execute("""
         create table marts.dim_sales_rep_history (
             rep_id varchar, email varchar, role varchar, manager_id varchar,
