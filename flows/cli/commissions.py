@@ -11,6 +11,7 @@ import typer
 
 from flows.commissions.estimator import InputError, render
 from flows.commissions.estimator import estimate as run_estimate
+from flows.commissions.hierarchy import HierarchyError
 from flows.config.commission_plan import PlanError, load_plan_file
 
 app = typer.Typer(
@@ -72,14 +73,20 @@ def estimate(
     fiscal_year_start_month: Annotated[
         int, typer.Option("--fiscal-year-start-month", min=1, max=12, help="Month yearly caps start in.")
     ] = 1,
+    hierarchy: Annotated[
+        Path | None,
+        typer.Option("--hierarchy", help="Who reports to whom, CSV: roll-up credit to every level above."),
+    ] = None,
 ) -> None:
     """Lines and totals for given credits under a plan, with the nightly's engine; no CRM needed."""
     if fmt not in ("table", "csv", "json"):
         raise typer.BadParameter(f"{fmt!r} is not table, csv or json", param_hint="--format")
     try:
         book = load_plan_file(plan)
-        lines = run_estimate(book, credits, targets, fiscal_year_start_month=fiscal_year_start_month)
-    except (PlanError, InputError) as exc:
+        lines = run_estimate(
+            book, credits, targets, fiscal_year_start_month=fiscal_year_start_month, hierarchy_csv=hierarchy
+        )
+    except (PlanError, InputError, HierarchyError) as exc:
         typer.echo(f"commissions estimate failed: {exc}", err=True)
         raise typer.Exit(1) from None
     text = render(lines, fmt)

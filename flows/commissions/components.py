@@ -75,7 +75,15 @@ def _base_line(
 def component_lines(plan, comp: Component, rep, period, pcredits, target, attainment, cur) -> list[Line]:
     """The lines one component pays on the period's credits (or, for a bonus, on attainment)."""
     basis = plan.basis_of(comp)
-    credits = [c for c in pcredits if c.kind in comp.kinds and c.basis == basis]
+    credits = [
+        c
+        for c in pcredits
+        if c.kind in comp.kinds
+        and c.basis == basis
+        and (c.kind != "rollup" or c.rollup_level in comp.rollup_levels)
+    ]
+    if comp.attainment_on == "component":  # e.g. a team quota measured on roll-up credit
+        attainment = attainment_of(sum((c.amount for c in credits), ZERO), target)
     mult, note = _multiplier(comp, attainment)
     if comp.type == "bonus":
         return _bonus_lines(plan, comp, rep, period, target, attainment, mult, note, cur)

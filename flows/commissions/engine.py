@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -19,6 +20,8 @@ from flows.commissions.components import attainment_of, component_lines
 from flows.commissions.draws import draw_lines
 from flows.commissions.lines import Credit, Line, Rep, RepState
 from flows.commissions.money import ZERO, month_start, next_month, prorate
+from flows.commissions.periods import period_months, period_start
+from flows.commissions.to_date import to_date_lines
 from flows.config.commission_plan import PlanBook, PlanVersion
 
 
@@ -71,63 +74,65 @@ def calculate(
     lines: list[Line] = []
     for rep_id in sorted(rep_periods):
         rep, state = reps[rep_id], RepState(fiscal_year_start_month)
+        history = {p: e for (r, p), e in by_rep_period.items() if r == rep_id}
         for period in sorted(rep_periods[rep_id]):
-            lines.extend(
-                _rep_period(
-                    book,
-                    rep,
-                    period,
-                    by_rep_period.get((rep_id, period), []),
-                    reversals.get((rep_id, period), []),
-                    targets,
-                    state,
-                    currency,
-                    prorate_targets,
-                )
-            )
+            inputs = _Inputs(book, rep, period, history, targets, state, currency, prorate_targets)
+            lines.extend(_rep_period(inputs, reversals.get((rep_id, period), [])))
     return lines
 
 
-def _rep_period(
-    book,
-    rep: Rep,
-    period: date,
-    entries,
-    reversed_credits,
-    targets,
-    state: RepState,
-    currency,
-    prorate_targets,
-):
+@dataclass(frozen=True)
+class _Inputs:
+    """What one rep-month's calculation reads: the rep's credits by month (with their plan) and
+    targets, the rep's state carried from earlier months."""
+
+    book: PlanBook
+    rep: Rep
+    period: date
+    history: dict[date, list[tuple[Credit, PlanVersion]]]
+    targets: dict[tuple[str, date], Decimal]
+    state: RepState
+    currency: str | None
+    prorate_targets: bool
+
+    def target(self, month: date) -> Decimal | None:
+        target = self.targets.get((self.rep.rep_id, month))
+        if self.prorate_targets:
+            target = prorate(target, month, self.rep.hired_on, self.rep.left_on)
+        return target
+
+    def quota(self, months: list[date]) -> Decimal | None:
+        """The sum of the months' targets (None when no month has one)."""
+        found = [t for t in (self.target(m) for m in months) if t is not None]
+        return sum(found, ZERO) if found else None
+
+    def credits(self, key: tuple[str, int], months: list[date]) -> list[Credit]:
+        """The plan version's credits of ``months``, in credit-date order (ties by credit id)."""
+        out = [c for m in months for c, p in self.history.get(m, []) if (p.plan_id, p.version) == key]
+        return sorted(out, key=lambda c: (c.credit_date, c.credit_id))
+
+
+def _rep_period(inputs: _Inputs, reversed_credits: list[Credit]) -> list[Line]:
+    book, rep, period, state = inputs.book, inputs.rep, inputs.period, inputs.state
     out: list[Line] = []
-    target = targets.get((rep.rep_id, period))
-    if prorate_targets:
-        target = prorate(target, period, rep.hired_on, rep.left_on)
     plans: dict[tuple[str, int], PlanVersion] = {}
-    credits_by_plan: dict[tuple[str, int], list[Credit]] = defaultdict(list)
-    for c, p in entries:
+    for _, p in inputs.history.get(period, []):
         plans[(p.plan_id, p.version)] = p
-        credits_by_plan[(p.plan_id, p.version)].append(c)
     day = max(period, rep.hired_on) if rep.hired_on and rep.hired_on < next_month(period) else period
     period_plan = book.plan_for(rep_id=rep.rep_id, email=rep.email, role=rep.role, day=day)
     if period_plan is not None:
         plans.setdefault((period_plan.plan_id, period_plan.version), period_plan)
+    # a plan measured over a longer period is settled every month of it, new credits or not
+    for month, entries in inputs.history.items():
+        for _, p in entries:
+            if month < period and any(
+                month >= period_start(period, c.measurement_period, state.fiscal_year_start_month)
+                for c in p.components
+            ):
+                plans.setdefault((p.plan_id, p.version), p)
 
     for key in sorted(plans):
-        plan = plans[key]
-        cur = currency or plan.currency
-        pcredits = sorted(credits_by_plan.get(key, []), key=lambda c: (c.credit_date, c.credit_id))
-        # attainment: the month's direct credits of the plan's own basis (credit_on)
-        direct_total = sum(
-            (c.amount for c in pcredits if c.kind == "direct" and c.basis == plan.credit_on), ZERO
-        )
-        attainment = attainment_of(direct_total, target)
-        plan_lines: list[Line] = []
-        for comp in plan.components:
-            comp_lines = component_lines(plan, comp, rep, period, pcredits, target, attainment, cur)
-            comp_lines += cap_lines(comp.caps, comp_lines, plan, comp.component, rep, period, state, cur)
-            plan_lines += comp_lines
-        plan_lines += cap_lines(plan.caps, plan_lines, plan, None, rep, period, state, cur)
+        plan_lines = _plan_lines(inputs, plans[key], key)
         for ln in plan_lines:
             if ln.credit_id:
                 state.lines_by_credit[ln.credit_id].append(ln)
@@ -136,5 +141,37 @@ def _rep_period(
     out += clawbacks(reversed_credits, period, state)
 
     if period_plan is not None and period_plan.draw is not None:
-        out += draw_lines(period_plan, rep, period, out, state, currency or period_plan.currency)
+        out += draw_lines(period_plan, rep, period, out, state, inputs.currency or period_plan.currency)
     return out
+
+
+def _plan_lines(inputs: _Inputs, plan: PlanVersion, key: tuple[str, int]) -> list[Line]:
+    """One plan version's lines of the month: each component on its measurement period, then the
+    plan-level caps on the month's lines."""
+    rep, period, state = inputs.rep, inputs.period, inputs.state
+    cur = inputs.currency or plan.currency
+    plan_lines: list[Line] = []
+    for comp in plan.components:
+        if comp.measured_monthly:
+            pcredits = inputs.credits(key, [period])
+            target = inputs.target(period)
+        else:
+            start = period_start(period, comp.measurement_period, state.fiscal_year_start_month)
+            months = period_months(start, comp.measurement_period)
+            pcredits = inputs.credits(key, [m for m in months if m <= period])
+            target = inputs.quota(months if comp.quota == "period" else [m for m in months if m <= period])
+        # attainment: the direct credits of the plan's own basis (credit_on) of the measurement period
+        direct_total = sum(
+            (c.amount for c in pcredits if c.kind == "direct" and c.basis == plan.credit_on), ZERO
+        )
+        attainment = attainment_of(direct_total, target)
+        if comp.measured_monthly:
+            comp_lines = component_lines(plan, comp, rep, period, pcredits, target, attainment, cur)
+            comp_lines += cap_lines(comp.caps, comp_lines, plan, comp.component, rep, period, state, cur)
+        else:
+            comp_lines = to_date_lines(
+                plan, comp, rep, period, start, pcredits, target, attainment, state, cur
+            )
+        plan_lines += comp_lines
+    plan_lines += cap_lines(plan.caps, plan_lines, plan, None, rep, period, state, cur)
+    return plan_lines

@@ -14,6 +14,7 @@ Credits CSV (header row; spreadsheet numbering in errors: the header is row 1):
 | split_share | no | share of the deal credited to this rep, default 1 |
 | kind | no | ``direct`` (default) or ``rollup`` (a manager's credit for the team) |
 | reversed_on | no | YYYY-MM-DD the deal was cancelled/refunded: clawback in that period |
+| level | no | roll-up level of a ``rollup`` row (1 = the rep's manager); or give ``--hierarchy`` |
 | rep_email, role | no | resolve the plan's assignments; role defaults to ``rep`` (a plan file without
   assignments puts every rep on every plan) |
 
@@ -31,6 +32,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from flows.commissions.engine import calculate
+from flows.commissions.hierarchy import with_hierarchy
 from flows.commissions.lines import LINE_COLUMNS, Credit, Line, Rep
 from flows.commissions.money import CENT, money
 from flows.config.commission_plan import PlanBook
@@ -67,6 +69,14 @@ def _day(value: str, where: str) -> date:
         return date.fromisoformat(value)
     except (TypeError, ValueError):
         raise InputError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _level(value: str | None, where: str) -> int:
+    if not value:
+        return 0
+    if not value.isdigit() or int(value) < 1:
+        raise InputError(f"{where}: {value!r} is not a roll-up level (1, 2, ...)")
+    return int(value)
 
 
 def read_credits(path: Path) -> tuple[list[Credit], dict[str, Rep]]:
@@ -108,6 +118,7 @@ def read_credits(path: Path) -> tuple[list[Credit], dict[str, Rep]]:
                 amount=money(amount * fx * share),
                 kind=kind,
                 basis=basis,
+                level=_level(row.get("level"), where("level")),
                 split_share=share,
                 original_amount=amount,
                 original_currency=row.get("currency") or None,
@@ -142,10 +153,18 @@ def read_targets(path: Path, reps: dict[str, Rep]) -> dict[tuple[str, date], Dec
 
 
 def estimate(
-    book: PlanBook, credits_csv: Path, targets_csv: Path | None = None, *, fiscal_year_start_month: int = 1
+    book: PlanBook,
+    credits_csv: Path,
+    targets_csv: Path | None = None,
+    *,
+    fiscal_year_start_month: int = 1,
+    hierarchy_csv: Path | None = None,
 ) -> list[Line]:
-    """Statement lines for the credits of a CSV under a plan book - the nightly's engine."""
+    """Statement lines for the credits of a CSV under a plan book - the nightly's engine. With a
+    hierarchy CSV, every level above a credited rep gets roll-up credit, as in the nightly."""
     credits, reps = read_credits(Path(credits_csv))
+    if hierarchy_csv is not None:
+        credits = with_hierarchy(credits, reps, Path(hierarchy_csv))
     targets = read_targets(Path(targets_csv), reps) if targets_csv else {}
     return calculate(book, credits, reps, targets, fiscal_year_start_month=fiscal_year_start_month)
 

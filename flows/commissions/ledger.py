@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from flows.commissions.engine import calculate
+from flows.commissions.hierarchy import Hierarchy, HierarchyVersion, level_of, with_rollups
 from flows.commissions.lines import Credit, Line, Rep
 from flows.commissions.money import ZERO, month_start, next_month
 from flows.commissions.tables import (
@@ -40,7 +41,8 @@ def first_open_after(period: date, closed: set[date]) -> date:
 
 def read_inputs(conn) -> tuple[list[Credit], dict[str, Rep], dict[tuple[str, date], Decimal]]:
     """Credits (``intermediate.int_credit_lines``), reps and their monthly targets, already
-    prorated by the targets mart (``intermediate.int_commission_rep_months``), as dbt built them."""
+    prorated by the targets mart (``intermediate.int_commission_rep_months``), as dbt built them.
+    Roll-up credit goes to every level above the rep (:mod:`flows.commissions.hierarchy`)."""
     credits_table = find_table(conn, "intermediate", "int_credit_lines")
     months_table = find_table(conn, "intermediate", "int_commission_rep_months")
     if credits_table is None or months_table is None:
@@ -61,6 +63,7 @@ def read_inputs(conn) -> tuple[list[Credit], dict[str, Rep], dict[tuple[str, dat
             fx_rate=r["fx_rate"],
             basis=r["credit_basis"],
             reversed_on=r["reversed_on"],
+            level=level_of(r["credit_id"]) if r["credit_kind"] == "rollup" else 0,
         )
         for r in dict_rows(conn, f"select * from {credits_table} order by credit_id")
     ]
@@ -70,7 +73,25 @@ def read_inputs(conn) -> tuple[list[Credit], dict[str, Rep], dict[tuple[str, dat
         reps[r["rep_id"]] = Rep(r["rep_id"], r["email"], r["role"], r["hired_on"], r["left_on"])
         if r["target_amount"] is not None:
             targets[(r["rep_id"], r["period_month"])] = r["target_amount"]
+    hierarchy = read_hierarchy(conn, reps)
+    if hierarchy is not None:  # roll-up credit to every level, as of each credit date
+        credits = sorted(with_rollups(credits, hierarchy), key=lambda c: c.credit_id)
     return credits, reps, targets
+
+
+def read_hierarchy(conn, reps: dict[str, Rep]) -> Hierarchy | None:
+    """The effective-dated hierarchy dbt built (``marts.dim_sales_rep_history``); people above
+    the reps who have no rep-month row (a director without a target) are added to ``reps`` with
+    their current email, role and dates, so that their own plan assignment applies."""
+    table = find_table(conn, "marts", "dim_sales_rep_history")
+    if table is None:
+        return None
+    versions = []
+    for r in dict_rows(conn, f"select * from {table} order by rep_id, valid_from"):
+        versions.append(HierarchyVersion(r["rep_id"], r["manager_id"], r["valid_from"], r["valid_to"]))
+        if r["is_current"] and r["rep_id"] not in reps:
+            reps[r["rep_id"]] = Rep(r["rep_id"], r["email"], r["role"], r["hired_on"], r["left_on"])
+    return Hierarchy.of(versions)
 
 
 def _cause(old: Line | None, new: Line | None) -> str:
@@ -220,6 +241,7 @@ def _credits_with_reversals(
                 fx_rate=ln.fx_rate,
                 reversed_on=when,
                 basis=ln.credit_basis or "booking",
+                level=level_of(cid) if ln.credit_kind == "rollup" else 0,
             )
         )
     return all_credits

@@ -21,6 +21,8 @@ class Credit:
 
     ``amount`` is in the plan currency and already multiplied by ``split_share``. ``kind`` is
     ``direct`` (the rep's own sale or split) or ``rollup`` (a manager's credit for the team).
+    A roll-up credit's id is the path ``<direct credit id>><level 1 manager>>...``, so its
+    ``level`` is the number of ``>`` in it (:func:`flows.commissions.hierarchy.level_of`).
     ``reversed_on`` marks a cancelled or refunded credit: its lines are clawed back in that
     date's period; the credit still counts for the attainment of its own period.
     """
@@ -37,6 +39,12 @@ class Credit:
     fx_rate: Decimal | None = None
     reversed_on: date | None = None
     basis: str = "booking"  # booking (close date) | collection (payment date); the plan picks one
+    level: int = 0  # roll-up: 1 = the rep's manager, 2 = the manager's manager, ... (0 = not given)
+
+    @property
+    def rollup_level(self) -> int:
+        """The roll-up level (a roll-up credit given without one is the direct manager's, 1)."""
+        return max(self.level, 1) if self.kind == "rollup" else 0
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,12 @@ class RepState:
     cap_split: dict[str, dict[str | None, Decimal]] = field(default_factory=dict)
     # credit_id -> [(period/year cap line, the credit's part of it)]: what a clawback gives back
     cap_shares: dict[str, list[tuple[Line, Decimal]]] = field(default_factory=lambda: defaultdict(list))
+    # components measured over a quarter / half / year: (component scope, measurement period
+    # start) -> {line id: (amount paid for it so far, the line as last computed)}; the month's
+    # true-up pays the period-to-date result minus what was paid
+    paid_to_date: dict[tuple[str, date], dict[str, tuple[Decimal, Line]]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
 
 
 def statement_totals(lines: Iterable[Line]) -> dict[tuple[str, date], Decimal]:

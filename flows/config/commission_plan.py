@@ -28,6 +28,7 @@ ROLES = ("director", "manager", "rep")
 COMPONENT_TYPES = ("flat", "tiered_marginal", "tiered_retroactive", "bonus", "override")
 MEASURES = ("monthly_target_attainment", "monthly_credited_amount")
 CREDIT_KINDS = ("direct", "rollup")
+MEASUREMENT_PERIODS = ("month", "quarter", "half", "year")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -128,6 +129,16 @@ class Component(_Strict):
     gate: Gate | None = None
     caps: Caps | None = None
     milestones: list[Milestone] | None = None
+    # the fiscal period (settings.yml fiscal_year_start_month) attainment, tiers, gates,
+    # accelerators, per-period caps and bonuses are measured on; paid monthly, period to date
+    measurement_period: Literal["month", "quarter", "half", "year"] = "month"
+    # the quota a longer period is measured against: the whole period's, or the months to date
+    quota: Literal["period", "to_date"] = "period"
+    # roll-up levels paid on (1 = the credited rep's manager, 2 = that manager's manager, ...)
+    levels: list[int] | None = None
+    # attainment on the rep's own direct credits (the plan's), or on the credits this component
+    # pays on (a team quota measured on roll-up credit)
+    attainment_on: Literal["direct", "component"] = "direct"
 
     _d = field_validator("weight", "rate", mode="before")(_dec)
 
@@ -136,6 +147,15 @@ class Component(_Strict):
         if self.credit_kinds:
             return tuple(self.credit_kinds)
         return ("rollup",) if self.type == "override" else ("direct",)
+
+    @property
+    def rollup_levels(self) -> tuple[int, ...]:
+        """Roll-up levels paid on; default the direct manager only (the one-level override)."""
+        return tuple(self.levels) if self.levels else (1,)
+
+    @property
+    def measured_monthly(self) -> bool:
+        return self.measurement_period == "month"
 
     @model_validator(mode="after")
     def _shape(self) -> Component:
@@ -155,6 +175,13 @@ class Component(_Strict):
                 raise ValueError("bonus milestones are on monthly_target_attainment")
         elif self.milestones:
             raise ValueError("milestones are only for type bonus")
+        if self.levels is not None:
+            if "rollup" not in self.kinds:
+                raise ValueError("@levels: levels are roll-up levels; the component pays on no rollup credit")
+            if any(level < 1 for level in self.levels) or len(set(self.levels)) != len(self.levels):
+                raise ValueError("@levels: give distinct levels >= 1 (1 = the credited rep's manager)")
+        if self.quota == "to_date" and self.measurement_period == "month":
+            raise ValueError("@quota: quota to_date needs a measurement_period longer than month")
         if self.accelerators:
             _check_bands(
                 [

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import duckdb
 import openpyxl
 import pytest
+from commissions_support import create_engine_inputs
 
 from flows.commissions.close import CloseError, close_period
 from flows.commissions.ledger import run_engine
@@ -43,17 +44,7 @@ def wh(tmp_path: Path):
     config.mkdir()
     (config / "commission_plan.yml").write_text(PLAN, encoding="utf-8")
     conn = duckdb.connect()
-    conn.execute("create schema intermediate; create schema marts")
-    conn.execute("""
-        create table intermediate.int_credit_lines (
-            credit_id varchar, deal_id varchar, rep_id varchar, credit_kind varchar, credit_basis varchar,
-            credit_date date, period_month date, split_share decimal(9,6), original_amount decimal(18,2),
-            original_currency varchar, fx_rate decimal(18,8), credit_amount decimal(18,2),
-            reversed_on date)""")
-    conn.execute("""
-        create table intermediate.int_commission_rep_months (
-            rep_id varchar, email varchar, role varchar, hired_on date, left_on date, period_month date,
-            full_target_amount decimal(18,2), target_amount decimal(18,2))""")
+    create_engine_inputs(conn)
     conn.execute("""
         insert into intermediate.int_commission_rep_months values
         ('r1', 'r1@example.com', 'rep', null, null, '2026-10-01', 10000, 10000),
