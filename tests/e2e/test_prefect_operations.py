@@ -14,7 +14,6 @@ from __future__ import annotations
 import email
 import os
 import shlex
-import socket
 import subprocess
 import sys
 import time
@@ -24,28 +23,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from ports_support import free_port_block
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_DATE = "2026-11-28"
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
-
-
-def _free_port(count: int = 1) -> int:
-    """The first of ``count`` consecutive free loopback ports."""
-    for base in range(21000, 60000, 89):
-        socks = []
-        try:
-            for offset in range(count):
-                s = socket.socket()
-                s.bind(("127.0.0.1", base + offset))
-                socks.append(s)
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free ports")
 
 
 def _wait(what: str, check, timeout: float, proc: subprocess.Popen | None = None, log: Path | None = None):
@@ -88,7 +70,7 @@ def stack(tmp_path_factory) -> Iterator[dict]:
     base = tmp_path_factory.mktemp("ops")
     home, logs = base / "home", base / "logs"
     logs.mkdir()
-    port = _free_port()
+    port = free_port_block(1)
     api = f"http://127.0.0.1:{port}/api"
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SALESOPS_"))}
     prefect_env = clean | {
@@ -118,7 +100,7 @@ def stack(tmp_path_factory) -> Iterator[dict]:
         _wait("the Prefect server", healthy, 180, server, server_log)
 
         sandbox_log = logs / "sandbox.log"
-        crm_port = _free_port(4)  # Zoho accounts, Zoho API, Fxiaoke, then SMTP
+        crm_port = free_port_block(4)  # Zoho accounts, Zoho API, Fxiaoke, then SMTP
         up = ["sandbox", "up", "--home", str(home), "--port", str(crm_port), "--smtp-port", str(crm_port + 3)]
         sandbox = _start(
             [sys.executable, "-m", "flows.cli.main", *up, "--deals", "240", "--as-of", RUN_DATE],
@@ -227,9 +209,14 @@ def test_nightly_deployment_runs_named_by_date_with_project_logs_and_artifacts(s
     )
 
     with _client(stack) as client:
-        logs = client.read_logs(
-            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])), limit=1000
-        )
+        logs, page = [], None
+        while page is None or len(page) == 200:  # the API's page size limit
+            page = client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])),
+                limit=200,
+                offset=len(logs),
+            )
+            logs += page
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
         )
