@@ -8,8 +8,11 @@ from prefect import flow
 from prefect.artifacts import create_table_artifact
 
 from flows.config.settings import get_settings
-from flows.crm.landing import IngestError, ProgressCallback, ingest_source
+from flows.crm.landing import IngestError, ingest_source
 from flows.crm.registry import build_connectors
+from flows.pipeline.logs import route_project_logs
+from flows.pipeline.progress import ingest_page
+from flows.pipeline.runs import run_name
 from flows.pipeline.tasks import current_run_id
 from flows.warehouse.database import Warehouse, ingest_run_as_dict
 
@@ -25,18 +28,19 @@ def ingest_runs_artifact(landed: list[dict]) -> None:
     )
 
 
-@flow(name="salesops-ingest", log_prints=True)
+@flow(name="salesops-ingest", flow_run_name=run_name("ingest", "source"), log_prints=True)
 def ingest_flow(
     source: str,
     objects: list[str] | None = None,
     full_refresh: bool = False,
     since: datetime | None = None,
-    progress: ProgressCallback | None = None,
 ) -> list[dict]:
     """Land one CRM's objects (all, or ``objects``) into raw.*: the operator's ``salesops run
     ingest``. Incremental from the stored cursors unless ``full_refresh``; ``since`` (an aware
     instant) re-reads what changed since then. Rows land in ``ops.ingest_runs`` under this flow
-    run's id, and the run carries the nightly's ``ingest-runs`` table artifact."""
+    run's id, and the run carries the nightly's ``ingest-runs`` table artifact. Pages landed are
+    progress events (:mod:`flows.pipeline.progress`)."""
+    route_project_logs()
     settings = get_settings()
     settings.ensure_dirs()
     (connector,) = build_connectors(settings, [source])
@@ -48,7 +52,7 @@ def ingest_flow(
             objects=objects,
             full_refresh=full_refresh,
             since=since,
-            progress=progress,
+            progress=ingest_page,
         )
     except IngestError as failure:  # the run in Prefect still shows what landed, and what failed
         ingest_runs_artifact([ingest_run_as_dict(r) for r in failure.runs])

@@ -11,6 +11,8 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
 from flows.config.settings import Settings, get_settings
+from flows.pipeline.logs import route_project_logs
+from flows.pipeline.runs import run_name
 from flows.pipeline.summary import EmailSent, StepFailed, step
 from flows.pipeline.tasks import (
     OTHER_FLOWS_LOCK_WAIT_SECONDS,
@@ -54,7 +56,7 @@ def finance_task(settings: Settings, month: date, resend: bool) -> list[EmailSen
     return sent
 
 
-@flow(name="salesops-monthly-commissions", log_prints=True)
+@flow(name="salesops-monthly-commissions", flow_run_name=run_name("monthly-commissions"), log_prints=True)
 def monthly_commissions(run_date: date | None = None, resend: bool = False, send_reports: bool = True) -> str:
     """Commission close for the month before ``run_date``: rebuild the finance marts, gate them,
     export that month's lines as CSV, then e-mail one statement per rep and the finance summary
@@ -62,6 +64,7 @@ def monthly_commissions(run_date: date | None = None, resend: bool = False, send
     others or the finance summary; the run fails at the end, naming every failed recipient."""
     settings = get_settings()
     settings.ensure_dirs()
+    route_project_logs()
     month = previous_month(run_date or default_run_date(settings))
     run_id = current_run_id()
     with (

@@ -20,6 +20,9 @@ from flows.config.settings import Settings, get_settings
 from flows.crm.landing import IngestError, ingest_source
 from flows.crm.registry import build_connectors
 from flows.ingest import ingest_runs_artifact
+from flows.pipeline.logs import route_project_logs
+from flows.pipeline.progress import DbtNodes, emit, ingest_page
+from flows.pipeline.runs import ingest_retries, publish_retries, run_name
 from flows.pipeline.summary import EmailSent, NightlySummary, StepFailed, step
 from flows.pipeline.tasks import (
     alert_on_failure,
@@ -39,7 +42,7 @@ from flows.warehouse.database import Warehouse, ingest_run_as_dict
 from flows.warehouse.dbt_runner import mart_row_counts, run_dbt
 
 
-@task(name="ingest")
+@task(name="ingest", **ingest_retries())
 def ingest_task(settings: Settings, run_id: str, full_refresh: bool = False) -> list[dict]:
     logger = get_run_logger()
     warehouse = Warehouse(settings.warehouse_path)
@@ -47,7 +50,9 @@ def ingest_task(settings: Settings, run_id: str, full_refresh: bool = False) -> 
     for connector in build_connectors(settings):
         with step("ingest", connector.source, logger):
             try:
-                runs = ingest_source(connector, warehouse, run_id=run_id, full_refresh=full_refresh)
+                runs = ingest_source(
+                    connector, warehouse, run_id=run_id, full_refresh=full_refresh, progress=ingest_page
+                )
             except IngestError as failure:  # the run still shows what landed, and what failed
                 ingest_runs_artifact(landed + [ingest_run_as_dict(r) for r in failure.runs])
                 raise
@@ -70,7 +75,7 @@ def load_config_task(settings: Settings, run_id: str) -> dict[str, int]:
 @task(name="dbt-build")
 def dbt_build_task(settings: Settings, run_date: date) -> dict[str, int]:
     with step("dbt build", None, get_run_logger()):
-        run_dbt(settings, ["build"], run_date=run_date, in_prefect=True)
+        run_dbt(settings, ["build"], run_date=run_date, in_prefect=True, callbacks=[DbtNodes()])
     with Warehouse(settings.warehouse_path).connect() as conn:
         return mart_row_counts(conn)
 
@@ -82,13 +87,15 @@ def gate_task(settings: Settings, run_id: str, layer: str) -> GateResult:
     row_scope = "run" if layer == "raw" else "all"
     with step("data checks", layer, get_run_logger()), Warehouse(settings.warehouse_path).connect() as conn:
         result = run_checks(conn, settings, run_id=run_id, layer=layer, row_scope=row_scope)
+        failed = sum(1 for r in result.results if not r.success)
+        emit("data checks", "advanced", layer, len(result.results), f"{failed} failed")
     create_markdown_artifact(
         key=f"data-gate-{layer}", markdown=result.summary_markdown(), description=f"Data gate: {layer}"
     )
     return result
 
 
-@task(name="publish-marts")
+@task(name="publish-marts", **publish_retries())
 def publish_task(settings: Settings, run_id: str, run_date: date) -> publish.PublishResult:
     with step("publish", str(settings.published_warehouse_path), get_run_logger()):
         result = publish.publish_marts(settings, run_id=run_id, run_date=run_date)
@@ -138,7 +145,7 @@ def _gate(settings: Settings, summary: NightlySummary, gate: GateResult) -> None
     raise failure
 
 
-@flow(name="salesops-nightly", log_prints=True)
+@flow(name="salesops-nightly", flow_run_name=run_name("nightly"), log_prints=True)
 def nightly(
     run_date: date | None = None, full_refresh: bool = False, resend: bool = False, send_reports: bool = True
 ) -> NightlySummary:
@@ -147,6 +154,7 @@ def nightly(
     Only one nightly runs at a time (:func:`run_lock`); a second one fails at step 'lock' at once
     (or after ``SALESOPS_RUN_LOCK_WAIT_SECONDS``). ``send_reports=False`` (backfills) skips e-mail.
     """
+    route_project_logs()
     settings = get_settings()
     settings.ensure_dirs()
     publish.migrate_legacy_layout(settings)

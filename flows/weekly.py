@@ -7,6 +7,8 @@ from datetime import date, timedelta
 from prefect import flow
 
 from flows.config.settings import get_settings
+from flows.pipeline.logs import route_project_logs
+from flows.pipeline.runs import run_name
 from flows.pipeline.summary import EmailSent
 from flows.pipeline.tasks import (
     OTHER_FLOWS_LOCK_WAIT_SECONDS,
@@ -18,9 +20,10 @@ from flows.pipeline.tasks import (
 )
 
 
-@flow(name="salesops-weekly-manager-report", log_prints=True)
+@flow(name="salesops-weekly-manager-report", flow_run_name=run_name("weekly-manager-report"), log_prints=True)
 def weekly_manager_report(run_date: date | None = None, resend: bool = False) -> list[EmailSent]:
     """Monday's manager report: the marts as of the end of the week just ended (no re-ingest)."""
+    route_project_logs()
     settings = get_settings()
     settings.ensure_dirs()
     day = (run_date or default_run_date(settings)) - timedelta(days=1)

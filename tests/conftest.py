@@ -13,6 +13,9 @@ pytest_plugins = ("fxiaoke_support",)
 # Tests never talk to a real Prefect server or send telemetry.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# Prefect task retries (flows/pipeline/runs.py) off unless a test turns them on; then they wait 1 s.
+os.environ.setdefault("SALESOPS_TASK_RETRIES", "false")
+os.environ.setdefault("SALESOPS_TASK_RETRY_DELAY_SECONDS", "1")
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from flows.cli.hints import failure_hint
+from flows.cli.progress import showing_progress
 from flows.pipeline.summary import NightlySummary, StepFailed
 
 console = Console()
@@ -87,16 +89,19 @@ def backfill_command(
         )
 
     try:
-        backfill(
-            from_.date(),
-            to.date(),
-            send_reports=not no_email,
-            resend=resend,
-            full_refresh=full_refresh,
-            on_day=report,
-        )
+        with showing_progress(console):
+            backfill(
+                from_.date(),
+                to.date(),
+                send_reports=not no_email,
+                resend=resend,
+                full_refresh=full_refresh,
+                on_day=report,
+            )
     except StepFailed as exc:
         console.print(f"[bold red]FAILED[/] {exc}", highlight=False)
+        if hint := failure_hint(exc):
+            console.print(hint, highlight=False)
         raise typer.Exit(1) from None
     console.print("Backfill complete.")
 

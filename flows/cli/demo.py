@@ -20,14 +20,15 @@ from flows.sandbox.smtp_outbox import LocalSmtpServer
 
 
 @contextmanager
-def demo_environment(
-    home: Path, company: Company, *, config_dir: Path | None = None
-) -> Iterator[SandboxCluster]:
-    """Sandbox CRMs serving ``company`` + a local SMTP outbox, and SALESOPS_* pointing at them."""
+def sandbox_services(
+    home: Path, company: Company, *, config_dir: Path | None = None, port: int = 0, smtp_port: int = 0
+) -> Iterator[tuple[SandboxCluster, dict[str, str]]]:
+    """Sandbox CRMs serving ``company`` + a local SMTP outbox under ``home``; yields the cluster and
+    the SALESOPS_* settings that point the pipeline at them (``port``/``smtp_port`` 0: free ports)."""
     home = home.expanduser().resolve()
     outbox = home / "outbox"
     outbox.mkdir(parents=True, exist_ok=True)
-    with SandboxCluster(company) as cluster, LocalSmtpServer(outbox) as smtp:
+    with SandboxCluster(company, port=port) as cluster, LocalSmtpServer(outbox, port=smtp_port) as smtp:
         env = cluster.settings_env() | {
             "SALESOPS_HOME": str(home),
             "SALESOPS_SMTP_HOST": "127.0.0.1",
@@ -36,8 +37,16 @@ def demo_environment(
         }
         if config_dir is not None:
             env["SALESOPS_CONFIG_DIR"] = str(config_dir)
-        with patched_environ(env):
-            yield cluster
+        yield cluster, env
+
+
+@contextmanager
+def demo_environment(
+    home: Path, company: Company, *, config_dir: Path | None = None
+) -> Iterator[SandboxCluster]:
+    """Sandbox CRMs serving ``company`` + a local SMTP outbox, and SALESOPS_* pointing at them."""
+    with sandbox_services(home, company, config_dir=config_dir) as (cluster, env), patched_environ(env):
+        yield cluster
 
 
 def run_demo(

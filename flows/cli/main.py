@@ -4,12 +4,14 @@
     salesops run nightly              the nightly pipeline against the CRMs configured in SALESOPS_*
     salesops run ingest               land CRM objects only (operators: --full-refresh, --since)
     salesops sandbox serve            run the sandbox CRMs as HTTP servers
+    salesops sandbox up               the sandbox CRMs + local SMTP outbox, and <home>/sandbox.env
     salesops validate                 run the data-quality gate on demand
     salesops commissions close|estimate|export   period close, what-if estimates, payroll export
     salesops targets lock|history     lock approved targets, see recorded changes
     salesops report preview           render a report without sending it
     salesops backfill                 rerun the nightly pipeline for a range of dates
     salesops warehouse postgres       copy the landing layer to PostgreSQL and build the marts there
+    salesops deploy                   check the deployment settings, then deploy prefect.yaml
 
 Configuration comes from SALESOPS_* environment variables (see README.md, "Configuration").
 """
@@ -27,9 +29,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from flows.cli.hints import failure_hint
+from flows.cli.progress import showing_progress
 from flows.pipeline.summary import NightlySummary, StepFailed
 
 # No phoning home from the temporary Prefect server the CLI may start (and no error line when offline).
@@ -53,7 +56,7 @@ app.add_typer(sandbox_app, name="sandbox")
 
 def _mount_subcommands() -> None:
     """Command groups that live beside the modules they drive."""
-    from flows.cli import backfill
+    from flows.cli import backfill, deploy, sandbox
     from flows.cli import commissions as commissions_cli
     from flows.cli import report as report_cli
     from flows.cli import targets as targets_cli
@@ -66,6 +69,8 @@ def _mount_subcommands() -> None:
     app.add_typer(report_cli.app, name="report")
     app.add_typer(warehouse_cli.app, name="warehouse")
     app.command("backfill")(backfill.backfill_command)
+    app.command("deploy")(deploy.deploy_command)
+    sandbox_app.command("up")(sandbox.sandbox_up)
 
 
 _mount_subcommands()
@@ -102,6 +107,8 @@ def _fail(exc: BaseException) -> None:
         print_summary(summary)
     traceback.print_exception(exc, file=sys.stderr)
     console.print(f"[bold red]FAILED[/] {line}", highlight=False)
+    if hint := failure_hint(exc):
+        console.print(hint, highlight=False)
     raise typer.Exit(1)
 
 
@@ -169,15 +176,16 @@ def demo(
     _check_dataset(dataset)
     started = time.monotonic()
     try:
-        summary = run_demo(
-            home,
-            dataset=dataset,
-            seed=seed,
-            reps=reps,
-            deals=deals,  # type: ignore[arg-type]
-            run_date=run_date.date() if run_date else None,
-            resend=resend,
-        )
+        with showing_progress(console):
+            summary = run_demo(
+                home,
+                dataset=dataset,
+                seed=seed,
+                reps=reps,
+                deals=deals,  # type: ignore[arg-type]
+                run_date=run_date.date() if run_date else None,
+                resend=resend,
+            )
     except Exception as exc:
         _fail(exc)
     print_summary(summary)
@@ -194,9 +202,10 @@ def run_nightly(
     from flows.nightly import nightly
 
     try:
-        summary = nightly(
-            run_date=run_date.date() if run_date else None, full_refresh=full_refresh, resend=resend
-        )
+        with showing_progress(console):
+            summary = nightly(
+                run_date=run_date.date() if run_date else None, full_refresh=full_refresh, resend=resend
+            )
     except Exception as exc:
         _fail(exc)
     print_summary(summary)
@@ -223,22 +232,12 @@ def run_ingest(
 
     wanted = [o.strip() for o in objects.split(",")] if objects else None
     try:
-        with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
-        ) as progress:
-            bars: dict[str, int] = {}
-
-            def on_page(src: str, obj: str, rows: int) -> None:
-                if obj not in bars:
-                    bars[obj] = progress.add_task(f"{src}.{obj}", total=None)
-                progress.update(bars[obj], description=f"{src}.{obj}: {rows:,} rows")
-
+        with showing_progress(console):
             runs = ingest_flow(
                 source,
                 objects=wanted,
                 full_refresh=full_refresh,
                 since=since.replace(tzinfo=UTC) if since else None,
-                progress=on_page,
             )
     except Exception as exc:
         _fail(exc)
@@ -323,6 +322,10 @@ def sandbox_serve(
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # The project loggers log at INFO into Prefect's run log (flows/pipeline/logs.py); the terminal
+    # keeps showing warnings and errors only, under the progress display.
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(logging.WARNING)
     app()
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from flows.pipeline import progress
+
 log = logging.getLogger("salesops")
 
 
@@ -31,16 +33,23 @@ class StepFailed(RuntimeError):
 
 @contextmanager
 def step(name: str, target: str | None = None, logger: logging.Logger | None = None) -> Iterator[None]:
-    """Run a block as a named step; a failure becomes one clear line, then the trace."""
+    """Run a block as a named step; a failure becomes one clear line, then the trace.
+
+    The step's start and end are progress events (:mod:`flows.pipeline.progress`) for a watching CLI.
+    """
+    progress.emit(name, "started", target or name)
     try:
         yield
     except StepFailed:
+        progress.emit(name, "finished", target or name, detail="failed")
         raise
     except Exception as exc:
         obj = getattr(exc, "source", None) and f"{exc.source}.{exc.object}"  # IngestError names the object
         failure = StepFailed(name, obj or target, exc)
         (logger or log).error("FAILED: %s", failure)
+        progress.emit(name, "finished", target or name, detail="failed")
         raise failure from exc
+    progress.emit(name, "finished", target or name, detail="done")
 
 
 @dataclass

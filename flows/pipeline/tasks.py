@@ -17,6 +17,7 @@ from prefect.context import get_run_context
 
 from flows import commissions
 from flows.config.settings import Settings
+from flows.pipeline.runs import report_retries
 from flows.pipeline.summary import EmailSent, StepFailed, step
 from flows.reports import emailer
 from flows.reports.alerts import build_run_failed_alert
@@ -97,21 +98,24 @@ def emails_artifact(key: str, sent: list[EmailSent]) -> None:
         )
 
 
-def _alert_run_failed(
-    settings: Settings, flow_name: str, run_id: str, run_date: date | None, exc: BaseException
-):
-    """Best effort: tell the data engineers a run failed; never hides the run's own error."""
+def send_run_failed_alert(
+    settings: Settings, flow_name: str, run_id: str, run_date: date | None, error: str, *, resend: bool = True
+) -> list[EmailSent]:
+    """Best effort: tell the data engineers a run failed; never hides the run's own error.
+
+    Sent once per run id and recipient unless ``resend``: the automation's alert
+    (``flows/alerts.py``) skips whoever the failing flow already told."""
     try:
         report = build_run_failed_alert(
             settings,
             flow=flow_name,
             run_id=run_id,
             run_date=run_date,
-            error=str(exc),
+            error=error,
             recipients=alert_recipients(settings),
         )
         with Warehouse(settings.warehouse_path).connect() as conn:
-            return send(conn, settings, report, resend=True)
+            return send(conn, settings, report, resend=resend)
     except Exception as alert_exc:  # the original failure matters more
         logging.getLogger("salesops").error(
             "could not send the run-failed alert: %s: %s", type(alert_exc).__name__, alert_exc
@@ -126,7 +130,7 @@ def alert_on_failure(settings: Settings, flow_name: str, run_id: str, run_date: 
         yield
     except Exception as exc:
         if not getattr(exc, "alerted", False):
-            _alert_run_failed(settings, flow_name, run_id, run_date, exc)
+            send_run_failed_alert(settings, flow_name, run_id, run_date, str(exc))
         raise
 
 
@@ -137,7 +141,7 @@ def commissions_task(settings: Settings, run_date: date) -> int:
         return commissions.refresh_commissions(settings, run_date, in_prefect=True)
 
 
-@task(name="manager-reports")
+@task(name="manager-reports", **report_retries())
 def reports_task(settings: Settings, run_date: date, resend: bool, weekly: bool = False) -> list[EmailSent]:
     """Build and send every manager's report for ``run_date`` (daily or weekly)."""
     sent: list[EmailSent] = []

@@ -12,10 +12,11 @@ that reason).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from flows.config.settings import Settings, patched_environ
 
@@ -100,8 +101,12 @@ def run_dbt(
     run_date: date | None = None,
     in_prefect: bool = False,
     raise_on_failure: bool = True,
+    callbacks: Sequence[Callable[[Any], None]] = (),
 ) -> DbtRunResult:
-    """Invoke dbt (``build`` by default) and return per-node results; raise DbtError on failure."""
+    """Invoke dbt (``build`` by default) and return per-node results; raise DbtError on failure.
+
+    ``callbacks`` get dbt's structured events as they happen (progress displays count finished nodes).
+    """
     args = dbt_args(settings, command, run_date=run_date)
     with _dbt_environment(settings):
         if in_prefect and settings.dbt_task_per_node:
@@ -119,7 +124,7 @@ def run_dbt(
         else:
             from dbt.cli.main import dbtRunner
 
-            res = dbtRunner().invoke(args)
+            res = dbtRunner(callbacks=list(callbacks)).invoke(args)
     result = _to_result(res)
     if in_prefect and not settings.dbt_task_per_node:
         _nodes_artifact(command, result)

@@ -18,6 +18,7 @@ import duckdb
 import prefect.main  # noqa: F401  Prefect's logging set up now: inside a CliRunner call it would bind to a stream that closes
 import pytest
 import requests
+from ports_support import free_port_block
 from typer.testing import CliRunner
 
 from flows.cli.main import app
@@ -51,27 +52,8 @@ def test_unknown_dataset_is_a_clear_usage_error() -> None:
     assert "unknown dataset 'nope'" in result.output
 
 
-def _free_port_block() -> int:
-    import socket
-
-    for base in range(20000, 60000, 97):
-        socks = []
-        try:
-            for offset in range(3):
-                s = socket.socket()
-                s.bind(("127.0.0.1", base + offset))
-                socks.append(s)
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free ports")
-
-
 def test_sandbox_serve_runs_as_a_real_http_server_and_prints_credentials() -> None:
-    port = _free_port_block()
+    port = free_port_block()
     proc = subprocess.Popen(
         [
             sys.executable,
