@@ -127,6 +127,14 @@ class Settings(BaseSettings):
     run_lock_wait_seconds: float = Field(
         default=0.0, description="How long a nightly run waits for another run's lock before failing."
     )
+    task_retries: bool = Field(
+        default=True,
+        description="Prefect task retries of the steps that are safe to repeat (docs/operations.md); "
+        "false fails fast (the test suite, a run watched by hand).",
+    )
+    task_retry_delay_seconds: float | None = Field(
+        default=None, description="Replaces every task retry delay (tests make them short)."
+    )
 
     @property
     def alert_recipient_list(self) -> list[str]:

@@ -8,7 +8,6 @@ on failures a later attempt can cure (an outage, not a wrong credential or a fai
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from datetime import date, datetime
@@ -18,6 +17,7 @@ from prefect import Task
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
+from flows.config.settings import get_settings
 from flows.crm.retry import RetriesExhausted
 
 
@@ -36,8 +36,6 @@ def run_name(prefix: str, *named_by: str) -> Callable[[], str]:
 
         parts = [prefix, *(str(flow_run.parameters.get(p)) for p in named_by)]
 
-        from flows.config.settings import get_settings
-
         def today() -> date:  # as flows.pipeline.tasks.default_run_date, which imports this module
             return datetime.now(ZoneInfo(get_settings().timezone)).date()
 
@@ -51,14 +49,14 @@ def run_name(prefix: str, *named_by: str) -> Callable[[], str]:
 
 def _delays(*seconds: float) -> list[float]:
     """Retry delays; ``SALESOPS_TASK_RETRY_DELAY_SECONDS`` replaces each (tests make them short)."""
-    override = os.environ.get("SALESOPS_TASK_RETRY_DELAY_SECONDS")
-    return [float(override)] * len(seconds) if override else list(seconds)
+    override = get_settings().task_retry_delay_seconds
+    return [override] * len(seconds) if override is not None else list(seconds)
 
 
 def _retries_enabled() -> bool:
     """``SALESOPS_TASK_RETRIES=false`` (or ``0``) turns the task retries off: fail fast (tests, a run
     watched by hand). Read when a task fails, so it can be changed between runs of one process."""
-    return os.environ.get("SALESOPS_TASK_RETRIES", "true").strip().lower() not in ("0", "false", "no", "off")
+    return get_settings().task_retries
 
 
 def _causes(state: State) -> list[BaseException]:

@@ -11,12 +11,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from flows.crm.retry import RetriesExhausted
 from prefect.states import Failed
 
 from flows.cli import deploy
 from flows.cli.hints import CRM_SETTINGS_HINT, EPHEMERAL_SERVER_HINT, failure_hint
 from flows.cli.sandbox import write_env_file
+from flows.crm.retry import RetriesExhausted
 from flows.pipeline import progress, runs
 from flows.pipeline.summary import StepFailed, step
 
