@@ -16,7 +16,7 @@ from prefect.states import Failed
 from flows.cli import deploy
 from flows.cli.hints import CRM_SETTINGS_HINT, EPHEMERAL_SERVER_HINT, failure_hint
 from flows.cli.sandbox import write_env_file
-from flows.crm.retry import RetriesExhausted
+from flows.crm.retry import RetriesExhausted, Retryable
 from flows.pipeline import progress, runs
 from flows.pipeline.summary import StepFailed, step
 
@@ -50,7 +50,7 @@ def retries_on(monkeypatch) -> None:
 
 @pytest.mark.usefixtures("retries_on")
 def test_ingest_retries_on_an_outage_only() -> None:
-    outage = _wrapped(RetriesExhausted("HTTP 502", 5))
+    outage = _wrapped(RetriesExhausted("HTTP 502", 5, Retryable("HTTP 502")))
     wrong_secret = _wrapped(RuntimeError("zoho: invalid_client"))
     assert runs._crm_outage(None, None, _failed_with(outage))  # type: ignore[arg-type]
     assert not runs._crm_outage(None, None, _failed_with(wrong_secret))  # type: ignore[arg-type]
@@ -72,7 +72,9 @@ def test_publish_retries_on_file_errors_and_reports_on_transient_smtp_only() -> 
 
 def test_retries_can_be_turned_off(monkeypatch) -> None:
     monkeypatch.setenv("SALESOPS_TASK_RETRIES", "false")
-    assert not runs._crm_outage(None, None, _failed_with(_wrapped(RetriesExhausted("HTTP 502", 5))))  # type: ignore[arg-type]
+    assert not runs._crm_outage(
+        None, None, _failed_with(_wrapped(RetriesExhausted("HTTP 502", 5, Retryable("HTTP 502"))))
+    )  # type: ignore[arg-type]
 
 
 def test_retry_policies_are_bounded() -> None:
