@@ -44,18 +44,21 @@ def _warehouse():
 def close(
     period: PeriodOpt,
     closed_by: Annotated[str | None, typer.Option(help="Who approved the close (kept with it).")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Also close a month that has not ended, or has no lines.")
+    ] = False,
 ) -> None:
     """Snapshot the period's statement lines (as of the last run) into finance.closed_statement_lines.
 
     Closed lines never change; later recalculations post prior-period adjustments in the next
-    open period."""
+    open period. A month that has not ended or has no calculated line is refused without --force."""
     from flows.commissions.close import CloseError, close_period
 
     month = _period(period)
     _, connect = _warehouse()
     try:
         with connect as conn:
-            count = close_period(conn, month, closed_by)
+            count = close_period(conn, month, closed_by, force=force)
     except CloseError as exc:
         typer.echo(f"commissions close failed: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -94,16 +97,21 @@ def estimate(
 def export(
     period: PeriodOpt,
     xlsx: Annotated[
-        bool, typer.Option("--xlsx", help="Also write an XLSX (Payroll and Lines sheets).")
-    ] = False,
+        bool,
+        typer.Option("--xlsx", hidden=True, help="Accepted for old scripts: the XLSX is always written."),
+    ] = True,
     output_dir: Annotated[Path | None, typer.Option(help="Default: the reports directory.")] = None,
 ) -> None:
-    """Payroll export of the period: one row per rep (CSV, and XLSX with --xlsx)."""
-    from flows.commissions.payroll import export_period
+    """The period's payroll export, payroll_<YYYY-MM>.csv and .xlsx: one row per rep, a totals row
+    (the same files the finance summary attaches)."""
+    from flows.reports.payroll import export_period, period_status
 
     month = _period(period)
     settings, connect = _warehouse()
     with connect as conn:
-        paths = export_period(conn, month, output_dir or settings.reports_dir, xlsx=xlsx)
+        paths = export_period(conn, month, output_dir or settings.reports_dir, settings.reporting_currency)
+        status = period_status(conn, month)
     for p in paths:
         typer.echo(f"wrote {p}")
+    if status != "closed":
+        typer.echo(f"{month:%Y-%m} is not closed: the export is provisional", err=True)
