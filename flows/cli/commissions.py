@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from flows.commissions.estimator import InputError, render
+from flows.commissions.estimate_view import render
+from flows.commissions.estimator import InputError
 from flows.commissions.estimator import estimate as run_estimate
 from flows.config.commission_plan import PlanError, load_plan_file
 
@@ -81,16 +82,20 @@ def estimate(
         raise typer.BadParameter(f"{fmt!r} is not table, csv or json", param_hint="--format")
     try:
         book = load_plan_file(plan)
-        lines = run_estimate(book, credits, targets, fiscal_year_start_month=fiscal_year_start_month)
+        result = run_estimate(book, credits, targets, fiscal_year_start_month=fiscal_year_start_month)
     except (PlanError, InputError) as exc:
         typer.echo(f"commissions estimate failed: {exc}", err=True)
         raise typer.Exit(1) from None
-    text = render(lines, fmt)
+    text = render(result, fmt)
     if output is not None:
-        output.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {len(lines)} lines to {output}")
+        # a CSV file gets a byte-order mark so Excel reads it as UTF-8 (Chinese names)
+        output.write_text(text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
+        typer.echo(f"wrote {len(result.lines)} lines to {output}")
     else:
         typer.echo(text, nl=False)
+    if fmt == "csv" or (fmt == "table" and output is not None):  # JSON carries them; tables show them
+        for w in result.warnings:
+            typer.echo(f"warning: [{w.warning_code}] {w.message}", err=True)
 
 
 @app.command()

@@ -13,10 +13,11 @@ from typing import Any
 import duckdb
 
 from flows.config.settings import Settings
+from flows.reports.commission_data import warning_rows
 from flows.reports.common import render
 from flows.reports.formatting import Fmt
 from flows.reports.model import FINANCE_KIND, Report
-from flows.reports.payroll import payroll_files, payroll_rows
+from flows.reports.payroll import payroll_files, payroll_rows, period_status
 from flows.reports.recipients import RecipientsConfig, load_recipients
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ def build_finance_summary(
         log.warning("no finance recipients (recipients.yml lists.finance): no finance summary")
         return []
     rows = payroll_rows(conn, month, settings.reporting_currency)
+    provisional = period_status(conn, month) != "closed"
+    warnings = [{"code": w["warning_code"], "message": w["message"]} for w in warning_rows(conn, month)]
     attachments = payroll_files(conn, month, rows, settings.reporting_currency)
     teams = _team_totals(rows)
     by_language: dict[str, list[str]] = {}
@@ -48,7 +51,11 @@ def build_finance_summary(
         by_language.setdefault(recipients.language_for(address), []).append(address)
     out = []
     for language, group in by_language.items():
-        context = _finance_context(Fmt(language, settings.reporting_currency), month, rows, teams)
+        fmt = Fmt(language, settings.reporting_currency)
+        context = _finance_context(fmt, month, rows, teams)
+        context |= {"provisional": provisional, "warnings": warnings}
+        if provisional:  # the month is not closed: the amounts can still change
+            context["subject"] += fmt.t("provisional_tag")
         out.append(
             Report(
                 kind=FINANCE_KIND,

@@ -95,6 +95,15 @@ def _draw_balances(conn, ledger: Ledger, month: date) -> dict[str, Decimal]:
     }
 
 
+def draw_balances(conn: duckdb.DuckDBPyConnection, month: date) -> dict[str, Decimal]:
+    """Recoverable draw balance per rep after ``month`` (reps without one are left out)."""
+    try:
+        ledger = ledger_for(conn, month.replace(day=1))
+    except LookupError:
+        return {}
+    return {r: b for r, b in _draw_balances(conn, ledger, month.replace(day=1)).items() if b}
+
+
 def _new_row(month: date, status: str, rep_id: str, currency: str, names: dict) -> dict:
     return {
         "period_month": month,
