@@ -53,4 +53,5 @@ def canonical_inputs(
     keyed: dict[tuple[str, date], Decimal] = {}
     for (rep_id, period), amount in targets.items():
         keyed.setdefault((one(rep_id), period), amount)
+        merged.setdefault(one(rep_id), Rep(one(rep_id)))  # a rep known only from a target
     return same, merged, keyed

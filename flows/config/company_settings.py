@@ -1,4 +1,4 @@
-"""``config/settings.yml``: fiscal year, reporting currency, time zones, target split, calendar countries.
+"""``config/settings.yml``: fiscal year, reporting currency, time zones, target splits, calendar countries.
 
 The file is optional and every key has a default; unknown keys are rejected (they are typos). An
 error names the file, the line of the settings mapping (or of ``calendar_region_countries`` for
@@ -19,6 +19,7 @@ from flows.config.rows import validate
 from flows.config.yaml_lines import line_of, load_yaml
 
 TARGET_MONTH_SPLITS = ("equal", "distribution", "working_days")
+TARGET_DAY_SPLITS = ("working_days", "calendar_days")
 
 
 class CompanySettings(BaseModel):
@@ -32,6 +33,7 @@ class CompanySettings(BaseModel):
     zoho_timezone: str = "America/Los_Angeles"
     fxiaoke_timezone: str = "Asia/Shanghai"
     target_month_split: str = "equal"
+    target_day_split: str = "working_days"  # month -> day: the working days, or every calendar day
     calendar_default_country: str = "CN"
     calendar_region_countries: dict[str, str] = {}
 
@@ -65,6 +67,13 @@ class CompanySettings(BaseModel):
     def _split(cls, value: Any) -> str:
         if value not in TARGET_MONTH_SPLITS:
             raise ValueError(f"{value!r} is not one of {', '.join(TARGET_MONTH_SPLITS)}")
+        return value
+
+    @field_validator("target_day_split", mode="before")
+    @classmethod
+    def _day_split(cls, value: Any) -> str:
+        if value not in TARGET_DAY_SPLITS:
+            raise ValueError(f"{value!r} is not one of {', '.join(TARGET_DAY_SPLITS)}")
         return value
 
     @field_validator("calendar_region_countries", mode="before")
