@@ -214,7 +214,8 @@ def payroll_xlsx(rows: list[dict], lines: list[dict]) -> bytes:
 def month_lines(conn: duckdb.DuckDBPyConnection, month: date) -> list[dict]:
     """Every statement line of ``month``, from the same table as the payroll rows."""
     ledger = ledger_for(conn, month.replace(day=1))
-    drop = " exclude (run_date, calculated_at, closed_at)" if ledger.status == "closed" else ""
+    bookkeeping = sorted({"run_date", "calculated_at", "closed_at"} & columns(conn, ledger.lines))
+    drop = f" exclude ({', '.join(bookkeeping)})" if bookkeeping else ""
     return dicts(
         conn,
         f"select *{drop} from {ledger.lines} where period_month = ? order by rep_id, commission_line_id",
