@@ -115,6 +115,51 @@ def _assignment_matches(a: Assignment, rep: Rep) -> bool:
     return a.role == rep.role
 
 
+def _never_assigned(book: PlanBook, rep: Rep) -> bool:
+    return book.assignments is not None and not any(_assignment_matches(a, rep) for a in book.assignments)
+
+
+def _credit_warnings(book: PlanBook, credits: list[Credit], reps: dict[str, Rep]) -> list[PayWarning]:
+    """One warning per direct credit no plan pays; roll-up credits (derived for every manager)
+    are summed per manager and month, and left out for a person the file never assigns (a company
+    that pays no overrides assigns no manager)."""
+    out = []
+    rollups: dict[tuple[str, date], list[Credit]] = defaultdict(list)
+    for c in credits:
+        rep = reps[c.rep_id]
+        if rep.left_on is not None and c.credit_date > rep.left_on:
+            continue  # documented: earned only while employed
+        if book.plan_for(rep_id=rep.rep_id, email=rep.email, role=rep.role, day=c.credit_date) is not None:
+            continue
+        if c.kind == "rollup":
+            if not _never_assigned(book, rep):
+                rollups[(c.rep_id, month_start(c.credit_date))].append(c)
+            continue
+        out.append(
+            PayWarning(
+                "unmatched_credit",
+                month_start(c.credit_date),
+                c.rep_id,
+                c.credit_id,
+                f"credit {c.credit_id} of {c.rep_id} on {c.credit_date} ({c.amount}) is not paid: "
+                f"{_why_unpaid(book, rep, c.credit_date)}",
+            )
+        )
+    for (rep_id, period), group in sorted(rollups.items()):
+        total = sum((c.amount for c in group), ZERO)
+        out.append(
+            PayWarning(
+                "unmatched_credit",
+                period,
+                rep_id,
+                f"roll-up {rep_id} {period:%Y-%m}",
+                f"{len(group)} roll-up credit(s) of {rep_id} in {period:%Y-%m} ({total}) are not paid: "
+                f"{_why_unpaid(book, reps[rep_id], group[0].credit_date)}",
+            )
+        )
+    return out
+
+
 def input_warnings(
     book: PlanBook,
     credits: Iterable[Credit],
@@ -128,22 +173,7 @@ def input_warnings(
     credits, reps, targets = canonical_inputs(list(credits), dict(reps or {}), dict(targets or {}))
     for c in credits:
         reps.setdefault(c.rep_id, Rep(c.rep_id))
-    out = []
-    for c in credits:
-        rep = reps[c.rep_id]
-        if rep.left_on is not None and c.credit_date > rep.left_on:
-            continue  # documented: earned only while employed
-        if book.plan_for(rep_id=rep.rep_id, email=rep.email, role=rep.role, day=c.credit_date) is None:
-            out.append(
-                PayWarning(
-                    "unmatched_credit",
-                    month_start(c.credit_date),
-                    c.rep_id,
-                    c.credit_id,
-                    f"credit {c.credit_id} of {c.rep_id} on {c.credit_date} ({c.amount}) is not paid: "
-                    f"{_why_unpaid(book, rep, c.credit_date)}",
-                )
-            )
+    out = _credit_warnings(book, credits, reps)
     credited = {c.rep_id for c in credits}
     for rep_id, period in sorted(targets):
         rep = reps.get(rep_id, Rep(rep_id))

@@ -166,3 +166,32 @@ def test_a_file_without_assignments_puts_each_rep_on_the_first_effective_plan_an
     found = pay_warnings(book, credits, {}, {}, lines)
     assert codes(found) == [("unassigned_plans", "SPIF"), ("no_target", "AE v1 bookings")]
     assert "first plan in file order" in found[0].message
+
+
+def test_rollup_credits_are_summed_per_manager_and_month_and_silent_for_a_manager_never_assigned():
+    # roll-up credits are derived for every manager; a file that assigns no manager pays no
+    # overrides, so they are not warned. A manager whose assignment ended gets one warning a month.
+    book = parse_plan_text(
+        TIERED
+        + """
+assignments:
+  - {plan_id: AE, role: rep, valid_from: 2026-01-01}
+  - {plan_id: AE, rep_id: mia, valid_from: 2026-01-01, valid_to: 2026-10-01}
+"""
+    )
+    reps = {
+        "ann": Rep("ann", role="rep"),
+        "mia": Rep("mia", role="manager"),
+        "max": Rep("max", role="manager"),
+    }
+    credits = [
+        credit("A>mia", "2026-10-03", "1000.00", "mia", kind="rollup"),
+        credit("B>mia", "2026-10-09", "500.00", "mia", kind="rollup"),
+        credit("A>max", "2026-10-03", "1000.00", "max", kind="rollup"),
+    ]
+    found = pay_warnings(book, credits, reps, {}, calculate(book, credits, reps))
+    assert codes(found) == [("unmatched_credit", "roll-up mia 2026-10")]
+    assert found[0].message == (
+        "2 roll-up credit(s) of mia in 2026-10 (1500.00) are not paid: "
+        "no assignment covers the rep on that date"
+    )
