@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
 
 from flows.config import fields
 from flows.config.errors import ConfigError, where
@@ -62,18 +62,12 @@ class CompanySettings(BaseModel):
             raise ValueError("a time zone name is required")
         return value
 
-    @field_validator("target_month_split", mode="before")
+    @field_validator("target_month_split", "target_day_split", mode="before")
     @classmethod
-    def _split(cls, value: Any) -> str:
-        if value not in TARGET_MONTH_SPLITS:
-            raise ValueError(f"{value!r} is not one of {', '.join(TARGET_MONTH_SPLITS)}")
-        return value
-
-    @field_validator("target_day_split", mode="before")
-    @classmethod
-    def _day_split(cls, value: Any) -> str:
-        if value not in TARGET_DAY_SPLITS:
-            raise ValueError(f"{value!r} is not one of {', '.join(TARGET_DAY_SPLITS)}")
+    def _split(cls, value: Any, info: ValidationInfo) -> str:
+        choices = TARGET_MONTH_SPLITS if info.field_name == "target_month_split" else TARGET_DAY_SPLITS
+        if value not in choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
         return value
 
     @field_validator("calendar_region_countries", mode="before")
