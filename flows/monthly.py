@@ -1,16 +1,18 @@
 """The Prefect flow ``salesops-monthly-commissions``: the month-end commission run (finance marts,
-CSV export, one statement per rep, the finance summary with payroll CSV + XLSX)."""
+close of the month, CSV export, one statement per rep, the finance summary with payroll CSV + XLSX)."""
 
 from __future__ import annotations
 
-import csv
 import os
 from datetime import date
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
+from flows.commissions.close import close_period
+from flows.commissions.tables import closed_periods
 from flows.config.settings import Settings, get_settings
+from flows.exports.spreadsheet import csv_bytes
 from flows.pipeline.logs import route_project_logs
 from flows.pipeline.runs import run_name
 from flows.pipeline.summary import EmailSent, StepFailed, step
@@ -28,6 +30,7 @@ from flows.pipeline.tasks import (
 from flows.quality.gate import run_checks
 from flows.reports.finance import build_finance_summary
 from flows.reports.model import previous_month
+from flows.reports.payroll import export_period
 from flows.reports.statements import build_commission_statements
 from flows.warehouse.database import Warehouse
 from flows.warehouse.dbt_runner import run_dbt
@@ -57,15 +60,20 @@ def finance_task(settings: Settings, month: date, resend: bool) -> list[EmailSen
 
 
 @flow(name="salesops-monthly-commissions", flow_run_name=run_name("monthly-commissions"), log_prints=True)
-def monthly_commissions(run_date: date | None = None, resend: bool = False, send_reports: bool = True) -> str:
+def monthly_commissions(
+    run_date: date | None = None, resend: bool = False, send_reports: bool = True, close: bool = True
+) -> str:
     """Commission close for the month before ``run_date``: rebuild the finance marts, gate them,
-    export that month's lines as CSV, then e-mail one statement per rep and the finance summary
-    (payroll CSV + XLSX). Returns the CSV export's path. A failed statement does not stop the
-    others or the finance summary; the run fails at the end, naming every failed recipient."""
+    close the month (unless ``close`` is false or it is closed already), export its lines and the
+    payroll (CSV + XLSX), then e-mail one statement per rep and the finance summary. Returns the
+    lines export's path. A failed statement does not stop the others or the finance summary; the
+    run fails at the end, naming every failed recipient. Without ``close``, the statements and
+    the summary say the month is provisional."""
     settings = get_settings()
     settings.ensure_dirs()
     route_project_logs()
-    month = previous_month(run_date or default_run_date(settings))
+    day = run_date or default_run_date(settings)
+    month = previous_month(day)
     run_id = current_run_id()
     with (
         locked(settings, "monthly-commissions", OTHER_FLOWS_LOCK_WAIT_SECONDS),
@@ -73,7 +81,7 @@ def monthly_commissions(run_date: date | None = None, resend: bool = False, send
     ):
         with step("dbt build", "marts.finance", get_run_logger()):
             run_dbt(settings, ["build", "--select", "+marts.finance"], run_date=month, in_prefect=True)
-        commissions_task(settings, run_date or default_run_date(settings))
+        commissions_task(settings, day)
         with Warehouse(settings.warehouse_path).connect() as conn:
             gate = run_checks(
                 conn,
@@ -85,6 +93,11 @@ def monthly_commissions(run_date: date | None = None, resend: bool = False, send
                 raise StepFailed(
                     "data checks", "marts_commissions", "; ".join(r.label for r in gate.critical_failures)
                 )
+            if close and month not in closed_periods(conn):
+                with step("close", f"{month:%Y-%m}", get_run_logger()):
+                    # a month without lines closes too (nothing to pay is a result as well)
+                    close_period(conn, month, f"monthly flow {run_id}", today=day, force=True)
+            export_period(conn, month, settings.reports_dir, settings.reporting_currency)
             cursor = conn.execute(
                 "select * from marts.fct_commissions where period_month = ? "
                 "order by rep_id, commission_line_id",
@@ -94,10 +107,7 @@ def monthly_commissions(run_date: date | None = None, resend: bool = False, send
             rows = cursor.fetchall()
         path = settings.reports_dir / f"commissions_{month:%Y-%m}.csv"
         tmp = path.with_name(f".{path.name}.tmp")
-        with tmp.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(columns)
-            writer.writerows(rows)
+        tmp.write_bytes(csv_bytes(columns, rows))
         os.replace(tmp, path)
         create_table_artifact(
             key="commission-lines",

@@ -36,6 +36,7 @@ from flows.pipeline.tasks import (
 from flows.quality.gate import run_checks
 from flows.quality.results import GateResult
 from flows.reports.alerts import build_alert_report
+from flows.reports.commission_data import warning_rows
 from flows.reports.recipients import alert_recipients
 from flows.warehouse import publish
 from flows.warehouse.database import Warehouse, ingest_run_as_dict
@@ -180,6 +181,7 @@ def nightly(
         commissions_task(settings, run_date)
         with Warehouse(settings.warehouse_path).connect() as conn:
             summary.marts = mart_row_counts(conn)
+            summary.commission_warnings = [w["message"] for w in warning_rows(conn)]
         _gate(settings, summary, gate_task(settings, summary.run_id, "marts"))
         summary.published = publish_task(settings, summary.run_id, run_date)
         summary.quarantined = len(raw_gate.quarantined)

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from flows.commissions.estimator import InputError, render
+from flows.commissions.estimate_view import render
+from flows.commissions.estimator import InputError
 from flows.commissions.estimator import estimate as run_estimate
 from flows.commissions.hierarchy import HierarchyError
 from flows.config.commission_plan import PlanError, load_plan_file
@@ -45,18 +46,21 @@ def _warehouse():
 def close(
     period: PeriodOpt,
     closed_by: Annotated[str | None, typer.Option(help="Who approved the close (kept with it).")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Also close a month that has not ended, or has no lines.")
+    ] = False,
 ) -> None:
     """Snapshot the period's statement lines (as of the last run) into finance.closed_statement_lines.
 
     Closed lines never change; later recalculations post prior-period adjustments in the next
-    open period."""
+    open period. A month that has not ended or has no calculated line is refused without --force."""
     from flows.commissions.close import CloseError, close_period
 
     month = _period(period)
     _, connect = _warehouse()
     try:
         with connect as conn:
-            count = close_period(conn, month, closed_by)
+            count = close_period(conn, month, closed_by, force=force)
     except CloseError as exc:
         typer.echo(f"commissions close failed: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -83,34 +87,43 @@ def estimate(
         raise typer.BadParameter(f"{fmt!r} is not table, csv or json", param_hint="--format")
     try:
         book = load_plan_file(plan)
-        lines = run_estimate(
+        result = run_estimate(
             book, credits, targets, fiscal_year_start_month=fiscal_year_start_month, hierarchy_csv=hierarchy
         )
     except (PlanError, InputError, HierarchyError) as exc:
         typer.echo(f"commissions estimate failed: {exc}", err=True)
         raise typer.Exit(1) from None
-    text = render(lines, fmt)
+    text = render(result, fmt)
     if output is not None:
-        output.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {len(lines)} lines to {output}")
+        # a CSV file gets a byte-order mark so Excel reads it as UTF-8 (Chinese names)
+        output.write_text(text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
+        typer.echo(f"wrote {len(result.lines)} lines to {output}")
     else:
         typer.echo(text, nl=False)
+    if fmt == "csv" or (fmt == "table" and output is not None):  # JSON carries them; tables show them
+        for w in result.warnings:
+            typer.echo(f"warning: [{w.warning_code}] {w.message}", err=True)
 
 
 @app.command()
 def export(
     period: PeriodOpt,
     xlsx: Annotated[
-        bool, typer.Option("--xlsx", help="Also write an XLSX (Payroll and Lines sheets).")
-    ] = False,
+        bool,
+        typer.Option("--xlsx", hidden=True, help="Accepted for old scripts: the XLSX is always written."),
+    ] = True,
     output_dir: Annotated[Path | None, typer.Option(help="Default: the reports directory.")] = None,
 ) -> None:
-    """Payroll export of the period: one row per rep (CSV, and XLSX with --xlsx)."""
-    from flows.commissions.payroll import export_period
+    """The period's payroll export, payroll_<YYYY-MM>.csv and .xlsx: one row per rep, a totals row
+    (the same files the finance summary attaches)."""
+    from flows.reports.payroll import export_period, period_status
 
     month = _period(period)
     settings, connect = _warehouse()
     with connect as conn:
-        paths = export_period(conn, month, output_dir or settings.reports_dir, xlsx=xlsx)
+        paths = export_period(conn, month, output_dir or settings.reports_dir, settings.reporting_currency)
+        status = period_status(conn, month)
     for p in paths:
         typer.echo(f"wrote {p}")
+    if status != "closed":
+        typer.echo(f"{month:%Y-%m} is not closed: the export is provisional", err=True)

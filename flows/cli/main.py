@@ -33,7 +33,7 @@ from rich.table import Table
 
 from flows.cli.hints import failure_hint
 from flows.cli.progress import showing_progress
-from flows.pipeline.summary import NightlySummary, StepFailed
+from flows.pipeline.summary import COMMISSION_WARNINGS_SHOWN, NightlySummary, StepFailed
 
 # No phoning home from the temporary Prefect server the CLI may start (and no error line when offline).
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -143,6 +143,10 @@ def print_summary(summary: NightlySummary) -> None:
         console.print(f"  [red]critical[/] {item}")
     for item in summary.warnings:
         console.print(f"  [yellow]warning[/] {item}")
+    if summary.commission_warnings:  # the full list: marts.fct_commission_warnings
+        console.print(f"Commission warnings: [yellow]{len(summary.commission_warnings)}[/]")
+        for item in summary.commission_warnings[:COMMISSION_WARNINGS_SHOWN]:
+            console.print(f"  [yellow]warning[/] {item}")
     emails = Table(title="Emails", title_justify="left")
     for col in ("status", "recipient", "subject"):
         emails.add_column(col)

@@ -1,4 +1,4 @@
-"""Commissions: plan files, the engine, period close, payroll export and the estimator.
+"""Commissions: plan files, the engine, period close and the estimator.
 
 Entry points:
 
@@ -7,7 +7,7 @@ Entry points:
 * ``run_engine(conn, settings, run_date)`` - the nightly step, after dbt built the credits
   (``intermediate.int_credit_lines``, ``int_commission_rep_months``) and before
   ``marts.fct_commissions`` is built; writes ``finance.commission_lines``.
-* ``close_period(conn, period)`` / ``export_period(conn, period, out_dir, xlsx=...)``.
+* ``close_period(conn, period)``; the payroll export is :mod:`flows.reports.payroll`.
 * ``calculate(book, credits, reps, targets)`` - the engine itself (also behind ``estimate``).
 * ``reconcile(conn)`` - reconciliation failures (empty list = reconciled).
 """
@@ -17,7 +17,6 @@ from flows.commissions.engine import calculate
 from flows.commissions.ledger import run_engine
 from flows.commissions.lines import Credit, Line, Rep
 from flows.commissions.money import money
-from flows.commissions.payroll import export_period
 from flows.commissions.reconcile import reconcile
 from flows.commissions.refresh import refresh_commissions
 from flows.config.commission_plan import PlanBook, PlanError, load_plan_file
@@ -30,7 +29,6 @@ __all__ = [
     "Rep",
     "calculate",
     "close_period",
-    "export_period",
     "load_plan_file",
     "money",
     "reconcile",

@@ -3,7 +3,10 @@ balance is recovered from later earnings above the draw."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date
+from decimal import Decimal
 
 from flows.commissions.lines import Line, Rep, RepState
 from flows.commissions.money import ZERO, prorate
@@ -63,3 +66,19 @@ def draw_lines(
                 )
             ]
     return []
+
+
+def draw_balances(lines: Iterable[Line]) -> dict[tuple[str, date], Decimal]:
+    """Recoverable draw balance per (rep, period) after the period: top-ups (``draw`` lines of a
+    recoverable draw) minus recoveries so far - for statements and the estimator, which would
+    otherwise show it only inside the explanation text."""
+    by_period: dict[tuple[str, date], Decimal] = defaultdict(lambda: ZERO)
+    for ln in lines:
+        if ln.component_type == "recoverable_draw":
+            by_period[(ln.rep_id, ln.period_month)] += ln.commission_amount
+    out: dict[tuple[str, date], Decimal] = {}
+    running: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for rep_id, period in sorted(by_period):
+        running[rep_id] += by_period[(rep_id, period)]
+        out[(rep_id, period)] = running[rep_id]
+    return out

@@ -18,6 +18,7 @@ from flows.commissions.caps import cap_lines
 from flows.commissions.clawbacks import clawbacks
 from flows.commissions.components import attainment_of, component_lines
 from flows.commissions.draws import draw_lines
+from flows.commissions.identity import canonical_inputs
 from flows.commissions.lines import Credit, Line, Rep, RepState
 from flows.commissions.money import ZERO, month_start, next_month, prorate
 from flows.commissions.periods import period_months, period_start
@@ -46,7 +47,7 @@ def calculate(
     """
     reps = dict(reps or {})
     targets = dict(targets or {})
-    credits = list(credits)
+    credits, reps, targets = canonical_inputs(list(credits), reps, targets)  # 'Ann' is 'ann'
     for c in credits:
         reps.setdefault(c.rep_id, Rep(c.rep_id))
     by_rep_period: dict[tuple[str, date], list[tuple[Credit, PlanVersion]]] = defaultdict(list)

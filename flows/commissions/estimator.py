@@ -16,25 +16,27 @@ Credits CSV (header row; spreadsheet numbering in errors: the header is row 1):
 | reversed_on | no | YYYY-MM-DD the deal was cancelled/refunded: clawback in that period |
 | level | no | roll-up level of a ``rollup`` row (1 = the rep's manager); or give ``--hierarchy`` |
 | rep_email, role | no | resolve the plan's assignments; role defaults to ``rep`` (a plan file without
-  assignments puts every rep on every plan) |
+  assignments puts every rep on the first plan, in file order, effective on the credit date) |
 
 Targets CSV: ``rep_id, period (YYYY-MM), target_amount`` and optionally ``hired_on``, ``left_on``
-(YYYY-MM-DD; the target and any draw are prorated by the days employed).
+(YYYY-MM-DD; the target and any draw are prorated by the days employed). Rep ids match the
+credits' case- and whitespace-insensitively (``Ann`` is ``ann``); the display: :mod:`estimate_view`.
 """
 
 from __future__ import annotations
 
 import csv
-import json
-from collections import defaultdict
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from flows.commissions.engine import calculate
+from flows.commissions.estimate_view import Estimate
 from flows.commissions.hierarchy import with_hierarchy
-from flows.commissions.lines import LINE_COLUMNS, Credit, Line, Rep
+from flows.commissions.identity import rep_key
+from flows.commissions.lines import Credit, Rep
 from flows.commissions.money import CENT, money
+from flows.commissions.pay_warnings import pay_warnings
 from flows.config.commission_plan import PlanBook
 
 
@@ -142,8 +144,8 @@ def read_targets(path: Path, reps: dict[str, Rep]) -> dict[tuple[str, date], Dec
         if amount < 0 or amount != amount.quantize(CENT):
             raise InputError(f"{where}, field target_amount: must be >= 0 with at most 2 decimals")
         rep_id = row["rep_id"]
-        if (rep_id, period) in targets:
-            raise InputError(f"{where}: {rep_id} {period:%Y-%m} appears twice")
+        if any(rep_key(r) == rep_key(rep_id) and p == period for r, p in targets):
+            raise InputError(f"{where}: {rep_id} {period:%Y-%m} appears twice (rep ids ignore case)")
         targets[(rep_id, period)] = amount
         hired = _day(row["hired_on"], f"{where}, field hired_on") if row.get("hired_on") else None
         left = _day(row["left_on"], f"{where}, field left_on") if row.get("left_on") else None
@@ -159,77 +161,14 @@ def estimate(
     *,
     fiscal_year_start_month: int = 1,
     hierarchy_csv: Path | None = None,
-) -> list[Line]:
-    """Statement lines for the credits of a CSV under a plan book - the nightly's engine. With a
-    hierarchy CSV, every level above a credited rep gets roll-up credit, as in the nightly."""
+) -> Estimate:
+    """Statement lines for the credits of a CSV under a plan book - the nightly's engine - and the
+    warnings about them (:mod:`flows.commissions.pay_warnings`). With a hierarchy CSV, every level
+    above a credited rep gets roll-up credit, as in the nightly."""
     credits, reps = read_credits(Path(credits_csv))
     if hierarchy_csv is not None:
         credits = with_hierarchy(credits, reps, Path(hierarchy_csv))
     targets = read_targets(Path(targets_csv), reps) if targets_csv else {}
-    return calculate(book, credits, reps, targets, fiscal_year_start_month=fiscal_year_start_month)
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
-
-
-def render(lines: list[Line], fmt: str = "table") -> str:
-    if fmt == "json":
-        totals: dict[tuple[str, date], Decimal] = defaultdict(lambda: Decimal("0.00"))
-        for ln in lines:
-            totals[(ln.rep_id, ln.period_month)] += ln.commission_amount
-        return json.dumps(
-            {
-                "lines": [
-                    {c: _cell(v) or None for c, v in zip(LINE_COLUMNS, ln.as_row(), strict=True)}
-                    for ln in lines
-                ],
-                "totals": [
-                    {"rep_id": r, "period_month": p.isoformat(), "total_amount": str(t)}
-                    for (r, p), t in sorted(totals.items())
-                ],
-            },
-            indent=2,
-            ensure_ascii=False,
-        )
-    if fmt == "csv":
-        import io
-
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(LINE_COLUMNS)
-        for ln in lines:
-            writer.writerow([_cell(v) for v in ln.as_row()])
-        return buf.getvalue()
-    cols = (
-        "period_month",
-        "rep_id",
-        "deal_id",
-        "line_type",
-        "component",
-        "tier_number",
-        "rate",
-        "base_amount",
-        "commission_amount",
-    )
-    table = [list(cols)] + [[_cell(getattr(ln, c)) for c in cols] for ln in lines]
-    totals = defaultdict(lambda: Decimal("0.00"))
-    for ln in lines:
-        totals[(ln.rep_id, ln.period_month)] += ln.commission_amount
-    widths = [max(len(r[i]) for r in table) for i in range(len(cols))]
-    out = [
-        "  ".join(
-            v.rjust(w) if i >= 6 else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True))
-        )
-        for r in table
-    ]
-    out.insert(1, "  ".join("-" * w for w in widths))
-    out.append("")
-    out.append("Totals (rep x period):")
-    for (rep, period), total in sorted(totals.items()):
-        out.append(f"  {period:%Y-%m}  {rep}  {total}")
-    return "\n".join(out) + "\n"
+    lines = calculate(book, credits, reps, targets, fiscal_year_start_month=fiscal_year_start_month)
+    found = pay_warnings(book, credits, reps, targets, lines, targets_need_credits=True)
+    return Estimate(lines, found)

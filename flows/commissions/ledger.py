@@ -20,6 +20,7 @@ from flows.commissions.engine import calculate
 from flows.commissions.hierarchy import Hierarchy, HierarchyVersion, level_of, with_rollups
 from flows.commissions.lines import Credit, Line, Rep
 from flows.commissions.money import ZERO, month_start, next_month
+from flows.commissions.pay_warnings import pay_warnings
 from flows.commissions.tables import (
     CLOSED,
     closed_periods,
@@ -28,6 +29,7 @@ from flows.commissions.tables import (
     find_table,
     line_from_row,
     write_lines,
+    write_warnings,
 )
 from flows.config.commission_plan import PlanBook, load_plan_file
 
@@ -306,4 +308,6 @@ def run_engine(conn: duckdb.DuckDBPyConnection, settings, run_date: date | None 
         fiscal_year_start_month=_fiscal_year_start_month(settings),
     )
     write_lines(conn, ledger, run_date)
+    found = pay_warnings(book, credits, reps, targets, ledger)
+    write_warnings(conn, [w.as_row() for w in found], run_date)
     return len(ledger)

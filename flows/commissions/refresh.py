@@ -8,7 +8,7 @@ from flows.commissions.ledger import run_engine
 from flows.commissions.reconcile import ReconciliationError, reconcile
 
 #: what dbt must rebuild after the engine wrote ``finance.commission_lines``
-DBT_SELECT_AFTER_ENGINE = "fct_commissions+"
+DBT_SELECT_AFTER_ENGINE = "fct_commissions+ fct_commission_warnings"
 
 
 def refresh_commissions(settings, run_date: date, *, in_prefect: bool = False) -> int:

@@ -1,6 +1,7 @@
 """The finance tables the commission engine owns (schema ``finance``, never written by dbt):
 ``commission_lines`` (the ledger as of the last engine run), ``closed_statement_lines`` (the
-insert-only snapshots of closed periods) and ``commission_periods`` (docs/commission_engine.md).
+insert-only snapshots of closed periods), ``commission_periods`` and ``commission_warnings``
+(what the last run could not pay or would pay suspiciously; docs/commission_engine.md).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ SCHEMA = "finance"
 LINES = f"{SCHEMA}.commission_lines"
 CLOSED = f"{SCHEMA}.closed_statement_lines"
 PERIODS = f"{SCHEMA}.commission_periods"
+WARNINGS = f"{SCHEMA}.commission_warnings"
 
 _COLUMN_TYPES = {
     "commission_line_id": "varchar not null",
@@ -122,6 +124,27 @@ def write_lines(conn, lines: list[Line], run_date: date) -> None:
                 conn.execute(f"insert into {LINES} by name select * from _commission_lines_rows")
             finally:
                 conn.unregister("_commission_lines_rows")
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+
+
+def write_warnings(conn, rows: list[tuple], run_date: date) -> None:
+    """Replace ``finance.commission_warnings`` with ``rows`` (warning_code, period_month, rep_id,
+    subject, message) of this run."""
+    conn.execute(f"create schema if not exists {SCHEMA}")
+    conn.execute(
+        f"create table if not exists {WARNINGS} (warning_code varchar not null, period_month date, "
+        "rep_id varchar, subject varchar not null, message varchar not null, run_date date)"
+    )
+    conn.execute("begin transaction")
+    try:
+        conn.execute(f"delete from {WARNINGS}")
+        if rows:
+            conn.executemany(
+                f"insert into {WARNINGS} values (?, ?, ?, ?, ?, ?)", [(*r, run_date) for r in rows]
+            )
         conn.execute("commit")
     except BaseException:
         conn.execute("rollback")

@@ -239,6 +239,34 @@ def _first_of_month(value: date | None) -> date | None:
     return value
 
 
+def _percent_rates(data: Any) -> Any:
+    """``rate_unit: percent``: every rate is written in percent (``5`` = 5 %) and divided by 100
+    here, so the engine always sees fractions (the default unit: ``0.05`` = 5 %)."""
+    if not isinstance(data, dict) or data.get("rate_unit") != "percent":
+        return data
+
+    def pct(value: Any) -> Any:
+        value = _dec(value)
+        return value / 100 if isinstance(value, Decimal) else value
+
+    data = dict(data)
+    components = []
+    for comp in data.get("components") or []:
+        if isinstance(comp, dict):
+            comp = dict(comp)
+            if "rate" in comp:
+                comp["rate"] = pct(comp["rate"])
+            if isinstance(comp.get("tiers"), list):
+                comp["tiers"] = [
+                    {**t, "rate": pct(t["rate"])} if isinstance(t, dict) and "rate" in t else t
+                    for t in comp["tiers"]
+                ]
+        components.append(comp)
+    if "components" in data:
+        data["components"] = components
+    return data
+
+
 class PlanVersion(_Strict):
     plan_id: str = Field(min_length=1)
     version: int = Field(ge=1, strict=True)
@@ -247,11 +275,17 @@ class PlanVersion(_Strict):
     effective_to: date | None = None
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     credit_on: Literal["booking", "collection"] = "booking"
+    rate_unit: Literal["fraction", "percent"] = "fraction"  # percent: rates written as 5 for 5 %
     components: list[Component] = Field(min_length=1)
     draw: Draw | None = None
     caps: Caps | None = None  # plan-level caps over all components (per deal, period, year)
 
     _m = field_validator("effective_from", "effective_to")(_first_of_month)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rate_unit(cls, data: Any) -> Any:
+        return _percent_rates(data)
 
     @model_validator(mode="after")
     def _check(self) -> PlanVersion:
@@ -319,8 +353,9 @@ def _overlaps(a_from: date, a_to: date | None, b_from: date, b_to: date | None) 
 
 
 class PlanBook(_Strict):
-    """Every plan version of a file plus the assignments. Without assignments, every rep is on
-    every plan (useful for ``commissions estimate``)."""
+    """Every plan version of a file plus the assignments. Without assignments (useful for
+    ``commissions estimate``), every rep is on the first plan, in file order, that has a version
+    effective on the day (``plan_for``)."""
 
     plans: list[PlanVersion] = Field(min_length=1)
     assignments: list[Assignment] | None = None
@@ -361,14 +396,14 @@ class PlanBook(_Strict):
         over a role assignment; the version is the one effective on ``day``."""
         if self.assignments is None:
             candidates = [p.plan_id for p in self.plans]
-        else:
-            email = (email or "").lower()
+        else:  # ids and e-mails match case- and whitespace-insensitively ('Ann' is 'ann')
+            email, rep_key = (email or "").strip().lower(), rep_id.strip().casefold()
             hits = [
                 a
                 for a in self.assignments
                 if a.covers(day)
                 and (
-                    a.rep_id == rep_id
+                    (a.rep_id is not None and a.rep_id.strip().casefold() == rep_key)
                     or (a.rep_email is not None and a.rep_email == email)
                     or (a.role is not None and a.role == role)
                 )

@@ -1,4 +1,4 @@
-"""``config/settings.yml``: fiscal year, reporting currency, time zones, target split, calendar countries.
+"""``config/settings.yml``: fiscal year, reporting currency, time zones, target splits, calendar countries.
 
 The file is optional and every key has a default; unknown keys are rejected (they are typos). An
 error names the file, the line of the settings mapping (or of ``calendar_region_countries`` for
@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
 
 from flows.config import fields
 from flows.config.errors import ConfigError, where
@@ -19,6 +19,7 @@ from flows.config.rows import validate
 from flows.config.yaml_lines import line_of, load_yaml
 
 TARGET_MONTH_SPLITS = ("equal", "distribution", "working_days")
+TARGET_DAY_SPLITS = ("working_days", "calendar_days")
 
 
 class CompanySettings(BaseModel):
@@ -32,6 +33,7 @@ class CompanySettings(BaseModel):
     zoho_timezone: str = "America/Los_Angeles"
     fxiaoke_timezone: str = "Asia/Shanghai"
     target_month_split: str = "equal"
+    target_day_split: str = "working_days"  # month -> day: the working days, or every calendar day
     calendar_default_country: str = "CN"
     calendar_region_countries: dict[str, str] = {}
 
@@ -60,11 +62,12 @@ class CompanySettings(BaseModel):
             raise ValueError("a time zone name is required")
         return value
 
-    @field_validator("target_month_split", mode="before")
+    @field_validator("target_month_split", "target_day_split", mode="before")
     @classmethod
-    def _split(cls, value: Any) -> str:
-        if value not in TARGET_MONTH_SPLITS:
-            raise ValueError(f"{value!r} is not one of {', '.join(TARGET_MONTH_SPLITS)}")
+    def _split(cls, value: Any, info: ValidationInfo) -> str:
+        choices = TARGET_MONTH_SPLITS if info.field_name == "target_month_split" else TARGET_DAY_SPLITS
+        if value not in choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
         return value
 
     @field_validator("calendar_region_countries", mode="before")

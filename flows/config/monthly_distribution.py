@@ -1,12 +1,14 @@
 """``config/monthly_distribution.csv`` (optional): the share of each fiscal month in a year target.
 
 Required when settings.yml says ``target_month_split: distribution``: 12 months, each once,
-shares >= 0 totalling exactly 100.
+shares >= 0 (up to 4 decimals) totalling 100 at two decimals - a spreadsheet's 12 x 8.3333
+(99.9996) is 100.00 and accepted; 99.99 is not. The months weigh by their share over the shares'
+total (int_targets_monthly), so the months still add up exactly to the year target.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +68,9 @@ def read_distribution(config_dir: Path, required: bool) -> list[tuple[int, Decim
             f"{', '.join(map(str, missing))} missing (give all 12, 0 for a month without target)"
         )
     total = sum((share for _, share, _ in shares), Decimal(0))
-    if total != 100:
+    if total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) != 100:
         raise ConfigError(
-            f"{where(name, last_row, 'share_pct')}: the shares total {total} %, they must total exactly 100 %"
+            f"{where(name, last_row, 'share_pct')}: the shares total {total} %, "
+            "they must total 100 % (at two decimals)"
         )
     return sorted(shares)

@@ -60,6 +60,9 @@ class EmailSent:
     error: str | None = None
 
 
+COMMISSION_WARNINGS_SHOWN = 50
+
+
 @dataclass
 class NightlySummary:
     """What a nightly run did; printed by the CLI and published as a Prefect artifact."""
@@ -76,6 +79,8 @@ class NightlySummary:
     checks_failed: int = 0
     critical_failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # what the commission engine could not pay or would pay suspiciously (marts.fct_commission_warnings)
+    commission_warnings: list[str] = field(default_factory=list)
     emails: list[EmailSent] = field(default_factory=list)
     reports: list[Path] = field(default_factory=list)
     work_warehouse: Path | None = None  # the pipeline's own DuckDB file (raw, ops, marts being built)
@@ -107,6 +112,14 @@ class NightlySummary:
         lines += ["", f"## Data checks: {self.checks_passed} passed, {self.checks_failed} failed", ""]
         lines += [f"- critical: {c}" for c in self.critical_failures]
         lines += [f"- warning: {w}" for w in self.warnings]
+        if self.commission_warnings:
+            lines += ["", f"## Commission warnings: {len(self.commission_warnings)}", ""]
+            lines += [f"- {w}" for w in self.commission_warnings[:COMMISSION_WARNINGS_SHOWN]]
+            if len(self.commission_warnings) > COMMISSION_WARNINGS_SHOWN:
+                lines.append(
+                    f"- ... {len(self.commission_warnings) - COMMISSION_WARNINGS_SHOWN} more in "
+                    "marts.fct_commission_warnings"
+                )
         lines += ["", "## Emails", ""]
         lines += [f"- {e.status}: {e.recipient} — {e.subject}" for e in self.emails] or ["- none"]
         return "\n".join(lines)

@@ -47,3 +47,17 @@ def adjustment_rows(conn, adjustments: tuple | None, month: date, rep_id: str | 
         sql += " and rep_id = ?"
         params.append(rep_id)
     return dicts(conn, sql + " order by rep_id, 2", params)
+
+
+def warning_rows(conn: duckdb.DuckDBPyConnection, month: date | None = None) -> list[dict]:
+    """``marts.fct_commission_warnings`` (of ``month`` and those without a month, when given):
+    ``warning_code, period_month, rep_id, message`` rows; [] when the mart does not exist."""
+    table = find_table(conn, "marts.fct_commission_warnings")
+    if table is None:
+        return []
+    sql = f"select warning_code, period_month, rep_id, message from {table}"
+    params: list = []
+    if month is not None:
+        sql += " where period_month is null or period_month = ?"
+        params.append(month)
+    return dicts(conn, sql + " order by period_month nulls first, warning_code, rep_id, message", params)

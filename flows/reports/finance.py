@@ -13,11 +13,11 @@ from typing import Any
 import duckdb
 
 from flows.config.settings import Settings
-from flows.reports.commission_data import commission_sources
-from flows.reports.common import dicts, render
+from flows.reports.commission_data import warning_rows
+from flows.reports.common import render
 from flows.reports.formatting import Fmt
 from flows.reports.model import FINANCE_KIND, Report
-from flows.reports.payroll import payroll_csv, payroll_rows, payroll_xlsx
+from flows.reports.payroll import payroll_files, payroll_rows, period_status
 from flows.reports.recipients import RecipientsConfig, load_recipients
 
 log = logging.getLogger(__name__)
@@ -41,15 +41,21 @@ def build_finance_summary(
     if not addresses:
         log.warning("no finance recipients (recipients.yml lists.finance): no finance summary")
         return []
-    rows = payroll_rows(conn, settings, month)
-    attachments = _payroll_attachments(conn, month, rows)
+    rows = payroll_rows(conn, month, settings.reporting_currency)
+    provisional = period_status(conn, month) != "closed"
+    warnings = [{"code": w["warning_code"], "message": w["message"]} for w in warning_rows(conn, month)]
+    attachments = payroll_files(conn, month, rows, settings.reporting_currency)
     teams = _team_totals(rows)
     by_language: dict[str, list[str]] = {}
     for address in addresses:
         by_language.setdefault(recipients.language_for(address), []).append(address)
     out = []
     for language, group in by_language.items():
-        context = _finance_context(Fmt(language, settings.reporting_currency), month, rows, teams)
+        fmt = Fmt(language, settings.reporting_currency)
+        context = _finance_context(fmt, month, rows, teams)
+        context |= {"provisional": provisional, "warnings": warnings}
+        if provisional:  # the month is not closed: the amounts can still change
+            context["subject"] += fmt.t("provisional_tag")
         out.append(
             Report(
                 kind=FINANCE_KIND,
@@ -65,24 +71,9 @@ def build_finance_summary(
     return out
 
 
-def _payroll_attachments(
-    conn: duckdb.DuckDBPyConnection, month: date, rows: list[dict]
-) -> list[tuple[str, bytes, str]]:
-    """``payroll_<YYYY-MM>.csv`` and ``.xlsx`` (the latter with every commission line of the month)."""
-    commissions, *_ = commission_sources(conn)
-    lines = dicts(
-        conn,
-        f"select * from {commissions} where period_month = ? order by rep_id, commission_line_id",
-        [month],
-    )
-    return [
-        (f"payroll_{month:%Y-%m}.csv", payroll_csv(rows), "text/csv"),
-        (
-            f"payroll_{month:%Y-%m}.xlsx",
-            payroll_xlsx(rows, lines),
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        ),
-    ]
+def _other(row: dict) -> Decimal:
+    """Everything payable besides commission lines: bonuses, caps, clawbacks, adjustments, draws."""
+    return row["payable_amount"] - row["commission_amount"]
 
 
 def _team_totals(rows: list[dict]) -> dict[str, dict[str, Decimal]]:
@@ -93,7 +84,7 @@ def _team_totals(rows: list[dict]) -> dict[str, dict[str, Decimal]]:
             {"commission": Decimal(0), "adjustment": Decimal(0), "payable": Decimal(0), "reps": Decimal(0)},
         )
         team["commission"] += r["commission_amount"]
-        team["adjustment"] += r["adjustment_amount"]
+        team["adjustment"] += _other(r)
         team["payable"] += r["payable_amount"]
         team["reps"] += 1
     return teams
@@ -114,9 +105,9 @@ def _finance_context(
             {
                 "rep_name": r["rep_name"] or r["rep_id"],
                 "team": r["team_name"] or "–",
-                "lines": r["lines"],
+                "lines": r["line_count"],
                 "commission": fmt.money(r["commission_amount"]),
-                "adjustment": fmt.money(r["adjustment_amount"]),
+                "adjustment": fmt.money(_other(r)),
                 "payable": fmt.money(r["payable_amount"]),
             }
             for r in rows
@@ -133,7 +124,7 @@ def _finance_context(
         ],
         "total": {
             "commission": fmt.money(sum((r["commission_amount"] for r in rows), Decimal(0))),
-            "adjustment": fmt.money(sum((r["adjustment_amount"] for r in rows), Decimal(0))),
+            "adjustment": fmt.money(sum((_other(r) for r in rows), Decimal(0))),
             "payable": fmt.money(sum((r["payable_amount"] for r in rows), Decimal(0))),
         },
     }

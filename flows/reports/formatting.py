@@ -100,6 +100,10 @@ T = {
         "by_team": "Totals by team",
         "by_rep": "Totals by rep",
         "grand_total": "Total",
+        "provisional_tag": " (provisional)",
+        "provisional_note": "Provisional: {month} is not closed yet, so these amounts can still change.",
+        "draw_balance": "Recoverable draw balance after {month}",
+        "warnings_title": "Warnings: check before paying ({count})",
         "none": "none",
     },
     "zh-CN": {
@@ -168,6 +172,10 @@ T = {
         "by_team": "按团队汇总",
         "by_rep": "按销售汇总",
         "grand_total": "合计",
+        "provisional_tag": "（暂定）",
+        "provisional_note": "暂定：{month}尚未结账，以下金额仍可能变动。",
+        "draw_balance": "{month}后可回收预支余额",
+        "warnings_title": "警告：付款前请核查（{count} 条）",
         "none": "无",
     },
 }

@@ -19,6 +19,7 @@ from flows.reports.commission_data import adjustment_rows, commission_sources
 from flows.reports.common import column_or_null, columns, dec, dicts, render
 from flows.reports.formatting import Fmt
 from flows.reports.model import STATEMENT_KIND, Report
+from flows.reports.payroll import draw_balances, period_status
 from flows.reports.recipients import RecipientsConfig, load_recipients
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ def build_commission_statements(
     month = month.replace(day=1)
     recipients = recipients or load_recipients(settings)
     ledger = _Ledger.discover(conn)
+    provisional = period_status(conn, month) != "closed"
+    balances = draw_balances(conn, month)
     out = []
     for r in _statement_reps(conn, ledger, month, rep):
         if not r["email"]:
@@ -47,6 +50,11 @@ def build_commission_statements(
             continue
         fmt = Fmt(recipients.language_for(r["email"], r["source"]), settings.reporting_currency)
         context = _statement_context(fmt, r, month, *ledger.rep_rows(conn, r["rep_id"], month))
+        context["provisional"] = provisional  # the month is not closed: amounts can still change
+        if provisional:
+            context["subject"] += fmt.t("provisional_tag")
+        balance = balances.get(r["rep_id"])
+        context["draw_balance"] = fmt.money(balance) if balance else None
         to = [r["email"]]
         if recipients.statements_cc_manager and r["manager_email"]:
             to.append(r["manager_email"])

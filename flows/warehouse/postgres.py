@@ -39,7 +39,7 @@ LANDING: dict[str, tuple[str, ...] | None] = {
     "raw": None,
     "config": None,
     "ops": ("quarantine",),
-    "finance": ("commission_lines", "commission_periods", "closed_statement_lines"),
+    "finance": ("commission_lines", "commission_periods", "closed_statement_lines", "commission_warnings"),
 }
 
 #: Rows per COPY chunk; only one chunk is held in memory at a time.

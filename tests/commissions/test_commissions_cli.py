@@ -135,8 +135,11 @@ def test_close_and_export(tmp_path, monkeypatch):
         app, ["export", "--period", "2026-10", "--xlsx", "--output-dir", str(tmp_path / "out")]
     )
     assert result.exit_code == 0, result.output
-    text = (tmp_path / "out" / "payroll_2026-10.csv").read_text(encoding="utf-8")
-    assert "2026-10-01,ann,,,USD,80.00," in text and text.rstrip().endswith(",80.00,1,closed")
+    text = (tmp_path / "out" / "payroll_2026-10.csv").read_text(encoding="utf-8-sig")
+    assert "2026-10-01,closed,ann,,,,USD,1,80.00,0.00," in text
+    assert text.rstrip().endswith(
+        "2026-10-01,closed,TOTAL,,,,USD,1,80.00,0.00,0.00,0.00,0.00,0.00,0.00,80.00,"
+    )
     assert (tmp_path / "out" / "payroll_2026-10.xlsx").exists()
 
 

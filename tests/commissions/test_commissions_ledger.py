@@ -16,8 +16,8 @@ from commissions_support import create_engine_inputs
 
 from flows.commissions.close import CloseError, close_period
 from flows.commissions.ledger import run_engine
-from flows.commissions.payroll import export_period
 from flows.commissions.reconcile import reconcile
+from flows.reports.payroll import export_period
 
 PLAN = """
 plans:
@@ -168,15 +168,24 @@ def test_payroll_export_csv_and_xlsx(wh, tmp_path):
     conn = wh.conn
     run_engine(conn, wh.settings, date(2026, 10, 31))
     close_period(conn, OCT)
-    csv_path, xlsx_path = export_period(conn, OCT, tmp_path / "out", xlsx=True)
-    text = csv_path.read_text(encoding="utf-8").splitlines()
-    assert text[0].startswith("period_month,rep_id,rep_name,email,currency,commission,bonus")
-    assert text[1].startswith("2026-10-01,r1,,,USD,550.00,0.00")
-    assert text[1].endswith(",550.00,4,closed")
+    csv_path, xlsx_path = export_period(conn, OCT, tmp_path / "out")
+    raw = csv_path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 byte-order mark: Excel reads the file as UTF-8
+    text = raw.decode("utf-8-sig").split("\r\n")
+    assert text[0].startswith(
+        "period_month,period_status,rep_id,rep_name,email,team_name,currency,line_count,commission_amount,"
+    )
+    # October, closed: 4 commission lines, 550.00 (see OCTOBER); nothing else
+    assert text[1] == "2026-10-01,closed,r1,,,,USD,4,550.00,0.00,0.00,0.00,0.00,0.00,0.00,550.00,"
+    assert text[2] == "2026-10-01,closed,TOTAL,,,,USD,4,550.00,0.00,0.00,0.00,0.00,0.00,0.00,550.00,"
     book = openpyxl.load_workbook(xlsx_path)
-    assert book.sheetnames == ["Payroll", "Lines"]
-    assert book["Payroll"]["M2"].value == 550  # total_payable
-    assert book["Lines"].max_row == 5  # header + 4 lines
+    assert book.sheetnames == ["payroll", "lines"]
+    sheet = book["payroll"]
+    assert sheet["P2"].value == 550 and sheet["P1"].value == "payable_amount"
+    assert sheet["A2"].is_date and sheet["H2"].data_type == "n"  # typed: a date and numbers
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:Q2"
+    assert sheet["C3"].value == "TOTAL" and sheet["P3"].value == 550 and sheet["P3"].font.b
+    assert book["lines"].max_row == 6  # header + 4 lines + totals
 
 
 def test_reconciliation_passes_and_reports_a_mismatch(wh):

@@ -231,7 +231,7 @@ def test_distribution_must_total_100_naming_the_row(conn, config_dir: Path) -> N
         load_config(conn, config_dir)
     assert str(err.value) == (
         "config/monthly_distribution.csv row 13, field share_pct: the shares total 99.5 %, "
-        "they must total exactly 100 %"
+        "they must total 100 % (at two decimals)"
     )
 
 

@@ -208,7 +208,7 @@ def test_monthly_close_exports_and_sends_statements_and_finance(night) -> None:
     home, _, _ = night
     export = Path(monthly_commissions(run_date=date(2026, 12, 1)))
     # the monthly commission run exports November's lines, reconciling to the mart
-    lines = export.read_text().splitlines()
+    lines = export.read_text(encoding="utf-8-sig").splitlines()
     assert export.name == "commissions_2026-11.csv" and lines[0].startswith("commission_line_id")
     (expected,) = query_work(
         home, "select count(*) from marts.fct_commissions where period_month = '2026-11-01'"
@@ -239,10 +239,15 @@ def test_monthly_close_exports_and_sends_statements_and_finance(night) -> None:
     files = {p.get_filename(): p.get_payload(decode=True) for p in finance.iter_attachments()}
     assert set(files) == {"payroll_2026-11.csv", "payroll_2026-11.xlsx"}
     rows = list(csv.DictReader(io.StringIO(files["payroll_2026-11.csv"].decode("utf-8-sig"))))
+    total = rows.pop()  # the totals row
+    assert total["rep_id"] == "TOTAL" and float(total["payable_amount"]) == pytest.approx(
+        float(sum(per_rep.values()))
+    )
     assert {r["email"] for r in rows} == set(per_rep)
+    assert {r["period_status"] for r in rows} == {"closed"}  # the monthly flow closed November
     assert sum(float(r["payable_amount"]) for r in rows) == pytest.approx(float(sum(per_rep.values())))
     sheet = openpyxl.load_workbook(io.BytesIO(files["payroll_2026-11.xlsx"]))["payroll"]
-    assert sheet.max_row == len(rows) + 1
+    assert sheet.max_row == len(rows) + 2  # header, one row per rep, totals
 
 
 def test_second_run_lands_nothing_twice_and_sends_nothing_twice(tmp_path: Path) -> None:

@@ -269,7 +269,8 @@ def test_finance_summary_totals_and_payroll_attachments(conn, settings):
     assert by_rep["r2"]["commission_amount"] == "2000.00" and by_rep["r2"]["payable_amount"] == "1850.00"
     assert by_rep["r5"]["rep_name"] == "李娜"
     book = openpyxl.load_workbook(io.BytesIO(report.attachments[1][1]))
-    assert book.sheetnames == ["payroll", "lines"] and book["lines"].max_row == 5
+    assert book.sheetnames == ["payroll", "lines"] and book["lines"].max_row == 6  # + the totals row
+    assert by_rep["TOTAL"]["payable_amount"] == "3450.00"  # 1000 + 2000 - 150 + 600
     assert cells(report.html, "NA East")[-1] == "$2,850.00"  # 1000 + 2000 - 150
     assert "$3,450.00" in report.html  # grand total payable
 

@@ -2,11 +2,15 @@
     country (config.calendar: weekends, public holidays, China's adjusted working days,
     calendar_overrides.csv).
 
+    settings.yml target_day_split: calendar_days spreads the month over every calendar day
+    instead (weekends and holidays included).
+
     Proration (reps only): a rep who joins or leaves during the month gets
     month target x active days / days in month (calendar days, rounded half-up to the cent),
     where the active days run from hired_on to left_on inclusive. That prorated month target is
-    then spread over the working days the rep was active; when none of the active days is a
-    working day it is spread over the active calendar days. Days outside employment get 0.
+    then spread over the working days (calendar_days: the days) the rep was active; when none of
+    the active days is a working day it is spread over the active calendar days. Days outside
+    employment get 0.
     Rounding is cumulative over the month's days (see int_targets_monthly), so the days of a
     month add up exactly to its (prorated) month target. -#}
 with monthly as (
@@ -19,6 +23,10 @@ scopes as (
 
 calendar as (
     select * from {{ ref('stg_salesops_config__calendar') }}
+),
+
+settings as (
+    select * from {{ ref('stg_salesops_config__target_settings') }}
 ),
 
 days as (
@@ -70,11 +78,13 @@ prorated as (
             else {{ round_money('month_target_amount * active_days / days_in_month') }}
         end as prorated_month_target_amount,
         case
+            when target_day_split = 'calendar_days' then is_active_day
             when active_working_days > 0
                 then case when is_active_day = 1 and is_working_day then 1 else 0 end
             else is_active_day
         end as day_weight
     from month_sizes
+    cross join settings
 ),
 
 cumulated as (

@@ -4,6 +4,8 @@ select
         as fiscal_year_start_month,
     coalesce(max(case when setting_key = 'target_month_split' then setting_value end), 'equal')
         as target_month_split,
+    coalesce(max(case when setting_key = 'target_day_split' then setting_value end), 'working_days')
+        as target_day_split,
     coalesce(max(case when setting_key = 'calendar_default_country' then setting_value end), 'CN')
         as calendar_default_country
 from {{ source('salesops_config', 'settings') }}

@@ -1,0 +1,57 @@
+"""Who is who: rep ids and e-mail addresses matched case- and whitespace-insensitively.
+
+CRMs, spreadsheets and plan files spell the same person differently (``Ann`` in the credits,
+``ann`` in the targets, `` Ann@Example.com`` in an assignment). Matching them exactly pays a rep
+without their target (everything at the first band) without a word, so every comparison of a rep
+id or an e-mail goes through :func:`rep_key`; :func:`canonical_inputs` gives one spelling per
+person to the engine (the first one seen: the reps given, then the credits, then the targets).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+from flows.commissions.lines import Credit, Rep
+
+
+def rep_key(value: str | None) -> str:
+    """The matching key of a rep id or e-mail: stripped and case-folded (``' Ann '`` -> ``'ann'``)."""
+    return (value or "").strip().casefold()
+
+
+def _merge(a: Rep, b: Rep) -> Rep:
+    """One rep from two spellings: the fields ``a`` lacks are taken from ``b``."""
+    return Rep(
+        a.rep_id,
+        a.email or b.email,
+        a.role or b.role,
+        a.hired_on or b.hired_on,
+        a.left_on or b.left_on,
+    )
+
+
+def canonical_inputs(
+    credits: list[Credit], reps: dict[str, Rep], targets: dict[tuple[str, date], Decimal]
+) -> tuple[list[Credit], dict[str, Rep], dict[tuple[str, date], Decimal]]:
+    """The engine's inputs with one spelling per rep id (idempotent; exact duplicates of a target
+    under two spellings keep the first)."""
+    spelling: dict[str, str] = {}
+    for rep_id in [*reps, *(c.rep_id for c in credits), *(r for r, _ in targets)]:
+        spelling.setdefault(rep_key(rep_id), rep_id)
+
+    def one(rep_id: str) -> str:
+        return spelling[rep_key(rep_id)]
+
+    merged: dict[str, Rep] = {}
+    for rep in reps.values():
+        name = one(rep.rep_id)
+        rep = replace(rep, rep_id=name)
+        merged[name] = _merge(merged[name], rep) if name in merged else rep
+    same = [c if c.rep_id == one(c.rep_id) else replace(c, rep_id=one(c.rep_id)) for c in credits]
+    keyed: dict[tuple[str, date], Decimal] = {}
+    for (rep_id, period), amount in targets.items():
+        keyed.setdefault((one(rep_id), period), amount)
+        merged.setdefault(one(rep_id), Rep(one(rep_id)))  # a rep known only from a target
+    return same, merged, keyed
