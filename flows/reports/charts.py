@@ -58,7 +58,7 @@ def render_attainment_chart(
     if marks:
         ax.scatter([m[1] for m in marks], [m[0] for m in marks], marker="|", s=260, linewidths=2.5,
                    color=PACE_MARK_COLOR, zorder=3, label=fmt.t("chart_pace"))  # fmt: skip
-        ax.legend(loc="lower right", fontsize=8, frameon=False, prop={**font, "size": 8})
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False, prop={**font, "size": 8})
     ax.set_yticks(positions, labels, fontsize=9, **font)
     ax.set_xlabel(fmt.t("chart_xlabel"), fontsize=9, **font)
     ax.set_xlim(0, max([*values, *(m[1] for m in marks), 100.0]) * 1.15)

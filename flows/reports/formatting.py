@@ -85,7 +85,7 @@ T = {
         "pace_basis_calendar_days": "the month's target × days elapsed / days in the month",
         "target_to_date": "Target to date",
         "pace": "Pace",
-        "left_marker": "(left)",
+        "left_marker": " (left)",
         "leavers_note": "Not in pipeline and coverage, having left the team: {names}.",
         "chart_xlabel": "attainment % of the month's target",
         "chart_na": "no target",

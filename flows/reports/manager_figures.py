@@ -25,7 +25,7 @@ def rep_row(r: dict, fmt: Fmt) -> dict:
         "rep_id": r["rep_id"],
         "rep_name": name,
         "has_left": bool(r["has_left"]),
-        "label": f"{name} {fmt.t('left_marker')}" if r["has_left"] else name,
+        "label": name + fmt.t("left_marker") if r["has_left"] else name,
         "won": fmt.number(r["won_amount"]),
         "target": fmt.number(r["target_amount"]),
         "attainment": fmt.pct(r["attainment"]),
