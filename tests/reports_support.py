@@ -149,9 +149,10 @@ def add_day_targets(c, per_working_day: dict[str, str], first: date, last: date)
     while day <= last:
         working = day.isoweekday() <= 5
         for rep_id, amount in per_working_day.items():
+            target = amount if working else "0"
             c.execute(
                 "insert into marts.fct_sales_targets values ('rep', ?, ?, ?, ?, ?, ?, 0)",
-                [f"{rep_id}@example.com", rep_id, day, day.replace(day=1), working, amount if working else "0"],
+                [f"{rep_id}@example.com", rep_id, day, day.replace(day=1), working, target],
             )
         day += timedelta(days=1)
 
