@@ -81,6 +81,14 @@ def chart_label(name: str | None, email: str | None) -> str:
     return (email or "").split("@")[0] or (name or "?")
 
 
+def chart_fmt(fmt: Fmt) -> Fmt:
+    """The words of the chart: the reader's, or English when they need CJK glyphs and no CJK font is
+    installed (English words rather than boxes)."""
+    if fmt.t("chart_xlabel").isascii() or cjk_families():
+        return fmt
+    return Fmt("en", fmt.currency)
+
+
 def font_families() -> tuple[str, ...]:
     """matplotlib's default sans-serif font, then the CJK fallbacks found."""
     from matplotlib import rcParams

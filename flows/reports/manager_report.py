@@ -19,7 +19,7 @@ import duckdb
 from flows.config.settings import Settings
 from flows.quality.quarantine import quarantine_summary
 from flows.quality.tables import find_table
-from flows.reports.charts import chart_label, render_attainment_chart
+from flows.reports.charts import chart_fmt, chart_label, render_attainment_chart
 from flows.reports.common import column_or_null, columns, dicts, render, to_float
 from flows.reports.formatting import Fmt
 from flows.reports.manager_figures import pipeline_total, rep_row, total_row
@@ -165,13 +165,14 @@ def _manager_report(
         "stale_days": STALE_DAYS,
         **sections,
     }
+    words_fmt = chart_fmt(fmt)
     chart = render_attainment_chart(
-        [*(chart_label(r["rep_name"], r["email"]) for r in reps), fmt.t("team_total")],
+        [*(chart_label(r["rep_name"], r["email"]) for r in reps), words_fmt.t("team_total")],
         [*(to_float(r["attainment"]) for r in reps), to_float(total["attainment_raw"])],
         expected=[*(_share(r["target_to_date"], r["target_amount"]) for r in reps),
                   _share(total["target_to_date_raw"], total["target_raw"])],
         colors=[*(row["color"] for row in rows), total["color"]],
-        fmt=fmt,
+        fmt=words_fmt,
     )  # fmt: skip
     return Report(
         kind=MANAGER_WEEKLY_KIND if week else MANAGER_REPORT_KIND,

@@ -14,7 +14,7 @@ from matplotlib.ft2font import FT2Font
 from matplotlib.text import Text
 
 from flows.reports import charts
-from flows.reports.charts import chart_label, cjk_families, font_families, render_attainment_chart
+from flows.reports.charts import chart_fmt, chart_label, cjk_families, font_families, render_attainment_chart
 from flows.reports.formatting import Fmt
 
 NAMES = "李娜王伟团队合计月目标达成率无"
@@ -77,6 +77,11 @@ def test_chart_label_keeps_chinese_names_with_a_cjk_font(monkeypatch):
     monkeypatch.setattr(charts, "cjk_families", lambda: ())
     assert chart_label("李娜", "li.na@example.com") == "li.na"  # no font: the e-mail's handle, not boxes
     assert chart_label("Liam", "liam@example.com") == "Liam"
+    assert chart_fmt(Fmt("zh-CN")).language == "en"  # the chart's words too
+
+
+def test_chart_words_stay_chinese_with_a_cjk_font():
+    assert chart_fmt(Fmt("zh-CN", "CNY")) == Fmt("zh-CN", "CNY")
 
 
 @pytest.mark.parametrize("labels", [["a", "b", "c"]])
