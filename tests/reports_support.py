@@ -160,7 +160,7 @@ def add_day_targets(c, per_working_day: dict[str, str], first: date, last: date)
 def set_scorecard(c, month: date, rows: dict[str, tuple[str, str | None, str]]) -> None:
     """Scorecard rows of ``month``: rep_id → (won, target, open pipeline); attainment = won / target."""
     for rep_id, (won, target, open_pipeline) in rows.items():
-        att = float(won) / float(target) if target else None
+        att = float(won) / float(target) if target and float(target) else None
         c.execute(
             "insert into marts.fct_rep_scorecard (rep_id, period_month, won_amount, deals_won, deals_lost, "
             "open_pipeline_amount, weighted_pipeline_amount, target_amount, attainment) "

@@ -85,8 +85,8 @@ def pipeline_total(active: list[dict], fmt: Fmt) -> dict:
 
 
 def _pace_color(target: Any, rep_pace: Decimal | None) -> str:
-    """Green at or ahead of pace, amber from 70 % of it, red below; grey without a target."""
-    if target is None:
+    """Green at or ahead of pace, amber from 70 % of it, red below; grey without a target (or a zero one)."""
+    if target is None or dec(target) <= 0:
         return attainment_color(None)
     return attainment_color(rep_pace if rep_pace is not None else 1)  # nothing due yet: on pace
 

@@ -10,7 +10,7 @@ from datetime import date
 
 from reports_support import RUN_DATE, add_day_targets, cells, row_html, set_scorecard
 
-from flows.reports.formatting import BEHIND, FAR_BEHIND, ON_TRACK
+from flows.reports.formatting import BEHIND, FAR_BEHIND, NO_TARGET, ON_TRACK
 from flows.reports.manager_report import build_manager_reports
 from flows.reports.pace import calendar_share
 
@@ -93,3 +93,12 @@ def test_a_rep_who_left_on_or_before_the_report_date_has_left(conn, settings):
     assert "Olga Gone (left)" in mia.html
     (before, _) = build_manager_reports(conn, settings, run_date=date(2026, 11, 27))
     assert "Olga Gone (left)" not in before.html and cells(before.html, "Olga Gone")[:1] == ["10,000"]
+
+
+def test_a_zero_target_is_grey_not_on_pace(conn, settings):
+    # a leaver's target prorated to nothing: no pace, so no green
+    set_scorecard(conn, date(2026, 11, 1), {"r4": ("0", "0", "5000")})
+    (mia, _) = build_manager_reports(conn, settings, run_date=RUN_DATE)
+    assert cells(mia.html, "Olga Gone (left)")[2:5] == ["–", "0", "–"]
+    assert f"color:{NO_TARGET}" in row_html(mia.html, "Olga Gone (left)")
+    assert ON_TRACK not in row_html(mia.html, "Olga Gone (left)")
