@@ -10,7 +10,7 @@ LOCK   := requirements.lock
 UV_VERSION := 0.13.9
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint fmt install lock lock-upgrade clean browser postgres
+.PHONY: demo test lint fmt install lock lock-upgrade clean browser postgres fonts
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (salesops needs Python 3.11)"; exit 1; }
@@ -39,7 +39,7 @@ lock: $(BIN)/uv
 lock-upgrade: $(BIN)/uv
 	$(UV_COMPILE) --upgrade
 
-demo: $(STAMP)
+demo: $(STAMP) fonts
 	$(BIN)/salesops demo
 
 lint: $(STAMP)
@@ -65,7 +65,15 @@ postgres:
 		{ echo "installing Debian's postgresql for the PostgreSQL tests"; \
 		  $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends postgresql; }
 
-test: lint browser postgres
+# The zh-CN manager report draws Chinese rep names on its chart (matplotlib falls back to a CJK font,
+# flows/reports/charts.py) and Chromium shows them in the page: install Debian's WenQuanYi Micro Hei
+# (1.6 MB) when fontconfig knows no font for Chinese.
+fonts:
+	@fc-list :lang=zh family 2>/dev/null | grep -q . || \
+		{ echo "installing Debian's fonts-wqy-microhei for the Chinese reports"; \
+		  $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends fonts-wqy-microhei; }
+
+test: lint browser postgres fonts
 	$(BIN)/pytest
 
 clean:

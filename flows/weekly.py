@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from prefect import flow
 
@@ -18,17 +18,22 @@ from flows.pipeline.tasks import (
     locked,
     reports_task,
 )
+from flows.reports.periods import report_week
 
 
 @flow(name="salesops-weekly-manager-report", flow_run_name=run_name("weekly-manager-report"), log_prints=True)
 def weekly_manager_report(run_date: date | None = None, resend: bool = False) -> list[EmailSent]:
-    """Monday's manager report: the marts as of the end of the week just ended (no re-ingest)."""
+    """Monday's manager report: the ISO week just ended, from the marts as they are (no re-ingest).
+
+    The week is :func:`report_week` of the run date, as for ``salesops report preview --weekly``.
+    """
     route_project_logs()
     settings = get_settings()
     settings.ensure_dirs()
-    day = (run_date or default_run_date(settings)) - timedelta(days=1)
+    run_date = run_date or default_run_date(settings)
+    day = report_week(run_date).end
     with (
         locked(settings, "weekly-manager-report", OTHER_FLOWS_LOCK_WAIT_SECONDS),
         alert_on_failure(settings, "weekly-manager-report", current_run_id(), day),
     ):
-        return reports_task(settings, day, resend, weekly=True)
+        return reports_task(settings, run_date, resend, weekly=True)

@@ -4,7 +4,7 @@ handler that bounces one mailbox."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 
@@ -133,6 +133,47 @@ def add_commissions(c) -> None:
         "('r2', date '2026-11-01', -150.00, 'clawback: Globex pilot cancelled')) "
         "t(rep_id, period_month, adjustment_amount, reason)"
     )
+
+
+def add_day_targets(c, per_working_day: dict[str, str], first: date, last: date) -> None:
+    """marts.fct_sales_targets (day grain, scope ``rep``) as dbt builds it: each rep's amount on every
+    Monday–Friday from ``first`` to ``last``, 0 on weekends."""
+    c.execute(
+        """
+        create table if not exists marts.fct_sales_targets (
+            scope_type varchar, scope_key varchar, rep_id varchar, calendar_date date, period_month date,
+            is_working_day boolean, target_amount decimal(18, 2), actual_amount decimal(18, 2)
+        )"""
+    )
+    day = first
+    while day <= last:
+        working = day.isoweekday() <= 5
+        for rep_id, amount in per_working_day.items():
+            target = amount if working else "0"
+            c.execute(
+                "insert into marts.fct_sales_targets values ('rep', ?, ?, ?, ?, ?, ?, 0)",
+                [f"{rep_id}@example.com", rep_id, day, day.replace(day=1), working, target],
+            )
+        day += timedelta(days=1)
+
+
+def set_scorecard(c, month: date, rows: dict[str, tuple[str, str | None, str]]) -> None:
+    """Scorecard rows of ``month``: rep_id → (won, target, open pipeline); attainment = won / target."""
+    for rep_id, (won, target, open_pipeline) in rows.items():
+        att = float(won) / float(target) if target and float(target) else None
+        c.execute(
+            "insert into marts.fct_rep_scorecard (rep_id, period_month, won_amount, deals_won, deals_lost, "
+            "open_pipeline_amount, weighted_pipeline_amount, target_amount, attainment) "
+            "values (?, ?, ?, 1, 0, ?, ?, ?, ?)",
+            [rep_id, month, won, open_pipeline, open_pipeline, target, att],
+        )
+
+
+def row_html(html: str, label: str) -> str:
+    """The HTML of the table row whose first cell is ``label``."""
+    row = re.search(r"<tr[^>]*>\s*<td[^>]*>" + re.escape(label) + r"</td>.*?</tr>", html, re.S)
+    assert row, f"no row {label!r}"
+    return row.group(0)
 
 
 class RejectingHandler(OutboxHandler):

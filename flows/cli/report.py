@@ -49,7 +49,14 @@ def preview(
             "Default: today in the company time zone.",
         ),
     ] = None,
-    weekly: Annotated[bool, typer.Option("--weekly", help="Manager report: the weekly edition.")] = False,
+    weekly: Annotated[
+        bool,
+        typer.Option(
+            "--weekly",
+            help="Manager report: the weekly edition of the last ISO week ended by the run date "
+            "(the week the Monday send covers).",
+        ),
+    ] = False,
     rep: Annotated[
         str | None, typer.Option("--rep", help="Statement: only this rep (e-mail or rep id).")
     ] = None,

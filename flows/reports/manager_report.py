@@ -1,16 +1,17 @@
 """The manager report (daily, and the Monday weekly edition): each manager's team, month to date.
 
 One report per active manager with an e-mail, in the manager's language: attainment per rep and for
-the team (recomputed from sums), pipeline coverage, the chart, the optional sections of
+the team against the month's target and against pace (:mod:`flows.reports.manager_figures`),
+pipeline coverage of the reps still in the team, the chart, the optional sections of
 :mod:`flows.reports.manager_sections`, and a footnote with the last data-gate run and the team's
-records held back by it.
+records held back by it. The weekly edition covers one ISO week (:func:`flows.reports.periods.report_week`)
+and adds what each rep closed in it (:mod:`flows.reports.weekly_section`).
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import duckdb
@@ -18,12 +19,16 @@ import duckdb
 from flows.config.settings import Settings
 from flows.quality.quarantine import quarantine_summary
 from flows.quality.tables import find_table
-from flows.reports.charts import chart_label, render_attainment_chart
-from flows.reports.common import column_or_null, columns, dec, dicts, render, to_float
-from flows.reports.formatting import Fmt, attainment_color
+from flows.reports.charts import chart_fmt, chart_label, render_attainment_chart
+from flows.reports.common import column_or_null, columns, dicts, render, to_float
+from flows.reports.formatting import Fmt
+from flows.reports.manager_figures import pipeline_total, rep_row, total_row
 from flows.reports.manager_sections import STALE_DAYS, SectionSources
 from flows.reports.model import MANAGER_REPORT_KIND, MANAGER_WEEKLY_KIND, Report
+from flows.reports.pace import add_targets_to_date
+from flows.reports.periods import ReportWeek, report_week
 from flows.reports.recipients import RecipientsConfig, load_recipients
+from flows.reports.weekly_section import week_section
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +43,13 @@ def build_manager_reports(
     weekly: bool = False,
     recipients: RecipientsConfig | None = None,
 ) -> list[Report]:
-    """One report per active manager with an e-mail: their reps' month to date for run_date's month.
+    """One report per active manager with an e-mail: their reps' month to date.
 
     A rep is in the team when ``dim_sales_reps.manager_id`` is the manager; reps who left are still
-    shown if they have numbers that month. Managers without reps are skipped (logged). ``weekly``
-    makes the Monday edition (its own kind and ISO-week period, so it never collides with a daily).
+    shown if they have numbers that month, but not counted in pipeline and coverage. Managers without
+    reps are skipped (logged). The daily report is as of ``run_date``; ``weekly`` makes the edition
+    of the ISO week :func:`report_week` gives for ``run_date``, as of that week's Sunday (its own
+    kind and ``YYYY-Www`` period, so it never collides with a daily).
     """
     dim = find_table(conn, "marts.dim_sales_reps")
     scorecard = find_table(conn, "marts.fct_rep_scorecard")
@@ -51,13 +58,12 @@ def build_manager_reports(
             "marts.dim_sales_reps and marts.fct_rep_scorecard must exist to build manager reports"
         )
     recipients = recipients or load_recipients(settings)
-    month = run_date.replace(day=1)
-    dim_cols = columns(conn, dim)
-    sc_cols = columns(conn, scorecard)
+    week = report_week(run_date) if weekly else None
+    as_of = week.end if week else run_date
     managers = dicts(
         conn,
         f"""
-        select rep_id, rep_name, email, team_name, {column_or_null(dim_cols, "source")} as source
+        select rep_id, rep_name, email, team_name, {column_or_null(columns(conn, dim), "source")} as source
         from {dim}
         where lower(role) = 'manager' and coalesce(is_active, true)
         order by team_name, rep_name
@@ -71,49 +77,73 @@ def build_manager_reports(
         if not manager["email"]:
             log.warning("manager %s (%s) has no e-mail: no report", manager["rep_name"], manager["rep_id"])
             continue
-        reps = dicts(
-            conn,
-            f"""
-            select r.rep_id, r.rep_name, r.email,
-                   s.won_amount, s.target_amount, s.attainment, s.deals_won, s.deals_lost, s.win_rate,
-                   s.open_pipeline_amount,
-                   {column_or_null(sc_cols, "weighted_pipeline_amount", "s")} as weighted_pipeline_amount
-            from {dim} as r
-            left join {scorecard} as s on s.rep_id = r.rep_id and s.period_month = ?
-            where r.manager_id = ? and r.rep_id <> ?
-              and (coalesce(r.is_active, true) or s.rep_id is not null)
-            order by s.attainment desc nulls last, r.rep_name
-            """,
-            [month, manager["rep_id"], manager["rep_id"]],
-        )
+        reps = _team(conn, dim, scorecard, manager["rep_id"], as_of)
         if not reps:
             log.info("manager %s has no reps: no report", manager["rep_name"])
             continue
         fmt = Fmt(recipients.language_for(manager["email"], manager["source"]), settings.reporting_currency)
-        sections = context_tables.sections(conn, [r["rep_id"] for r in reps], run_date, fmt, manager)
+        sections = context_tables.sections(conn, [r["rep_id"] for r in reps], as_of, fmt, manager)
         team_ids = {r["rep_id"] for r in reps}
         sections["quarantined"] = [q for q in held_back if q["rep_id"] in team_ids]
-        reports.append(_manager_report(fmt, manager, reps, run_date, weekly, sections, checks))
+        sections["pace_basis"] = add_targets_to_date(conn, reps, as_of)
+        rows = [rep_row(r, fmt) for r in reps]
+        sections["week"] = week_section(conn, rows, week, fmt) if week else None
+        reports.append(_manager_report(fmt, manager, reps, rows, as_of, week, sections, checks))
     return reports
+
+
+def _team(
+    conn: duckdb.DuckDBPyConnection, dim: str, scorecard: str, manager_id: str, as_of: date
+) -> list[dict]:
+    """The manager's reps with their month's scorecard, best attainment first; ``has_left`` as of the date.
+
+    A rep has left when ``left_on`` is on or before the date (else, without ``left_on``, when not
+    active); a rep who left is listed only with numbers that month.
+    """
+    dim_cols = columns(conn, dim)
+    left_on = column_or_null(dim_cols, "left_on", "r")
+    sc_cols = columns(conn, scorecard)
+    return dicts(
+        conn,
+        f"""
+        with team as (
+            select r.*,
+                   case when {left_on} is not null then {left_on} <= ?
+                        else not coalesce(r.is_active, true) end as has_left
+            from {dim} as r
+            where r.manager_id = ? and r.rep_id <> ?
+        )
+        select r.rep_id, r.rep_name, r.email, r.has_left,
+               s.won_amount, s.target_amount, s.attainment, s.deals_won, s.deals_lost, s.win_rate,
+               s.open_pipeline_amount,
+               {column_or_null(sc_cols, "weighted_pipeline_amount", "s")} as weighted_pipeline_amount
+        from team as r
+        left join {scorecard} as s on s.rep_id = r.rep_id and s.period_month = ?
+        where not r.has_left or s.rep_id is not null
+        order by s.attainment desc nulls last, r.rep_name
+        """,
+        [as_of, manager_id, manager_id, as_of.replace(day=1)],
+    )
 
 
 def _manager_report(
     fmt: Fmt,
     manager: dict,
     reps: list[dict],
-    run_date: date,
-    weekly: bool,
+    rows: list[dict],
+    as_of: date,
+    week: ReportWeek | None,
     sections: dict,
     checks: dict | None,
 ) -> Report:
-    rows = [_rep_row(r, fmt) for r in reps]
-    total = _total_row(reps, fmt)
+    total = total_row(reps, fmt)
     team = manager["team_name"] or f"{manager['rep_name']}'s team"
-    month_label = fmt.month(run_date)
-    as_of = run_date.isoformat()
-    subject = fmt.t(
-        "subject_weekly" if weekly else "subject_daily", team=team, month=month_label, as_of=as_of
-    )
+    month_label = fmt.month(as_of)
+    words = {"team": team, "month": month_label, "as_of": fmt.full_date(as_of)}
+    if week:
+        words |= {"week": week.number, "start": fmt.short_date(week.start), "end": fmt.short_date(week.end)}
+    subject = fmt.t("subject_weekly" if week else "subject_daily", **words)
+    active = [row for row, r in zip(rows, reps, strict=True) if not r["has_left"]]
     context = {
         "t": fmt.t,
         "lang": fmt.language,
@@ -121,28 +151,32 @@ def _manager_report(
         "manager_name": manager["rep_name"],
         "team_name": team,
         "month_label": month_label,
-        "as_of": as_of,
+        "as_of": words["as_of"],
+        "words": words,
         "currency": fmt.currency,
-        "weekly": weekly,
+        "weekly": week is not None,
         "rows": rows,
         "total": total,
+        "pipeline_rows": active,
+        "pipeline_total": pipeline_total([r for r in reps if not r["has_left"]], fmt),
+        "leavers": [row["rep_name"] for row in rows if row["has_left"]],
         "chart_cid": CHART_CID,
         "checks": checks,
         "stale_days": STALE_DAYS,
         **sections,
     }
+    words_fmt = chart_fmt(fmt)
     chart = render_attainment_chart(
-        [*(chart_label(r["rep_name"], r["email"]) for r in reps), "Team total"],
+        [*(chart_label(r["rep_name"], r["email"]) for r in reps), words_fmt.t("team_total")],
         [*(to_float(r["attainment"]) for r in reps), to_float(total["attainment_raw"])],
-    )
-    if weekly:
-        year, week, _ = run_date.isocalendar()
-        kind, period = MANAGER_WEEKLY_KIND, f"{year}-W{week:02d}"
-    else:
-        kind, period = MANAGER_REPORT_KIND, as_of
+        expected=[*(_share(r["target_to_date"], r["target_amount"]) for r in reps),
+                  _share(total["target_to_date_raw"], total["target_raw"])],
+        colors=[*(row["color"] for row in rows), total["color"]],
+        fmt=words_fmt,
+    )  # fmt: skip
     return Report(
-        kind=kind,
-        period_key=period,
+        kind=MANAGER_WEEKLY_KIND if week else MANAGER_REPORT_KIND,
+        period_key=week.label if week else as_of.isoformat(),
         recipients=[manager["email"]],
         subject=subject,
         html=render("manager_report.html", context),
@@ -152,63 +186,11 @@ def _manager_report(
     )
 
 
-def _rep_row(r: dict, fmt: Fmt) -> dict:
-    gap = _gap(r)
-    return {
-        "rep_name": r["rep_name"] or r["rep_id"],
-        "won": fmt.number(r["won_amount"]),
-        "target": fmt.number(r["target_amount"]),
-        "attainment": fmt.pct(r["attainment"]),
-        "color": attainment_color(r["attainment"]),
-        "deals_won": int(r["deals_won"] or 0),
-        "deals_lost": int(r["deals_lost"] or 0),
-        "win_rate": fmt.pct(r["win_rate"]),
-        "open_pipeline": fmt.number(r["open_pipeline_amount"]),
-        "weighted": fmt.number(r.get("weighted_pipeline_amount")),
-        "gap": fmt.number(gap),
-        "coverage": _coverage(r["open_pipeline_amount"], gap),
-    }
-
-
-def _gap(r: dict) -> Decimal | None:
-    if r["target_amount"] is None:
+def _share(to_date: Any, target: Any) -> float | None:
+    """The part of the target due by the report date (where the pace mark sits on the chart)."""
+    if to_date is None or target is None or not float(target):
         return None
-    return max(dec(r["target_amount"]) - dec(r["won_amount"]), Decimal(0))
-
-
-def _coverage(open_pipeline: Any, gap: Decimal | None) -> str:
-    if gap is None:
-        return "–"
-    if gap == 0:
-        return "✓"
-    return f"{dec(open_pipeline) / gap:.1f}×"
-
-
-def _total_row(reps: list[dict], fmt: Fmt) -> dict:
-    """Team figures recomputed from sums (not averages of the reps' ratios)."""
-    won = sum((dec(r["won_amount"]) for r in reps), Decimal(0))
-    target = sum((dec(r["target_amount"]) for r in reps), Decimal(0))
-    deals_won = sum(int(r["deals_won"] or 0) for r in reps)
-    deals_lost = sum(int(r["deals_lost"] or 0) for r in reps)
-    attainment = won / target if target else None
-    open_pipeline = sum((dec(r["open_pipeline_amount"]) for r in reps), Decimal(0))
-    gap = max(target - won, Decimal(0)) if target else None
-    return {
-        "won": fmt.number(won),
-        "target": fmt.number(target),
-        "attainment": fmt.pct(attainment),
-        "attainment_raw": attainment,
-        "color": attainment_color(attainment),
-        "deals_won": deals_won,
-        "deals_lost": deals_lost,
-        "win_rate": fmt.pct(
-            Decimal(deals_won) / (deals_won + deals_lost) if deals_won + deals_lost else None
-        ),
-        "open_pipeline": fmt.number(open_pipeline),
-        "weighted": fmt.number(sum((dec(r.get("weighted_pipeline_amount")) for r in reps), Decimal(0))),
-        "gap": fmt.number(gap),
-        "coverage": _coverage(open_pipeline, gap),
-    }
+    return float(to_date) / float(target)
 
 
 def _checks_footnote(conn: duckdb.DuckDBPyConnection) -> dict | None:

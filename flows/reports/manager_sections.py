@@ -2,7 +2,9 @@
 
 Each section is built only from marts that exist (and only with the columns they have): a section
 whose mart is missing, or fails to query while being reshaped, is left out (logged) instead of
-stopping the report.
+stopping the report. The funnel's days per stage are the *usual* days of
+:mod:`flows.reports.stage_timing`, the figure stalled deals are measured against, so the two
+sections agree; at-risk reasons are translated by :mod:`flows.reports.risk_reasons`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import duckdb
 from flows.quality.tables import find_table
 from flows.reports.common import column_or_null, columns, dicts, pick
 from flows.reports.formatting import Fmt
+from flows.reports.risk_reasons import translate_reasons
+from flows.reports.stage_timing import funnel_days, usual_days_by_stage
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,7 @@ class SectionSources:
     stalled: tuple[str, set[str]] | None = None
     risk: tuple[str, set[str]] | None = None
     customers: tuple[str, set[str]] | None = None
+    transitions: str | None = None
 
     @classmethod
     def discover(cls, conn: duckdb.DuckDBPyConnection) -> SectionSources:
@@ -40,6 +45,9 @@ class SectionSources:
         src.deals = find_table(conn, "marts.fct_deals")
         if src.deals:
             src.deal_cols = columns(conn, src.deals)
+        transitions = find_table(conn, "marts.fct_deal_stage_transitions")
+        if transitions and {"source", "stage", "days_in_stage"} <= columns(conn, transitions):
+            src.transitions = transitions
         stalled = find_table(conn, "marts.fct_stalled_deals")
         if stalled:
             cols = columns(conn, stalled)
@@ -116,9 +124,9 @@ class SectionSources:
                     "deal": r["deal_name"],
                     "stage": r["stage"],
                     "amount": fmt.number(r["amount"]),
-                    "close_date": str(r["close_date"] or "–"),
+                    "close_date": fmt.full_date(r["close_date"]),
                     "days_idle": "–" if r["days_idle"] is None else int(r["days_idle"]),
-                    "usual": "" if r.get("usual") is None else f" / {fmt.number(r['usual'])}",
+                    "usual": "" if r.get("usual") is None else f" / {fmt.number(r['usual'], 1)}",
                 }
                 for r in rows
             ],
@@ -169,7 +177,8 @@ class SectionSources:
             where.append(f"{period} = (select max({period}) from {table} where {same})")
             params += [*params, run_date]
         sql = (
-            f"select {stage} as stage, {conv or 'null'} as conversion, {entered or 'null'} as entered, "
+            f"select {stage} as stage, {column_or_null(cols, 'source')} as source, "
+            f"{conv or 'null'} as conversion, {entered or 'null'} as entered, "
             f"{median or 'null'} as median_days, {flag or 'false'} as is_bottleneck from {table}"
             + (f" where {' and '.join(where)}" if where else "")
             + f" order by {order or stage}"
@@ -181,14 +190,17 @@ class SectionSources:
         if bottleneck is None and conv:
             scored = [r for r in rows if r["conversion"] is not None]
             bottleneck = min(scored, key=lambda r: r["conversion"]) if scored else None
+        usual = usual_days_by_stage(conn, self.transitions) if self.transitions else None
         return {
             "bottleneck": bottleneck["stage"] if bottleneck else "–",
+            "days_header": fmt.t("usual_days" if usual is not None else "median_days"),
+            "note": fmt.t("funnel_note") if usual is not None else "",
             "rows": [
                 {
                     "stage": r["stage"],
                     "entered": "–" if r["entered"] is None else fmt.number(r["entered"]),
                     "conversion": fmt.pct(r["conversion"]),
-                    "median_days": "–" if r["median_days"] is None else fmt.number(r["median_days"], 1),
+                    "median_days": fmt.number(funnel_days(r, usual), 1),
                     "is_bottleneck": bottleneck is not None and r["stage"] == bottleneck["stage"],
                 }
                 for r in rows
@@ -209,15 +221,7 @@ class SectionSources:
             f"select {name} as name, {reasons or 'null'} as reasons from {table} {where} order by 1 limit 10",
             [rep_ids] if owner else [],
         )
-        return [
-            {
-                "name": r["name"],
-                "reasons": ", ".join(r["reasons"])
-                if isinstance(r["reasons"], list)
-                else (r["reasons"] or ""),
-            }
-            for r in rows
-        ]
+        return [{"name": r["name"], "reasons": translate_reasons(r["reasons"], fmt)} for r in rows]
 
     def _top_customers(self, conn, rep_ids, run_date, fmt, manager) -> list[dict] | None:
         if not self.deals or not {"is_won", "account_id", "close_date", "rep_id"} <= self.deal_cols:

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops
 from reports_support import RUN_DATE, add_commissions, build_marts
 
 from flows.config.settings import Settings
 from flows.quality.results import CheckResult, GateResult
+from flows.reports import charts
 from flows.reports.alerts import build_alert_report
 from flows.reports.finance import build_finance_summary
 from flows.reports.formatting import BEHIND, FAR_BEHIND, ON_TRACK
@@ -102,6 +104,38 @@ def test_manager_report_renders_with_its_chart(conn, settings, tmp_path):
         assert any(has_colour(image, c) for c in (ON_TRACK, BEHIND, FAR_BEHIND)), (
             f"no coloured attainment bar or figure in {report.recipients}"
         )
+
+
+@pytest.mark.filterwarnings("ignore:Glyph .* missing from font")  # the boxes, on purpose
+def test_zh_cn_chart_shows_chinese_names_as_glyphs(conn, settings, tmp_path, monkeypatch):
+    """Wang's zh-CN report in Chromium, once with the chart of his rep 李娜 and once with the chart drawn
+    for 赵敏 instead: a chart that draws glyphs changes the picture, one that draws boxes (the CJK font
+    found but not used) does not, so the two pairs tell glyphs from boxes."""
+    (tmp_path / "recipients.yml").write_text("people:\n  wang.wei@example.com: {language: zh-CN}\n")
+    settings = settings.model_copy(update={"recipients_file": tmp_path / "recipients.yml"})
+
+    def screenshots(tag: str) -> tuple[Image.Image, Image.Image]:
+        (_, li) = build_manager_reports(conn, settings, run_date=RUN_DATE)
+        conn.execute("update marts.dim_sales_reps set rep_name = '赵敏' where rep_id = 'r5'")
+        (_, zhao) = build_manager_reports(conn, settings, run_date=RUN_DATE)
+        conn.execute("update marts.dim_sales_reps set rep_name = '李娜' where rep_id = 'r5'")
+        assert li.language == "zh-CN" and "李娜" in li.html
+        same_page = replace(li, inline_images=zhao.inline_images)  # only the chart differs
+        shots = (
+            screenshot(write_report_html(page, settings, prefix=f"{tag}{i}_"), tmp_path)
+            for i, page in enumerate((li, same_page))
+        )
+        return next(shots), next(shots)
+
+    li, zhao = screenshots("glyphs")
+    assert_not_blank(li)
+    assert ImageChops.difference(li, zhao).getbbox() is not None, (
+        "the chart shows the same marks for two names"
+    )
+    monkeypatch.setattr(charts, "font_families", lambda: ("DejaVu Sans",))  # no CJK fallback: boxes
+    li_boxes, zhao_boxes = screenshots("boxes")
+    assert ImageChops.difference(li_boxes, zhao_boxes).getbbox() is None  # boxes look alike
+    assert ImageChops.difference(li, li_boxes).getbbox() is not None
 
 
 def test_commission_statement_renders(conn, settings, tmp_path):

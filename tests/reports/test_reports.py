@@ -36,11 +36,18 @@ def test_one_report_per_manager_with_correct_numbers(conn, settings):
     assert mia.kind == "manager_daily" and mia.period_key == "2026-11-28"
     assert "NA East" in mia.subject and "November 2026" in mia.subject
     html = mia.html
-    # columns: won, target, attainment, won/lost, win rate, open pipeline
-    assert cells(html, "Emma Novak") == ["120,000", "100,000", "120.0%", "3 / 0", "100.0%", "10,000"]
-    assert cells(html, "Liam Rossi") == ["50,000", "100,000", "50.0%", "2 / 1", "66.7%", "80,000"]
-    assert cells(html, "Noah New") == ["–", "–", "–", "0 / 0", "–", "–"]
-    assert cells(html, "Team total") == ["170,000", "200,000", "85.0%", "5 / 1", "83.3%", "90,000"]
+    # columns: won, target, attainment, target to date, pace, won/lost, win rate, open pipeline. Without the
+    # day-grain targets mart, the target to date is the month's × 28/30 days (93,333.33 of 100,000)
+    assert cells(html, "Emma Novak") == [
+        "120,000", "100,000", "120.0%", "93,333", "128.6%", "3 / 0", "100.0%", "10,000",
+    ]  # fmt: skip
+    assert cells(html, "Liam Rossi") == [
+        "50,000", "100,000", "50.0%", "93,333", "53.6%", "2 / 1", "66.7%", "80,000",
+    ]  # fmt: skip
+    assert cells(html, "Noah New") == ["–", "–", "–", "–", "–", "0 / 0", "–", "–"]
+    assert cells(html, "Team total") == [
+        "170,000", "200,000", "85.0%", "186,667", "91.1%", "5 / 1", "83.3%", "90,000",
+    ]  # fmt: skip
     assert "Olga Gone" not in html and "Mia Manager" not in cells(html, "Team total")
     assert html.index("Emma Novak") < html.index("Liam Rossi")  # best attainment first
     # e-mail safe: no scripts, no external assets, no <style> blocks, chart by content id
@@ -49,11 +56,15 @@ def test_one_report_per_manager_with_correct_numbers(conn, settings):
     assert f'src="cid:{CHART_CID}"' in html
     assert mia.inline_images[CHART_CID].startswith(b"\x89PNG")
     # plain-text alternative carries the same numbers
-    assert re.search(r"Team total\s+170,000\s+200,000\s+85\.0%\s+5/1\s+83\.3%\s+90,000", mia.text)
+    assert re.search(
+        r"Team total\s+170,000\s+200,000\s+85\.0%\s+186,667\s+91\.1%\s+5/1\s+83\.3%\s+90,000", mia.text
+    )
     assert "Emma Novak" in mia.text
 
     wang = reports[1]
-    assert cells(wang.html, "李娜") == ["30,000", "40,000", "75.0%", "1 / 1", "50.0%", "5,000"]
+    assert cells(wang.html, "李娜") == [
+        "30,000", "40,000", "75.0%", "37,333", "80.4%", "1 / 1", "50.0%", "5,000",
+    ]  # fmt: skip
 
 
 def test_names_are_html_escaped(conn, settings):
