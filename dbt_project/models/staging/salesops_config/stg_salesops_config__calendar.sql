@@ -17,4 +17,4 @@ select
     fiscal_year_label,
     week_start,
     week_label
-from {{ source('salesops_calendar', 'calendar') }}
+from {{ source('salesops_config', 'calendar') }}
