@@ -53,13 +53,16 @@ select
     cast(p.last_cancelled_at as date) as reversed_on
 from per_deal as p
 inner join {{ ref('fct_deals') }} as d
-    on d.source = p.source
-    and d.source_deal_id = p.source_deal_id
-where p.cancelled_count = p.order_count
+    on
+        d.source = p.source
+        and d.source_deal_id = p.source_deal_id
+where
+    p.cancelled_count = p.order_count
     and d.is_won
     and not exists (
         select 1
         from held_orders as h
-        where h.source = p.source
+        where
+            h.source = p.source
             and h.source_deal_id = p.source_deal_id
     )

@@ -10,19 +10,28 @@
     exchange rate valid on the payment date (int_exchange_rates_dated, half-up to the cent).
     Payments dated after var('run_date'), deleted records and cancelled Zoho invoices are left out. -#}
 with deals as (
-    select deal_id, source, source_deal_id
+    select
+        deal_id,
+        source,
+        source_deal_id
     from {{ ref('fct_deals') }}
     where is_won
 ),
 
 fx_orders as (
-    select sales_order_id, deal_id as source_deal_id
+    select
+        sales_order_id,
+        deal_id as source_deal_id
     from {{ ref('stg_fxiaoke__sales_orders') }}
     where not is_deleted
 ),
 
 fx_invoices as (
-    select invoice_id, sales_order_id, invoice_amount, currency
+    select
+        invoice_id,
+        sales_order_id,
+        invoice_amount,
+        currency
     from {{ ref('stg_fxiaoke__invoices') }}
     where not is_deleted
 ),
@@ -47,7 +56,8 @@ fx_payments as (
     from {{ ref('stg_fxiaoke__payments') }} as p
     inner join fx_invoices as i on i.invoice_id = p.invoice_id
     inner join fx_orders as o on o.sales_order_id = i.sales_order_id
-    where not p.is_deleted
+    where
+        not p.is_deleted
         and p.payment_date is not null
         and p.payment_date <= {{ run_date_literal() }}
         and p.payment_amount > 0
@@ -73,7 +83,9 @@ fxiaoke as (
 ),
 
 zoho_orders as (
-    select sales_order_id, deal_id as source_deal_id
+    select
+        sales_order_id,
+        deal_id as source_deal_id
     from {{ ref('stg_zoho__sales_orders') }}
     where not is_deleted
 ),
@@ -91,7 +103,8 @@ zoho as (
         case when i.amount_paid < i.grand_total then i.amount_paid else i.grand_total end as collected_amount
     from {{ ref('stg_zoho__invoices') }} as i
     inner join zoho_orders as o on o.sales_order_id = i.sales_order_id
-    where not i.is_deleted
+    where
+        not i.is_deleted
         and coalesce(i.status, '') <> 'Cancelled'
         and i.amount_paid > 0
         and i.last_payment_date is not null
@@ -124,10 +137,12 @@ select
     {{ round_money('c.collected_amount * r.rate_to_reporting') }} as collected_reporting
 from collections as c
 inner join deals as d
-    on d.source = c.source
-    and d.source_deal_id = c.source_deal_id
+    on
+        d.source = c.source
+        and d.source_deal_id = c.source_deal_id
 left join rates as r
-    on r.currency = c.currency
-    and r.valid_from <= c.payment_date
-    and (r.valid_to is null or c.payment_date < r.valid_to)
+    on
+        r.currency = c.currency
+        and r.valid_from <= c.payment_date
+        and (r.valid_to is null or r.valid_to > c.payment_date)
 where c.collected_amount > 0

@@ -74,12 +74,15 @@ splits as (
         s.split_type
     from {{ ref('stg_salesops_config__deal_splits') }} as s
     left join {{ ref('dim_sales_reps') }} as r
-        on r.source = s.source
-        and lower(r.email) = s.rep_email
+        on
+            r.source = s.source
+            and lower(r.email) = s.rep_email
 ),
 
 revenue_split_deals as (
-    select distinct source, source_deal_id
+    select distinct
+        source,
+        source_deal_id
     from splits
     where split_type = 'revenue'
 ),
@@ -93,8 +96,9 @@ shares as (
         'revenue' as split_type
     from sales as s
     left join revenue_split_deals as x
-        on x.source = s.source
-        and x.source_deal_id = s.source_deal_id
+        on
+            x.source = s.source
+            and x.source_deal_id = s.source_deal_id
     where x.source_deal_id is null
     union all
     -- the split rows of the sale's deal (revenue and overlay)
@@ -105,8 +109,9 @@ shares as (
         p.split_type
     from sales as s
     inner join splits as p
-        on p.source = s.source
-        and p.source_deal_id = s.source_deal_id
+        on
+            p.source = s.source
+            and p.source_deal_id = s.source_deal_id
 ),
 
 parts as (
@@ -118,7 +123,7 @@ parts as (
         {{ round_money('s.sale_amount * h.split_share') }} as rounded_amount,
         row_number() over (
             partition by s.sale_id, h.split_type
-            order by h.split_share desc, h.rep_id
+            order by h.split_share desc, h.rep_id asc
         ) as share_rank
     from sales as s
     inner join shares as h on h.sale_id = s.sale_id
@@ -176,9 +181,10 @@ rollup_credits as (
         d.credit_amount
     from direct_credits as d
     inner join history as h
-        on h.rep_id = d.rep_id
-        and h.valid_from <= d.credit_date
-        and (h.valid_to is null or d.credit_date < h.valid_to)
+        on
+            h.rep_id = d.rep_id
+            and h.valid_from <= d.credit_date
+            and (h.valid_to is null or h.valid_to > d.credit_date)
     where h.manager_id is not null
 ),
 

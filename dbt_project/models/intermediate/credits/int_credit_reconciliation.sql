@@ -37,9 +37,10 @@ overlays as (
         sum({{ round_money('s.sale_amount * o.split_share') }}) as overlay_amount
     from sales as s
     inner join {{ ref('stg_salesops_config__deal_splits') }} as o
-        on o.source = s.source
-        and o.source_deal_id = s.source_deal_id
-        and o.split_type = 'overlay'
+        on
+            o.source = s.source
+            and o.source_deal_id = s.source_deal_id
+            and o.split_type = 'overlay'
     group by s.credit_basis, s.period_month
 ),
 
@@ -75,8 +76,9 @@ expected as (
         coalesce(o.overlay_amount, 0) as overlay_amount
     from revenue as r
     left join overlays as o
-        on o.credit_basis = r.credit_basis
-        and o.period_month = r.period_month
+        on
+            o.credit_basis = r.credit_basis
+            and o.period_month = r.period_month
 )
 
 select
@@ -98,5 +100,6 @@ select
     ) as difference
 from expected as e
 full outer join credited as c
-    on c.credit_basis = e.credit_basis
-    and c.period_month = e.period_month
+    on
+        c.credit_basis = e.credit_basis
+        and c.period_month = e.period_month

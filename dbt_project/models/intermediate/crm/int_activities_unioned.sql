@@ -32,8 +32,10 @@ calls as (
         who_id,
         subject,
         coalesce(call_started_at, created_at) as activity_at,
-        (coalesce(call_type, '') <> 'Missed'
-            and coalesce(call_status, 'Completed') not in ('Scheduled', 'Overdue', 'Cancelled')) as is_done
+        (
+            coalesce(call_type, '') <> 'Missed'
+            and coalesce(call_status, 'Completed') not in ('Scheduled', 'Overdue', 'Cancelled')
+        ) as is_done
     from {{ ref('stg_zoho__calls') }}
     where not is_deleted
 ),
@@ -62,7 +64,10 @@ unioned as (
 ),
 
 deals as (
-    select deal_id, account_id from {{ ref('int_deals_unioned') }}
+    select
+        deal_id,
+        account_id
+    from {{ ref('int_deals_unioned') }}
 )
 
 select

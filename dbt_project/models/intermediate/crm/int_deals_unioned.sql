@@ -28,7 +28,8 @@ fxiaoke as (
         opportunity_id as source_deal_id,
         opportunity_name as deal_name,
         {{ dbt.concat(["'fxiaoke:'", 'owner_id']) }} as rep_id,
-        case when account_id is not null then {{ dbt.concat(["'fxiaoke:'", 'account_id']) }} end as account_id,
+        case when account_id is not null then {{ dbt.concat(["'fxiaoke:'", 'account_id']) }} end
+            as account_id,
         sales_stage as stage,
         probability,
         amount,
@@ -81,6 +82,7 @@ from unioned as d
 left join stages as s
     on s.source = d.source and s.stage = d.stage
 left join rates as r
-    on r.currency = d.currency
-    and r.valid_from <= coalesce(d.close_date, cast(d.created_at as date))
-    and (r.valid_to is null or coalesce(d.close_date, cast(d.created_at as date)) < r.valid_to)
+    on
+        r.currency = d.currency
+        and r.valid_from <= coalesce(d.close_date, cast(d.created_at as date))
+        and (r.valid_to is null or coalesce(d.close_date, cast(d.created_at as date)) < r.valid_to)

@@ -10,7 +10,8 @@ with zoho as (
         {{ dbt.concat(["'zoho:'", 'history_id']) }} as event_id,
         stage,
         changed_at as entered_at,
-        case when changed_by_id is not null then {{ dbt.concat(["'zoho:'", 'changed_by_id']) }} end as changed_by_id
+        case when changed_by_id is not null then {{ dbt.concat(["'zoho:'", 'changed_by_id']) }} end
+            as changed_by_id
     from {{ ref('stg_zoho__deal_stage_history') }}
     where not coalesce(is_deleted, false)
 ),
@@ -22,7 +23,8 @@ fxiaoke as (
         {{ dbt.concat(["'fxiaoke:'", 'change_id']) }} as event_id,
         to_stage as stage,
         changed_at as entered_at,
-        case when changed_by_id is not null then {{ dbt.concat(["'fxiaoke:'", 'changed_by_id']) }} end as changed_by_id
+        case when changed_by_id is not null then {{ dbt.concat(["'fxiaoke:'", 'changed_by_id']) }} end
+            as changed_by_id
     from {{ ref('stg_fxiaoke__opportunity_stage_changes') }}
     where not coalesce(is_deleted, false)
 ),

@@ -79,15 +79,15 @@ from changed
 
 {% else %}
 
-select
-    rep_id,
-    role,
-    team_name,
-    manager_id,
-    region_name,
-    hierarchy_hash,
-    hired_on as valid_from,
-    cast(null as date) as valid_to
-from current_state
+    select
+        rep_id,
+        role,
+        team_name,
+        manager_id,
+        region_name,
+        hierarchy_hash,
+        hired_on as valid_from,
+        cast(null as date) as valid_to
+    from current_state
 
 {% endif %}

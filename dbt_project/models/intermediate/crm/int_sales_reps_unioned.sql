@@ -29,8 +29,9 @@ zoho as (
         role_name as source_role_name,
         sales_team as team_name,
         territory_name as region_name,
-        case when reporting_to_id is not null
-            then {{ dbt.concat(["'zoho:'", 'reporting_to_id']) }}
+        case
+            when reporting_to_id is not null
+                then {{ dbt.concat(["'zoho:'", 'reporting_to_id']) }}
         end as manager_id,
         joined_on as hired_on,
         left_on,
@@ -55,8 +56,9 @@ fxiaoke as (
         case when d.parent_department_id = 999999 then null else d.department_name end as team_name,
         case when d.parent_department_id = 999999 then d.department_name else p.department_name end
             as region_name,
-        case when e.leader_id is not null
-            then {{ dbt.concat(["'fxiaoke:'", 'e.leader_id']) }}
+        case
+            when e.leader_id is not null
+                then {{ dbt.concat(["'fxiaoke:'", 'e.leader_id']) }}
         end as manager_id,
         e.hired_on,
         e.stopped_on as left_on,

@@ -23,8 +23,10 @@ with zoho as (
         case when parent_account_id is not null then {{ dbt.concat(["'zoho:'", 'parent_account_id']) }} end
             as parent_account_id,
         annual_revenue,
-        {% if 'credit_limit' in present['zoho'] %}cast(credit_limit as decimal(18, 2)){% else %}cast(null as decimal(18, 2)){% endif %} as credit_limit,
-        {% if 'satisfaction_score' in present['zoho'] %}cast(satisfaction_score as decimal(5, 2)){% else %}cast(null as decimal(5, 2)){% endif %} as satisfaction_score,
+        {% if 'credit_limit' in present['zoho'] %}cast(credit_limit as decimal(18, 2)){% else %}cast(null as decimal(18, 2)){% endif %}
+            as credit_limit,
+        {% if 'satisfaction_score' in present['zoho'] %}cast(satisfaction_score as decimal(5, 2)){% else %}cast(null as decimal(5, 2)){% endif %}
+            as satisfaction_score,
         created_at
     from {{ ref('stg_zoho__accounts') }}
     where not is_deleted
@@ -41,11 +43,14 @@ fxiaoke as (
         case when owner_id is not null then {{ dbt.concat(["'fxiaoke:'", 'owner_id']) }} end as owner_rep_id,
         cast(null as {{ dbt.type_string() }}) as parent_account_id,
         annual_revenue,
-        {% if 'credit_limit' in present['fxiaoke'] %}cast(credit_limit as decimal(18, 2)){% else %}cast(null as decimal(18, 2)){% endif %} as credit_limit,
-        {% if 'satisfaction_score' in present['fxiaoke'] %}cast(satisfaction_score as decimal(5, 2)){% else %}cast(null as decimal(5, 2)){% endif %} as satisfaction_score,
+        {% if 'credit_limit' in present['fxiaoke'] %}cast(credit_limit as decimal(18, 2)){% else %}cast(null as decimal(18, 2)){% endif %}
+            as credit_limit,
+        {% if 'satisfaction_score' in present['fxiaoke'] %}cast(satisfaction_score as decimal(5, 2)){% else %}cast(null as decimal(5, 2)){% endif %}
+            as satisfaction_score,
         created_at
     from {{ ref('stg_fxiaoke__accounts') }}
-    where not is_deleted
+    where
+        not is_deleted
         and not coalesce(is_deleted_in_crm, false)
         and coalesce(life_status, 'normal') <> 'invalid'
 )

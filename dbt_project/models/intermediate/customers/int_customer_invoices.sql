@@ -8,7 +8,8 @@ with fx_payments as (
         sum(payment_amount) as amount_paid,
         max(payment_date) as last_payment_date
     from {{ ref('stg_fxiaoke__payments') }}
-    where not is_deleted and invoice_id is not null
+    where
+        not is_deleted and invoice_id is not null
         and (payment_date is null or payment_date <= {{ run_date_literal() }})
     group by 1
 ),
@@ -33,8 +34,10 @@ fxiaoke as (
     select
         {{ dbt.concat(["'fxiaoke:'", 'i.invoice_id']) }} as invoice_id,
         'fxiaoke' as source,
-        case when i.account_id is not null then {{ dbt.concat(["'fxiaoke:'", 'i.account_id']) }} end as account_id,
-        case when i.owner_id is not null then {{ dbt.concat(["'fxiaoke:'", 'i.owner_id']) }} end as owner_rep_id,
+        case when i.account_id is not null then {{ dbt.concat(["'fxiaoke:'", 'i.account_id']) }} end
+            as account_id,
+        case when i.owner_id is not null then {{ dbt.concat(["'fxiaoke:'", 'i.owner_id']) }} end
+            as owner_rep_id,
         i.invoice_date,
         i.due_date,
         i.invoice_amount,
@@ -55,8 +58,9 @@ unioned as (
 select
     *,
     invoice_amount - amount_paid as balance,
-    case when amount_paid >= invoice_amount and last_payment_date is not null and due_date is not null
-        then {{ dbt.datediff('due_date', 'last_payment_date', 'day') }}
+    case
+        when amount_paid >= invoice_amount and last_payment_date is not null and due_date is not null
+            then {{ dbt.datediff('due_date', 'last_payment_date', 'day') }}
     end as payment_delay_days
 from unioned
 where invoice_date is null or invoice_date <= {{ run_date_literal() }}

@@ -11,7 +11,8 @@ with purchases as (
         count(*) as frequency,
         sum(coalesce(amount_reporting, 0)) as monetary
     from {{ ref('fct_deals') }}
-    where is_won and account_id is not null and close_date is not null
+    where
+        is_won and account_id is not null and close_date is not null
         and close_date <= {{ run_date_literal() }}
     group by 1
 ),
@@ -20,7 +21,7 @@ measured as (
     select
         account_id,
         last_purchase_date,
-        {{ dbt.datediff('last_purchase_date', run_date_literal(), 'day') }} as recency_days,
+        {{ dbt.datediff('last_purchase_date', run_date_literal(), 'day') }} as recency_days,  -- noqa: LT05
         frequency,
         monetary
     from purchases

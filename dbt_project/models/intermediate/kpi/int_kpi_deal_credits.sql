@@ -31,7 +31,9 @@ won_by_product as (
 ),
 
 won_by_source as (
-    select source, avg(amount_reporting) as avg_won_amount
+    select
+        source,
+        avg(amount_reporting) as avg_won_amount
     from all_deals
     where is_won and amount_reporting is not null
     group by 1
@@ -64,13 +66,17 @@ select
     d.is_lost,
     d.is_open,
     d.amount_reporting,
-    cast(case when d.is_open then coalesce(
-        d.amount_reporting,
-        {{ round_money('wp.avg_won_amount') }},
-        {{ round_money('ws.avg_won_amount') }})
+    cast(case
+        when d.is_open then coalesce(
+            d.amount_reporting,
+            {{ round_money('wp.avg_won_amount') }},
+            {{ round_money('ws.avg_won_amount') }}
+        )
     end as decimal(18, 2)) as pipeline_amount_reporting,
-    coalesce(d.is_open and d.amount_reporting is null
-        and coalesce(wp.avg_won_amount, ws.avg_won_amount) is not null, false) as is_pipeline_amount_estimated,
+    coalesce(
+        d.is_open and d.amount_reporting is null
+        and coalesce(wp.avg_won_amount, ws.avg_won_amount) is not null, false
+    ) as is_pipeline_amount_estimated,
     d.probability,
     d.sales_cycle_days,
     coalesce(w.won_number = 1, false) as is_new_customer,
@@ -80,12 +86,14 @@ select
 from deals as d
 left join won_ranked as w on w.deal_id = d.deal_id
 left join versions as v
-    on v.rep_id = d.rep_id
-    and v.valid_from <= d.credit_date
-    and (v.valid_to is null or d.credit_date < v.valid_to)
+    on
+        v.rep_id = d.rep_id
+        and v.valid_from <= d.credit_date
+        and (v.valid_to is null or v.valid_to > d.credit_date)
 left join reps as r on r.rep_id = d.rep_id
 left join won_by_product as wp
-    on d.is_open and d.amount_reporting is null
-    and wp.source = d.source and wp.product_key = coalesce(d.product_id, d.product_name)
+    on
+        d.is_open and d.amount_reporting is null
+        and wp.source = d.source and wp.product_key = coalesce(d.product_id, d.product_name)
 left join won_by_source as ws
     on d.is_open and d.amount_reporting is null and ws.source = d.source

@@ -30,7 +30,9 @@
 {%- set nullable = ['satisfaction_sum', 'target_amount'] -%}
 {%- set activity_measures = ['activities_count', 'calls_count', 'meetings_count', 'tasks_completed'] -%}
 {#- Result type of each summed measure, the same on every adapter: amounts decimal(18, 2), counts bigint. -#}
-{%- set measure_types = {'weighted_pipeline_amount': 'decimal(38, 10)', 'satisfaction_sum': 'decimal(18, 2)'} -%}
+{%- set measure_types = {
+    'weighted_pipeline_amount': 'decimal(38, 10)',
+    'satisfaction_sum': 'decimal(18, 2)'} -%}
 
 
 with credits as (
@@ -50,7 +52,10 @@ reps as (
 ),
 
 activities as (
-    select rep_id, activity_type, activity_date
+    select
+        rep_id,
+        activity_type,
+        activity_date
     from {{ ref('int_activities_unioned') }}
     where is_completed and rep_id is not null
 ),
@@ -58,13 +63,17 @@ activities as (
 -- the last period with any deal data: retention is not projected beyond it
 data_end as (
     select
-        case when max(credit_date) < {{ run_date_literal() }} then max(credit_date)
-            else {{ run_date_literal() }} end as last_date
+        case
+            when max(credit_date) < {{ run_date_literal() }} then max(credit_date)
+            else {{ run_date_literal() }}
+        end as last_date
     from credits
 ),
 
 first_purchase as (
-    select account_id, min(credit_date) as first_won_date
+    select
+        account_id,
+        min(credit_date) as first_won_date
     from credits
     where is_won and account_id is not null
     group by 1
@@ -72,13 +81,13 @@ first_purchase as (
 
 credits_by_grain as (
     {% for grain, months in grains %}
-    select
-        '{{ grain }}' as period_grain,
-        {{ months }} as months_in_grain,
-        cast({{ dbt.date_trunc(grain, 'credit_date') }} as date) as period_start,
-        c.*
-    from credits as c
-    {% if not loop.last %}union all{% endif %}
+        select
+            '{{ grain }}' as period_grain,
+            {{ months }} as months_in_grain,
+            cast({{ dbt.date_trunc(grain, 'credit_date') }} as date) as period_start,
+            c.*
+        from credits as c
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
@@ -125,7 +134,8 @@ rep_account_ranked as (
 ),
 
 rep_accounts as (
-    select * from rep_account_ranked where deal_rank = 1
+    select * from rep_account_ranked
+    where deal_rank = 1
 ),
 
 customer_facts as (
@@ -169,10 +179,11 @@ retention_facts as (
     from next_periods as np
     cross join data_end as de
     left join rep_accounts as nxt
-        on nxt.period_grain = np.period_grain
-        and nxt.period_start = np.next_period_start
-        and nxt.rep_id = np.rep_id
-        and nxt.account_id = np.account_id
+        on
+            nxt.period_grain = np.period_grain
+            and nxt.period_start = np.next_period_start
+            and nxt.rep_id = np.rep_id
+            and nxt.account_id = np.account_id
     where np.next_period_start <= de.last_date
 ),
 
@@ -186,47 +197,53 @@ targets as (
         case when v.rep_id is not null then v.region_name else r.region_name end as region_name
     from {{ ref('fct_rep_targets_monthly') }} as t
     left join versions as v
-        on v.rep_id = t.rep_id
-        and v.valid_from <= cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 't.period_month')) }} as date)
-        and (v.valid_to is null
-            or v.valid_to > cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 't.period_month')) }} as date))
+        on
+            v.rep_id = t.rep_id
+            and v.valid_from
+            <= cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 't.period_month')) }} as date)
+            and (
+                v.valid_to is null
+                or v.valid_to
+                > cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 't.period_month')) }} as date)
+            )
     inner join reps as r on r.rep_id = t.rep_id
     where t.target_amount is not null
 ),
 
 target_facts as (
     {% for grain, months in grains %}
-    select
-        '{{ grain }}' as period_grain,
-        cast({{ dbt.date_trunc(grain, 'period_month') }} as date) as period_start,
-        rep_id,
-        team_name,
-        manager_id,
-        region_name,
-        {%- set given = {'target_amount': 'target_amount'} -%}
-        {{ kpi_measure_columns(measures, given, nullable, activity_measures) }}
-    from targets
-    {% if not loop.last %}union all{% endif %}
+        select
+            '{{ grain }}' as period_grain,
+            cast({{ dbt.date_trunc(grain, 'period_month') }} as date) as period_start,
+            rep_id,
+            team_name,
+            manager_id,
+            region_name,
+            {%- set given = {'target_amount': 'target_amount'} -%}
+            {{ kpi_measure_columns(measures, given, nullable, activity_measures) }}
+        from targets
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
 activities_by_grain as (
     {% for grain, months in grains %}
-    select
-        '{{ grain }}' as period_grain,
-        cast({{ dbt.date_trunc(grain, 'a.activity_date') }} as date) as period_start,
-        a.rep_id,
-        a.activity_type,
-        case when v.rep_id is not null then v.team_name else r.team_name end as team_name,
-        case when v.rep_id is not null then v.manager_id else r.manager_id end as manager_id,
-        case when v.rep_id is not null then v.region_name else r.region_name end as region_name
-    from activities as a
-    left join versions as v
-        on v.rep_id = a.rep_id
-        and v.valid_from <= a.activity_date
-        and (v.valid_to is null or a.activity_date < v.valid_to)
-    inner join reps as r on r.rep_id = a.rep_id
-    {% if not loop.last %}union all{% endif %}
+        select
+            '{{ grain }}' as period_grain,
+            cast({{ dbt.date_trunc(grain, 'a.activity_date') }} as date) as period_start,
+            a.rep_id,
+            a.activity_type,
+            case when v.rep_id is not null then v.team_name else r.team_name end as team_name,
+            case when v.rep_id is not null then v.manager_id else r.manager_id end as manager_id,
+            case when v.rep_id is not null then v.region_name else r.region_name end as region_name
+        from activities as a
+        left join versions as v
+            on
+                v.rep_id = a.rep_id
+                and v.valid_from <= a.activity_date
+                and (v.valid_to is null or v.valid_to > a.activity_date)
+        inner join reps as r on r.rep_id = a.rep_id
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
@@ -272,9 +289,12 @@ summed as (
         team_name,
         manager_id,
         region_name,
+        -- noqa: disable=LT02
         {% for m in measures -%}
-        cast(sum({{ m }}) as {{ measure_types.get(m, 'decimal(18, 2)' if m.endswith('_amount') else dbt.type_bigint()) }}) as {{ m }}{{ ',' if not loop.last }}
+        {%- set default_type = 'decimal(18, 2)' if m.endswith('_amount') else dbt.type_bigint() %}
+        cast(sum({{ m }}) as {{ measure_types.get(m, default_type) }}) as {{ m }}{{ ',' if not loop.last }}
         {% endfor %}
+    -- noqa: enable=LT02
     from all_facts
     group by 1, 2, 3, 4, 5, 6
 )
@@ -286,6 +306,7 @@ select
     s.team_name,
     s.manager_id,
     s.region_name,
+    -- noqa: disable=LT02
     {% for m in measures -%}
     {% if m in activity_measures -%}
     case when src.source is not null then coalesce(s.{{ m }}, 0) end as {{ m }}{{ ',' if not loop.last }}
@@ -293,6 +314,7 @@ select
     s.{{ m }}{{ ',' if not loop.last }}
     {%- endif %}
     {% endfor %}
+-- noqa: enable=LT02
 from summed as s
 left join reps as r on r.rep_id = s.rep_id
 left join activity_sources as src on src.source = r.source
