@@ -42,13 +42,22 @@ lock-upgrade: $(BIN)/uv
 demo: $(STAMP) fonts
 	$(BIN)/salesops demo
 
+# sqlfluff (.sqlfluff) renders every model with dbt itself: profiles.yml's duckdb output opens
+# $$SALESOPS_HOME/warehouse.duckdb, here a scratch file under dbt_project/target (no raw tables there, so
+# raw_source() renders its stand-in), which works on a fresh clone and never touches data/.
+SQLFLUFF := mkdir -p dbt_project/target/sqlfluff && SALESOPS_HOME=$(CURDIR)/dbt_project/target/sqlfluff \
+	$(BIN)/sqlfluff
+
 lint: $(STAMP)
 	$(BIN)/ruff check flows tests
 	$(BIN)/ruff format --check flows tests
+	$(BIN)/lint-imports --no-cache
+	$(SQLFLUFF) lint dbt_project/models --processes 2
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix flows tests
 	$(BIN)/ruff format flows tests
+	$(SQLFLUFF) fix dbt_project/models --processes 2
 
 # The render tests (tests/reports/test_render.py) screenshot every report in headless Chromium. CI runs as
 # root on Debian: install the distribution's chromium when it is missing.

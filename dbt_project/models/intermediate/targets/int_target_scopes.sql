@@ -3,7 +3,10 @@
     people (as the CRMs state it today); regions not mapped in settings.yml use
     calendar_default_country, as do the company and scopes whose region is unknown. -#}
 with targets as (
-    select distinct scope_type, scope_key from {{ ref('stg_salesops_config__targets') }}
+    select distinct
+        scope_type,
+        scope_key
+    from {{ ref('stg_salesops_config__targets') }}
 ),
 
 reps as (
@@ -11,7 +14,9 @@ reps as (
 ),
 
 team_regions as (
-    select team_name, min(region_name) as region_name
+    select
+        team_name,
+        min(region_name) as region_name
     from reps
     where team_name is not null
     group by team_name

@@ -51,11 +51,13 @@ days as (
         end as is_active_day
     from monthly as m
     inner join scopes as s
-        on s.scope_type = m.scope_type
-        and s.scope_key = m.scope_key
+        on
+            s.scope_type = m.scope_type
+            and s.scope_key = m.scope_key
     inner join calendar as c
-        on c.country_code = s.country_code
-        and c.period_month = m.period_month
+        on
+            c.country_code = s.country_code
+            and c.period_month = m.period_month
 ),
 
 month_sizes as (
@@ -119,7 +121,8 @@ select
     prorated_month_target_amount,
     cast(case
         when total_weight = 0 then cast(0 as decimal(18, 2))
-        else {{ round_money('prorated_month_target_amount * cum_weight / total_weight') }}
+        else
+            {{ round_money('prorated_month_target_amount * cum_weight / total_weight') }}
             - {{ round_money('prorated_month_target_amount * (cum_weight - day_weight) / total_weight') }}
     end as decimal(18, 2)) as target_amount
 from cumulated

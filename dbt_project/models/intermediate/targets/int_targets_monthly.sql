@@ -29,7 +29,10 @@ calendar as (
 ),
 
 months as (
-    select distinct period_month, fiscal_month from calendar
+    select distinct
+        period_month,
+        fiscal_month
+    from calendar
 ),
 
 working_days as (
@@ -68,16 +71,19 @@ exploded as (
     from targets as t
     cross join settings
     inner join months as m
-        on m.period_month >= t.period_start
-        and m.period_month < t.period_end
+        on
+            m.period_month >= t.period_start
+            and m.period_month < t.period_end
     left join scopes as s
-        on s.scope_type = t.scope_type
-        and s.scope_key = t.scope_key
+        on
+            s.scope_type = t.scope_type
+            and s.scope_key = t.scope_key
     left join distribution as d
         on d.fiscal_month = m.fiscal_month
     left join working_days as w
-        on w.country_code = s.country_code
-        and w.period_month = m.period_month
+        on
+            w.country_code = s.country_code
+            and w.period_month = m.period_month
 ),
 
 totals as (
@@ -92,7 +98,8 @@ totals as (
 weighted as (
     select
         *,
-        cast(case when raw_total > 0 then coalesce(raw_weight, 0) else 1 end as decimal(18, 4)) as month_weight
+        cast(case when raw_total > 0 then coalesce(raw_weight, 0) else 1 end as decimal(18, 4))
+            as month_weight
     from totals
 ),
 
@@ -112,7 +119,7 @@ split as (
     select
         *,
         {{ round_money('period_target_amount * cum_weight / total_weight') }}
-            - {{ round_money('period_target_amount * (cum_weight - month_weight) / total_weight') }}
+        - {{ round_money('period_target_amount * (cum_weight - month_weight) / total_weight') }}
             as target_amount
     from cumulated
 ),
@@ -144,7 +151,8 @@ select
     {{ reporting_currency() }} as reporting_currency
 from ranked as r
 left join rates as x
-    on x.currency = r.currency
-    and x.valid_from <= r.period_month
-    and (x.valid_to is null or r.period_month < x.valid_to)
+    on
+        x.currency = r.currency
+        and x.valid_from <= r.period_month
+        and (x.valid_to is null or x.valid_to > r.period_month)
 where r.grain_choice = 1

@@ -86,8 +86,9 @@ select
     s.recency_score,
     s.frequency_score,
     s.monetary_score,
-    case when s.recency_score is not null
-        then {{ dbt.concat([
+    case
+        when s.recency_score is not null
+            then {{ dbt.concat([
             'cast(s.recency_score as ' ~ dbt.type_string() ~ ')',
             'cast(s.frequency_score as ' ~ dbt.type_string() ~ ')',
             'cast(s.monetary_score as ' ~ dbt.type_string() ~ ')']) }}

@@ -14,7 +14,8 @@ with window_days as (
         d.holiday_name,
         cast(extract(month from {{ dbt.dateadd('day', 1, 'd.date_day') }}) as integer) as next_day_month
     from {{ ref('dim_date') }} as d
-    where d.date_day >= {{ run_date_literal() }}
+    where
+        d.date_day >= {{ run_date_literal() }}
         and d.date_day < cast({{ dbt.dateadd('day', horizon_days, run_date_literal()) }} as date)
 ),
 
@@ -30,7 +31,9 @@ contacts as (
     union all
     select
         {{ dbt.concat(["'fxiaoke:'", 'contact_id']) }} as contact_id,
-        case when account_id is not null then {{ dbt.concat(["'fxiaoke:'", 'account_id']) }} end as account_id,
+        case
+            when account_id is not null then {{ dbt.concat(["'fxiaoke:'", 'account_id']) }}
+        end as account_id,
         case when owner_id is not null then {{ dbt.concat(["'fxiaoke:'", 'owner_id']) }} end as owner_rep_id,
         contact_name,
         birthday as birth_date
@@ -58,11 +61,16 @@ birthdays as (
         cast(null as {{ dbt.type_string() }}) as holiday_name
     from contacts as c
     inner join window_days as w
-        on (w.calendar_month = cast(extract(month from c.birth_date) as integer)
-                and w.day_of_month = cast(extract(day from c.birth_date) as integer))
-        or (cast(extract(month from c.birth_date) as integer) = 2
+        on
+            (
+                w.calendar_month = cast(extract(month from c.birth_date) as integer)
+                and w.day_of_month = cast(extract(day from c.birth_date) as integer)
+            )
+            or (
+                cast(extract(month from c.birth_date) as integer) = 2
                 and cast(extract(day from c.birth_date) as integer) = 29
-                and w.calendar_month = 2 and w.day_of_month = 28 and w.next_day_month = 3)
+                and w.calendar_month = 2 and w.day_of_month = 28 and w.next_day_month = 3
+            )
 ),
 
 anniversaries as (
@@ -77,12 +85,19 @@ anniversaries as (
         cast(null as {{ dbt.type_string() }}) as holiday_name
     from customers as c
     inner join window_days as w
-        on ((w.calendar_month = cast(extract(month from c.first_purchase_date) as integer)
-                and w.day_of_month = cast(extract(day from c.first_purchase_date) as integer))
-            or (cast(extract(month from c.first_purchase_date) as integer) = 2
-                and cast(extract(day from c.first_purchase_date) as integer) = 29
-                and w.calendar_month = 2 and w.day_of_month = 28 and w.next_day_month = 3))
-        and w.calendar_year > cast(extract(year from c.first_purchase_date) as integer)
+        on
+            (
+                (
+                    w.calendar_month = cast(extract(month from c.first_purchase_date) as integer)
+                    and w.day_of_month = cast(extract(day from c.first_purchase_date) as integer)
+                )
+                or (
+                    cast(extract(month from c.first_purchase_date) as integer) = 2
+                    and cast(extract(day from c.first_purchase_date) as integer) = 29
+                    and w.calendar_month = 2 and w.day_of_month = 28 and w.next_day_month = 3
+                )
+            )
+            and w.calendar_year > cast(extract(year from c.first_purchase_date) as integer)
     where c.first_purchase_date is not null
 ),
 
@@ -120,7 +135,7 @@ select
         "coalesce(e.owner_rep_id, '')", "'|'", "coalesce(e.account_id, '')", "'|'",
         "coalesce(e.contact_id, '')"]) }} as care_event_id,
     e.event_date,
-    {{ dbt.datediff(run_date_literal(), 'e.event_date', 'day') }} as days_until,
+    {{ dbt.datediff(run_date_literal(), 'e.event_date', 'day') }} as days_until,  -- noqa: LT05
     e.event_type,
     e.owner_rep_id,
     r.rep_name as owner_name,

@@ -35,7 +35,7 @@ ranked as (
         *,
         sum(revenue) over (partition by period_grain, period_start) as total_revenue,
         row_number() over (
-            partition by period_grain, period_start order by revenue desc, account_id
+            partition by period_grain, period_start order by revenue desc, account_id asc
         ) as revenue_rank
     from by_period
 )
@@ -54,4 +54,4 @@ select
     ) as decimal(38, 10)), 2) as decimal(18, 2)) as hhi,
     {{ reporting_currency() }} as currency
 from ranked
-group by period_grain, period_start
+group by 1, 2

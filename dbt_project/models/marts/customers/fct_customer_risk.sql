@@ -11,8 +11,9 @@
 with invoices as (
     select
         *,
-        case when due_date is not null
-            then {{ dbt.datediff('due_date', run_date_literal(), 'day') }}
+        case
+            when due_date is not null
+                then {{ dbt.datediff('due_date', run_date_literal(), 'day') }}
         end as days_past_due
     from {{ ref('int_customer_invoices') }}
     where account_id is not null
@@ -38,11 +39,16 @@ balances as (
 delays as (
     select
         account_id,
-        avg(case when due_date > cast({{ dbt.dateadd('day', -180, run_date_literal()) }} as date)
-            then payment_delay_days end) as recent_delay_days,
-        avg(case when due_date <= cast({{ dbt.dateadd('day', -180, run_date_literal()) }} as date)
+        avg(case
+            when due_date > cast({{ dbt.dateadd('day', -180, run_date_literal()) }} as date)
+                then payment_delay_days
+        end) as recent_delay_days,
+        avg(case
+            when
+                due_date <= cast({{ dbt.dateadd('day', -180, run_date_literal()) }} as date)
                 and due_date > cast({{ dbt.dateadd('day', -360, run_date_literal()) }} as date)
-            then payment_delay_days end) as prior_delay_days
+                then payment_delay_days
+        end) as prior_delay_days
     from invoices
     where payment_delay_days is not null
     group by 1
@@ -60,12 +66,17 @@ flagged as (
         coalesce(b.open_balance, 0) as open_balance,
         coalesce(b.overdue_beyond_threshold, 0) as overdue_beyond_threshold,
         b.max_days_past_due,
-        cast(round(cast(d.recent_delay_days as decimal(38, 10)), 1) as decimal(18, 1)) as recent_payment_delay_days,
-        cast(round(cast(d.prior_delay_days as decimal(38, 10)), 1) as decimal(18, 1)) as prior_payment_delay_days,
+        cast(round(cast(d.recent_delay_days as decimal(38, 10)), 1) as decimal(18, 1))
+            as recent_payment_delay_days,
+        cast(round(cast(d.prior_delay_days as decimal(38, 10)), 1) as decimal(18, 1))
+            as prior_payment_delay_days,
         coalesce(b.overdue_beyond_threshold, 0) > 0 as is_overdue_beyond_threshold,
-        coalesce(c.credit_limit is not null and b.open_currencies = 1 and b.open_balance > c.credit_limit, false)
+        coalesce(
+            c.credit_limit is not null and b.open_currencies = 1 and b.open_balance > c.credit_limit, false
+        )
             as is_over_credit_limit,
-        coalesce(d.recent_delay_days - d.prior_delay_days > {{ worsening_days }}, false) as is_payment_delay_worsening
+        coalesce(d.recent_delay_days - d.prior_delay_days > {{ worsening_days }}, false)
+            as is_payment_delay_worsening
     from customers as c
     left join balances as b on b.account_id = c.account_id
     left join delays as d on d.account_id = c.account_id
@@ -75,8 +86,9 @@ flagged as (
 select
     f.*,
     (f.is_overdue_beyond_threshold or f.is_over_credit_limit or f.is_payment_delay_worsening) as is_high_risk,
-    case when f.is_overdue_beyond_threshold or f.is_over_credit_limit or f.is_payment_delay_worsening
-        then substr({{ dbt.concat([
+    case
+        when f.is_overdue_beyond_threshold or f.is_over_credit_limit or f.is_payment_delay_worsening
+            then substr({{ dbt.concat([
             "case when f.is_overdue_beyond_threshold then '; overdue beyond " ~ overdue_days ~ " days' else '' end",
             "case when f.is_over_credit_limit then '; credit limit exceeded' else '' end",
             "case when f.is_payment_delay_worsening then '; payment delay worsening' else '' end"]) }}, 3)

@@ -7,27 +7,32 @@
 {%- set grains = [('quarter', 3), ('year', 12)] -%}
 
 with won as (
-    select account_id, close_date, coalesce(amount_reporting, 0) as amount_reporting
+    select
+        account_id,
+        close_date,
+        coalesce(amount_reporting, 0) as amount_reporting
     from {{ ref('fct_deals') }}
     where is_won and account_id is not null and close_date is not null
 ),
 
 account_periods as (
     {% for grain, months in grains %}
-    select
-        '{{ grain }}' as period_grain,
-        {{ months }} as months_in_grain,
-        cast({{ dbt.date_trunc(grain, 'close_date') }} as date) as period_start,
-        account_id,
-        sum(amount_reporting) as revenue
-    from won
-    group by 1, 2, 3, 4
-    {% if not loop.last %}union all{% endif %}
+        select
+            '{{ grain }}' as period_grain,
+            {{ months }} as months_in_grain,
+            cast({{ dbt.date_trunc(grain, 'close_date') }} as date) as period_start,
+            account_id,
+            sum(amount_reporting) as revenue
+        from won
+        group by 1, 2, 3, 4
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
 last_period as (
-    select period_grain, max(period_start) as last_period_start
+    select
+        period_grain,
+        max(period_start) as last_period_start
     from account_periods
     group by 1
 ),
@@ -50,11 +55,12 @@ joined as (
         coalesce(n.revenue, 0) as revenue
     from cohort as c
     inner join last_period as l
-        on l.period_grain = c.period_grain and c.period_start <= l.last_period_start
+        on l.period_grain = c.period_grain and l.last_period_start >= c.period_start
     left join account_periods as n
-        on n.period_grain = c.period_grain
-        and n.period_start = c.period_start
-        and n.account_id = c.account_id
+        on
+            n.period_grain = c.period_grain
+            and n.period_start = c.period_start
+            and n.account_id = c.account_id
 )
 
 select
@@ -66,8 +72,11 @@ select
     cast(sum(previous_revenue) as decimal(18, 2)) as cohort_previous_revenue,
     cast(sum(revenue) as decimal(18, 2)) as cohort_revenue,
     {{ safe_ratio('sum(revenue)', 'sum(previous_revenue)') }} as net_revenue_retention,
-    {{ safe_ratio('sum(case when revenue < previous_revenue then revenue else previous_revenue end)', 'sum(previous_revenue)') }}
+    {{ safe_ratio(
+        'sum(case when revenue < previous_revenue then revenue else previous_revenue end)',
+        'sum(previous_revenue)'
+    ) }}
         as gross_revenue_retention,
     {{ reporting_currency() }} as currency
 from joined
-group by period_grain, period_start
+group by 1, 2

@@ -6,15 +6,17 @@
 with invoices as (
     select
         *,
-        case when due_date is not null
-            then {{ dbt.datediff('due_date', run_date_literal(), 'day') }}
+        case
+            when due_date is not null
+                then {{ dbt.datediff('due_date', run_date_literal(), 'day') }}
         end as days_past_due
     from {{ ref('int_customer_invoices') }}
 ),
 
 rates as (
     select * from {{ ref('int_exchange_rates_dated') }}
-    where valid_from <= {{ run_date_literal() }}
+    where
+        valid_from <= {{ run_date_literal() }}
         and (valid_to is null or {{ run_date_literal() }} < valid_to)
 ),
 
@@ -29,20 +31,26 @@ by_customer as (
         currency,
         sum(case when balance > 0 then 1 else 0 end) as open_invoices,
         sum(case when balance > 0 then balance else 0 end) as open_balance,
-        sum(case when balance > 0 and (days_past_due is null or days_past_due <= 0) then balance else 0 end) as not_due,
+        sum(case when balance > 0 and (days_past_due is null or days_past_due <= 0) then balance else 0 end)
+            as not_due,
         sum(case when balance > 0 and days_past_due between 1 and 30 then balance else 0 end) as overdue_1_30,
-        sum(case when balance > 0 and days_past_due between 31 and 60 then balance else 0 end) as overdue_31_60,
-        sum(case when balance > 0 and days_past_due between 61 and 90 then balance else 0 end) as overdue_61_90,
+        sum(case when balance > 0 and days_past_due between 31 and 60 then balance else 0 end)
+            as overdue_31_60,
+        sum(case when balance > 0 and days_past_due between 61 and 90 then balance else 0 end)
+            as overdue_61_90,
         sum(case when balance > 0 and days_past_due > 90 then balance else 0 end) as overdue_over_90,
         max(case when balance > 0 then days_past_due end) as max_days_past_due,
-        sum(case when invoice_date > cast({{ dbt.dateadd('day', -90, run_date_literal()) }} as date)
-            then invoice_amount else 0 end) as invoiced_last_90_days
+        sum(case
+            when invoice_date > cast({{ dbt.dateadd('day', -90, run_date_literal()) }} as date)
+                then invoice_amount
+            else 0
+        end) as invoiced_last_90_days
     from invoices
     group by 1, 2, 3
 )
 
 select
-    {{ dbt.concat(["coalesce(b.account_id, '(no account)')", "'|'", "coalesce(b.currency, '')"]) }} as receivable_key,
+    {{ dbt.concat(["coalesce(b.account_id, '(no account)')", "'|'", "coalesce(b.currency, '')"]) }} as receivable_key,  -- noqa: LT05
     b.account_id,
     c.account_name,
     b.source,
@@ -59,8 +67,19 @@ select
     cast(b.open_balance - b.not_due as decimal(18, 2)) as overdue_balance,
     b.max_days_past_due,
     cast(b.invoiced_last_90_days as decimal(18, 2)) as invoiced_last_90_days,
-    case when b.invoiced_last_90_days > 0
-        then cast(round(cast(cast(b.open_balance as decimal(38, 10)) / b.invoiced_last_90_days * 90 as decimal(38, 10)), 1) as decimal(18, 1))
+    case
+        when b.invoiced_last_90_days > 0
+            then
+                cast(
+                    round(
+                        cast(
+                            cast(b.open_balance as decimal(38, 10))
+                            / b.invoiced_last_90_days
+                            * 90 as decimal(38, 10)
+                        ),
+                        1
+                    ) as decimal(18, 1)
+                )
     end as dso_days,
     r.rate_to_reporting,
     {{ round_money('b.open_balance * r.rate_to_reporting') }} as open_balance_reporting,

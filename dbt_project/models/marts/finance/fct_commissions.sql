@@ -36,12 +36,12 @@ select
 from {{ ledger }} as l
 left join {{ periods }} as p on p.period_month = l.period_month
 {%- else %}
-select
-    {%- for name, type in columns %}
-    cast(null as {{ type }}) as {{ name }},
-    {%- endfor %}
-    cast(null as date) as close_date,
-    cast(null as varchar) as period_status,
-    cast(null as date) as calculated_for
-where 1 = 0
+    select
+        {%- for name, type in columns %}
+            cast(null as {{ type }}) as {{ name }},
+        {%- endfor %}
+        cast(null as date) as close_date,
+        cast(null as varchar) as period_status,
+        cast(null as date) as calculated_for
+    where 1 = 0
 {%- endif %}

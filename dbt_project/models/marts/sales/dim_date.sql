@@ -15,7 +15,8 @@
 {%- set has_country = [] -%}
 {%- set settings_rel = none -%}
 {%- if execute -%}
-    {%- set calendar = adapter.get_relation(database=target.database, schema='config', identifier='calendar') -%}
+    {%- set calendar = adapter.get_relation(
+        database=target.database, schema='config', identifier='calendar') -%}
     {%- if calendar is not none -%}
         {%- set names = adapter.get_columns_in_relation(calendar) | map(attribute='name') | map('lower') | list -%}
         {%- for needed in ['calendar_date', 'is_working_day', 'is_public_holiday', 'holiday_name'] -%}
@@ -32,8 +33,8 @@ with day_numbers as (
 
 days as (
     select
-        cast({{ dbt.dateadd('day', 'generated_number - 1', "cast('" ~ first_day.isoformat() ~ "' as date)") }} as date)
-            as date_day
+        {%- set first_date = "cast('" ~ first_day.isoformat() ~ "' as date)" %}
+        cast({{ dbt.dateadd('day', 'generated_number - 1', first_date) }} as date) as date_day
     from day_numbers
 ),
 
@@ -58,14 +59,14 @@ calendar as (
     {% if has_country %}inner join default_country as dc on dc.country_code = c.country_code{% endif %}
 ),
 {%- else -%}
-calendar as (
-    select
-        cast(null as date) as calendar_date,
-        cast(null as {{ dbt.type_string() }}) as holiday_name,
-        cast(null as integer) as working_flag,
-        cast(null as integer) as holiday_flag
-    where 1 = 0
-),
+    calendar as (
+        select
+            cast(null as date) as calendar_date,
+            cast(null as {{ dbt.type_string() }}) as holiday_name,
+            cast(null as integer) as working_flag,
+            cast(null as integer) as holiday_flag
+        where 1 = 0
+    ),
 {%- endif %}
 
 enriched as (

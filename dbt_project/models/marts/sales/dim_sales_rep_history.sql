@@ -10,7 +10,7 @@ people as (
 )
 
 select
-    {{ dbt.concat(['v.rep_id', "'@'", 'cast(v.valid_from as ' ~ dbt.type_string() ~ ')']) }} as rep_version_id,
+    {{ dbt.concat(['v.rep_id', "'@'", 'cast(v.valid_from as ' ~ dbt.type_string() ~ ')']) }} as rep_version_id,  -- noqa: LT05
     v.rep_id,
     p.rep_name,
     p.email,

@@ -6,7 +6,9 @@ with reps as (
 ),
 
 deal_counts as (
-    select rep_id, count(*) as deals_owned
+    select
+        rep_id,
+        count(*) as deals_owned
     from {{ ref('int_deals_unioned') }}
     where not is_deleted
     group by 1

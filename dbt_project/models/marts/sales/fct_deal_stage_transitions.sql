@@ -52,8 +52,12 @@ select
     v.entered_at,
     cast(v.entered_at as date) as entered_date,
     v.exited_at,
-    case when v.exited_at is not null
-        then cast(round(cast(cast({{ dbt.datediff('v.entered_at', 'v.exited_at', 'second') }} as decimal(18, 2)) / 86400 as decimal(38, 10)), 2) as decimal(18, 2))
+    case
+        when v.exited_at is not null
+            then cast(round(cast(
+                cast({{ dbt.datediff('v.entered_at', 'v.exited_at', 'second') }} as decimal(18, 2)) / 86400  -- noqa: LT05
+                as decimal(38, 10)
+            ), 2) as decimal(18, 2))
     end as days_in_stage,
     case
         when s.stage_category in ('won', 'lost') then 'closed'
@@ -70,7 +74,8 @@ inner join deals as d on d.deal_id = v.deal_id
 left join stages as s on s.source = v.source and s.stage = v.stage
 left join stages as n on n.source = v.source and n.stage = v.next_stage
 left join versions as h
-    on h.rep_id = d.rep_id
-    and h.valid_from <= cast(v.entered_at as date)
-    and (h.valid_to is null or cast(v.entered_at as date) < h.valid_to)
+    on
+        h.rep_id = d.rep_id
+        and h.valid_from <= cast(v.entered_at as date)
+        and (h.valid_to is null or cast(v.entered_at as date) < h.valid_to)
 left join reps as r on r.rep_id = d.rep_id

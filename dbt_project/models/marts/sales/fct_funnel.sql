@@ -16,17 +16,20 @@ with visits as (
 
 by_grain as (
     {% for grain in grains %}
-    select
-        '{{ grain }}' as period_grain,
-        cast({{ dbt.date_trunc(grain, 'entered_date') }} as date) as period_start,
-        v.*
-    from visits as v
-    {% if not loop.last %}union all{% endif %}
+        select
+            '{{ grain }}' as period_grain,
+            cast({{ dbt.date_trunc(grain, 'entered_date') }} as date) as period_start,
+            v.*
+        from visits as v
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
 leveled as (
-    select 'team' as funnel_level, b.* from by_grain as b
+    select
+        'team' as funnel_level,
+        b.*
+    from by_grain as b
     union all
     select
         'company' as funnel_level,
@@ -83,11 +86,14 @@ stage_periods as (
 measured as (
     select
         sp.*,
-        cast(case when sp.stage_category = 'open'
-            then {{ safe_ratio('sp.deals_advanced', 'sp.deals_entered') }}
+        cast(case
+            when sp.stage_category = 'open'
+                then {{ safe_ratio('sp.deals_advanced', 'sp.deals_entered') }}
         end as decimal(18, 6)) as conversion_rate,
-        cast(round(cast(sp.median_days_in_stage_raw as decimal(38, 10)), 2) as decimal(18, 2)) as median_days_in_stage,
-        cast(round(cast(sp.avg_days_in_stage_raw as decimal(38, 10)), 2) as decimal(18, 2)) as avg_days_in_stage
+        cast(round(cast(sp.median_days_in_stage_raw as decimal(38, 10)), 2) as decimal(18, 2))
+            as median_days_in_stage,
+        cast(round(cast(sp.avg_days_in_stage_raw as decimal(38, 10)), 2) as decimal(18, 2))
+            as avg_days_in_stage
     from stage_periods as sp
 ),
 
@@ -95,12 +101,14 @@ ranked as (
     select
         m.*,
         -- candidates: open stages some of whose deals have already left them
-        case when m.stage_category = 'open' and m.visits_exited > 0 then
-            row_number() over (
-                partition by m.funnel_level, m.period_grain, m.period_start, m.source, m.team_name,
-                    case when m.stage_category = 'open' and m.visits_exited > 0 then 1 else 0 end
-                order by m.conversion_rate, m.median_days_in_stage desc, m.stage_order
-            )
+        case
+            when m.stage_category = 'open' and m.visits_exited > 0 then
+                row_number() over (
+                    partition by
+                        m.funnel_level, m.period_grain, m.period_start, m.source, m.team_name,
+                        case when m.stage_category = 'open' and m.visits_exited > 0 then 1 else 0 end
+                    order by m.conversion_rate asc, m.median_days_in_stage desc, m.stage_order asc
+                )
         end as bottleneck_rank
     from measured as m
 ),
@@ -134,7 +142,7 @@ velocity_by_team as (
         max(sales_velocity_per_day) as sales_velocity_per_day,
         count(*) as rows_merged
     from velocity
-    group by 1, 2, 3, 4
+    group by scorecard_level, period_grain, period_start, team_name
 )
 
 select
@@ -163,11 +171,14 @@ select
     case when vt.rows_merged = 1 then vt.deals_open end as team_deals_open,
     cast(case when vt.rows_merged = 1 then vt.avg_deal_size end as decimal(18, 2)) as team_avg_deal_size,
     cast(case when vt.rows_merged = 1 then vt.win_rate end as decimal(18, 6)) as team_win_rate,
-    cast(case when vt.rows_merged = 1 then vt.avg_sales_cycle_days end as decimal(18, 2)) as team_avg_sales_cycle_days,
-    cast(case when vt.rows_merged = 1 then vt.sales_velocity_per_day end as decimal(18, 2)) as sales_velocity_per_day
+    cast(case when vt.rows_merged = 1 then vt.avg_sales_cycle_days end as decimal(18, 2))
+        as team_avg_sales_cycle_days,
+    cast(case when vt.rows_merged = 1 then vt.sales_velocity_per_day end as decimal(18, 2))
+        as sales_velocity_per_day
 from ranked as r
 left join velocity_by_team as vt
-    on vt.scorecard_level = r.funnel_level
-    and vt.period_grain = r.period_grain
-    and vt.period_start = r.period_start
-    and (vt.team_name = r.team_name or (vt.team_name is null and r.team_name is null))
+    on
+        vt.scorecard_level = r.funnel_level
+        and vt.period_grain = r.period_grain
+        and vt.period_start = r.period_start
+        and (vt.team_name = r.team_name or (vt.team_name is null and r.team_name is null))

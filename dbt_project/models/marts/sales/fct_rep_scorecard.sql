@@ -37,9 +37,12 @@ reps as (
 measured as (
     select
         f.*,
-        case when f.target_amount is not null
-            then case when f.target_amount > f.won_amount then f.target_amount - f.won_amount
-                else 0 end
+        case
+            when f.target_amount is not null
+                then case
+                    when f.target_amount > f.won_amount then f.target_amount - f.won_amount
+                    else 0
+                end
         end as remaining_target_amount
     from facts as f
 )
@@ -59,9 +62,20 @@ select
     f.deals_open,
     {{ safe_ratio('f.deals_won', 'f.deals_won + f.deals_lost') }} as win_rate,
     {{ safe_ratio('f.won_amount', 'f.won_amount + f.lost_amount') }} as win_rate_by_value,
-    cast(case when f.deals_won > 0 then {{ round_money('f.won_amount / f.deals_won') }} end as decimal(18, 2)) as avg_deal_size,
-    cast(case when f.won_cycle_deals > 0
-        then cast(round(cast(cast(f.won_cycle_days as decimal(38, 10)) / f.won_cycle_deals as decimal(38, 10)), 2) as decimal(18, 2))
+    cast(
+        case when f.deals_won > 0 then {{ round_money('f.won_amount / f.deals_won') }} end as decimal(18, 2)
+    ) as avg_deal_size,
+    cast(case
+        when f.won_cycle_deals > 0
+            then
+                cast(
+                    round(
+                        cast(
+                            cast(f.won_cycle_days as decimal(38, 10)) / f.won_cycle_deals as decimal(38, 10)
+                        ),
+                        2
+                    ) as decimal(18, 2)
+                )
     end as decimal(18, 2)) as avg_sales_cycle_days,
     f.new_customers,
     cast(f.open_pipeline_amount as decimal(18, 2)) as open_pipeline_amount,
@@ -69,8 +83,9 @@ select
     cast(f.target_amount as decimal(18, 2)) as target_amount,
     {{ safe_ratio('f.won_amount', 'f.target_amount') }} as attainment,
     {{ safe_ratio('f.open_pipeline_amount', 'f.remaining_target_amount') }} as pipeline_coverage,
-    case when f.deals_won > 0 and f.won_cycle_deals > 0 and f.won_cycle_days > 0
-        then {{ round_money(
+    case
+        when f.deals_won > 0 and f.won_cycle_deals > 0 and f.won_cycle_days > 0
+            then {{ round_money(
             'f.deals_open * (cast(f.won_amount as decimal(38, 10)) / f.deals_won)'
             ~ ' * (cast(f.deals_won as decimal(38, 10)) / (f.deals_won + f.deals_lost))'
             ~ ' / (cast(f.won_cycle_days as decimal(38, 10)) / f.won_cycle_deals)') }}

@@ -35,9 +35,15 @@ actuals as (
 ),
 
 spine as (
-    select rep_id, period_month from rep_targets
+    select
+        rep_id,
+        period_month
+    from rep_targets
     union
-    select rep_id, period_month from actuals
+    select
+        rep_id,
+        period_month
+    from actuals
 )
 
 select

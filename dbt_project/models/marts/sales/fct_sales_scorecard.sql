@@ -46,19 +46,21 @@ reps as (
 
 leveled as (
     {% for level, keys in levels %}
-    select
-        '{{ level }}' as scorecard_level,
-        period_grain,
-        period_start,
-        {% for k in all_keys -%}
-        {% if k in keys %}{{ k }}{% else %}cast(null as {{ dbt.type_string() }}){% endif %} as {{ k }},
-        {% endfor -%}
-        {% for m in measures -%}
-        sum({{ m }}) as {{ m }}{{ ',' if not loop.last }}
-        {% endfor %}
-    from facts
-    group by period_grain, period_start{% for k in keys %}, {{ k }}{% endfor %}
-    {% if not loop.last %}union all{% endif %}
+        select
+            '{{ level }}' as scorecard_level,
+            period_grain,
+            period_start,
+            -- noqa: disable=LT02
+            {% for k in all_keys -%}
+            {% if k in keys %}{{ k }}{% else %}cast(null as {{ dbt.type_string() }}){% endif %} as {{ k }},
+            {% endfor -%}
+            {% for m in measures -%}
+            sum({{ m }}) as {{ m }}{{ ',' if not loop.last }}
+            {% endfor %}
+        -- noqa: enable=LT02
+        from facts
+        group by period_grain, period_start{% for k in keys %}, {{ k }}{% endfor %}
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
@@ -68,24 +70,52 @@ ratios as (
         case l.period_grain when 'month' then 1 when 'quarter' then 3 else 12 end as months_in_period,
         {{ safe_ratio('l.deals_won', 'l.deals_won + l.deals_lost') }} as win_rate,
         {{ safe_ratio('l.won_amount', 'l.won_amount + l.lost_amount') }} as win_rate_by_value,
-        cast(case when l.deals_won > 0 then {{ round_money('l.won_amount / l.deals_won') }} end as decimal(18, 2)) as avg_deal_size,
-        cast(case when l.won_cycle_deals > 0
-            then cast(round(cast(cast(l.won_cycle_days as decimal(38, 10)) / l.won_cycle_deals as decimal(38, 10)), 2) as decimal(18, 2))
+        cast(
+            case
+                when l.deals_won > 0 then {{ round_money('l.won_amount / l.deals_won') }}
+            end as decimal(18, 2)
+        ) as avg_deal_size,
+        cast(case
+            when l.won_cycle_deals > 0
+                then
+                    cast(
+                        round(
+                            cast(
+                                cast(l.won_cycle_days as decimal(38, 10))
+                                / l.won_cycle_deals as decimal(38, 10)
+                            ),
+                            2
+                        ) as decimal(18, 2)
+                    )
         end as decimal(18, 2)) as avg_sales_cycle_days,
         {{ safe_ratio('l.won_amount', 'l.target_amount') }} as attainment,
-        case when l.target_amount is not null
-            then case when l.target_amount > l.won_amount then l.target_amount - l.won_amount
-                else cast(0 as decimal(18, 2)) end
+        case
+            when l.target_amount is not null
+                then case
+                    when l.target_amount > l.won_amount then l.target_amount - l.won_amount
+                    else cast(0 as decimal(18, 2))
+                end
         end as remaining_target_amount,
         {{ safe_ratio('l.repeat_customers', 'l.active_customers') }} as repeat_purchase_rate,
         {{ safe_ratio('l.retained_customers', 'l.prior_period_customers') }} as customer_retention_rate,
-        cast(case when l.satisfaction_count > 0
-            then cast(round(cast(cast(l.satisfaction_sum as decimal(38, 10)) / l.satisfaction_count as decimal(38, 10)), 2) as decimal(18, 2))
+        cast(case
+            when l.satisfaction_count > 0
+                then
+                    cast(
+                        round(
+                            cast(
+                                cast(l.satisfaction_sum as decimal(38, 10))
+                                / l.satisfaction_count as decimal(38, 10)
+                            ),
+                            2
+                        ) as decimal(18, 2)
+                    )
         end as decimal(18, 2)) as avg_satisfaction_score,
-        cast(case when l.deals_won > 0 and l.won_cycle_deals > 0 and l.won_cycle_days > 0
-            -- open deals x (won / deals won) x (deals won / deals closed) / (cycle days / won deals
-            -- with a cycle), simplified to one division so both engines round the same quotient
-            then {{ round_money(
+        cast(case
+            when l.deals_won > 0 and l.won_cycle_deals > 0 and l.won_cycle_days > 0
+                -- open deals x (won / deals won) x (deals won / deals closed) / (cycle days / won deals
+                -- with a cycle), simplified to one division so both engines round the same quotient
+                then {{ round_money(
                 'cast(l.deals_open * l.won_amount * l.won_cycle_deals as decimal(38, 10))'
                 ~ ' / ((l.deals_won + l.deals_lost) * l.won_cycle_days)') }}
         end as decimal(18, 2)) as sales_velocity_per_day
@@ -96,13 +126,19 @@ components as (
     select
         r.*,
         {{ safe_ratio('r.open_pipeline_amount', 'r.remaining_target_amount') }} as pipeline_coverage,
-        case when r.attainment is not null
-            then 100 * least(r.attainment / w.f_revenue, 1) end as score_revenue,
-        case when r.avg_satisfaction_score is not null
-            then 100 * least(r.avg_satisfaction_score / w.f_satisfaction, 1) end as score_satisfaction,
+        case
+            when r.attainment is not null
+                then 100 * least(r.attainment / w.f_revenue, 1)
+        end as score_revenue,
+        case
+            when r.avg_satisfaction_score is not null
+                then 100 * least(r.avg_satisfaction_score / w.f_satisfaction, 1)
+        end as score_satisfaction,
         100 * least(r.new_customers / (w.f_new_customers * r.months_in_period), 1) as score_new_customers,
-        case when r.customer_retention_rate is not null
-            then 100 * least(r.customer_retention_rate / w.f_maintenance, 1) end as score_maintenance,
+        case
+            when r.customer_retention_rate is not null
+                then 100 * least(r.customer_retention_rate / w.f_maintenance, 1)
+        end as score_maintenance,
         w.w_revenue,
         w.w_satisfaction,
         w.w_new_customers,
@@ -114,14 +150,18 @@ components as (
 scored as (
     select
         c.*,
-        (case when score_revenue is not null then w_revenue else 0 end
-            + case when score_satisfaction is not null then w_satisfaction else 0 end
-            + w_new_customers
-            + case when score_maintenance is not null then w_maintenance else 0 end) as weight_measured,
-        (coalesce(score_revenue * w_revenue, 0)
-            + coalesce(score_satisfaction * w_satisfaction, 0)
-            + score_new_customers * w_new_customers
-            + coalesce(score_maintenance * w_maintenance, 0)) as weighted_points
+        (
+            case when c.score_revenue is not null then c.w_revenue else 0 end
+            + case when c.score_satisfaction is not null then c.w_satisfaction else 0 end
+            + c.w_new_customers
+            + case when c.score_maintenance is not null then c.w_maintenance else 0 end
+        ) as weight_measured,
+        (
+            coalesce(c.score_revenue * c.w_revenue, 0)
+            + coalesce(c.score_satisfaction * c.w_satisfaction, 0)
+            + c.score_new_customers * c.w_new_customers
+            + coalesce(c.score_maintenance * c.w_maintenance, 0)
+        ) as weighted_points
     from components as c
 )
 
@@ -175,8 +215,12 @@ select
     cast(round(cast(s.score_satisfaction as decimal(38, 10)), 2) as decimal(9, 2)) as score_satisfaction,
     cast(round(cast(s.score_new_customers as decimal(38, 10)), 2) as decimal(9, 2)) as score_new_customers,
     cast(round(cast(s.score_maintenance as decimal(38, 10)), 2) as decimal(9, 2)) as score_maintenance,
-    cast(case when s.weight_measured > 0
-        then cast(round(cast(s.weighted_points / s.weight_measured as decimal(38, 10)), 2) as decimal(9, 2))
+    cast(case
+        when s.weight_measured > 0
+            then
+                cast(
+                    round(cast(s.weighted_points / s.weight_measured as decimal(38, 10)), 2) as decimal(9, 2)
+                )
     end as decimal(9, 2)) as appraisal_score,
     {{ reporting_currency() }} as currency
 from scored as s

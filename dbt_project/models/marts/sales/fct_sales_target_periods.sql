@@ -9,23 +9,55 @@ with days as (
 
 by_grain as (
     select
-        'week' as period_grain, scope_type, scope_key, rep_id, week_label as period_label,
-        week_start as period_start, calendar_date, target_amount, actual_amount, deals_won
+        'week' as period_grain,
+        scope_type,
+        scope_key,
+        rep_id,
+        week_label as period_label,
+        week_start as period_start,
+        calendar_date,
+        target_amount,
+        actual_amount,
+        deals_won
     from days
     union all
     select
-        'month' as period_grain, scope_type, scope_key, rep_id, month_label as period_label,
-        period_month as period_start, calendar_date, target_amount, actual_amount, deals_won
+        'month' as period_grain,
+        scope_type,
+        scope_key,
+        rep_id,
+        month_label as period_label,
+        period_month as period_start,
+        calendar_date,
+        target_amount,
+        actual_amount,
+        deals_won
     from days
     union all
     select
-        'quarter' as period_grain, scope_type, scope_key, rep_id, fiscal_quarter_label as period_label,
-        fiscal_quarter_start as period_start, calendar_date, target_amount, actual_amount, deals_won
+        'quarter' as period_grain,
+        scope_type,
+        scope_key,
+        rep_id,
+        fiscal_quarter_label as period_label,
+        fiscal_quarter_start as period_start,
+        calendar_date,
+        target_amount,
+        actual_amount,
+        deals_won
     from days
     union all
     select
-        'year' as period_grain, scope_type, scope_key, rep_id, fiscal_year_label as period_label,
-        fiscal_year_start as period_start, calendar_date, target_amount, actual_amount, deals_won
+        'year' as period_grain,
+        scope_type,
+        scope_key,
+        rep_id,
+        fiscal_year_label as period_label,
+        fiscal_year_start as period_start,
+        calendar_date,
+        target_amount,
+        actual_amount,
+        deals_won
     from days
 ),
 

@@ -30,15 +30,35 @@ won as (
 ),
 
 credited as (
-    select 'rep' as scope_type, email as scope_key, close_date, amount_reporting from won
+    select
+        'rep' as scope_type,
+        email as scope_key,
+        close_date,
+        amount_reporting
+    from won
     union all
-    select 'team' as scope_type, team_name as scope_key, close_date, amount_reporting from won
+    select
+        'team' as scope_type,
+        team_name as scope_key,
+        close_date,
+        amount_reporting
+    from won
     where team_name is not null
     union all
-    select 'region' as scope_type, region_name as scope_key, close_date, amount_reporting from won
+    select
+        'region' as scope_type,
+        region_name as scope_key,
+        close_date,
+        amount_reporting
+    from won
     where region_name is not null
     union all
-    select 'company' as scope_type, 'company' as scope_key, close_date, amount_reporting from won
+    select
+        'company' as scope_type,
+        'company' as scope_key,
+        close_date,
+        amount_reporting
+    from won
 ),
 
 actuals as (
@@ -50,15 +70,24 @@ actuals as (
         count(*) as deals_won
     from credited as c
     inner join scopes as s
-        on s.scope_type = c.scope_type
-        and s.scope_key = c.scope_key
+        on
+            s.scope_type = c.scope_type
+            and s.scope_key = c.scope_key
     group by c.scope_type, c.scope_key, c.close_date
 ),
 
 spine as (
-    select scope_type, scope_key, calendar_date from daily
+    select
+        scope_type,
+        scope_key,
+        calendar_date
+    from daily
     union
-    select scope_type, scope_key, calendar_date from actuals
+    select
+        scope_type,
+        scope_key,
+        calendar_date
+    from actuals
 )
 
 select
@@ -86,16 +115,20 @@ select
     {{ reporting_currency() }} as currency
 from spine as sp
 inner join scopes as s
-    on s.scope_type = sp.scope_type
-    and s.scope_key = sp.scope_key
+    on
+        s.scope_type = sp.scope_type
+        and s.scope_key = sp.scope_key
 inner join calendar as c
-    on c.country_code = s.country_code
-    and c.calendar_date = sp.calendar_date
+    on
+        c.country_code = s.country_code
+        and c.calendar_date = sp.calendar_date
 left join daily as t
-    on t.scope_type = sp.scope_type
-    and t.scope_key = sp.scope_key
-    and t.calendar_date = sp.calendar_date
+    on
+        t.scope_type = sp.scope_type
+        and t.scope_key = sp.scope_key
+        and t.calendar_date = sp.calendar_date
 left join actuals as a
-    on a.scope_type = sp.scope_type
-    and a.scope_key = sp.scope_key
-    and a.calendar_date = sp.calendar_date
+    on
+        a.scope_type = sp.scope_type
+        and a.scope_key = sp.scope_key
+        and a.calendar_date = sp.calendar_date

@@ -24,7 +24,9 @@ usual as (
 ),
 
 current_visit as (
-    select deal_id, entered_at
+    select
+        deal_id,
+        entered_at
     from visits
     where outcome = 'open'
 ),

@@ -5,7 +5,13 @@
     reporting currency (int_targets_monthly, before proration) over the parent's period; a
     rep belongs to the team and region the CRM states today. -#}
 with parents as (
-    select scope_type, scope_key, grain, period, period_start, period_end
+    select
+        scope_type,
+        scope_key,
+        grain,
+        period,
+        period_start,
+        period_end
     from {{ ref('stg_salesops_config__targets') }}
     where scope_type in ('team', 'region', 'company')
 ),
@@ -28,10 +34,11 @@ parent_amounts as (
         sum(m.target_amount_reporting) as target_amount
     from parents as p
     inner join monthly as m
-        on m.scope_type = p.scope_type
-        and m.scope_key = p.scope_key
-        and m.period_month >= p.period_start
-        and m.period_month < p.period_end
+        on
+            m.scope_type = p.scope_type
+            and m.scope_key = p.scope_key
+            and m.period_month >= p.period_start
+            and m.period_month < p.period_end
     group by p.scope_type, p.scope_key, p.grain, p.period
 ),
 
@@ -45,14 +52,16 @@ rep_amounts as (
         count(distinct m.scope_key) as reps_with_target
     from parents as p
     inner join rep_scopes as r
-        on (p.scope_type = 'team' and r.team_name = p.scope_key)
-        or (p.scope_type = 'region' and r.region_name = p.scope_key)
-        or p.scope_type = 'company'
+        on
+            (p.scope_type = 'team' and r.team_name = p.scope_key)
+            or (p.scope_type = 'region' and r.region_name = p.scope_key)
+            or p.scope_type = 'company'
     inner join monthly as m
-        on m.scope_type = 'rep'
-        and m.scope_key = r.scope_key
-        and m.period_month >= p.period_start
-        and m.period_month < p.period_end
+        on
+            m.scope_type = 'rep'
+            and m.scope_key = r.scope_key
+            and m.period_month >= p.period_start
+            and m.period_month < p.period_end
     group by p.scope_type, p.scope_key, p.grain, p.period
 ),
 
@@ -69,11 +78,13 @@ compared as (
         coalesce(ra.reps_with_target, 0) as reps_with_target
     from parents as p
     left join parent_amounts as pa
-        on pa.scope_type = p.scope_type and pa.scope_key = p.scope_key
-        and pa.grain = p.grain and pa.period = p.period
+        on
+            pa.scope_type = p.scope_type and pa.scope_key = p.scope_key
+            and pa.grain = p.grain and pa.period = p.period
     left join rep_amounts as ra
-        on ra.scope_type = p.scope_type and ra.scope_key = p.scope_key
-        and ra.grain = p.grain and ra.period = p.period
+        on
+            ra.scope_type = p.scope_type and ra.scope_key = p.scope_key
+            and ra.grain = p.grain and ra.period = p.period
 )
 
 select
@@ -88,7 +99,8 @@ select
     reps_with_target,
     cast(target_amount - reps_target_amount as decimal(18, 2)) as difference_amount,
     {{ safe_ratio('target_amount - reps_target_amount', 'reps_target_amount') }} as difference_ratio,
-    (target_amount - reps_target_amount > {{ var('target_mismatch_tolerance', 0.01) }}
+    (
+        target_amount - reps_target_amount > {{ var('target_mismatch_tolerance', 0.01) }}
         or reps_target_amount - target_amount > {{ var('target_mismatch_tolerance', 0.01) }})
         as is_mismatch,
     case

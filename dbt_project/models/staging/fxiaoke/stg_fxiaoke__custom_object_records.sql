@@ -2,7 +2,7 @@
 {%- set custom_objects = fxiaoke_custom_object_tables() -%}
 
 with source as (
-{%- for custom in custom_objects %}
+    {%- for custom in custom_objects %}
     select
         '{{ custom.api_name }}' as object_api_name,
         id, record, is_deleted, deleted_at, loaded_at, run_id
@@ -11,11 +11,16 @@ with source as (
     union all
     {%- endif %}
 {%- else %}
-    select
-        cast(null as {{ dbt.type_string() }}) as object_api_name,
-        id, record, is_deleted, deleted_at, loaded_at, run_id
-    from {{ raw_stand_in() }} as no_custom_objects
-{%- endfor %}
+        select
+            cast(null as {{ dbt.type_string() }}) as object_api_name,
+            id,
+            record,
+            is_deleted,
+            deleted_at,
+            loaded_at,
+            run_id
+        from {{ raw_stand_in() }} as no_custom_objects
+    {%- endfor %}
 ),
 
 renamed as (

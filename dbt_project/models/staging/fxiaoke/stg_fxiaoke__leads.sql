@@ -13,7 +13,7 @@ renamed as (
         {{ json_text('record', ['source']) }} as lead_source,
         {{ json_text('record', ['leads_status']) }} as lead_status,
         coalesce({{ json_text('record', ['leads_status']) }} = 'transformed', false)
-            or {{ json_text('record', ['opportunity_id']) }} is not null as is_converted,
+        or {{ json_text('record', ['opportunity_id']) }} is not null as is_converted,
         {{ json_text('record', ['opportunity_id']) }} as converted_deal_id,
 
         -- timestamps (UTC)

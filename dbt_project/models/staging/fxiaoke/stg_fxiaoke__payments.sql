@@ -11,9 +11,9 @@ payments_of_live_invoices as (
 ),
 
 source as (
-    select *
+    select payments.*
     from payments
-    where id in (select id from payments_of_live_invoices)
+    where payments.id in (select live.id from payments_of_live_invoices as live)
 ),
 
 renamed as (

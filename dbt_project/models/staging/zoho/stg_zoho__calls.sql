@@ -17,7 +17,8 @@ renamed as (
         {{ json_text('record', ['Call_Type']) }} as call_type,
         {{ json_text('record', ['Outgoing_Call_Status']) }} as call_status,
         {{ json_text('record', ['Call_Result']) }} as call_result,
-        cast({{ json_text('record', ['Call_Duration_in_seconds']) }} as {{ dbt.type_int() }}) as call_duration_seconds,
+        cast({{ json_text('record', ['Call_Duration_in_seconds']) }} as {{ dbt.type_int() }})
+            as call_duration_seconds,
 
         -- times (UTC)
         {{ iso_to_utc(json_text('record', ['Call_Start_Time'])) }} as call_started_at,

@@ -1,0 +1,20 @@
+select
+    calendar_date,
+    country_code,
+    is_weekend,
+    is_public_holiday,
+    is_working_day,
+    holiday_name,
+    day_source,
+    fiscal_year,
+    fiscal_quarter,
+    fiscal_month,
+    period_month,
+    fiscal_quarter_start,
+    fiscal_year_start,
+    month_label,
+    fiscal_quarter_label,
+    fiscal_year_label,
+    week_start,
+    week_label
+from {{ source('salesops_config', 'calendar') }}
