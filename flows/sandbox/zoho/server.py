@@ -56,6 +56,7 @@ from flows.sandbox.zoho.protocol import (
 )
 from flows.sandbox.zoho.settings import SettingsEndpoints
 from flows.sandbox.zoho.simulation import Simulation
+from flows.sandbox.zoho.store import ModuleRows
 
 log = logging.getLogger(__name__)
 
@@ -99,18 +100,15 @@ class ZohoSandbox(RecordEndpoints, SettingsEndpoints, Simulation):
         self._rng = random.Random(f"zoho-sandbox:{self.company.name}")
         self.encoder = ZohoEncoder(self.company, ZoneInfo(org_tz) if org_tz else ORG_TZ)
         self._users = [self.encoder.user(u) for u in self.company.users]
-        self._history: dict[str, list[ZohoRow]] = {
-            zoho_id("Deals", d.key): self.encoder.stage_history(d) for d in self.company.deals
-        }
+        #: Stage_History of the deals the sandbox edited or created; the others' is encoded when read.
+        self._history: dict[str, list[ZohoRow]] = {}
         self._in_flight = 0
         #: the most API requests seen in flight at once (what a concurrency test asserts on).
         self.max_in_flight = 0
         self._credits: deque[datetime] = deque()
         self._last_served: dict[str, dict[str, Any]] = {}
         self._deleted_owner_id, self._disabled_user_id = self._pick_deleted_users()
-        self._rows: dict[str, dict[str, ZohoRow]] = {
-            m: {row.record["id"]: row for row in self.encoder.module_rows(m)} for m in MODULES
-        }
+        self._rows: dict[str, ModuleRows] = {m: ModuleRows(self.encoder.module_rows(m)) for m in MODULES}
         self._deleted: dict[str, list[tuple[datetime, dict[str, Any]]]] = {m: [] for m in MODULES}
 
     @classmethod
@@ -174,7 +172,7 @@ class ZohoSandbox(RecordEndpoints, SettingsEndpoints, Simulation):
 
     def stage_history(self, deal_id: str) -> list[dict[str, Any]]:
         with self._lock:
-            return [dict(r.record) for r in self._history.get(deal_id, [])]
+            return [dict(r.record) for r in self._deal_history(deal_id)]
 
     def _pick_deleted_users(self) -> tuple[str | None, str | None]:
         owners = Counter(d.owner_key for d in self.company.deals)
