@@ -15,6 +15,7 @@ from pathlib import Path
 from flows.config.settings import patched_environ
 from flows.pipeline.summary import NightlySummary
 from flows.sandbox.cluster import Dataset, SandboxCluster, build_company
+from flows.sandbox.company.config_files import uncovered_reps, write_config_dir
 from flows.sandbox.company.model import Company
 from flows.sandbox.smtp_outbox import LocalSmtpServer
 
@@ -49,6 +50,18 @@ def demo_environment(
         yield cluster
 
 
+def generated_config_dir(home: Path, company: Company) -> Path | None:
+    """A configuration with a target for every rep of ``company`` under ``home``, when the one in
+    use (``SALESOPS_CONFIG_DIR`` or the shipped ``config/``) misses a rep; None when it covers
+    them all (the default demo company), so that run reads the shipped files as before."""
+    from flows.config.settings import get_settings
+
+    source = get_settings().config_path
+    if not uncovered_reps(company, source):
+        return None
+    return write_config_dir(company, source, home.expanduser().resolve() / "generated-config")
+
+
 def run_demo(
     home: Path,
     *,
@@ -73,5 +86,6 @@ def run_demo(
     else:
         run_date = run_date or default_run_date(get_settings())
         company = build_company(dataset, seed=seed, reps=reps, deals=deals, as_of=run_date)
+        config_dir = generated_config_dir(home, company)
     with demo_environment(home, company, config_dir=config_dir):
         return nightly(run_date=run_date, resend=resend)

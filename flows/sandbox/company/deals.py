@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import cache
 
 from flows.sandbox.company.draws import business_time, money
 from flows.sandbox.company.model import (
@@ -38,6 +39,9 @@ class DealWorld:
     contacts: list[Contact]
     products: list[Product]
 
+    def region_of(self, name: str) -> Region:
+        return next(r for r in self.regions if r.name == name)
+
     def accounts_by_owner(self) -> dict[int, list[Account]]:
         out: dict[int, list[Account]] = {}
         for acc in self.accounts:
@@ -66,9 +70,9 @@ def _deal(
 ) -> Deal:
     as_of, horizon = world.as_of, world.horizon
     owner = world.rep_users[rng.randrange(len(world.rep_users))]
-    region = next(r for r in world.regions if r.name == owner.region)
+    region = world.region_of(owner.region)
     pipeline = PIPELINES[region.crm]
-    open_stages = [s for s in pipeline if s[2] == "open"]
+    open_stages = _stages(region.crm, "open")
     hired_from = max(world.start, owner.hired_on)
     active_until = min(as_of, owner.left_on) if owner.left_on else as_of
     span = max(1, (active_until - hired_from).days)
@@ -115,11 +119,22 @@ def _deal(
     )
 
 
+@cache
+def _stages(crm: str, category: str) -> list[Stage]:
+    """The stages of one CRM's pipeline in one category (cached: drawn a million times)."""
+    return [s for s in PIPELINES[crm] if s[2] == category]
+
+
+def _crm_of(pipeline: list[Stage]) -> str:
+    return next(crm for crm, stages in PIPELINES.items() if stages is pipeline)
+
+
 def _final_stage(rng: random.Random, pipeline: list[Stage], age: int, window_days: int, owner: User) -> Stage:
     """Where the deal ended: older deals are mostly closed, recent ones mostly open."""
-    won = next(s for s in pipeline if s[2] == "won")
-    lost = [s for s in pipeline if s[2] == "lost"]
-    open_stages = [s for s in pipeline if s[2] == "open"]
+    crm = _crm_of(pipeline)
+    won = _stages(crm, "won")[0]
+    lost = _stages(crm, "lost")
+    open_stages = _stages(crm, "open")
     roll = rng.random()
     p_closed = min(0.95, 0.15 + age / window_days)
     if roll < p_closed * 0.55 or (owner.left_on and roll < 0.6):

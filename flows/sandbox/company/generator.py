@@ -8,11 +8,11 @@ company (see docs/sandbox.md).
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, date, datetime, time, timedelta
 
 from flows.sandbox.company.activities import add_activities
 from flows.sandbox.company.deals import DealWorld, generate_deals
+from flows.sandbox.company.draws import SeededRandom
 from flows.sandbox.company.model import REGIONS, Company, Product, Region
 from flows.sandbox.company.order_to_cash import add_order_to_cash
 from flows.sandbox.company.people import generate_accounts, generate_users
@@ -25,7 +25,7 @@ def generate_company(
     """Generate a deterministic company. ``reps`` are spread evenly over 4 regions x 2 teams."""
     if reps < 1 or deals < 0:
         raise ValueError("reps must be >= 1 and deals >= 0")
-    rng = random.Random(seed)
+    rng = SeededRandom(seed)
     as_of = as_of or datetime.now(UTC).date()
     start = as_of - timedelta(days=548)  # 18 months of history
     horizon = datetime.combine(as_of, time(0), tzinfo=UTC) - timedelta(hours=8)
@@ -38,7 +38,7 @@ def generate_company(
     company = Company("SalesOps Demo Co.", as_of, regions, users, products, accounts, contacts, deal_list)
     # Leads, orders, invoices and payments draw from their own stream, so adding them left every
     # user, account and deal above exactly as it was for a given seed.
-    add_order_to_cash(company, random.Random(seed * 7919 + 1), horizon)
+    add_order_to_cash(company, SeededRandom(seed * 7919 + 1), horizon)
     # Activities too: their own stream, so nothing above changes for a given seed.
-    add_activities(company, random.Random(seed * 104729 + 3), horizon)
+    add_activities(company, SeededRandom(seed * 104729 + 3), horizon)
     return company

@@ -45,14 +45,14 @@ REGIONS: list[tuple[str, str, str]] = [  # name, crm, currency
 CURRENCY_SCALE = {"USD": Decimal("1"), "EUR": Decimal("0.92"), "CNY": Decimal("7.2")}
 
 
-@dataclass
+@dataclass(slots=True)
 class Region:
     name: str
     crm: str
     currency: str
 
 
-@dataclass
+@dataclass(slots=True)
 class User:
     key: int
     first_name: str
@@ -73,7 +73,7 @@ class User:
         return self.left_on is None
 
 
-@dataclass
+@dataclass(slots=True)
 class Product:
     key: int
     name: str
@@ -81,7 +81,7 @@ class Product:
     unit_price: Decimal
 
 
-@dataclass
+@dataclass(slots=True)
 class Account:
     key: int
     name: str
@@ -100,7 +100,7 @@ class Account:
     satisfaction: int | None = None  # latest customer-satisfaction score 1-5, None = never surveyed
 
 
-@dataclass
+@dataclass(slots=True)
 class Contact:
     key: int
     account_key: int
@@ -114,7 +114,7 @@ class Contact:
     birthday: date | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class StageChange:
     stage: str
     changed_at: datetime
@@ -122,7 +122,7 @@ class StageChange:
     probability: int
 
 
-@dataclass
+@dataclass(slots=True)
 class Deal:
     key: int
     name: str
@@ -146,7 +146,7 @@ class Deal:
     history: list[StageChange] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class Lead:
     key: int
     crm: str
@@ -162,7 +162,7 @@ class Lead:
     converted_deal_key: int | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class SalesOrder:
     """One order per won deal; a cancelled order is the CRM's record of a deal undone (clawbacks)."""
 
@@ -180,7 +180,7 @@ class SalesOrder:
     cancelled_at: datetime | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Invoice:
     key: int
     crm: str
@@ -196,7 +196,7 @@ class Invoice:
     modified_at: datetime
 
 
-@dataclass
+@dataclass(slots=True)
 class Payment:
     key: int
     crm: str
@@ -210,7 +210,7 @@ class Payment:
     modified_at: datetime
 
 
-@dataclass
+@dataclass(slots=True)
 class Activity:
     """A logged sales activity: a task, a call or an event (meeting), owned by a user and linked
     (each link optional, as in the CRM) to a deal or an account, and to a contact."""
@@ -240,7 +240,7 @@ class Activity:
     all_day: bool = False  # events
 
 
-@dataclass
+@dataclass(slots=True)
 class Company:
     name: str
     as_of: date

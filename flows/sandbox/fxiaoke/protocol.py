@@ -11,6 +11,7 @@ from typing import Any
 
 from flows.sandbox.fxiaoke.encoding.company import FxiaokeData
 from flows.sandbox.fxiaoke.faults import FxiaokeFaults
+from flows.sandbox.fxiaoke.store import ObjectOrders
 from flows.sandbox.fxiaoke.wire import OBJECT_API_NAMES
 from flows.sandbox.httpd import Reply, json_reply
 
@@ -54,6 +55,8 @@ class State:
     sim_seq: int = 0
     quota_day: date | None = None
     quota_used: int = 0
+    #: kept orders of the objects (the keyset page's); forget an object's after editing its rows
+    orders: ObjectOrders = field(default_factory=ObjectOrders)
 
 
 def error_body(code: int, message: str) -> dict:

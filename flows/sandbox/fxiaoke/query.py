@@ -5,11 +5,12 @@ calling user's data permissions."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from flows.sandbox.fxiaoke.protocol import ApiError, State, error_body, touch
+from flows.sandbox.fxiaoke.store import keyset_order
 from flows.sandbox.fxiaoke.wire import CRM_LOG, MAX_LIMIT, to_ms
 
 
@@ -89,12 +90,15 @@ class QueryEndpoints:
         if not api_name:
             raise ApiError(10001, "apiName为必填项，不能为空")
         field_name = data.get("fieldApiName")
-        rows = [
+        log = self._state.data.objects[CRM_LOG]
+        rows = (  # a generator: the keyset path reads it only when its kept order is stale
             r
-            for r in self._state.data.objects[CRM_LOG].values()
+            for r in log.values()
             if r["apiName"] == api_name and (not field_name or r["fieldApiName"] == field_name)
-        ]
-        return self._serve_rows(user, data, CRM_LOG, rows=rows, default_order="operateTime")
+        )
+        return self._serve_rows(
+            user, data, CRM_LOG, rows=rows, default_order="operateTime", subset=(api_name, field_name)
+        )
 
     def _serve_rows(
         self,
@@ -102,8 +106,9 @@ class QueryEndpoints:
         data: dict,
         api_name: str,
         *,
-        rows: list[dict] | None = None,
+        rows: Iterable[dict] | None = None,
         default_order: str = "last_modified_time",
+        subset: tuple = (),
     ) -> dict:
         info = data.get("search_query_info") or {}
         limit, offset = info.get("limit", 20), info.get("offset", 0)
@@ -114,25 +119,26 @@ class QueryEndpoints:
         faults = self._state.faults
         if faults.max_offset is not None and offset > faults.max_offset:
             raise ApiError(10001, f"offset不能大于{faults.max_offset}")
-        if rows is None:
-            rows = list(self._state.data.objects[api_name].values())
-        if not faults.return_invalid:
-            rows = [r for r in rows if r.get("life_status") != "invalid"]
-        if user != self.ADMIN_OPEN_USER_ID:  # data permissions follow the calling user
-            rows = [r for r in rows if user in (r.get("owner") or r.get("operator") or [])]
-        for flt in info.get("filters") or []:
+        filters = info.get("filters") or []
+        for flt in filters:
             if not isinstance(flt, dict) or flt.get("operator") not in _OPERATORS:
                 raise ApiError(10001, f"不支持的过滤条件{flt}")
-            rows = [r for r in rows if _matches(r, flt)]
-        rows = _sort(rows, info.get("orders") or [{"fieldName": default_order, "isAsc": False}])
-        page = rows[offset : offset + limit]
+        source = self._state.data.objects[api_name].values() if rows is None else rows
+        orders = info.get("orders") or [{"fieldName": default_order, "isAsc": False}]
+        found = self._keyset_window(user, api_name, subset, source, orders, filters)
+        if found is not None:
+            seq, lo, hi = found
+            page, total = seq[min(hi, lo + offset) : min(hi, lo + offset + limit)], hi - lo
+        else:
+            matched = self._filtered(user, source, filters)
+            page, total = _sort(matched, orders)[offset : offset + limit], len(matched)
         projection = info.get("fieldProjection")
         out = [
             {k: v for k, v in r.items() if k in projection or k == "_id"} if projection else r for r in page
         ]
         result: dict[str, Any] = {"dataList": copy.deepcopy(out), "offset": offset, "limit": limit}
         if data.get("find_explicit_total_num", True) is not False:
-            result["total"] = len(rows)
+            result["total"] = total
         if faults.modify_during_paging > 0 and page and faults.modify_after_pages > 0:
             faults.modify_after_pages -= 1
         elif faults.modify_during_paging > 0 and page:
@@ -140,7 +146,41 @@ class QueryEndpoints:
             for rec in page[: faults.modify_during_paging]:
                 touch(rec, now_ms)
             faults.modify_during_paging = 0
+            self._state.orders.changed(api_name)
         return {**error_body(0, "success"), "data": result}
+
+    def _filtered(self, user: str, rows: Iterable[dict], filters: list[dict]) -> list[dict]:
+        """The general path: the rows the caller may see, the invalid ones if asked, filtered."""
+        rows = list(rows)
+        if not self._state.faults.return_invalid:
+            rows = [r for r in rows if r.get("life_status") != "invalid"]
+        if user != self.ADMIN_OPEN_USER_ID:  # data permissions follow the calling user
+            rows = [r for r in rows if user in (r.get("owner") or r.get("operator") or [])]
+        for flt in filters:
+            rows = [r for r in rows if _matches(r, flt)]
+        return rows
+
+    def _keyset_window(
+        self,
+        user: str,
+        api_name: str,
+        subset: tuple,
+        rows: Iterable[dict],
+        orders: list[dict],
+        filters: list[dict],
+    ) -> tuple[list[dict], int, int] | None:
+        """The connector's keyset page (admin caller, time order, time ranges) from a kept order
+        (:mod:`flows.sandbox.fxiaoke.store`); None for any other query."""
+        field = keyset_order(orders, filters)
+        if field is None or user != self.ADMIN_OPEN_USER_ID:
+            return None
+        valid_only = not self._state.faults.return_invalid
+
+        def visible() -> Iterable[dict]:
+            return (r for r in rows if not valid_only or r.get("life_status") != "invalid")
+
+        ordered = self._state.orders.sorted_rows((api_name, subset, field, valid_only), field, visible)
+        return ordered.window(filters) if ordered is not None else None
 
 
 _OPERATORS = frozenset({"EQ", "N", "IN", "NIN", "IS", "ISN", "GT", "GTE", "LT", "LTE", "BETWEEN"})

@@ -66,6 +66,8 @@ class Simulation:
                 rec.update(create_time=now_ms, last_modified_time=now_ms, version="1", life_status="normal")
                 store[rec["_id"]] = rec
                 created.append(rec["_id"])
+            self._state.orders.changed(api_name(obj))
+            self._state.orders.changed(CRM_LOG)
             return {
                 "object": api_name(obj),
                 "at": now_ms,

@@ -55,6 +55,8 @@ class ZohoFaults:
     pipeline_variety: bool = False
     #: the next K record listings repeat, first, the last record of the previous listing of the module.
     duplicate_ids: int = 0
+    #: the next K Bulk Read jobs end in ``FAILURE`` instead of ``COMPLETED``.
+    bulk_failures: int = 0
 
     def update(self, changes: dict[str, Any]) -> None:
         known = {f.name for f in fields(self)}

@@ -38,6 +38,7 @@ from flows.sandbox.zoho.protocol import (
     invalid_param,
     json_answer,
 )
+from flows.sandbox.zoho.store import ModuleRows
 
 
 class RecordEndpoints:
@@ -49,13 +50,14 @@ class RecordEndpoints:
     clock: Callable[[], datetime]
     page_token_requests: int
     _lock: threading.RLock
-    _rows: dict[str, dict[str, ZohoRow]]
+    _rows: dict[str, ModuleRows]
     _history: dict[str, list[ZohoRow]]
     _deleted: dict[str, list[tuple[datetime, dict[str, Any]]]]
     _page_tokens: dict[str, PageToken]
     _last_served: dict[str, dict[str, Any]]
 
     _touch: Callable[..., None]  # from Simulation
+    _deal_history: Callable[[str], list[ZohoRow]]  # from Simulation
 
     def _page_params(self, query: dict[str, str]) -> tuple[int, int]:
         try:
@@ -113,13 +115,11 @@ class RecordEndpoints:
         )
         with self._lock:
             offset, page = self._listing_offset(query, page, per_page, signature, now)
-            all_rows = self._module_rows(module, query)
-            rows = [r for r in all_rows if since is None or r.modified >= since]
-            if not rows:
-                return Reply(304) if since is not None and all_rows else Reply(204)
-            rows.sort(key=_sort_key(sort_by), reverse=sort_order == "desc")
-            chunk = rows[offset : offset + per_page]
-            more = offset + per_page < len(rows)
+            store, tag = self._rows[module], self._listing_tag(module, query)
+            found = store.page(tag, sort_by, sort_order == "desc", offset, per_page, since)
+            if not found.matched:
+                return Reply(304) if since is not None and store.has(tag) else Reply(204)
+            chunk, more = found.rows, found.more
             info: dict[str, Any] = {
                 "call": False,
                 "per_page": per_page,
@@ -144,7 +144,7 @@ class RecordEndpoints:
             if f.modify_after_first_page > 0 and "page_token" not in query and page == 1 and more and chunk:
                 touched_at = self.now()
                 for row in chunk[: f.modify_after_first_page]:
-                    self._touch(module, row.record["id"], touched_at, mutate=True)
+                    self._touch(module, row.rid, touched_at, mutate=True)
                 f.modify_after_first_page = 0
             return json_answer(200, payload)
 
@@ -215,17 +215,16 @@ class RecordEndpoints:
             )
         return token.offset, token.offset // per_page + 1
 
-    def _module_rows(self, module: str, query: dict[str, str]) -> list[ZohoRow]:
-        """The module's live rows; Leads only converted or not, as ``converted`` asks (default false)."""
-        all_rows = list(self._rows[module].values())
-        if module == "Leads":
-            converted = query.get("converted", "false")
-            if converted not in ("true", "false", "both"):
-                raise BadRequest(invalid_param("converted"))
-            if converted != "both":
-                want = converted == "true"
-                all_rows = [r for r in all_rows if bool(r.record.get("Converted__s")) == want]
-        return all_rows
+    @staticmethod
+    def _listing_tag(module: str, query: dict[str, str]) -> str | None:
+        """The rows a listing reads: Leads only converted or not, as ``converted`` asks (default
+        false); every row of other modules."""
+        if module != "Leads":
+            return None
+        converted = query.get("converted", "false")
+        if converted not in ("true", "false", "both"):
+            raise BadRequest(invalid_param("converted"))
+        return None if converted == "both" else converted
 
     def _listing_faults(
         self, module: str, data: list[dict[str, Any]], info: dict[str, Any]
@@ -292,9 +291,7 @@ class RecordEndpoints:
         with self._lock:
             if deal_id not in self._rows["Deals"]:
                 return error(400, "INVALID_DATA", "the related id given seems to be invalid", {"id": deal_id})
-            rows = sorted(
-                self._history.get(deal_id, []), key=lambda r: (r.modified, r.record["id"]), reverse=True
-            )
+            rows = sorted(self._deal_history(deal_id), key=lambda r: (r.modified, r.rid), reverse=True)
             chunk = rows[(page - 1) * per_page : page * per_page]
             if not chunk:
                 return Reply(204)
@@ -334,11 +331,3 @@ class RecordEndpoints:
                 "info": {"per_page": per_page, "count": len(chunk), "page": page, "more_records": more},
             },
         )
-
-
-def _sort_key(sort_by: str) -> Callable[[ZohoRow], tuple]:
-    if sort_by == "Modified_Time":
-        return lambda r: (r.modified, r.record["id"])
-    if sort_by == "Created_Time":
-        return lambda r: (r.created, r.record["id"])
-    return lambda r: (r.record["id"],)

@@ -38,6 +38,8 @@ from flows.sandbox.httpd import (
     SandboxHandler,
     abort_connection,
 )
+from flows.sandbox.zoho.bulk import BULK_PREFIX, BulkJob, BulkRead
+from flows.sandbox.zoho.bulk_query import BulkQuery
 from flows.sandbox.zoho.encoding.records import ZohoEncoder
 from flows.sandbox.zoho.encoding.wire import MODULES, ORG_TZ, ZohoRow, zoho_id
 from flows.sandbox.zoho.faults import ZohoFaults
@@ -56,11 +58,12 @@ from flows.sandbox.zoho.protocol import (
 )
 from flows.sandbox.zoho.settings import SettingsEndpoints
 from flows.sandbox.zoho.simulation import Simulation
+from flows.sandbox.zoho.store import ModuleRows
 
 log = logging.getLogger(__name__)
 
 
-class ZohoSandbox(RecordEndpoints, SettingsEndpoints, Simulation):
+class ZohoSandbox(RecordEndpoints, SettingsEndpoints, Simulation, BulkRead):
     """Serves one :class:`Company` (its Zoho part) as Zoho CRM v8. Thread-safe; clock injectable."""
 
     CLIENT_ID = "1000.SALESOPSDEMO"
@@ -99,19 +102,18 @@ class ZohoSandbox(RecordEndpoints, SettingsEndpoints, Simulation):
         self._rng = random.Random(f"zoho-sandbox:{self.company.name}")
         self.encoder = ZohoEncoder(self.company, ZoneInfo(org_tz) if org_tz else ORG_TZ)
         self._users = [self.encoder.user(u) for u in self.company.users]
-        self._history: dict[str, list[ZohoRow]] = {
-            zoho_id("Deals", d.key): self.encoder.stage_history(d) for d in self.company.deals
-        }
+        #: Stage_History of the deals the sandbox edited or created; the others' is encoded when read.
+        self._history: dict[str, list[ZohoRow]] = {}
         self._in_flight = 0
         #: the most API requests seen in flight at once (what a concurrency test asserts on).
         self.max_in_flight = 0
         self._credits: deque[datetime] = deque()
         self._last_served: dict[str, dict[str, Any]] = {}
         self._deleted_owner_id, self._disabled_user_id = self._pick_deleted_users()
-        self._rows: dict[str, dict[str, ZohoRow]] = {
-            m: {row.record["id"]: row for row in self.encoder.module_rows(m)} for m in MODULES
-        }
+        self._rows: dict[str, ModuleRows] = {m: ModuleRows(self.encoder.module_rows(m)) for m in MODULES}
         self._deleted: dict[str, list[tuple[datetime, dict[str, Any]]]] = {m: [] for m in MODULES}
+        self._bulk_jobs: dict[str, BulkJob] = {}
+        self._bulk_tokens: dict[str, tuple[BulkQuery, int]] = {}
 
     @classmethod
     def from_company(cls, company: Company, **kwargs: Any) -> ZohoSandbox:
@@ -174,7 +176,7 @@ class ZohoSandbox(RecordEndpoints, SettingsEndpoints, Simulation):
 
     def stage_history(self, deal_id: str) -> list[dict[str, Any]]:
         with self._lock:
-            return [dict(r.record) for r in self._history.get(deal_id, [])]
+            return [dict(r.record) for r in self._deal_history(deal_id)]
 
     def _pick_deleted_users(self) -> tuple[str | None, str | None]:
         owners = Counter(d.owner_key for d in self.company.deals)
@@ -272,20 +274,23 @@ class ZohoSandbox(RecordEndpoints, SettingsEndpoints, Simulation):
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
         try:
-            return self._dispatch_api_call(method, path, query, headers)
+            return self._dispatch_api_call(method, path, query, headers, body)
         finally:
             with self._lock:
                 self._in_flight -= 1
 
-    def _dispatch_api_call(self, method: str, path: str, query: dict[str, str], headers: Any) -> Reply:
+    def _dispatch_api_call(
+        self, method: str, path: str, query: dict[str, str], headers: Any, body: bytes
+    ) -> Reply:
         fault = self._transient_fault(path)
         if fault is not None:
             return fault
-        if not path.startswith(API_PREFIX + "/"):
+        bulk = path.startswith(BULK_PREFIX + "/")
+        if not path.startswith(API_PREFIX + "/") and not bulk:
             return error(
                 404, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one"
             )
-        if method != "GET":
+        if method != "GET" and not (bulk and method == "POST"):
             return error(400, "INVALID_REQUEST_METHOD", "The http request method type is not a valid one")
         denied = self._authenticate(headers.get("Authorization"))
         if denied is not None:
@@ -293,6 +298,8 @@ class ZohoSandbox(RecordEndpoints, SettingsEndpoints, Simulation):
         exhausted = self._spend_credit()
         if exhausted is not None:
             return exhausted
+        if bulk:
+            return self._bulk(method, path[len(BULK_PREFIX) + 1 :].split("/"), body)
         route = path[len(API_PREFIX) + 1 :].split("/")
         try:
             if route == ["users"]:

@@ -15,6 +15,7 @@ from flows.sandbox.company.model import Account, Company, Contact, Deal, Product
 from flows.sandbox.company.order_to_cash import simulated_invoice, simulated_lead, simulated_sales_order
 from flows.sandbox.zoho.encoding.records import ZohoEncoder
 from flows.sandbox.zoho.encoding.wire import ACTIVITY_MODULES, MODULES, ZohoRow, zoho_id
+from flows.sandbox.zoho.store import ModuleRows
 
 
 class Simulation:
@@ -24,7 +25,7 @@ class Simulation:
     encoder: ZohoEncoder
     _lock: threading.RLock
     _rng: random.Random
-    _rows: dict[str, dict[str, ZohoRow]]
+    _rows: dict[str, ModuleRows]
     _history: dict[str, list[ZohoRow]]
     _deleted: dict[str, list[tuple[datetime, dict[str, Any]]]]
     now: Callable[[], datetime]
@@ -35,8 +36,7 @@ class Simulation:
         module = self._module(module)
         now = self.now()
         with self._lock:
-            rows = self._rows[module]
-            live = sorted(rows)
+            live = self._rows[module].ids()
             if update + delete + modify_then_delete > len(live):
                 raise ValueError(
                     f"{module} has {len(live)} records; cannot update {update} and delete "
@@ -58,7 +58,7 @@ class Simulation:
 
     def live_ids(self, module: str) -> list[str]:
         with self._lock:
-            return sorted(self._rows[self._module(module)])
+            return list(self._rows[self._module(module)].ids())
 
     def _module(self, name: str) -> str:
         for module in MODULES:
@@ -68,12 +68,12 @@ class Simulation:
 
     def _touch(self, module: str, rid: str, now: datetime, *, mutate: bool) -> None:
         row = self._rows[module][rid]
-        record = row.record
+        record = row.pin()
         if mutate:
             if module == "Deals" and record.get("Amount") is not None:
                 record["Amount"] = round(record["Amount"] + 1000, 2)
                 # Zoho logs a Stage_History entry whenever Stage/Amount/Probability/Closing_Date change.
-                history = self._history.setdefault(rid, [])
+                history = self._history.setdefault(rid, self._deal_history(rid))
                 hid = zoho_id("Stage_History", int(rid[-9:]) * 64 + 32 + len(history) % 32)
                 entry = dict(history[-1].record) if history else {"Stage": record.get("Stage")}
                 entry.update(
@@ -103,7 +103,15 @@ class Simulation:
             else:
                 record["Title"] = f"Updated {self.encoder.dt(now)}"
         record["Modified_Time"] = self.encoder.dt(now)
-        row.modified = now
+        self._rows[module].set_modified(row, now)
+
+    def _deal_history(self, rid: str) -> list[ZohoRow]:
+        """A deal's Stage_History rows, oldest first: as edited, else encoded from the deal."""
+        if rid in self._history:
+            return self._history[rid]
+        key = int(rid[-9:]) if rid.isdigit() else -1
+        deal = self.encoder.deals.get(key)
+        return self.encoder.stage_history(deal) if deal and zoho_id("Deals", key) == rid else []
 
     def _delete(self, module: str, rid: str, now: datetime, permanent: bool) -> None:
         row = self._rows[module].pop(rid)
@@ -130,7 +138,8 @@ class Simulation:
         self._deleted[module].append((now, entry))
 
     def _create(self, module: str, now: datetime) -> str:
-        used = list(self._rows[module]) + [e["id"] for _, e in self._deleted[module]]
+        live = self._rows[module].ids()
+        used = live[-1:] + [e["id"] for _, e in self._deleted[module]]  # ids sort as their keys
         key = 1 + max((int(rid[-9:]) for rid in used), default=0)
         builders: dict[str, Callable[[int, datetime], ZohoRow]] = {
             "Deals": self._new_deal,
@@ -151,8 +160,8 @@ class Simulation:
             raise ValueError(f"cannot create {module} records")
         row.record["Created_Time"] = row.record["Modified_Time"] = self.encoder.dt(now)
         row.created = row.modified = now
-        self._rows[module][row.record["id"]] = row
-        return row.record["id"]
+        self._rows[module].add(row)
+        return row.rid
 
     def _first_account_key(self) -> int | None:
         return self.company.accounts[0].key if self.company.accounts else None

@@ -182,7 +182,11 @@ class ZohoEncoder:
         return ZohoRow(record, deal.created_at, deal.modified_at)
 
     def account(self, acc: Account) -> ZohoRow:
-        parent = next((a for a in self.company.accounts if a.name == acc.parent_name), None)
+        parent = (  # only Maven accounts name a parent: no scan of a generated company's accounts
+            next((a for a in self.company.accounts if a.name == acc.parent_name), None)
+            if acc.parent_name is not None
+            else None
+        )
         record = {
             "id": zoho_id("Accounts", acc.key),
             "Account_Name": acc.name,
@@ -260,7 +264,7 @@ class ZohoEncoder:
             "$converted": converted,
             "$approval_state": "approved",
         }
-        return ZohoRow(record, lead.created_at, lead.modified_at)
+        return ZohoRow(record, lead.created_at, lead.modified_at, self.lead_tag(lead))
 
     def sales_order(self, order: SalesOrder) -> ZohoRow:
         deal = self.deals.get(order.deal_key)
@@ -402,24 +406,38 @@ class ZohoEncoder:
         return ZohoRow(record, at, at)
 
     def module_rows(self, module: str) -> list[ZohoRow]:
-        if module == "Deals":
-            return [self.deal(d) for d in self.company.deals]
-        if module == "Accounts":
-            return [self.account(a) for a in self.company.accounts]
-        if module == "Contacts":
-            return [self.contact(c) for c in self.company.contacts]
+        """The module's rows, lazy (encoded when read, see :class:`ZohoRow`); Products, a handful,
+        encoded now."""
+        lazy = ZohoRow.lazy
         if module == "Products":
             return [self.product(p) for p in self.company.products]
         if module == "Leads":
-            return [self.lead(x) for x in self.company.leads]
-        if module == "Sales_Orders":
-            return [self.sales_order(x) for x in self.company.sales_orders]
-        if module == "Invoices":
-            return [self.invoice(x) for x in self.company.invoices]
+            return [
+                lazy(zoho_id("Leads", x.key), x.created_at, x.modified_at, x, self.lead, self.lead_tag(x))
+                for x in self.company.leads
+            ]
         if module in ACTIVITY_MODULES:
             kind = ACTIVITY_MODULES[module]
-            return [self.activity(x) for x in self.company.activities if x.kind == kind]
-        return []
+            return [
+                lazy(zoho_id(module, x.key), x.created_at, x.modified_at, x, self.activity)
+                for x in self.company.activities
+                if x.kind == kind
+            ]
+        sources: dict[str, tuple[list[Any], Any]] = {
+            "Deals": (self.company.deals, self.deal),
+            "Accounts": (self.company.accounts, self.account),
+            "Contacts": (self.company.contacts, self.contact),
+            "Sales_Orders": (self.company.sales_orders, self.sales_order),
+            "Invoices": (self.company.invoices, self.invoice),
+        }
+        if module not in sources:
+            return []
+        items, build = sources[module]
+        return [lazy(zoho_id(module, x.key), x.created_at, x.modified_at, x, build) for x in items]
+
+    def lead_tag(self, lead: Lead) -> str:
+        """``"true"`` for a converted lead (its deal exists), the partition ``converted=`` lists."""
+        return "true" if lead.converted_deal_key and lead.converted_deal_key in self.deals else "false"
 
 
 def order_subject(order: SalesOrder) -> str:

@@ -3,7 +3,7 @@ amounts as JSON numbers, the modules the sandbox serves. See docs/sandbox.md ("Z
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -87,10 +87,50 @@ def exchange_rate(currency: str) -> float:
     return float((Decimal("1") / scale).quantize(Decimal("0.000001")))
 
 
-@dataclass
 class ZohoRow:
-    """A served record plus the instants the server filters and sorts on (kept as UTC datetimes)."""
+    """A served record plus what the server filters and sorts on: its id, and its created and
+    modified instants (UTC datetimes).
 
-    record: dict[str, Any]
-    created: datetime
-    modified: datetime
+    Built on demand: a row made with :meth:`lazy` keeps its source object and the encoder
+    function, and encodes the record each time it is read (holding a million encoded records
+    would cost gigabytes). A row the sandbox edits is :meth:`pin`-ned: encoded once, then kept.
+    ``tag`` is a partition the listing filters on (Leads: ``"true"``/``"false"`` converted)."""
+
+    __slots__ = ("_build", "_record", "_source", "created", "modified", "rid", "tag")
+
+    def __init__(self, record: dict[str, Any], created: datetime, modified: datetime, tag: str | None = None):
+        self.rid: str = record["id"]
+        self.created, self.modified, self.tag = created, modified, tag
+        self._record: dict[str, Any] | None = record
+        self._source: Any = None
+        self._build: Callable[[Any], ZohoRow] | None = None
+
+    @classmethod
+    def lazy(
+        cls,
+        rid: str,
+        created: datetime,
+        modified: datetime,
+        source: Any,
+        build: Callable[[Any], ZohoRow],
+        tag: str | None = None,
+    ) -> ZohoRow:
+        row = cls.__new__(cls)
+        row.rid, row.created, row.modified, row.tag = rid, created, modified, tag
+        row._record, row._source, row._build = None, source, build
+        return row
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """The encoded record (a fresh dict for a lazy row: read it, do not edit it; see :meth:`pin`)."""
+        if self._record is not None:
+            return self._record
+        assert self._build is not None
+        return self._build(self._source).record
+
+    def pin(self) -> dict[str, Any]:
+        """The record, kept from now on, so that edits to it stay."""
+        if self._record is None:
+            self._record = self.record
+            self._source = self._build = None
+        return self._record

@@ -1,0 +1,101 @@
+"""Sorted orders of the Fxiaoke sandbox's objects, so that the connector's keyset page (a time
+range, ordered by time then ``_id``) is a bisection and a slice, whatever the object's size.
+
+Why cached rather than kept sorted row by row: the sandbox's rows are plain dicts that the
+simulation and the faults edit in place, so an order is rebuilt (one sort) the first time it is
+asked for after the object changed (:meth:`ObjectOrders.changed`), and then serves every page
+until the next change. Reading an object page by page costs one sort, not one per page. Queries
+of any other shape (other orders, filters on other fields, a non-admin caller) take the general
+path in :mod:`flows.sandbox.fxiaoke.query`. See docs/sandbox.md ("Scale").
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+#: Integer time fields an order can be kept on.
+ORDERED_FIELDS = frozenset({"last_modified_time", "create_time", "operateTime"})
+_RANGE_OPERATORS = frozenset({"GT", "GTE", "LT", "LTE", "BETWEEN"})
+
+
+@dataclass
+class SortedRows:
+    """Rows with an integer ``field``, sorted by (field, ``_id``); the rows without one, by ``_id``."""
+
+    values: list[int]
+    rows: list[dict]
+    nulls: list[dict]
+
+    def window(self, filters: list[dict]) -> tuple[list[dict], int, int] | None:
+        """The run of rows the range ``filters`` keep (all rows, nulls first, when there are none):
+        (sequence, lo, hi); None when a filter is not a plain integer range."""
+        if not filters:
+            return self.nulls + self.rows if self.nulls else self.rows, 0, len(self.nulls) + len(self.rows)
+        lo, hi = 0, len(self.values)
+        for flt in filters:
+            values = flt.get("field_values") or []
+            if not values or any(type(v) is not int for v in values):
+                return None
+            op, first = flt["operator"], values[0]
+            if op in ("GT", "GTE"):
+                lo = max(lo, (bisect_right if op == "GT" else bisect_left)(self.values, first))
+            elif op in ("LT", "LTE"):
+                hi = min(hi, (bisect_left if op == "LT" else bisect_right)(self.values, first))
+            elif len(values) >= 2 and type(values[1]) is int:
+                lo = max(lo, bisect_left(self.values, first))
+                hi = min(hi, bisect_right(self.values, values[1]))
+            else:
+                return None
+        return self.rows, lo, max(lo, hi)
+
+
+class ObjectOrders:
+    """Per object, the (field, ``_id``) orders asked for, rebuilt after the object changes."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple, SortedRows | None] = {}
+
+    def changed(self, api_name: str) -> None:
+        """Forget the orders of ``api_name`` (call after editing, adding or removing its rows)."""
+        self._cache = {k: v for k, v in self._cache.items() if k[0] != api_name}
+
+    def sorted_rows(self, key: tuple, field: str, rows: Callable[[], Iterable[dict]]) -> SortedRows | None:
+        """The rows of ``key`` (``key[0]`` is the object's API name) ordered by ``field``; None
+        when ``field`` holds something other than integers."""
+        if key not in self._cache:
+            self._cache[key] = _build(field, rows())
+        return self._cache[key]
+
+
+def _build(field: str, rows: Iterable[dict]) -> SortedRows | None:
+    keyed, nulls = [], []
+    for rec in rows:
+        value = rec.get(field)
+        if value is None:
+            nulls.append(rec)
+        elif type(value) is int:
+            keyed.append((value, str(rec.get("_id")), rec))
+        else:
+            return None
+    keyed.sort(key=lambda item: (item[0], item[1]))
+    nulls.sort(key=lambda rec: str(rec.get("_id")))
+    return SortedRows([v for v, _, _ in keyed], [rec for _, _, rec in keyed], nulls)
+
+
+def keyset_order(orders: list[dict], filters: list[dict]) -> str | None:
+    """The field of a ``[field asc, _id asc]`` order whose filters are all ranges on that field
+    (the connector's keyset page); None for any other query."""
+    if len(orders) != 2 or not all(isinstance(o, dict) for o in orders):
+        return None
+    first, second = orders
+    field = first.get("fieldName")
+    if field not in ORDERED_FIELDS or second.get("fieldName") != "_id":
+        return None
+    if not first.get("isAsc", True) or not second.get("isAsc", True):
+        return None
+    for flt in filters:
+        if flt.get("field_name") != field or flt.get("operator") not in _RANGE_OPERATORS:
+            return None
+    return field
