@@ -73,20 +73,20 @@ month_sizes as (
 
 prorated as (
     select
-        *,
+        ms.*,
         case
-            when active_days = days_in_month then month_target_amount
-            when active_days = 0 then cast(0 as decimal(18, 2))
-            else {{ round_money('month_target_amount * active_days / days_in_month') }}
+            when ms.active_days = ms.days_in_month then ms.month_target_amount
+            when ms.active_days = 0 then cast(0 as decimal(18, 2))
+            else {{ round_money('ms.month_target_amount * ms.active_days / ms.days_in_month') }}
         end as prorated_month_target_amount,
         case
-            when target_day_split = 'calendar_days' then is_active_day
-            when active_working_days > 0
-                then case when is_active_day = 1 and is_working_day then 1 else 0 end
-            else is_active_day
+            when st.target_day_split = 'calendar_days' then ms.is_active_day
+            when ms.active_working_days > 0
+                then case when ms.is_active_day = 1 and ms.is_working_day then 1 else 0 end
+            else ms.is_active_day
         end as day_weight
-    from month_sizes
-    cross join settings
+    from month_sizes as ms
+    cross join settings as st
 ),
 
 cumulated as (

@@ -19,15 +19,15 @@ with engine_warnings as (
         cast(run_date as date) as run_date
     from {{ engine }}
     {%- else %}
-    select
-        cast(null as varchar) as warning_code,
-        cast(null as date) as period_month,
-        cast(null as varchar) as rep_id,
-        cast(null as varchar) as subject,
-        cast(null as varchar) as message,
-        cast(null as varchar) as raised_by,
-        cast(null as date) as run_date
-    where 1 = 0
+        select
+            cast(null as varchar) as warning_code,
+            cast(null as date) as period_month,
+            cast(null as varchar) as rep_id,
+            cast(null as varchar) as subject,
+            cast(null as varchar) as message,
+            cast(null as varchar) as raised_by,
+            cast(null as date) as run_date
+        where 1 = 0
     {%- endif %}
 ),
 
