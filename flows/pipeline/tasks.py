@@ -74,8 +74,9 @@ def send(conn, settings: Settings, report: Report, *, resend: bool) -> list[Emai
 
 
 def raise_on_failed_sends(sent: list[EmailSent], what: str = "email") -> None:
-    """Every recipient was tried; now the run fails if any of them did not get the report."""
-    failed = [e for e in sent if e.status == "failed"]
+    """Every recipient was tried; now the run fails if any of them did not get the report, or may
+    not have (``ambiguous``: the alert tells the data engineers to check and ``--resend``)."""
+    failed = [e for e in sent if e.status in ("failed", "ambiguous")]
     if failed:
         raise StepFailed(
             "reports",
@@ -100,7 +101,10 @@ def emails_artifact(key: str, sent: list[EmailSent]) -> None:
 def _alert_run_failed(
     settings: Settings, flow_name: str, run_id: str, run_date: date | None, exc: BaseException
 ):
-    """Best effort: tell the data engineers a run failed; never hides the run's own error."""
+    """Best effort: tell the data engineers a run failed; never hides the run's own error.
+
+    Sent without the work warehouse (the e-mail ledger records it): the failure may be that file.
+    """
     try:
         report = build_run_failed_alert(
             settings,
@@ -110,8 +114,7 @@ def _alert_run_failed(
             error=str(exc),
             recipients=alert_recipients(settings),
         )
-        with Warehouse(settings.warehouse_path).connect() as conn:
-            return send(conn, settings, report, resend=True)
+        return send(None, settings, report, resend=True)
     except Exception as alert_exc:  # the original failure matters more
         logging.getLogger("salesops").error(
             "could not send the run-failed alert: %s: %s", type(alert_exc).__name__, alert_exc
