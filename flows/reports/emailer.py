@@ -403,6 +403,11 @@ class _SMTP_SSL(_SMTP, smtplib.SMTP_SSL):
 _PAUSED: dict[tuple[str, int], tuple[float, datetime]] = {}
 
 
+def forget_unresponsive_servers() -> None:
+    """Try every server again (tests: a new local server may reuse a paused port)."""
+    _PAUSED.clear()
+
+
 def _timed_out(exc: BaseException) -> bool:
     """A timeout, also when smtplib wrapped it (SMTPServerDisconnected from a timed-out read)."""
     return any(isinstance(e, TimeoutError) for e in (exc, exc.__cause__, exc.__context__))
