@@ -157,11 +157,16 @@ def nightly(
     """
     route_project_logs()
     settings = get_settings()
-    settings.ensure_dirs()
-    publish.migrate_legacy_layout(settings)
     run_date = run_date or default_run_date(settings)
+    run_id = current_run_id()
+    # before the lock too, a failure is a named step and alerts (the alert needs no warehouse)
+    with alert_on_failure(settings, "nightly", run_id, run_date):
+        with step("prepare", str(settings.home_dir)):
+            settings.ensure_dirs()
+        with step("prepare", str(settings.published_warehouse_path)):
+            publish.migrate_legacy_layout(settings)
     summary = NightlySummary(
-        run_id=current_run_id(),
+        run_id=run_id,
         run_date=run_date,
         warehouse=settings.published_warehouse_path,
         reports_dir=settings.reports_dir,

@@ -25,3 +25,12 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _smtp_pauses_stay_in_their_test() -> None:
+    """A server that timed out is paused for minutes (flows/reports/emailer.py); a later test's
+    local SMTP server may get the same port."""
+    from flows.reports.emailer import forget_unresponsive_servers
+
+    forget_unresponsive_servers()

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from flows.config import fields
 from flows.config.calendar import CalendarDay, build_calendar
 from flows.config.calendar_overrides import read_overrides
 from flows.config.commission_plan import PlanBook
@@ -45,8 +46,21 @@ def _calendar_span(targets: list[Target], today: date) -> tuple[date, date]:
 def _check_currencies(
     config_dir: Path, reporting: str, rates: list[Any], targets: list[Target], book: PlanBook
 ) -> None:
-    """Every target currency has a rate; every plan pays in the reporting currency."""
-    known = {c for c, *_ in rates} | {reporting}
+    """Every target currency has a rate; every plan pays in the reporting currency.
+
+    The reporting currency needs its rows too (rate 1): dbt converts every amount through this
+    file, so without them every converted amount would be null and the run would stop on a dbt
+    test's name instead of this file and the currency.
+    """
+    known = {c for c, *_ in rates}
+    if reporting not in known:
+        first = min([t.period_start for t in targets] + [r[1] for r in rates], default=None)
+        raise ConfigError(
+            f"{config_dir.name}/exchange_rates.csv: no rate for currency {reporting}"
+            + (f" on/before {first}" if first else "")
+            + f" (the reporting currency: add its months with rate_to_reporting 1, e.g. {reporting},"
+            + f"{(first or date.today()).replace(day=1)},1)"
+        )
     for t in targets:
         if t.currency not in known:
             raise ConfigError(
@@ -107,14 +121,15 @@ def read_bundle(config_dir: Path, today: date | None = None) -> ConfigBundle:
     settings = read_settings(config_dir)
     reporting = settings["reporting_currency"]
     fy_month = settings["fiscal_year_start_month"]
-    rates = read_rates(config_dir, reporting)
-    targets = read_targets(config_dir, fy_month)
-    book = read_plans(config_dir)
-    splits = read_splits(config_dir)
-    distribution = read_distribution(config_dir, settings["target_month_split"] == "distribution")
     countries = {settings["calendar_default_country"], *settings["calendar_region_countries"].values()}
-    overrides = read_overrides(config_dir, countries)
-    changes = read_target_changes(config_dir, fy_month)
+    with fields.numbers_in(settings["number_locale"]):
+        rates = read_rates(config_dir, reporting)
+        targets = read_targets(config_dir, fy_month)
+        book = read_plans(config_dir)
+        splits = read_splits(config_dir)
+        distribution = read_distribution(config_dir, settings["target_month_split"] == "distribution")
+        overrides = read_overrides(config_dir, countries)
+        changes = read_target_changes(config_dir, fy_month)
     _check_currencies(config_dir, reporting, rates, targets, book)
 
     start, end = _calendar_span(targets, today or datetime.now(UTC).date())
@@ -122,7 +137,7 @@ def read_bundle(config_dir: Path, today: date | None = None) -> ConfigBundle:
     settings_rows = [
         (k, v if isinstance(v, str) else str(v))
         for k, v in sorted(settings.items())
-        if k != "calendar_region_countries"
+        if k != "calendar_region_countries" and v is not None
     ]
     tables: dict[str, list[tuple[Any, ...]]] = {
         "settings": settings_rows,

@@ -1,4 +1,5 @@
-"""``config/settings.yml``: fiscal year, reporting currency, time zones, target splits, calendar countries.
+"""``config/settings.yml``: fiscal year, reporting currency, time zones, target splits, calendar countries,
+number locale.
 
 The file is optional and every key has a default; unknown keys are rejected (they are typos). An
 error names the file, the line of the settings mapping (or of ``calendar_region_countries`` for
@@ -36,6 +37,7 @@ class CompanySettings(BaseModel):
     target_day_split: str = "working_days"  # month -> day: the working days, or every calendar day
     calendar_default_country: str = "CN"
     calendar_region_countries: dict[str, str] = {}
+    number_locale: str | None = None  # how numbers typed as text in the CSV/XLSX files are written
 
     @model_validator(mode="before")
     @classmethod
@@ -54,6 +56,7 @@ class CompanySettings(BaseModel):
 
     _currency = field_validator("reporting_currency", mode="before")(fields.currency)
     _country = field_validator("calendar_default_country", mode="before")(fields.country)
+    _locale = field_validator("number_locale", mode="before")(fields.number_locale)
 
     @field_validator("org_timezone", "zoho_timezone", "fxiaoke_timezone", mode="before")
     @classmethod

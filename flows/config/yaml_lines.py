@@ -22,9 +22,10 @@ class LineDict(dict):
 
 
 class LineList(list):
-    """A YAML sequence that remembers its first line."""
+    """A YAML sequence that remembers its first line and the line of each item."""
 
     line: int = 0
+    item_lines: list[int]
 
 
 class _Loader(yaml.SafeLoader):
@@ -44,6 +45,7 @@ def _mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
 def _sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
     result = LineList(loader.construct_sequence(node, deep=True))
     result.line = node.start_mark.line + 1
+    result.item_lines = [item.start_mark.line + 1 for item in node.value]
     return result
 
 
@@ -75,6 +77,7 @@ def locate(tree: Any, loc: tuple[Any, ...]) -> tuple[int | None, str]:
     for part in loc:
         if isinstance(part, int) and isinstance(node, list) and 0 <= part < len(node):
             path += f"[{part}]"
+            line = getattr(node, "item_lines", {part: line})[part]
             node = node[part]
             line = getattr(node, "line", line)
         elif isinstance(part, str) and isinstance(node, dict):

@@ -75,8 +75,9 @@ def send(conn, settings: Settings, report: Report, *, resend: bool) -> list[Emai
 
 
 def raise_on_failed_sends(sent: list[EmailSent], what: str = "email") -> None:
-    """Every recipient was tried; now the run fails if any of them did not get the report."""
-    failed = [e for e in sent if e.status == "failed"]
+    """Every recipient was tried; now the run fails if any of them did not get the report, or may
+    not have (``ambiguous``: the alert tells the data engineers to check and ``--resend``)."""
+    failed = [e for e in sent if e.status in ("failed", "ambiguous")]
     if failed:
         raise StepFailed(
             "reports",
@@ -104,7 +105,8 @@ def send_run_failed_alert(
     """Best effort: tell the data engineers a run failed; never hides the run's own error.
 
     Sent once per run id and recipient unless ``resend``: the automation's alert
-    (``flows/alerts.py``) skips whoever the failing flow already told."""
+    (``flows/alerts.py``) skips whoever the failing flow already told. Sent without the work
+    warehouse (the e-mail ledger records it): the failure may be that file."""
     try:
         report = build_run_failed_alert(
             settings,
@@ -114,8 +116,7 @@ def send_run_failed_alert(
             error=error,
             recipients=alert_recipients(settings),
         )
-        with Warehouse(settings.warehouse_path).connect() as conn:
-            return send(conn, settings, report, resend=resend)
+        return send(None, settings, report, resend=resend)
     except Exception as alert_exc:  # the original failure matters more
         logging.getLogger("salesops").error(
             "could not send the run-failed alert: %s: %s", type(alert_exc).__name__, alert_exc

@@ -96,6 +96,23 @@ def _unresolved(expr: str, accounts: str) -> str:
     )
 
 
+#: Text the gate's "amount is numeric" check accepts (the suites' regex).
+_NUMERIC_TEXT = r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
+
+
+def _unstorable(raw: str) -> str:
+    """The money text when it is numeric but the staging models' cast to DECIMAL(18,2) cannot hold it.
+
+    ``1e309`` or ``1e20`` pass the numeric check and would stop the whole dbt build at the staging
+    cast (``macros/money.sql`` ``to_money``): the same cast here quarantines the row instead.
+    """
+    text = f"nullif(trim({raw}), '')"
+    return (
+        f"case when regexp_full_match({text}, '{_NUMERIC_TEXT}') "
+        f"and try_cast({raw} as decimal(18, 2)) is null then {text} end"
+    )
+
+
 def _bad_dates(fields: dict[str, str]) -> str:
     """Names of the fields (``name -> parse of its text``) whose text is present but does not parse."""
     if not fields:
@@ -127,6 +144,7 @@ def _o2c_sql(
         f"d.record->>'{id_field}' as record_id",
         f"{money} as amount_text",
         f"try_cast({money} as decimal(38, 6)) as amount",
+        f"{_unstorable(amount)} as unstorable_amount",
         f"{currency} as currency",
         f"{owner} as owner_id",
         f"{account} as account_id",
@@ -184,6 +202,7 @@ _ZOHO_INVOICES_SQL = _o2c_sql(
     extra=(
         "nullif(trim(d.record->>'Amount_Paid'), '') as amount_paid_text",
         "try_cast(nullif(trim(d.record->>'Amount_Paid'), '') as decimal(38, 6)) as amount_paid",
+        _unstorable("d.record->>'Amount_Paid'") + " as unstorable_amount_paid",
     ),
 )
 _FXIAOKE_SALES_ORDERS_SQL = _o2c_sql(

@@ -1,9 +1,12 @@
-"""Sending reports by SMTP, once per recipient and period, with every outcome in ``ops.email_log``.
+"""Sending reports by SMTP, once per recipient and period, with every outcome in the e-mail ledger.
 
 One message per recipient (no manager sees another's team; one bounce does not stop the others),
 skipped when already sent for ``(kind, period_key)`` unless ``resend``, with plain smtplib, and the
-SMTP password never in a log. Why each of these, and where the SMTP settings come from:
-docs/reports.md.
+SMTP password never in a log. The ledger (:mod:`flows.reports.email_ledger`) lives outside the
+work warehouse, so a rebuilt warehouse never resends. A message whose DATA went out and whose
+reply never came back is *ambiguous*: recorded, never retried nor resent without ``resend``; a
+server that stops answering is given one timeout, not one per attempt and recipient. Why each of
+these, and where the SMTP settings come from: docs/reports.md.
 """
 
 from __future__ import annotations
@@ -26,16 +29,23 @@ from typing import Literal
 import duckdb
 
 from flows.config.settings import Settings
+from flows.reports.email_ledger import EmailLedger
 
 log = logging.getLogger(__name__)
 
-Status = Literal["sent", "skipped_duplicate", "failed"]
+Status = Literal["sent", "skipped_duplicate", "failed", "ambiguous"]
 #: (file name, content, MIME type) or a path to attach.
 Attachment = Path | tuple[str, bytes, str]
 
 SMTP_TIMEOUT_SECONDS = 30.0
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_RETRY_DELAY_SECONDS = 1.0
+#: After a server let a command time out, it is not tried again for this long (fail fast instead).
+UNRESPONSIVE_PAUSE_SECONDS = 300.0
+AMBIGUOUS = (
+    "outcome unknown: the message was handed to the server but its reply never came, so it may "
+    "have been delivered; not resent - check with the recipient, then send again with --resend"
+)
 
 
 @dataclass(frozen=True)
@@ -87,15 +97,27 @@ class SendResult:
 
     @property
     def ok(self) -> bool:
-        return self.status != "failed"
+        return self.status not in ("failed", "ambiguous")
 
 
 class TransientSmtpError(Exception):
     """A failure worth retrying (4xx reply, dropped connection)."""
 
 
+class AmbiguousDelivery(Exception):
+    """The server accepted DATA and got the message, but no final reply arrived (lost or hung)."""
+
+    def __init__(self, cause: BaseException):
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class SmtpUnresponsive(Exception):
+    """Not attempted: the server let a command time out a moment ago."""
+
+
 def send_report(
-    conn: duckdb.DuckDBPyConnection,
+    conn: duckdb.DuckDBPyConnection | None,
     settings: Settings,
     *,
     kind: str,
@@ -112,18 +134,21 @@ def send_report(
 ) -> list[SendResult]:
     """Send ``html`` (with ``text`` alternative) to each recipient separately; log every outcome.
 
+    Every attempt goes to the e-mail ledger, and to the warehouse's ``ops.email_log`` copy when
+    ``conn`` is given (None: no warehouse needed, e.g. the run-failed alert of a corrupt one).
     ``inline_images`` maps a Content-ID (referenced as ``cid:<id>`` in the HTML) to image bytes.
     Transient SMTP failures are retried ``max_attempts`` times with a doubling delay; permanent
-    ones (5xx, bad login) are not. Never raises for a delivery problem: see each ``SendResult``.
+    ones (5xx, bad login), timeouts and ambiguous outcomes are not. Never raises for a delivery
+    problem: see each ``SendResult``.
     """
-    ensure_email_log_table(conn)
     images = dict(inline_images or {})
     results: list[SendResult] = []
-    with _SmtpSession(settings) as session:
+    with EmailLedger(settings, conn) as ledger, _SmtpSession(settings) as session:
         for recipient in _unique(recipients):
-            if not resend and _already_sent(conn, kind, period_key, recipient):
-                result = SendResult(recipient, "skipped_duplicate")
-                log.info("%s %s to %s already sent: skipped", kind, period_key, recipient)
+            earlier = None if resend else ledger.earlier_outcome(kind, period_key, recipient)
+            if earlier is not None:
+                result = _skipped(kind, period_key, recipient, earlier)
+                ledger.skipped(kind, period_key, recipient, subject, result.status, result.error)
             else:
                 message = build_message(
                     settings,
@@ -136,10 +161,23 @@ def send_report(
                     attachments=attachments,
                     inline_images=images,
                 )
+                attempt = ledger.begin(kind, period_key, recipient, subject, str(message["Message-ID"]))
                 result = _deliver(session, message, recipient, max_attempts, retry_delay_seconds)
-            _log_attempt(conn, kind, period_key, subject, result)
+                ledger.finish(attempt, result.status, result.error)
             results.append(result)
     return results
+
+
+def _skipped(kind: str, period_key: str, recipient: str, earlier: str) -> SendResult:
+    """Not sent again: it was sent, or an earlier attempt may have delivered it (ambiguous, or
+    interrupted mid-send: ``pending``); only ``resend`` sends it once more."""
+    if earlier == "sent":
+        log.info("%s %s to %s already sent: skipped", kind, period_key, recipient)
+        return SendResult(recipient, "skipped_duplicate")
+    why = "its outcome is unknown" if earlier == "ambiguous" else "it was interrupted mid-send"
+    error = f"not resent: an earlier attempt may have been delivered ({why}); send with --resend to repeat it"
+    log.warning("%s %s to %s: %s", kind, period_key, recipient, error)
+    return SendResult(recipient, "skipped_duplicate", error=error)
 
 
 def build_message(
@@ -193,7 +231,7 @@ class _SmtpSession:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self._smtp: smtplib.SMTP | None = None
+        self._smtp: _SMTP | None = None
         self.params = smtp_params(settings)
         self._secret = self.params.password
 
@@ -204,10 +242,23 @@ class _SmtpSession:
         self.close()
 
     def send(self, message: EmailMessage, recipient: str) -> None:
-        smtp = self._connect()
-        smtp.send_message(message, from_addr=parseaddr(self.settings.mail_from)[1], to_addrs=[recipient])
+        """One attempt. Raises :class:`AmbiguousDelivery` when the message went out but no final
+        reply came back, :class:`SmtpUnresponsive` while the server is paused after a timeout."""
+        _check_responsive(self.params)
+        smtp: _SMTP | None = None
+        try:
+            smtp = self._connect()
+            smtp.data_sent = False
+            smtp.send_message(message, from_addr=parseaddr(self.settings.mail_from)[1], to_addrs=[recipient])
+        except Exception as exc:
+            if _timed_out(exc):
+                _pause(self.params)
+            # a reply code after the message (SMTPDataError) is an answer; silence is not
+            if smtp is not None and smtp.data_sent and not isinstance(exc, smtplib.SMTPResponseException):
+                raise AmbiguousDelivery(exc) from exc
+            raise
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self) -> _SMTP:
         if self._smtp is not None:
             return self._smtp
         p = self.params
@@ -215,11 +266,11 @@ class _SmtpSession:
         if not p.verify:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
-        smtp: smtplib.SMTP
+        smtp: _SMTP
         if p.security == "ssl":
-            smtp = smtplib.SMTP_SSL(p.host, p.port, timeout=SMTP_TIMEOUT_SECONDS, context=context)
+            smtp = _SMTP_SSL(p.host, p.port, timeout=SMTP_TIMEOUT_SECONDS, context=context)
         else:
-            smtp = smtplib.SMTP(p.host, p.port, timeout=SMTP_TIMEOUT_SECONDS)
+            smtp = _SMTP(p.host, p.port, timeout=SMTP_TIMEOUT_SECONDS)
         try:
             smtp.ehlo()
             if p.security == "starttls":
@@ -271,6 +322,11 @@ def _deliver(
     for attempt in range(1, max(1, max_attempts) + 1):
         try:
             session.send(message, recipient)
+        except AmbiguousDelivery as exc:  # never retried: the first copy may be in the mailbox
+            session.reset()
+            error = session.scrub(f"{AMBIGUOUS} ({_describe(exc.cause)})")
+            log.error("sending %s to %s: %s", message_id, recipient, error)
+            return SendResult(recipient, "ambiguous", message_id, error, attempt)
         except Exception as exc:
             session.reset()
             error = session.scrub(_describe(exc))
@@ -292,7 +348,9 @@ def _deliver(
 
 
 def _is_transient(exc: Exception) -> bool:
-    if isinstance(exc, smtplib.SMTPAuthenticationError | smtplib.SMTPNotSupportedError):
+    if isinstance(exc, smtplib.SMTPAuthenticationError | smtplib.SMTPNotSupportedError | SmtpUnresponsive):
+        return False
+    if _timed_out(exc):  # a hanging server would hang again: one wait, not one per attempt
         return False
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return all(400 <= code < 500 for code, _ in exc.recipients.values())
@@ -302,7 +360,7 @@ def _is_transient(exc: Exception) -> bool:
     return isinstance(exc, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError | OSError)
 
 
-def _describe(exc: Exception) -> str:
+def _describe(exc: BaseException) -> str:
     """Exception type and the server's reply only: never the args of our own calls."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         replies = "; ".join(f"{addr}: {code} {_text(msg)}" for addr, (code, msg) in exc.recipients.items())
@@ -321,57 +379,51 @@ def _quietly_close(smtp: smtplib.SMTP) -> None:
         smtp.close()
 
 
-# --- ops.email_log ------------------------------------------------------------------------------
+# --- bounded waits and ambiguous outcomes -----------------------------------------------------
 
 
-def ensure_email_log_table(conn: duckdb.DuckDBPyConnection) -> None:
-    conn.execute("create schema if not exists ops")
-    conn.execute(
-        """
-        create table if not exists ops.email_log (
-            kind varchar not null,
-            period_key varchar not null,
-            recipient varchar not null,
-            subject varchar,
-            message_id varchar,
-            status varchar not null,
-            error varchar,
-            sent_at timestamptz not null
-        )"""
-    )
+class _SMTP(smtplib.SMTP):
+    """Remembers whether the server said 354 (send the message): from then on, a lost or missing
+    final reply leaves the delivery ambiguous."""
+
+    data_sent = False
+
+    def getreply(self) -> tuple[int, bytes]:
+        code, reply = super().getreply()
+        if code == 354:
+            self.data_sent = True
+        return code, reply
 
 
-def _already_sent(conn: duckdb.DuckDBPyConnection, kind: str, period_key: str, recipient: str) -> bool:
-    row = conn.execute(
-        """
-        select 1 from ops.email_log
-        where kind = ? and period_key = ? and lower(recipient) = lower(?) and status = 'sent'
-        limit 1
-        """,
-        [kind, period_key, recipient],
-    ).fetchone()
-    return row is not None
+class _SMTP_SSL(_SMTP, smtplib.SMTP_SSL):
+    """Implicit TLS (port 465 style), tracking DATA like :class:`_SMTP`."""
 
 
-def _log_attempt(
-    conn: duckdb.DuckDBPyConnection, kind: str, period_key: str, subject: str, result: SendResult
-) -> None:
-    conn.execute(
-        """
-        insert into ops.email_log (kind, period_key, recipient, subject, message_id, status, error, sent_at)
-        values (?, ?, ?, ?, ?, ?, ?, ?)
-        """,
-        [
-            kind,
-            period_key,
-            result.recipient,
-            subject,
-            result.message_id,
-            result.status,
-            result.error,
-            datetime.now(UTC),
-        ],
-    )
+#: (host, port) -> (monotonic time until which it is not tried, wall-clock time of the timeout)
+_PAUSED: dict[tuple[str, int], tuple[float, datetime]] = {}
+
+
+def forget_unresponsive_servers() -> None:
+    """Try every server again (tests: a new local server may reuse a paused port)."""
+    _PAUSED.clear()
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """A timeout, also when smtplib wrapped it (SMTPServerDisconnected from a timed-out read)."""
+    return any(isinstance(e, TimeoutError) for e in (exc, exc.__cause__, exc.__context__))
+
+
+def _pause(params: SmtpParams) -> None:
+    _PAUSED[(params.host, params.port)] = (time.monotonic() + UNRESPONSIVE_PAUSE_SECONDS, datetime.now(UTC))
+
+
+def _check_responsive(params: SmtpParams) -> None:
+    until, at = _PAUSED.get((params.host, params.port), (0.0, None))
+    if time.monotonic() < until:
+        raise SmtpUnresponsive(
+            f"not attempted: {params.host}:{params.port} did not answer within {SMTP_TIMEOUT_SECONDS:g} s "
+            f"at {at:%H:%M:%S} UTC; it is not tried again for {UNRESPONSIVE_PAUSE_SECONDS:g} s"
+        )
 
 
 # --- helpers -------------------------------------------------------------------------------------

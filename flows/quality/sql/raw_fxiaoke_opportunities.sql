@@ -7,6 +7,10 @@ select
     d.record->>'_id' as record_id,
     nullif(trim(d.record->>'amount'), '') as amount_text,
     try_cast(nullif(trim(d.record->>'amount'), '') as decimal(38, 6)) as amount,
+    -- numeric, but more than the staging cast to decimal(18, 2) can hold (1e309): dbt would stop
+    case when regexp_full_match(nullif(trim(d.record->>'amount'), ''), '-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?')
+        and try_cast(d.record->>'amount' as decimal(18, 2)) is null
+        then nullif(trim(d.record->>'amount'), '') end as unstorable_amount,
     d.record->>'sales_stage__r' as stage,
     d.record->>'mc_currency' as currency,
     d.record->'owner'->>0 as owner_id,
