@@ -32,8 +32,10 @@ compared as (
         abs(coalesce(l.amount, 0) - coalesce(s.amount, 0)) as diff
     from lines as l
     full outer join statements as s
-        on l.rep_id is not distinct from s.rep_id
-        and l.period_month is not distinct from s.period_month
+        -- both sides are group-by keys of not-null columns: a plain equi-join (PostgreSQL can
+        -- only hash or merge a full join on equality)
+        on l.rep_id = s.rep_id
+        and l.period_month = s.period_month
 )
 
 select * from compared

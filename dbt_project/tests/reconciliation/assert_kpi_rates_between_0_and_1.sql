@@ -25,7 +25,8 @@
         ~ "where table_schema = '" ~ schema ~ "' "
         ~ "and (column_name like '%\\_rate' escape '\\' or column_name = 'rate') "
         ~ "and column_name not like '%exchange%' and column_name not like '%fx%' "
-        ~ "and data_type not in ('VARCHAR') order by table_name, column_name"
+        ~ "and lower(data_type) not in ('varchar', 'character varying', 'text', 'string') "
+        ~ "order by table_name, column_name"
     ) -%}
     {%- for row in found.rows -%}
         {%- do rate_columns.append((row[0], row[1])) -%}
@@ -33,10 +34,10 @@
 {%- endif %}
 {%- for table, column in rate_columns %}
 {{ 'union all' if not loop.first }}
-select '{{ table }}' as table_name, '{{ column }}' as column_name, cast("{{ column }}" as double) as value
+select '{{ table }}' as table_name, '{{ column }}' as column_name, cast("{{ column }}" as {{ dbt.type_numeric() }}) as value
 from "{{ schema }}"."{{ table }}"
 where "{{ column }}" < 0 or "{{ column }}" > 1
 {%- else %}
-select cast(null as varchar) as table_name, cast(null as varchar) as column_name, cast(null as double) as value
+select cast(null as varchar) as table_name, cast(null as varchar) as column_name, cast(null as {{ dbt.type_numeric() }}) as value
 where false
 {%- endfor %}
