@@ -10,6 +10,7 @@ from datetime import date
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
+from flows.commissions.refresh import build_before_engine
 from flows.config.settings import Settings, get_settings
 from flows.pipeline.summary import EmailSent, StepFailed, step
 from flows.pipeline.tasks import (
@@ -67,7 +68,7 @@ def monthly_commissions(run_date: date | None = None, resend: bool = False, send
         alert_on_failure(settings, "monthly-commissions", run_id, month),
     ):
         with step("dbt build", "marts.finance", get_run_logger()):
-            run_dbt(settings, ["build", "--select", "+marts.finance"], run_date=month, in_prefect=True)
+            run_dbt(settings, build_before_engine("+marts.finance"), run_date=month, in_prefect=True)
         commissions_task(settings, run_date or default_run_date(settings))
         with Warehouse(settings.warehouse_path).connect() as conn:
             gate = checks.run_checks(

@@ -15,6 +15,7 @@ from datetime import date
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
+from flows.commissions.refresh import build_before_engine
 from flows.config import loader as config_loader
 from flows.config.settings import Settings, get_settings
 from flows.crm.landing import IngestError, ingest_source
@@ -68,7 +69,7 @@ def load_config_task(settings: Settings, run_id: str) -> dict[str, int]:
 @task(name="dbt-build")
 def dbt_build_task(settings: Settings, run_date: date) -> dict[str, int]:
     with step("dbt build", None, get_run_logger()):
-        run_dbt(settings, ["build"], run_date=run_date, in_prefect=True)
+        run_dbt(settings, build_before_engine(), run_date=run_date, in_prefect=True)
     with Warehouse(settings.warehouse_path).connect() as conn:
         return mart_row_counts(conn)
 
