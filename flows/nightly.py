@@ -36,6 +36,7 @@ from flows.reports import builder as reports
 from flows.warehouse import publish
 from flows.warehouse.database import Warehouse, ingest_run_as_dict
 from flows.warehouse.dbt_runner import mart_row_counts, run_dbt
+from flows.warehouse.versions import clean_leftovers
 
 
 @task(name="ingest")
@@ -163,6 +164,7 @@ def nightly(
         locked(settings, "nightly", settings.run_lock_wait_seconds),
         alert_on_failure(settings, "nightly", summary.run_id, run_date),
     ):
+        clean_leftovers(settings.home_dir)  # of a publish killed in an earlier run
         summary.landed = ingest_task(settings, summary.run_id, full_refresh)
         raw_gate = gate_task(settings, summary.run_id, "raw")
         _gate(settings, summary, raw_gate)
