@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from flows.pipeline.faults import kill_point
+
 log = logging.getLogger("salesops")
 
 
@@ -32,6 +34,7 @@ class StepFailed(RuntimeError):
 @contextmanager
 def step(name: str, target: str | None = None, logger: logging.Logger | None = None) -> Iterator[None]:
     """Run a block as a named step; a failure becomes one clear line, then the trace."""
+    kill_point(name, target)  # a test hook, inert unless SALESOPS_FAULT_KILL_AT is set
     try:
         yield
     except StepFailed:
