@@ -10,6 +10,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
 from flows.commissions.close import close_period
+from flows.commissions.refresh import build_before_engine
 from flows.commissions.tables import closed_periods
 from flows.config.settings import Settings, get_settings
 from flows.exports.spreadsheet import csv_bytes
@@ -80,7 +81,7 @@ def monthly_commissions(
         alert_on_failure(settings, "monthly-commissions", run_id, month),
     ):
         with step("dbt build", "marts.finance", get_run_logger()):
-            run_dbt(settings, ["build", "--select", "+marts.finance"], run_date=month, in_prefect=True)
+            run_dbt(settings, build_before_engine("+marts.finance"), run_date=month, in_prefect=True)
         commissions_task(settings, day)
         with Warehouse(settings.warehouse_path).connect() as conn:
             gate = run_checks(

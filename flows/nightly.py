@@ -15,6 +15,7 @@ from datetime import date
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
+from flows.commissions.refresh import build_before_engine
 from flows.config import loader as config_loader
 from flows.config.settings import Settings, get_settings
 from flows.crm.landing import IngestError, ingest_source
@@ -41,6 +42,7 @@ from flows.reports.recipients import alert_recipients
 from flows.warehouse import publish
 from flows.warehouse.database import Warehouse, ingest_run_as_dict
 from flows.warehouse.dbt_runner import mart_row_counts, run_dbt
+from flows.warehouse.versions import clean_leftovers
 
 
 @task(name="ingest", **ingest_retries())
@@ -76,7 +78,7 @@ def load_config_task(settings: Settings, run_id: str) -> dict[str, int]:
 @task(name="dbt-build")
 def dbt_build_task(settings: Settings, run_date: date) -> dict[str, int]:
     with step("dbt build", None, get_run_logger()):
-        run_dbt(settings, ["build"], run_date=run_date, in_prefect=True, callbacks=[DbtNodes()])
+        run_dbt(settings, build_before_engine(), run_date=run_date, in_prefect=True, callbacks=[DbtNodes()])
     with Warehouse(settings.warehouse_path).connect() as conn:
         return mart_row_counts(conn)
 
@@ -178,6 +180,7 @@ def nightly(
         locked(settings, "nightly", settings.run_lock_wait_seconds),
         alert_on_failure(settings, "nightly", summary.run_id, run_date),
     ):
+        clean_leftovers(settings.home_dir)  # of a publish killed in an earlier run
         summary.landed = ingest_task(settings, summary.run_id, full_refresh)
         raw_gate = gate_task(settings, summary.run_id, "raw")
         _gate(settings, summary, raw_gate)

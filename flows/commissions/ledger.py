@@ -274,6 +274,23 @@ def _fiscal_year_start_month(settings) -> int:
     return int(getattr(settings, "fiscal_year_start_month", 1) or 1)
 
 
+def _deals_gone_on(conn: duckdb.DuckDBPyConnection) -> dict[str, date]:
+    """When each deal that may have been paid stopped counting: a deal no longer won on its last
+    modification, a deal deleted in the CRM on its deletion (``fct_deals`` leaves deleted deals
+    out; the conformed ``int_deals_unioned`` keeps them flagged), as the CRM reports it."""
+    gone: dict[str, date] = {}
+    deals = find_table(conn, "marts", "fct_deals")
+    if deals:
+        sql = f"select deal_id, cast(modified_at as date) from {deals} where not is_won"
+        gone.update({d: when for d, when in conn.execute(sql).fetchall() if when is not None})
+    unioned = find_table(conn, "intermediate", "int_deals_unioned")
+    if unioned:
+        when = "cast(coalesce(deleted_at, modified_at) as date)"
+        sql = f"select deal_id, {when} from {unioned} where is_deleted"
+        gone.update({d: when for d, when in conn.execute(sql).fetchall() if when is not None})
+    return gone
+
+
 def run_engine(conn: duckdb.DuckDBPyConnection, settings, run_date: date | None = None) -> int:
     """Recalculate every period from dbt's credits and write ``finance.commission_lines``.
 
@@ -285,15 +302,7 @@ def run_engine(conn: duckdb.DuckDBPyConnection, settings, run_date: date | None 
     ensure_ledger(conn)
     closed = closed_periods(conn)
     closed_lines = [line_from_row(r) for r in dict_rows(conn, f"select * from {CLOSED}")]
-    cancelled_on: dict[str, date] = {}
-    deals = find_table(conn, "marts", "fct_deals")
-    if deals and closed_lines:
-        # when a paid deal stopped being won: its last modification, as the CRM reports it
-        for deal_id, modified in conn.execute(
-            f"select deal_id, cast(modified_at as date) from {deals} where not is_won"
-        ).fetchall():
-            if modified is not None:
-                cancelled_on[deal_id] = modified
+    cancelled_on = _deals_gone_on(conn) if closed_lines else {}
     by_credit = {ln.credit_id: cancelled_on.get(ln.deal_id) for ln in closed_lines if ln.credit_id}
     ledger = build_ledger(
         book,
@@ -303,7 +312,8 @@ def run_engine(conn: duckdb.DuckDBPyConnection, settings, run_date: date | None 
         closed_lines,
         closed,
         run_date=run_date,
-        cancelled_on={k: v for k, v in by_credit.items() if v is not None},
+        # never after the run date: a rerun or backfill of an earlier day posts in that day's period
+        cancelled_on={k: min(v, run_date) for k, v in by_credit.items() if v is not None},
         currency=getattr(settings, "reporting_currency", None),
         fiscal_year_start_month=_fiscal_year_start_month(settings),
     )

@@ -1,4 +1,13 @@
-"""The nightly (and monthly) commission step: engine, dbt rebuild downstream, reconciliation."""
+"""The nightly (and monthly) commission step: engine, dbt rebuild downstream, reconciliation.
+
+Run order rule ("yesterday's state never blocks today's run"): the first ``dbt build`` of a run
+leaves out everything that reads the engine's ledger (:data:`ENGINE_OUTPUTS`: ``fct_commissions``,
+``fct_commission_statements`` and their tests); the engine then recalculates from today's credits
+and only then are those marts built and tested. Yesterday's lines are never tested against
+today's deals, so a deal deleted in the CRM becomes a clawback (when it was paid in a closed
+period) or drops out of its open period, instead of failing a relationship test before the engine
+could react. docs/faults.md explains the rule.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +16,24 @@ from datetime import date
 from flows.commissions.ledger import run_engine
 from flows.commissions.reconcile import ReconciliationError, reconcile
 
+#: every dbt node that reads the engine's ledger (``finance.*``), with its tests
+ENGINE_OUTPUTS = "source:commissions_engine+ source:commission_engine_warnings+"
 #: what dbt must rebuild after the engine wrote ``finance.commission_lines``
-DBT_SELECT_AFTER_ENGINE = "fct_commissions+ fct_commission_warnings"
+DBT_SELECT_AFTER_ENGINE = ENGINE_OUTPUTS
+
+
+def build_before_engine(*select: str) -> list[str]:
+    """The ``dbt build`` arguments of a run's first build: ``select`` (default: everything) minus
+    :data:`ENGINE_OUTPUTS`, which :func:`refresh_commissions` builds once the engine ran."""
+    return ["build", *(["--select", *select] if select else []), "--exclude", ENGINE_OUTPUTS]
 
 
 def refresh_commissions(settings, run_date: date, *, in_prefect: bool = False) -> int:
-    """The nightly (and monthly) commission step, to call right after ``dbt build`` and before
-    the marts data gate: run the engine over the credits dbt just built, rebuild
-    ``fct_commissions`` and everything downstream of it, then run :func:`reconcile` and raise
-    :class:`ReconciliationError` naming what does not add up. Returns the number of ledger lines."""
+    """The nightly (and monthly) commission step, to call right after the first ``dbt build``
+    (:func:`build_before_engine`) and before the marts data gate: run the engine over the credits
+    dbt just built, build ``fct_commissions`` and everything downstream of it with their tests,
+    then run :func:`reconcile` and raise :class:`ReconciliationError` naming what does not add
+    up. Returns the number of ledger lines."""
     from flows.warehouse.database import Warehouse
     from flows.warehouse.dbt_runner import run_dbt
 

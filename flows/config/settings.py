@@ -77,6 +77,12 @@ class Settings(BaseSettings):
         description="Comma-separated custom object API names (object_xxx__c); raw.fxiaoke_custom_<name>.",
     )
 
+    fxiaoke_deletion_sweep_days: float = Field(
+        default=1.0,
+        ge=0,
+        description="How often (days; 0: every run) an id-only sweep finds Fxiaoke rows deleted for good.",
+    )
+
     # --- HTTP behaviour shared by the connectors ---------------------------------------------
     http_timeout_seconds: float = 30.0
     http_max_retries: int = 5

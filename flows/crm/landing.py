@@ -74,9 +74,9 @@ def ingest_object(
         ensure_raw_table(conn, raw_table_name(connector.source, obj))
         cursors = read_cursors(conn, connector.source)
         cursors.update(cursor_overrides or {})
-        # A full refresh can find records deleted for good in the CRM (no delete feed): a connector
-        # that wants the ids stored live gets them, read between its page commits.
-        reconciles = full_refresh and getattr(connector, "known_ids", False) is None
+        # A full refresh or a deletion sweep can find records deleted for good in the CRM (no delete
+        # feed): a connector that wants the ids stored live gets them, read between its page commits.
+        reconciles = getattr(connector, "known_ids", False) is None
         if reconciles:
             connector.known_ids = stored_live_ids(conn, connector.source)  # type: ignore[attr-defined]
         try:

@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from flows.pipeline import progress
+from flows.pipeline.faults import kill_point
 
 log = logging.getLogger("salesops")
 
@@ -37,6 +38,7 @@ def step(name: str, target: str | None = None, logger: logging.Logger | None = N
 
     The step's start and end are progress events (:mod:`flows.pipeline.progress`) for a watching CLI.
     """
+    kill_point(name, target)  # a test hook, inert unless SALESOPS_FAULT_KILL_AT is set
     progress.emit(name, "started", target or name)
     try:
         yield

@@ -13,15 +13,18 @@ use different files (``SALESOPS_HOME`` layout):
                                         ``main.salesops_publish``) for readers; open it read-only.
 ``<home>/marts/<mart>.parquet``         one Parquet file per mart, same night as the DuckDB file.
 ``<home>/marts/_manifest.json``         run id, run date, publish time and row count per mart.
+``<home>/published/<version>/``         where those live: one directory per publish; the paths
+                                        above are symlinks through ``published/current``.
 ======================================  ===================================================
 
 :func:`publish_marts` runs only after the marts gate passed. It copies every table and view of
-``marts`` from the working file into a brand-new DuckDB file and Parquet files with temporary
-names in the same directories, checkpoints and closes them, and then renames each over the
-published name with :func:`os.replace` (atomic on POSIX). On Linux a reader that still has the old
-file open keeps reading its old snapshot (the old inode lives until it closes); the next reader
-that opens the path sees the new night. A failed run or a failed gate never reaches this step, so
-readers keep the last good version. (Windows cannot rename over an open file: not supported.)
+``marts`` from the working file into a new version directory (a DuckDB file and Parquet files),
+then swaps the ``current`` link with :func:`os.replace`: the DuckDB file and the Parquet files of
+one night switch together, in one atomic step (:mod:`flows.warehouse.versions`). A reader that has
+the old file open keeps reading its snapshot; the next reader that opens the path sees the new
+night. A failed run, a failed gate or a killed publish never reaches the swap, so readers keep the
+last good version, and the next start removes what a killed publish left behind. Design and reader
+guidance: docs/architecture-publish.md. (Windows: not supported.)
 """
 
 from __future__ import annotations
@@ -29,9 +32,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -40,6 +41,7 @@ from pathlib import Path
 import duckdb
 
 from flows.config.settings import Settings
+from flows.warehouse.versions import StagedVersion, clean_leftovers
 
 log = logging.getLogger(__name__)
 
@@ -67,86 +69,54 @@ class PublishResult:
 
 
 def publish_marts(settings: Settings, *, run_id: str, run_date: date | None = None) -> PublishResult:
-    """Copy the working file's ``marts`` to the published DuckDB file and Parquet files, atomically.
+    """Copy the working file's ``marts`` into a new published version and make it the live one.
 
-    The caller must hold no other connection to the working file in this process with a
-    different configuration (the same-process DuckDB rule); this opens it with the default config.
+    The caller holds the run lock (leftovers of killed publishes are removed first) and no other
+    connection to the working file in this process with a different configuration (the
+    same-process DuckDB rule); this opens it with the default config.
     """
-    work = settings.warehouse_path
-    target = settings.published_warehouse_path
-    parquet_dir = settings.marts_export_dir
-    target.parent.mkdir(parents=True, exist_ok=True)
-    parquet_dir.mkdir(parents=True, exist_ok=True)
-    staging = _Staging(target)
+    home = settings.home_dir
+    clean_leftovers(home)
+    staged = StagedVersion(home, _version_name(run_id))
     published_at = datetime.now(UTC)
     try:
-        tables = _stage_marts(work, staging, parquet_dir, (run_id, run_date, published_at, str(work)))
+        tables = _stage_marts(settings.warehouse_path, staged, (run_id, run_date, published_at))
         manifest = {
             "run_id": run_id,
             "run_date": run_date.isoformat() if run_date else None,
             "published_at": published_at.isoformat(),
-            "database": str(target),
+            "database": str(settings.published_warehouse_path),
+            "version": staged.name,
             "tables": {n: {"rows": r, "parquet": f"{n}.parquet"} for n, r in tables.items()},
         }
-        staging.file(parquet_dir / "_manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
-        staging.swap()
+        (staged.marts / "_manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
+        version = staged.commit()
     except BaseException:
-        staging.discard()
+        staged.discard()
         raise
-    for stale in parquet_dir.glob("*.parquet"):  # a mart that no longer exists must not linger
-        if stale.stem not in tables:
-            stale.unlink(missing_ok=True)
-    log.info("published %d marts to %s and %s", len(tables), target, parquet_dir)
-    return PublishResult(run_id, run_date, published_at, target, parquet_dir, tables)
+    clean_leftovers(home)  # versions before the last two
+    log.info("published %d marts as %s (%s)", len(tables), version, settings.published_warehouse_path)
+    return PublishResult(
+        run_id, run_date, published_at, settings.published_warehouse_path, settings.marts_export_dir, tables
+    )
 
 
-@dataclass
-class _Staging:
-    """The temporary files of one publish, beside their final names, renamed over them only at the end."""
-
-    target: Path  # the published DuckDB file: renamed last
-    token: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
-    files: list[tuple[Path, Path]] = field(default_factory=list)  # (temporary, final), in rename order
-
-    @property
-    def database(self) -> Path:
-        return self._tmp(self.target)
-
-    def file(self, final: Path) -> Path:
-        """A temporary name for ``final``, remembered for the swap (or the clean-up)."""
-        self.files.append((self._tmp(final), final))
-        return self._tmp(final)
-
-    def swap(self) -> None:
-        """Make every file durable, then rename each over its final name (each rename is atomic)."""
-        if Path(f"{self.database}.wal").exists():  # detach checkpoints; a WAL left over would be lost
-            raise RuntimeError(f"{self.database}.wal still exists after checkpoint; not publishing")
-        renames = [*self.files, (self.database, self.target)]
-        for tmp, _ in renames:
-            _fsync(tmp)
-        # Readers of any one file never see a partial file.
-        for tmp, final in renames:
-            os.replace(tmp, final)
-        for directory in dict.fromkeys(final.parent for _, final in renames):
-            _fsync_dir(directory)
-
-    def discard(self) -> None:
-        for tmp in [self.database, Path(f"{self.database}.wal"), *(t for t, _ in self.files)]:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-
-    def _tmp(self, final: Path) -> Path:
-        return final.with_name(f".{final.name}.{self.token}.tmp")
+def _version_name(run_id: str) -> str:
+    """The version directory's name: the run id, reduced to what is safe in a file name."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in run_id)
+    return safe[:80] or "run"
 
 
 def _stage_marts(
-    work: Path, staging: _Staging, parquet_dir: Path, info: tuple[str, date | None, datetime, str]
+    work: Path, staged: StagedVersion, info: tuple[str, date | None, datetime]
 ) -> dict[str, int]:
     """Copy every mart of ``work`` into the staged DuckDB file and a staged Parquet file each.
 
     The new DuckDB file is written in :data:`PUBLISHED_STORAGE_VERSION`, so that every reader from
     DuckDB 1.0 on (the CLI, a BI tool's bundled DuckDB) opens it, whatever DuckDB the pipeline runs.
-    ``info`` is the row of :data:`PUBLISH_INFO_TABLE`: run id, run date, publish time, source file.
+    ``info`` (run id, run date, publish time) and the source file are the row of
+    :data:`PUBLISH_INFO_TABLE`; each Parquet file carries the run id as ``salesops_run_id``
+    key-value metadata, so a reader can tell which night any single file is from.
     """
     tables: dict[str, int] = {}
     with duckdb.connect(str(work)) as conn:
@@ -161,20 +131,21 @@ def _stage_marts(
         if not marts:
             raise RuntimeError(f"nothing to publish: no tables in {work}:{PUBLISHED_SCHEMA}")
         conn.execute(
-            f"attach '{_sql_str(staging.database)}' as pub (storage_version '{PUBLISHED_STORAGE_VERSION}')"
+            f"attach '{_sql_str(staged.database)}' as pub (storage_version '{PUBLISHED_STORAGE_VERSION}')"
         )
         conn.execute(f"create schema pub.{PUBLISHED_SCHEMA}")
         for name in marts:
             published = f'pub.{PUBLISHED_SCHEMA}."{name}"'
             conn.execute(f'create table {published} as select * from {PUBLISHED_SCHEMA}."{name}"')
             tables[name] = conn.execute(f"select count(*) from {published}").fetchone()[0]
-            parquet = staging.file(parquet_dir / f"{name}.parquet")
-            to = f"'{_sql_str(parquet)}' (format parquet, compression zstd)"
+            parquet = staged.marts / f"{name}.parquet"
+            meta = f"kv_metadata {{salesops_run_id: '{_sql_str(info[0])}'}}"
+            to = f"'{_sql_str(parquet)}' (format parquet, compression zstd, {meta})"
             conn.execute(f"copy (select * from {published}) to {to}")
         conn.execute(
             f"create table pub.{PUBLISH_INFO_TABLE} as select ?::varchar as run_id, ?::date as run_date, "
             "?::timestamptz as published_at, ?::varchar as source_file",
-            list(info),
+            [*info, str(work)],
         )
         conn.execute("checkpoint pub")
         conn.execute("detach pub")
@@ -222,17 +193,3 @@ def read_published(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
 
 def _sql_str(path: Path) -> str:
     return str(path).replace("'", "''")
-
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as fh:
-        os.fsync(fh.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

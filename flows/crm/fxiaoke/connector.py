@@ -45,6 +45,8 @@ class FxiaokeConnector(FxiaokeReads, FxiaokeAuth):
     (``object_xxx__c``), read from the custom endpoint and landed as ``custom_<api name>``.
     ``known_ids``: optional ``known_ids(obj) -> set of ids`` stored live in the warehouse; on a
     full refresh, ids it returns that the API no longer has are yielded as deleted (tombstones).
+    ``deletion_sweep``: how often an incremental read ends with an id-only sweep that finds the
+    rows deleted for good (needs ``known_ids``; None: only on a full refresh).
     """
 
     source = "fxiaoke"
@@ -72,6 +74,7 @@ class FxiaokeConnector(FxiaokeReads, FxiaokeAuth):
         auth_mode: str = "legacy",
         custom_objects: Iterable[str] = (),
         known_ids: KnownIds | None = None,
+        deletion_sweep: timedelta | None = None,
     ):
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
@@ -79,6 +82,7 @@ class FxiaokeConnector(FxiaokeReads, FxiaokeAuth):
             raise CrmError(f"fxiaoke: auth mode {auth_mode!r} is not one of {', '.join(AUTH_MODES)}")
         self.auth_mode = auth_mode
         self.known_ids = known_ids
+        self.deletion_sweep = deletion_sweep
         self._specs, custom = object_specs(custom_objects)
         self.objects = OBJECTS + custom
         self._app_id, self._app_secret = _secret(app_id), _secret(app_secret)
@@ -139,6 +143,7 @@ class FxiaokeConnector(FxiaokeReads, FxiaokeAuth):
             "backoff_max": settings.http_backoff_max_seconds,
             "auth_mode": getattr(settings, "fxiaoke_auth_mode", "legacy"),
             "custom_objects": split_names(getattr(settings, "fxiaoke_custom_objects", "") or ""),
+            "deletion_sweep": timedelta(days=settings.fxiaoke_deletion_sweep_days),
         }
         kwargs.update(overrides)
         return cls(**kwargs)
@@ -149,7 +154,8 @@ class FxiaokeConnector(FxiaokeReads, FxiaokeAuth):
         """Pages of ``obj``. Employees and departments: the full list, one page, no cursor.
         Every other object: changes since ``cursors[obj]`` (epoch ms as a string; for stage
         changes the log's ``operateTime``). On a full refresh with a ``known_ids`` hook, a last
-        page carries tombstones for stored ids the API no longer returns."""
+        page carries tombstones for stored ids the API no longer returns; so does an incremental
+        read when the deletion sweep is due, and a final page then records the sweep's cursor."""
         if obj not in self.objects:
             raise CrmError(f"fxiaoke: unknown object {obj!r} (known: {', '.join(self.objects)})")
         self._stats.setdefault(obj, CallStats())
@@ -158,8 +164,7 @@ class FxiaokeConnector(FxiaokeReads, FxiaokeAuth):
         elif obj == "departments":
             yield self._departments()
         else:
-            cursor = None if full_refresh else cursors.get(obj)
-            yield from self._incremental(obj, cursor, full_refresh=full_refresh)
+            yield from self._incremental(obj, cursors, full_refresh=full_refresh)
 
     def stats(self, obj: str) -> CallStats:
         return self._stats.setdefault(obj, CallStats())

@@ -96,6 +96,11 @@ def between(time_field: str, lo: int, hi: int) -> dict:
     return {"field_name": time_field, "field_values": [lo, hi], "operator": "BETWEEN"}
 
 
+def sweep_cursor(obj: str) -> str:
+    """The cursor holding when ``obj``'s last deletion sweep started (epoch ms)."""
+    return f"{obj}.id_sweep"
+
+
 def row_time(obj: str, spec: Spec, row: dict) -> int:
     value = row.get(spec.time_field)
     try:

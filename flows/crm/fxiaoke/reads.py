@@ -9,7 +9,7 @@ Deletes and full-refresh tombstones are explained in docs/connectors.md.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ from flows.crm.fxiaoke.objects import (
     between,
     order_keyset,
     row_time,
+    sweep_cursor,
 )
 from flows.crm.fxiaoke.values import datetime_to_ms, ms_or_none, ms_to_datetime
 from flows.warehouse.database import RawRecord
@@ -39,6 +40,7 @@ class FxiaokeReads:
     page_size: int
     open_user_id: str
     known_ids: KnownIds | None
+    deletion_sweep: timedelta | None
     _specs: dict[str, Spec]
     _clock: Callable[[], datetime]
 
@@ -72,8 +74,11 @@ class FxiaokeReads:
             raise CrmError(f"fxiaoke {obj}: answer has no {key!r} list (traceId {payload.get('traceId')})")
         return rows
 
-    def _incremental(self, obj: str, cursor: str | None, *, full_refresh: bool = False) -> Iterator[Page]:
+    def _incremental(
+        self, obj: str, cursors: Mapping[str, str], *, full_refresh: bool = False
+    ) -> Iterator[Page]:
         spec = self._specs[obj]
+        cursor = None if full_refresh else cursors.get(obj)
         lo = 0
         if cursor:
             try:
@@ -82,7 +87,11 @@ class FxiaokeReads:
                 raise CrmError(f"fxiaoke {obj}: stored cursor {cursor!r} is not epoch milliseconds") from None
         hi = datetime_to_ms(self._clock())
         high_water = int(cursor) if cursor else None
-        reconcile = full_refresh and self.known_ids is not None and not spec.is_log
+        sweep = self._sweep_due(obj, spec, cursors, full_refresh)
+        # a read of every row (full refresh, first load) is itself the id scan
+        reconcile = (
+            (full_refresh or (sweep and not cursor)) and self.known_ids is not None and not spec.is_log
+        )
         seen: set[str] = set()
         for rows in self._keyset_pages(obj, spec, lo, hi):
             records = [self._raw(obj, spec, row) for row in rows]
@@ -93,8 +102,43 @@ class FxiaokeReads:
             yield Page(records, cursor=(obj, str(high_water)))
         if reconcile:
             yield from self._tombstones(obj, spec, seen, hi)
+        elif sweep:
+            yield from self._tombstones(obj, spec, self._swept_ids(obj, spec), hi, reason="id sweep")
+        if sweep:  # committed after the tombstones: a sweep killed half-way is done again next run
+            yield Page([], cursor=(sweep_cursor(obj), str(hi)))
 
-    def _tombstones(self, obj: str, spec: Spec, seen: set[str], hi: int) -> Iterator[Page]:
+    def _sweep_due(self, obj: str, spec: Spec, cursors: Mapping[str, str], full_refresh: bool) -> bool:
+        """Whether this read ends with a deletion sweep: configured (``deletion_sweep``), a
+        ``known_ids`` hook to compare with, a data/query object, and the last sweep (cursor
+        ``<obj>.id_sweep``, epoch ms) at least ~``deletion_sweep`` ago (10 % early, so that a
+        nightly schedule sweeps every night even when a run starts a little earlier)."""
+        if self.deletion_sweep is None or self.known_ids is None or spec.is_log:
+            return False
+        last = cursors.get(sweep_cursor(obj))
+        if full_refresh or not last:
+            return True
+        elapsed = datetime_to_ms(self._clock()) - int(last)
+        return elapsed >= 0.9 * (self.deletion_sweep // timedelta(milliseconds=1))
+
+    def _swept_ids(self, obj: str, spec: Spec) -> set[str]:
+        """Every id the API has for ``obj``: data/query with only ``_id`` projected, keyset-paged
+        by ``_id`` (``GT`` the last id seen; no offsets, so rows deleted meanwhile shift nothing).
+        One call per :attr:`page_size` rows: far cheaper than a full refresh."""
+        seen: set[str] = set()
+        last: str | None = None
+        while True:
+            filters = [{"field_name": "_id", "field_values": [last], "operator": "GT"}] if last else []
+            rows = self._query(obj, spec, filters, ORDER_BY_ID, offset=0, with_total=False, fields=["_id"])[0]
+            seen.update(str(r["_id"]) for r in rows)
+            if len(rows) < self.page_size:
+                break
+            last = str(rows[-1]["_id"])
+        self.stats(obj).extra["swept_ids"] = len(seen)
+        return seen
+
+    def _tombstones(
+        self, obj: str, spec: Spec, seen: set[str], hi: int, reason: str = "full refresh"
+    ) -> Iterator[Page]:
         """Stored ids a complete scan did not return: confirm each is gone, then mark it deleted.
 
         A stored row can be missing from the scan only because it was modified after ``hi`` (it
@@ -118,7 +162,7 @@ class FxiaokeReads:
             records += [
                 RawRecord(
                     id=rid,
-                    record={"_id": rid, "_salesops_tombstone": "not returned by the API on a full refresh"},
+                    record={"_id": rid, "_salesops_tombstone": f"not returned by the API ({reason})"},
                     modified_at=deleted_at,
                     deleted_at=deleted_at,
                 )
@@ -128,9 +172,7 @@ class FxiaokeReads:
             if records:
                 yield Page(records)
         log.info(
-            "fxiaoke %s: full refresh marked %d vanished row(s) deleted",
-            obj,
-            stats.extra.get("tombstones", 0),
+            "fxiaoke %s: %s marked %d vanished row(s) deleted", obj, reason, stats.extra.get("tombstones", 0)
         )
 
     def _keyset_pages(self, obj: str, spec: Spec, lo: int, hi: int) -> Iterator[list[dict]]:
@@ -192,9 +234,24 @@ class FxiaokeReads:
         log.warning("fxiaoke %s: instant %d kept changing; relying on the next run's overlap", obj, instant)
 
     def _query(
-        self, obj: str, spec: Spec, filters: list[dict], orders: list[dict], *, offset: int, with_total: bool
+        self,
+        obj: str,
+        spec: Spec,
+        filters: list[dict],
+        orders: list[dict],
+        *,
+        offset: int,
+        with_total: bool,
+        fields: list[str] | None = None,
     ) -> tuple[list[dict], int | None]:
-        search = {"limit": self.page_size, "offset": offset, "filters": filters, "orders": orders}
+        search: dict[str, Any] = {
+            "limit": self.page_size,
+            "offset": offset,
+            "filters": filters,
+            "orders": orders,
+        }
+        if fields:
+            search["fieldProjection"] = fields
         if spec.is_log:
             data: dict[str, Any] = {"apiName": spec.api_name, "search_query_info": search}
             if spec.field_api_name:
