@@ -17,6 +17,7 @@ from flows.pipeline.summary import NightlySummary
 from flows.sandbox.cluster import Dataset, SandboxCluster, build_company
 from flows.sandbox.company.config_files import uncovered_reps, write_config_dir
 from flows.sandbox.company.model import Company
+from flows.sandbox.demo_home import claim_demo_home, demo_identity
 from flows.sandbox.smtp_outbox import LocalSmtpServer
 
 
@@ -71,11 +72,14 @@ def run_demo(
     deals: int = 1200,
     run_date: date | None = None,
     resend: bool = False,
+    fresh: bool = False,
 ) -> NightlySummary:
     from flows.config.settings import get_settings
     from flows.nightly import nightly
     from flows.pipeline.tasks import default_run_date
 
+    # One company per home (flows/sandbox/demo_home.py): refuse another one before anything runs.
+    claim_demo_home(home, demo_identity(dataset, seed=seed, reps=reps, deals=deals), fresh=fresh)
     # One date for both the generated data and the run, so two demos on a day see the same data;
     # the Maven data set ends on 2017-12-31, so its run reports on that day unless told otherwise.
     config_dir = None

@@ -173,8 +173,19 @@ def demo(
     run_date: RunDateOpt = None,
     resend: ResendOpt = False,
     home: Annotated[Path, typer.Option(envvar="SALESOPS_HOME", help="Where the run writes.")] = Path("data"),
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh",
+            help="Start the home from a clean state (needed to run another data set, seed or size "
+            "in a home that holds a demo company).",
+        ),
+    ] = False,
 ) -> None:
-    """Run the nightly pipeline on embedded defaults: sandbox CRMs, DuckDB in ./data, local SMTP outbox."""
+    """Run the nightly pipeline on embedded defaults: sandbox CRMs, DuckDB in ./data, local SMTP outbox.
+
+    A home holds one demo company: another --dataset, --seed, --reps or --deals is refused there
+    unless --fresh."""
     from flows.cli.demo import run_demo
 
     _check_dataset(dataset)
@@ -189,6 +200,7 @@ def demo(
                 deals=deals,  # type: ignore[arg-type]
                 run_date=run_date.date() if run_date else None,
                 resend=resend,
+                fresh=fresh,
             )
     except Exception as exc:
         _fail(exc)
