@@ -13,7 +13,7 @@ from flows.crm.registry import build_connectors
 from flows.pipeline.logs import route_project_logs
 from flows.pipeline.progress import ingest_page
 from flows.pipeline.runs import run_name
-from flows.pipeline.tasks import current_run_id
+from flows.pipeline.tasks import current_run_id, locked
 from flows.warehouse.database import Warehouse, ingest_run_as_dict
 
 
@@ -45,15 +45,17 @@ def ingest_flow(
     settings.ensure_dirs()
     (connector,) = build_connectors(settings, [source])
     try:
-        runs = ingest_source(
-            connector,
-            Warehouse(settings.warehouse_path),
-            run_id=current_run_id(),
-            objects=objects,
-            full_refresh=full_refresh,
-            since=since,
-            progress=ingest_page,
-        )
+        # one writer of the working warehouse: refused (naming the holder) while a nightly runs
+        with locked(settings, f"ingest {source}", settings.run_lock_wait_seconds):
+            runs = ingest_source(
+                connector,
+                Warehouse(settings.warehouse_path),
+                run_id=current_run_id(),
+                objects=objects,
+                full_refresh=full_refresh,
+                since=since,
+                progress=ingest_page,
+            )
     except IngestError as failure:  # the run in Prefect still shows what landed, and what failed
         ingest_runs_artifact([ingest_run_as_dict(r) for r in failure.runs])
         raise

@@ -17,6 +17,14 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("SALESOPS_TASK_RETRIES", "false")
 os.environ.setdefault("SALESOPS_TASK_RETRY_DELAY_SECONDS", "1")
 
+# Prefect's console log handler keeps the stream it was created on. Set Prefect's logging up here,
+# on pytest's own streams: first set up inside a CliRunner invocation (a command that runs a flow)
+# it would write to that invocation's buffer, closed afterwards, and every later log line of the
+# session would fail (RecursionError / "I/O operation on closed file" in an unrelated test).
+from prefect.logging.configuration import setup_logging  # noqa: E402
+
+setup_logging()
+
 
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:

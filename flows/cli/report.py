@@ -13,6 +13,7 @@ The lead mounts this in flows/cli/main.py: ``app.add_typer(report_cli.app, name=
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -67,12 +68,7 @@ def preview(
     """Render one kind of report from the marts, write it as HTML, and print where."""
     from flows.config.settings import get_settings
     from flows.pipeline.tasks import default_run_date
-    from flows.reports.finance import build_finance_summary
     from flows.reports.html_files import write_report_html
-    from flows.reports.manager_report import build_manager_reports
-    from flows.reports.model import previous_month
-    from flows.reports.recipients import load_recipients
-    from flows.reports.statements import build_commission_statements
 
     settings = get_settings()
     day = run_date.date() if run_date else default_run_date(settings)
@@ -80,23 +76,11 @@ def preview(
     if not path.exists():
         console.print(f"[red]no warehouse at {path}[/]: run the nightly pipeline first (salesops demo).")
         raise typer.Exit(1)
-    conn = duckdb.connect(str(path), read_only=not from_work)
     try:
-        if kind is Kind.manager:
-            rendered = build_manager_reports(conn, settings, run_date=day, weekly=weekly)
-        elif kind is Kind.statement:
-            month = previous_month(day)
-            rendered = build_commission_statements(conn, settings, month=month, rep=rep)
-        else:
-            month = previous_month(day)
-            recipients = load_recipients(settings)
-            to = recipients.distribution("finance") or ["finance@localhost"]
-            rendered = build_finance_summary(conn, settings, month=month, to=to)
+        rendered = _render(kind, settings, path, day, weekly=weekly, rep=rep, from_work=from_work)
     except LookupError as exc:
         console.print(f"[red]cannot render {kind.value} report:[/] {exc}")
         raise typer.Exit(1) from None
-    finally:
-        conn.close()
     if not rendered:
         console.print(f"No {kind.value} report to render for {day} (no recipients or no data).")
         raise typer.Exit(1)
@@ -115,3 +99,27 @@ def preview(
         )
         for p in written:
             console.print(f"  {Path(p)}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _render(kind: Kind, settings, path: Path, day, *, weekly: bool, rep: str | None, from_work: bool) -> list:
+    """The reports of ``kind`` built from the warehouse at ``path``: the working file only under
+    the run lock (``Warehouse.connect``), the published one read-only."""
+    from flows.reports.finance import build_finance_summary
+    from flows.reports.manager_report import build_manager_reports
+    from flows.reports.model import previous_month
+    from flows.reports.recipients import load_recipients
+    from flows.reports.statements import build_commission_statements
+    from flows.warehouse.database import Warehouse
+
+    if from_work:
+        opened = Warehouse(path).connect("salesops report preview --from-work")
+    else:
+        opened = contextlib.closing(duckdb.connect(str(path), read_only=True))
+    with opened as conn:
+        if kind is Kind.manager:
+            return build_manager_reports(conn, settings, run_date=day, weekly=weekly)
+        month = previous_month(day)
+        if kind is Kind.statement:
+            return build_commission_statements(conn, settings, month=month, rep=rep)
+        to = load_recipients(settings).distribution("finance") or ["finance@localhost"]
+        return build_finance_summary(conn, settings, month=month, to=to)

@@ -27,6 +27,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from flows.warehouse.runlock import writer_lock
+
 RAW_SCHEMA = "raw"
 OPS_SCHEMA = "ops"
 
@@ -108,15 +110,19 @@ class Warehouse:
         self.path = Path(path)
 
     @contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(self, holder: str = "a salesops command") -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection, holding the run lock beside the file (``run.lock``) until it is closed:
+        inside a run of this process it nests in the run's lock; elsewhere it fails at once with
+        :class:`~flows.warehouse.runlock.RunLocked` naming the run that holds the file."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = duckdb.connect(str(self.path))
-        try:
-            conn.execute("set TimeZone = 'UTC'")
-            ensure_ops_schema(conn)
-            yield conn
-        finally:
-            conn.close()
+        with writer_lock(self.path.parent / "run.lock", holder):
+            conn = duckdb.connect(str(self.path))
+            try:
+                conn.execute("set TimeZone = 'UTC'")
+                ensure_ops_schema(conn)
+                yield conn
+            finally:
+                conn.close()
 
 
 def ensure_ops_schema(conn: duckdb.DuckDBPyConnection) -> None:

@@ -125,6 +125,7 @@ def run_dbt(
             from dbt.cli.main import dbtRunner
 
             res = dbtRunner(callbacks=list(callbacks)).invoke(args)
+        _release_duckdb_file()
     result = _to_result(res)
     if in_prefect and not settings.dbt_task_per_node:
         _nodes_artifact(command, result)
@@ -132,6 +133,23 @@ def run_dbt(
         detail = result.describe_failures() or (str(res.exception) if res.exception else "unknown error")
         raise DbtError(f"dbt {' '.join(command)} failed: {detail}")
     return result
+
+
+def _release_duckdb_file() -> None:
+    """Close the DuckDB file dbt-duckdb keeps open between invocations.
+
+    dbt-duckdb keeps its database handle open after ``dbt build`` (its ``keep_open`` credential
+    defaults to true), so the process kept the work warehouse's file lock after the flow released
+    the run lock, and the next salesops process (the weekly report after the monthly close) failed
+    on DuckDB's "Could not set lock on file". The run lock is only honest if the file is closed
+    before it is released, so every invocation closes it; the next one opens it again (cheap).
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    env = DuckDBConnectionManager._ENV  # the adapter offers no public handle on it
+    DuckDBConnectionManager.close_all_connections()
+    if env is not None:
+        env.close()
 
 
 def _nodes_artifact(command: Sequence[str], result: DbtRunResult) -> None:
