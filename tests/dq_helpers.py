@@ -71,7 +71,21 @@ def alert_text(settings: Settings, result: GateResult) -> str:
 
 
 def served_deal(cluster: SandboxCluster, deal_id: str) -> dict:
-    return cluster.zoho._rows["Deals"][deal_id].record
+    return cluster.zoho._rows["Deals"][deal_id].pin()  # kept, so edits to it are served
+
+
+def touch_zoho(cluster: SandboxCluster, module: str, rid: str) -> None:
+    """A record edited in place is modified now: its ``Modified_Time`` and its place in the
+    sandbox's sorted listing orders (what an incremental read finds)."""
+    now = cluster.zoho.now()
+    rows = cluster.zoho._rows[module]
+    rows[rid].pin()["Modified_Time"] = now.isoformat()
+    rows.set_modified(rows[rid], now)
+
+
+def fxiaoke_edited(cluster: SandboxCluster, api_name: str) -> None:
+    """Records of ``api_name`` were edited in place: the sandbox re-sorts the object's order."""
+    cluster.fxiaoke._state.orders.changed(api_name)
 
 
 def zoho_deal_ids(cluster: SandboxCluster) -> list[str]:
@@ -80,7 +94,8 @@ def zoho_deal_ids(cluster: SandboxCluster) -> list[str]:
 
 def served_zoho(cluster: SandboxCluster, module: str) -> dict[str, dict]:
     """The Zoho sandbox's live records of ``module`` by id (mutable: edits are served)."""
-    return {rid: row.record for rid, row in cluster.zoho._rows[module].items()}
+    rows = cluster.zoho._rows[module]
+    return {rid: rows[rid].pin() for rid in rows.ids()}
 
 
 def served_fxiaoke(cluster: SandboxCluster, api_name: str) -> dict[str, dict]:

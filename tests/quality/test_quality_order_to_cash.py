@@ -22,7 +22,17 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dq_helpers import TODAY, alert_text, company, gate, land, sandbox, served_fxiaoke, served_zoho
+from dq_helpers import (
+    TODAY,
+    alert_text,
+    company,
+    fxiaoke_edited,
+    gate,
+    land,
+    sandbox,
+    served_fxiaoke,
+    served_zoho,
+)
 
 from flows.config import loader as config_loader
 from flows.crm.landing import IngestError
@@ -277,6 +287,7 @@ def test_fixed_payment_is_released_on_the_next_run(tmp_path: Path) -> None:
         assert [q["id"] for q in gate(settings, "run-1", suites=O2C_SUITES).quarantined] == [bad]
         payments[bad]["mc_currency"] = "CNY"
         payments[bad]["last_modified_time"] = to_ms(cluster.fxiaoke.now())
+        fxiaoke_edited(cluster, "PaymentObj")
         land(settings, "run-2", "fxiaoke", FXIAOKE)
         second = gate(settings, "run-2", suites=O2C_SUITES, row_scope="run")
     assert second.success and second.quarantined == []
@@ -294,15 +305,15 @@ def test_clawback_waits_while_one_of_the_deals_orders_is_quarantined(tmp_path: P
         rows = cluster.zoho._rows["Sales_Orders"]
         deals = served_zoho(cluster, "Deals")
         won = sorted(
-            rid for rid, r in rows.items() if deals[r.record["Deal_Name"]["id"]]["Stage"] == "Closed Won"
+            rid for rid in rows.ids() if deals[rows[rid].record["Deal_Name"]["id"]]["Stage"] == "Closed Won"
         )
         held_deal_order, cancelled_order = rows[won[0]], rows[won[1]]
         for row in (held_deal_order, cancelled_order):
-            row.record["Status"] = "Cancelled"
-        second = copy.deepcopy(held_deal_order)  # the deal's second order: live, but broken
-        second.record["id"] = str(int(max(rows)) + 1)
-        second.record["Grand_Total"] = -1.0
-        rows[second.record["id"]] = ZohoRow(second.record, second.created, second.modified)
+            row.pin()["Status"] = "Cancelled"
+        second = copy.deepcopy(held_deal_order.pin())  # the deal's second order: live, but broken
+        second["id"] = str(int(max(rows.ids())) + 1)
+        second["Grand_Total"] = -1.0
+        rows.add(ZohoRow(second, held_deal_order.created, held_deal_order.modified))
         land(settings, "run-1", "zoho", ["users", "accounts", "deals", "sales_orders"])
         assert gate(settings, "run-1", suites=["raw_zoho_sales_orders"]).success
         with Warehouse(settings.warehouse_path).connect() as conn:
@@ -312,7 +323,7 @@ def test_clawback_waits_while_one_of_the_deals_orders_is_quarantined(tmp_path: P
         with Warehouse(settings.warehouse_path).connect() as conn:
             assert conn.execute(
                 "select count(*) from ops.quarantine where raw_table = 'zoho_sales_orders' and id = ?",
-                [second.record["id"]],
+                [second["id"]],
             ).fetchone()[0]
             clawed = {
                 r[0]

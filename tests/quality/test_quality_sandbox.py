@@ -26,6 +26,7 @@ from dq_helpers import (
     sandbox,
     served_deal,
     summary,
+    touch_zoho,
     zoho_deal_ids,
 )
 
@@ -133,10 +134,8 @@ def test_fixed_row_is_released_on_the_next_run(tmp_path: Path) -> None:
         served_deal(cluster, bad)["Amount"] = -1.0
         land(settings, "run-1")
         assert [r["id"] for r in gate(settings, "run-1").quarantined] == [bad]
-        record = served_deal(cluster, bad)
-        record["Amount"] = 1000.0
-        record["Modified_Time"] = cluster.zoho.now().isoformat()
-        cluster.zoho._rows["Deals"][bad].modified = cluster.zoho.now()
+        served_deal(cluster, bad)["Amount"] = 1000.0
+        touch_zoho(cluster, "Deals", bad)
         land(settings, "run-2")
         second = gate(settings, "run-2", row_scope="run")  # only the changed and the quarantined rows
     assert second.quarantined == [] and second.success
