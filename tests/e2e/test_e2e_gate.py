@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from dq_helpers import file_digests, served_fxiaoke
+from dq_helpers import file_digests, fxiaoke_edited, served_fxiaoke
 from e2e_support import PUBLISHED_DEALS, RUN_DATE, demo_company, email_kind, outbox_messages
 from reader_support import Reader
 
@@ -63,6 +63,7 @@ def test_critical_failure_keeps_previous_marts_readable_and_byte_identical(tmp_p
             record["mc_currency"] = "XYZ"
             record["last_modified_time"] = now_ms
             record["version"] = str(int(record.get("version") or "0") + 1)
+        fxiaoke_edited(cluster, "PaymentObj")
 
         state = nightly(run_date=RUN_DATE, return_state=True)
 
