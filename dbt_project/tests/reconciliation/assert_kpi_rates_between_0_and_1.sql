@@ -37,6 +37,6 @@ select '{{ table }}' as table_name, '{{ column }}' as column_name, cast("{{ colu
 from "{{ schema }}"."{{ table }}"
 where "{{ column }}" < 0 or "{{ column }}" > 1
 {%- else %}
-select cast(null as varchar) as table_name, cast(null as varchar) as column_name, cast(null as double) as value
+select cast(null as {{ type_varchar() }}) as table_name, cast(null as {{ type_varchar() }}) as column_name, cast(null as double) as value
 where false
 {%- endfor %}
