@@ -18,31 +18,3 @@
     {%- endfor -%}
     {{ return(found) }}
 {%- endmacro %}
-
-{#- The names of the tables of a schema, sorted. -#}
-{% macro table_names_in_schema(schema) -%}
-    {{ return(adapter.dispatch('table_names_in_schema', 'salesops')(schema)) }}
-{%- endmacro %}
-
-{% macro default__table_names_in_schema(schema) -%}
-    {%- set sql -%}
-        select table_name
-        from information_schema.tables
-        where table_schema = '{{ schema }}'
-          and lower(table_catalog) = lower('{{ target.database }}')
-        order by table_name
-    {%- endset -%}
-    {{ return(run_query(sql).columns[0].values() | list) }}
-{%- endmacro %}
-
-{#- Spark has no information_schema; SHOW TABLES fails when the database does not exist yet. -#}
-{% macro spark__table_names_in_schema(schema) -%}
-    {%- if schema not in (run_query('show databases').columns[0].values() | list) -%}
-        {{ return([]) }}
-    {%- endif -%}
-    {%- set names = [] -%}
-    {%- for row in run_query('show tables in ' ~ schema) if not row['isTemporary'] -%}
-        {%- do names.append(row['tableName']) -%}
-    {%- endfor -%}
-    {{ return(names | sort) }}
-{%- endmacro %}

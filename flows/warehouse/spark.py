@@ -1,7 +1,7 @@
 """Build the marts on Apache Spark: land the landing layer as Parquet, then ``dbt build --target spark``.
 
 For a company too big for one machine the same dbt project runs on Spark (docs/architecture.md,
-"Which engine for which company"). What dbt reads (:data:`flows.warehouse.postgres.LANDING`:
+"Which engine for which company"). What dbt reads (:data:`flows.warehouse.landing.LANDING`:
 ``raw.*``, ``config.*``, ``ops.quarantine``, ``finance.*``) is written from the working DuckDB
 warehouse as one Parquet file per table with DuckDB's ``COPY ... TO`` (streamed, bounded memory),
 under ``<landing>/<schema>/<table>/``; the dbt macro ``spark_register_landing`` then declares each
@@ -33,7 +33,15 @@ import duckdb
 from flows.config.settings import Settings
 from flows.warehouse.database import Warehouse
 from flows.warehouse.dbt_runner import DbtRunResult, run_dbt
-from flows.warehouse.postgres import LANDING, Column, CopyResult, _columns, _ident, _qualified, landing_tables
+from flows.warehouse.landing import (
+    LANDING,
+    Column,
+    CopyResult,
+    ident,
+    landing_columns,
+    landing_tables,
+    qualified,
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +93,7 @@ class SparkPlace:
 
 
 def _select_expr(col: Column) -> str:
-    source = _ident(col.name)
+    source = ident(col.name)
     t = col.duckdb_type.upper()
     if col.is_nested:
         return f"cast(to_json({source}) as varchar) as {source}"
@@ -100,13 +108,13 @@ def _literal(text: str) -> str:
 
 def write_table(duck: duckdb.DuckDBPyConnection, schema: str, table: str, landing: Path) -> int:
     """One landing table as ``<landing>/<schema>/<table>/data.parquet``; returns its row count."""
-    columns = _columns(duck, schema, table)
+    columns = landing_columns(duck, schema, table)
     table_dir = landing / schema / table
     table_dir.mkdir(parents=True, exist_ok=True)
     staged = landing / schema / f".{table}.parquet.tmp"
     select = ", ".join(_select_expr(c) for c in columns)
     duck.execute(
-        f"copy (select {select} from {_qualified(schema, table)}) to {_literal(str(staged))} "
+        f"copy (select {select} from {qualified(schema, table)}) to {_literal(str(staged))} "
         f"(format parquet, compression zstd, row_group_size {ROW_GROUP_ROWS})"
     )
     # Spark skips files whose name starts with '.' or '_': the staged file is invisible until renamed.
@@ -114,7 +122,7 @@ def write_table(duck: duckdb.DuckDBPyConnection, schema: str, table: str, landin
     for other in table_dir.iterdir():
         if other.name != "data.parquet":
             shutil.rmtree(other) if other.is_dir() else other.unlink()
-    return duck.execute(f"select count(*) from {_qualified(schema, table)}").fetchone()[0]
+    return duck.execute(f"select count(*) from {qualified(schema, table)}").fetchone()[0]
 
 
 def copy_landing(duck: duckdb.DuckDBPyConnection, landing: Path) -> CopyResult:

@@ -20,22 +20,18 @@
 {%- set schema = ref('fct_rep_scorecard').schema -%}
 {%- set rate_columns = [] -%}
 {%- if execute -%}
-    {%- set found = run_query(
-        "select table_name, column_name from information_schema.columns "
-        ~ "where table_schema = '" ~ schema ~ "' "
-        ~ "and (column_name like '%\\_rate' escape '\\' or column_name = 'rate') "
-        ~ "and column_name not like '%exchange%' and column_name not like '%fx%' "
-        ~ "and data_type not in ('VARCHAR') order by table_name, column_name"
-    ) -%}
-    {%- for row in found.rows -%}
-        {%- do rate_columns.append((row[0], row[1])) -%}
+    {%- for table, column, data_type in schema_columns(schema) -%}
+        {%- if (column.endswith('_rate') or column == 'rate') and 'exchange' not in column and 'fx' not in column
+            and not data_type.startswith(('VARCHAR', 'STRING')) -%}
+            {%- do rate_columns.append((table, column)) -%}
+        {%- endif -%}
     {%- endfor -%}
 {%- endif %}
 {%- for table, column in rate_columns %}
 {{ 'union all' if not loop.first }}
-select '{{ table }}' as table_name, '{{ column }}' as column_name, cast("{{ column }}" as double) as value
-from "{{ schema }}"."{{ table }}"
-where "{{ column }}" < 0 or "{{ column }}" > 1
+select '{{ table }}' as table_name, '{{ column }}' as column_name, cast({{ adapter.quote(column) }} as double) as value
+from {{ adapter.quote(schema) }}.{{ adapter.quote(table) }}
+where {{ adapter.quote(column) }} < 0 or {{ adapter.quote(column) }} > 1
 {%- else %}
 select cast(null as {{ type_varchar() }}) as table_name, cast(null as {{ type_varchar() }}) as column_name, cast(null as double) as value
 where false
