@@ -71,3 +71,10 @@
 {%- endmacro %}
 {% macro default__type_varchar() -%}varchar{%- endmacro %}
 {% macro spark__type_varchar() -%}string{%- endmacro %}
+
+{#- A double-precision float: `double precision` on DuckDB (its DOUBLE) and PostgreSQL, `double` on Spark. -#}
+{% macro type_double() -%}
+    {{ return(adapter.dispatch('type_double', 'salesops')()) }}
+{%- endmacro %}
+{% macro default__type_double() -%}double precision{%- endmacro %}
+{% macro spark__type_double() -%}double{%- endmacro %}

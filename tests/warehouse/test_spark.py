@@ -187,9 +187,9 @@ def test_spark_keeps_decimal_types(spark_built, duck) -> None:
     assert spark_built[1].success
     for mart in ("fct_deals", "fct_commissions", "fct_sales_targets"):
         decimals = {c: t for c, t in _columns(duck, mart) if t.startswith("DECIMAL")}
-        described = dict(
-            _spark_query(f"select column_name, column_type from (describe {_spark_mart(duck, mart)})")
-        )
+        described = {
+            row[0]: row[1] for row in _spark_query(f"describe select * from {_spark_mart(duck, mart)}")
+        }
         for column, duck_type in decimals.items():
             assert described[column] == duck_type, (
                 f"{mart}.{column}: {described[column]} on Spark, {duck_type}"

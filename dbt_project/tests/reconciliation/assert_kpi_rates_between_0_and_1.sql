@@ -29,10 +29,10 @@
 {%- endif %}
 {%- for table, column in rate_columns %}
 {{ 'union all' if not loop.first }}
-select '{{ table }}' as table_name, '{{ column }}' as column_name, cast({{ adapter.quote(column) }} as double) as value
+select '{{ table }}' as table_name, '{{ column }}' as column_name, cast({{ adapter.quote(column) }} as {{ type_double() }}) as value
 from {{ adapter.quote(schema) }}.{{ adapter.quote(table) }}
 where {{ adapter.quote(column) }} < 0 or {{ adapter.quote(column) }} > 1
 {%- else %}
-select cast(null as {{ type_varchar() }}) as table_name, cast(null as {{ type_varchar() }}) as column_name, cast(null as double) as value
+select cast(null as {{ type_varchar() }}) as table_name, cast(null as {{ type_varchar() }}) as column_name, cast(null as {{ type_double() }}) as value
 where false
 {%- endfor %}
