@@ -10,7 +10,7 @@ LOCK   := requirements.lock
 UV_VERSION := 0.13.9
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint fmt install lock lock-upgrade clean browser postgres fonts
+.PHONY: demo test lint fmt install lock lock-upgrade clean browser postgres java fonts
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (salesops needs Python 3.11)"; exit 1; }
@@ -74,6 +74,13 @@ postgres:
 		{ echo "installing Debian's postgresql for the PostgreSQL tests"; \
 		  $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends postgresql; }
 
+# tests/warehouse/test_spark.py builds the dbt project on local Apache Spark (pyspark, from the dev extras),
+# which needs a Java runtime (17 or 21): install Debian's headless JRE when no java is found.
+java:
+	@command -v java >/dev/null 2>&1 || \
+		{ echo "installing Debian's openjdk-17-jre-headless for the Spark tests"; \
+		  $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends openjdk-17-jre-headless; }
+
 # The zh-CN manager report draws Chinese rep names on its chart (matplotlib falls back to a CJK font,
 # flows/reports/charts.py) and Chromium shows them in the page: install Debian's WenQuanYi Micro Hei
 # (1.6 MB) when fontconfig knows no font for Chinese.
@@ -82,7 +89,7 @@ fonts:
 		{ echo "installing Debian's fonts-wqy-microhei for the Chinese reports"; \
 		  $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends fonts-wqy-microhei; }
 
-test: lint browser postgres fonts
+test: lint browser postgres java fonts
 	$(BIN)/pytest
 
 clean:

@@ -31,14 +31,21 @@
             cast(null as {{ dbt.type_string() }}) as object,
             cast(null as {{ dbt.type_string() }}) as id,
             cast(null as {{ type_json() }}) as record,
-            cast(null as timestamptz) as modified_at,
+            cast(null as {{ type_timestamptz() }}) as modified_at,
             cast(null as boolean) as is_deleted,
-            cast(null as timestamptz) as deleted_at,
+            cast(null as {{ type_timestamptz() }}) as deleted_at,
             cast(null as {{ dbt.type_string() }}) as record_hash,
             cast(null as {{ dbt.type_string() }}) as run_id,
-            cast(null as timestamptz) as loaded_at
+            cast(null as {{ type_timestamptz() }}) as loaded_at
         where 1 = 0)
 {%- endmacro %}
+
+{#- SQL type of an instant (the raw tables' timestamp with time zone): TIMESTAMP_LTZ on Spark. -#}
+{% macro type_timestamptz() -%}
+    {{ return(adapter.dispatch('type_timestamptz', 'salesops')()) }}
+{%- endmacro %}
+{% macro default__type_timestamptz() -%}timestamptz{%- endmacro %}
+{% macro spark__type_timestamptz() -%}timestamp_ltz{%- endmacro %}
 
 {#- ` as <name>` after a subquery in FROM where the adapter requires one (PostgreSQL < 16); nothing
     elsewhere, so DuckDB SQL that aliases the result itself keeps working there. -#}
@@ -56,3 +63,18 @@
         {{ tz_to_utc('loaded_at') }} as loaded_at,
         run_id
 {%- endmacro %}
+
+{#- The unbounded text type of a cast: varchar (DuckDB, PostgreSQL), string on Spark, where
+    varchar needs a length. -#}
+{% macro type_varchar() -%}
+    {{ return(adapter.dispatch('type_varchar', 'salesops')()) }}
+{%- endmacro %}
+{% macro default__type_varchar() -%}varchar{%- endmacro %}
+{% macro spark__type_varchar() -%}string{%- endmacro %}
+
+{#- A double-precision float: `double precision` on DuckDB (its DOUBLE) and PostgreSQL, `double` on Spark. -#}
+{% macro type_double() -%}
+    {{ return(adapter.dispatch('type_double', 'salesops')()) }}
+{%- endmacro %}
+{% macro default__type_double() -%}double precision{%- endmacro %}
+{% macro spark__type_double() -%}double{%- endmacro %}

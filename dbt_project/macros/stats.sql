@@ -6,6 +6,11 @@
     {{ return(adapter.dispatch('median_cont', 'salesops')(expr)) }}
 {%- endmacro %}
 
+{#- Spark calls it double, not double precision. -#}
+{% macro spark__median_cont(expr) -%}
+    percentile_cont(0.5) within group (order by cast({{ expr }} as double))
+{%- endmacro %}
+
 {% macro default__median_cont(expr) -%}
     percentile_cont(0.5) within group (order by cast({{ expr }} as double precision))
 {%- endmacro %}

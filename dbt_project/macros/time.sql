@@ -12,6 +12,11 @@
     (cast({{ expr }} as timestamptz) at time zone 'UTC')
 {%- endmacro %}
 
+{#- Spark: the session time zone is UTC (profiles.yml), so an instant's wall-clock time is UTC. -#}
+{% macro spark__iso_to_utc(expr) -%}
+    cast(cast({{ expr }} as timestamp_ltz) as timestamp_ntz)
+{%- endmacro %}
+
 {#- timestamptz column (raw modified_at, loaded_at ...) -> UTC timestamp. -#}
 {% macro tz_to_utc(expr) -%}
     {{ return(adapter.dispatch('tz_to_utc', 'salesops')(expr)) }}
@@ -23,6 +28,10 @@
     ({{ expr }} at time zone 'UTC')
 {%- endmacro %}
 
+{% macro spark__tz_to_utc(expr) -%}
+    cast({{ expr }} as timestamp_ntz)
+{%- endmacro %}
+
 {#- Epoch milliseconds (number or numeric text) -> UTC timestamp. -#}
 {% macro epoch_ms_to_utc(expr) -%}
     {{ return(adapter.dispatch('epoch_ms_to_utc', 'salesops')(expr)) }}
@@ -32,6 +41,10 @@
 {%- endmacro %}
 {% macro postgres__epoch_ms_to_utc(expr) -%}
     (to_timestamp(cast({{ expr }} as bigint) / 1000.0) at time zone 'UTC')
+{%- endmacro %}
+
+{% macro spark__epoch_ms_to_utc(expr) -%}
+    cast(timestamp_millis(cast({{ expr }} as bigint)) as timestamp_ntz)
 {%- endmacro %}
 
 {#- Epoch milliseconds -> the calendar date in time zone `tz` (Fxiaoke date fields are local
@@ -46,7 +59,22 @@
     cast(to_timestamp(cast({{ expr }} as bigint) / 1000.0) at time zone '{{ tz }}' as date)
 {%- endmacro %}
 
+{% macro spark__epoch_ms_to_local_date(expr, tz) -%}
+    cast(from_utc_timestamp(cast(timestamp_millis(cast({{ expr }} as bigint)) as timestamp_ntz), '{{ tz }}') as date)
+{%- endmacro %}
+
 {#- First day of the month of a date, as DATE on every adapter. -#}
 {% macro month_start(expr) -%}
     cast({{ dbt.date_trunc('month', expr) }} as date)
+{%- endmacro %}
+
+{#- ISO day of the week of a date, 1 = Monday .. 7 = Sunday. -#}
+{% macro iso_day_of_week(expr) -%}
+    {{ return(adapter.dispatch('iso_day_of_week', 'salesops')(expr)) }}
+{%- endmacro %}
+{% macro default__iso_day_of_week(expr) -%}
+    extract(isodow from {{ expr }})
+{%- endmacro %}
+{% macro spark__iso_day_of_week(expr) -%}
+    extract(dayofweek_iso from {{ expr }})
 {%- endmacro %}

@@ -182,7 +182,9 @@ def _nodes_artifact(command: Sequence[str], result: DbtRunResult) -> None:
 def _to_result(res) -> DbtRunResult:
     nodes: list[NodeResult] = []
     for r in getattr(res.result, "results", None) or []:
-        node = r.node
+        node = getattr(r, "node", None)
+        if node is None:  # run-operation: one result for the macro, no node
+            continue
         nodes.append(
             NodeResult(
                 unique_id=node.unique_id,

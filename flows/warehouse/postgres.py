@@ -23,7 +23,6 @@ import io
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import date
 
 import duckdb
@@ -31,46 +30,20 @@ import duckdb
 from flows.config.settings import Settings, patched_environ
 from flows.warehouse.database import Warehouse
 from flows.warehouse.dbt_runner import DbtRunResult, run_dbt
+from flows.warehouse.landing import (
+    LANDING,
+    Column,
+    CopyResult,
+    ident,
+    landing_columns,
+    landing_tables,
+    qualified,
+)
 
 log = logging.getLogger(__name__)
 
-#: What the dbt project reads: schema -> table names (None = every table of the schema).
-LANDING: dict[str, tuple[str, ...] | None] = {
-    "raw": None,
-    "config": None,
-    "ops": ("quarantine",),
-    "finance": ("commission_lines", "commission_periods", "closed_statement_lines", "commission_warnings"),
-}
-
 #: Rows per COPY chunk; only one chunk is held in memory at a time.
 CHUNK_ROWS = 10_000
-
-
-@dataclass
-class CopyResult:
-    """Rows copied per ``schema.table`` and tables dropped because DuckDB no longer has them."""
-
-    tables: dict[str, int] = field(default_factory=dict)
-    dropped: list[str] = field(default_factory=list)
-
-    @property
-    def rows(self) -> int:
-        return sum(self.tables.values())
-
-
-@dataclass
-class Column:
-    name: str
-    duckdb_type: str
-
-    @property
-    def pg_type(self) -> str:
-        return pg_type(self.duckdb_type)
-
-    @property
-    def is_nested(self) -> bool:
-        t = self.duckdb_type.upper()
-        return t.endswith("[]") or t.startswith(("STRUCT", "MAP", "UNION")) or "[" in t
 
 
 _SIMPLE_TYPES = {
@@ -112,37 +85,6 @@ def pg_type(duckdb_type: str) -> str:
     return "text"
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _qualified(schema: str, table: str) -> str:
-    return f"{_ident(schema)}.{_ident(table)}"
-
-
-def landing_tables(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
-    """The (schema, table) pairs of :data:`LANDING` that exist in the DuckDB warehouse."""
-    rows = conn.execute(
-        "select table_schema, table_name from information_schema.tables "
-        "where table_type = 'BASE TABLE' and table_catalog = current_database() order by 1, 2"
-    ).fetchall()
-    found = []
-    for schema, table in rows:
-        if schema in LANDING and (LANDING[schema] is None or table in LANDING[schema]):  # type: ignore[operator]
-            found.append((schema, table))
-    return found
-
-
-def _columns(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[Column]:
-    rows = conn.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = ? and table_name = ? and table_catalog = current_database() "
-        "order by ordinal_position",
-        [schema, table],
-    ).fetchall()
-    return [Column(name, dtype) for name, dtype in rows]
-
-
 def _text_field(value: str | None) -> str:
     """One value in PostgreSQL's COPY text format (``\\N`` is null)."""
     if value is None:
@@ -158,14 +100,14 @@ def _chunks(
     their offset, JSON text; nested values as JSON."""
     exprs = []
     for col in columns:
-        source = _ident(col.name)
+        source = ident(col.name)
         if col.is_nested:
             exprs.append(f"cast(to_json({source}) as varchar)")
         elif col.duckdb_type.upper() == "BLOB":
             exprs.append(f"'\\x' || hex({source})")
         else:
             exprs.append(f"cast({source} as varchar)")
-    cursor = conn.execute(f"select {', '.join(exprs)} from {_qualified(schema, table)}")
+    cursor = conn.execute(f"select {', '.join(exprs)} from {qualified(schema, table)}")
     while rows := cursor.fetchmany(CHUNK_ROWS):
         yield "".join("\t".join(_text_field(v) for v in row) + "\n" for row in rows), len(rows)
 
@@ -212,7 +154,7 @@ def copy_landing(duck: duckdb.DuckDBPyConnection, pg_conn) -> CopyResult:
     try:
         with pg_conn.cursor() as cur:
             for schema in LANDING:
-                cur.execute(f"create schema if not exists {_ident(schema)}")
+                cur.execute(f"create schema if not exists {ident(schema)}")
             # Tables DuckDB no longer has (a CRM switched off, a config file removed) go too.
             cur.execute(
                 "select table_schema, table_name from information_schema.tables "
@@ -223,13 +165,13 @@ def copy_landing(duck: duckdb.DuckDBPyConnection, pg_conn) -> CopyResult:
             for schema, table in cur.fetchall():
                 listed = LANDING[schema]
                 if (schema, table) not in wanted and (listed is None or table in listed):
-                    cur.execute(f"drop table {_qualified(schema, table)} cascade")
+                    cur.execute(f"drop table {qualified(schema, table)} cascade")
                     result.dropped.append(f"{schema}.{table}")
             for schema, table in tables:
-                columns = _columns(duck, schema, table)
-                target = _qualified(schema, table)
+                columns = landing_columns(duck, schema, table)
+                target = qualified(schema, table)
                 existing = _pg_columns(cur, schema, table)
-                wanted_cols = [(c.name, c.pg_type) for c in columns]
+                wanted_cols = [(c.name, pg_type(c.duckdb_type)) for c in columns]
                 if existing is not None and [(n, _normalise(t)) for n, t in existing] == [
                     (n, _normalise(t)) for n, t in wanted_cols
                 ]:
@@ -239,7 +181,7 @@ def copy_landing(duck: duckdb.DuckDBPyConnection, pg_conn) -> CopyResult:
                     if existing is not None:
                         # dbt's staging views on it are dropped with it; the dbt build recreates them.
                         cur.execute(f"drop table {target} cascade")
-                    ddl = ", ".join(f"{_ident(n)} {t}" for n, t in wanted_cols)
+                    ddl = ", ".join(f"{ident(n)} {t}" for n, t in wanted_cols)
                     cur.execute(f"create table {target} ({ddl})")
                 copy_sql = f"copy {target} from stdin with (format text)"
                 rows = 0
@@ -249,7 +191,7 @@ def copy_landing(duck: duckdb.DuckDBPyConnection, pg_conn) -> CopyResult:
                 result.tables[f"{schema}.{table}"] = rows
                 log.info("copied %s rows of %s.%s to PostgreSQL", rows, schema, table)
             if tables:  # fresh statistics for the dbt build that follows
-                cur.execute(f"analyze {', '.join(_qualified(s, t) for s, t in tables)}")
+                cur.execute(f"analyze {', '.join(qualified(s, t) for s, t in tables)}")
         pg_conn.commit()
     except BaseException:
         pg_conn.rollback()

@@ -19,14 +19,14 @@
 select s.statement_key, s.total_amount as snapshot_total, c.total_amount as current_total
 from {{ snapshots }} as s
 left join (
-    select cast(statement_id as varchar) as statement_key, total_amount
+    select cast(statement_id as {{ type_varchar() }}) as statement_key, total_amount
     from {{ ref('fct_commission_statements') }}
     where period_status = 'closed'
 ) as c on c.statement_key = s.statement_key
 where s.statement_table = 'fct_commission_statements'
     and (c.statement_key is null or c.total_amount is distinct from s.total_amount)
 {%- else %}
-select cast(null as varchar) as statement_key, cast(null as decimal(38, 6)) as snapshot_total,
+select cast(null as {{ type_varchar() }}) as statement_key, cast(null as decimal(38, 6)) as snapshot_total,
     cast(null as decimal(38, 6)) as current_total
 where false
 {%- endif %}

@@ -20,24 +20,19 @@
 {%- set schema = ref('fct_rep_scorecard').schema -%}
 {%- set rate_columns = [] -%}
 {%- if execute -%}
-    {%- set found = run_query(
-        "select table_name, column_name from information_schema.columns "
-        ~ "where table_schema = '" ~ schema ~ "' "
-        ~ "and (column_name like '%\\_rate' escape '\\' or column_name = 'rate') "
-        ~ "and column_name not like '%exchange%' and column_name not like '%fx%' "
-        ~ "and lower(data_type) not in ('varchar', 'character varying', 'text', 'string') "
-        ~ "order by table_name, column_name"
-    ) -%}
-    {%- for row in found.rows -%}
-        {%- do rate_columns.append((row[0], row[1])) -%}
+    {%- for table, column, data_type in schema_columns(schema) -%}
+        {%- if (column.endswith('_rate') or column == 'rate') and 'exchange' not in column and 'fx' not in column
+            and not data_type.startswith(('VARCHAR', 'STRING')) -%}
+            {%- do rate_columns.append((table, column)) -%}
+        {%- endif -%}
     {%- endfor -%}
 {%- endif %}
 {%- for table, column in rate_columns %}
 {{ 'union all' if not loop.first }}
-select '{{ table }}' as table_name, '{{ column }}' as column_name, cast("{{ column }}" as {{ dbt.type_numeric() }}) as value
-from "{{ schema }}"."{{ table }}"
-where "{{ column }}" < 0 or "{{ column }}" > 1
+select '{{ table }}' as table_name, '{{ column }}' as column_name, cast({{ adapter.quote(column) }} as {{ type_double() }}) as value
+from {{ adapter.quote(schema) }}.{{ adapter.quote(table) }}
+where {{ adapter.quote(column) }} < 0 or {{ adapter.quote(column) }} > 1
 {%- else %}
-select cast(null as varchar) as table_name, cast(null as varchar) as column_name, cast(null as {{ dbt.type_numeric() }}) as value
+select cast(null as {{ type_varchar() }}) as table_name, cast(null as {{ type_varchar() }}) as column_name, cast(null as {{ type_double() }}) as value
 where false
 {%- endfor %}

@@ -29,8 +29,8 @@
 {{ 'union all' if not loop.first }}
 select
     '{{ level }}' as scorecard_level,
-    {% for k in period %}cast(p.{{ k }} as varchar) as {{ k }}, {% endfor %}
-    {{ ('cast(p.' ~ scope ~ ' as varchar)') if scope and scope in present else "'company'" }} as scope_key,
+    {% for k in period %}cast(p.{{ k }} as {{ type_varchar() }}) as {{ k }}, {% endfor %}
+    {{ ('cast(p.' ~ scope ~ ' as ' ~ type_varchar() ~ ')') if scope and scope in present else "'company'" }} as scope_key,
     greatest({% for m in measures %}abs(coalesce(p.{{ m }}, 0) - coalesce(c.{{ m }}, 0)){{ ', ' if not loop.last }}{% endfor %}) as diff
 from (
     select {{ keys | join(', ') }}, {% for m in measures %}sum({{ m }}) as {{ m }}{{ ', ' if not loop.last }}{% endfor %}
@@ -44,6 +44,6 @@ left join (
 where greatest({% for m in measures %}abs(coalesce(p.{{ m }}, 0) - coalesce(c.{{ m }}, 0)){{ ', ' if not loop.last }}{% endfor %}) > 0.01
 {%- endfor %}
 {%- else %}
-select cast(null as varchar) as scorecard_level, 0 as diff
+select cast(null as {{ type_varchar() }}) as scorecard_level, 0 as diff
 where false
 {%- endif %}

@@ -4,9 +4,11 @@
     Every later run compares today's hierarchy with the open version; on a change the open
     version is closed at var('run_date') and a new one opens on that date (a second change on
     the same run date replaces that day's version). `full_refresh: false` keeps the history
-    through `dbt build --full-refresh`. Validity is half-open [valid_from, valid_to). -#}
+    through `dbt build --full-refresh`. Validity is half-open [valid_from, valid_to).
+    On Spark, whose Parquet tables have no delete+insert, it is a table of the first build's
+    versions, rebuilt every run (docs/architecture.md: on Delta tables `merge` would keep it). -#}
 {{ config(
-    materialized='incremental',
+    materialized='table' if target.type == 'spark' else 'incremental',
     incremental_strategy='delete+insert',
     unique_key=['rep_id', 'valid_from'],
     full_refresh=false

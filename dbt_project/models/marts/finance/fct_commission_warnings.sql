@@ -10,22 +10,22 @@
 with engine_warnings as (
     {%- if ready %}
     select
-        cast(warning_code as varchar) as warning_code,
+        cast(warning_code as {{ type_varchar() }}) as warning_code,
         cast(period_month as date) as period_month,
-        cast(rep_id as varchar) as rep_id,
-        cast(subject as varchar) as subject,
-        cast(message as varchar) as message,
+        cast(rep_id as {{ type_varchar() }}) as rep_id,
+        cast(subject as {{ type_varchar() }}) as subject,
+        cast(message as {{ type_varchar() }}) as message,
         'commission engine' as raised_by,
         cast(run_date as date) as run_date
     from {{ engine }}
     {%- else %}
         select
-            cast(null as varchar) as warning_code,
+            cast(null as {{ type_varchar() }}) as warning_code,
             cast(null as date) as period_month,
-            cast(null as varchar) as rep_id,
-            cast(null as varchar) as subject,
-            cast(null as varchar) as message,
-            cast(null as varchar) as raised_by,
+            cast(null as {{ type_varchar() }}) as rep_id,
+            cast(null as {{ type_varchar() }}) as subject,
+            cast(null as {{ type_varchar() }}) as message,
+            cast(null as {{ type_varchar() }}) as raised_by,
             cast(null as date) as run_date
         where 1 = 0
     {%- endif %}
@@ -35,7 +35,7 @@ unmatched_rep_targets as (
     select distinct
         'unmatched_target' as warning_code,
         cast(null as date) as period_month,
-        cast(null as varchar) as rep_id,
+        cast(null as {{ type_varchar() }}) as rep_id,
         'targets.csv ' || scope_key as subject,
         'rep target of ' || scope_key
         || ' (config/targets.csv) matches no CRM user (e-mails compared case-insensitively): '

@@ -28,7 +28,7 @@
 {%- if ready %}
 select
     {%- for name, type in columns %}
-    cast(l.{{ name }} as {{ type }}) as {{ name }},
+    cast(l.{{ name }} as {{ type_varchar() if type == 'varchar' else type }}) as {{ name }},
     {%- endfor %}
     l.credit_date as close_date,
     case when p.period_month is null then 'open' else 'closed' end as period_status,
@@ -38,10 +38,10 @@ left join {{ periods }} as p on p.period_month = l.period_month
 {%- else %}
     select
         {%- for name, type in columns %}
-            cast(null as {{ type }}) as {{ name }},
+            cast(null as {{ type_varchar() if type == 'varchar' else type }}) as {{ name }},
         {%- endfor %}
         cast(null as date) as close_date,
-        cast(null as varchar) as period_status,
+        cast(null as {{ type_varchar() }}) as period_status,
         cast(null as date) as calculated_for
     where 1 = 0
 {%- endif %}

@@ -76,7 +76,7 @@ enriched as (
         cast(extract(quarter from d.date_day) as integer) as calendar_quarter,
         cast(extract(month from d.date_day) as integer) as calendar_month,
         cast(extract(day from d.date_day) as integer) as day_of_month,
-        cast(extract(isodow from d.date_day) as integer) as iso_day_of_week,
+        cast({{ iso_day_of_week('d.date_day') }} as integer) as iso_day_of_week,
         cast({{ dbt.date_trunc('month', 'd.date_day') }} as date) as month_start,
         cast({{ dbt.date_trunc('quarter', 'd.date_day') }} as date) as quarter_start,
         cast({{ dbt.date_trunc('year', 'd.date_day') }} as date) as year_start,

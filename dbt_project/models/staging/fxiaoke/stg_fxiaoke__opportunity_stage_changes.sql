@@ -1,6 +1,6 @@
 with source as (
     select * from {{ exclude_quarantined('fxiaoke', 'fxiaoke_opportunity_stage_changes',
-                                    id_column="record->>'objectId'",
+                                    id_column=json_text('landed.record', ['objectId']),
                                     quarantined_table='fxiaoke_opportunities') }}
 ),
 
