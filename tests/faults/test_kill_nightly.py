@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -233,9 +234,21 @@ def test_a_nightly_killed_at_every_step_then_rerun_keeps_every_invariant(tmp_pat
         assert pub.execute(
             "select count(*), sum(commission_amount) from marts.fct_commissions"
         ).fetchone() == (ledger_sum)
-    # every manager got the day's report exactly once, across the killed runs and the last one
+    # no manager got the day's report twice, across the killed runs and the last one; the one whose
+    # DATA the kill cut off is an undecided outcome in the e-mail ledger, never resent blindly (a
+    # message whose DATA was sent may have arrived: issue 13, --resend decides), and every other
+    # manager got the report
     daily = Counter(
         m["To"] for m in outbox_messages(home / "outbox") if m["X-Salesops-Kind"] == "manager_daily"
     )
     managers = {u.email for u in company.users if u.role == "manager"}
-    assert set(daily) == managers and set(daily.values()) == {1}
+    assert set(daily.values()) == {1} and set(daily) <= managers
+    with sqlite3.connect(home / "ledger" / "emails.sqlite3") as book:
+        undecided = {
+            r
+            for (r,) in book.execute(
+                "select recipient from email_log where kind = 'manager_daily' "
+                "and status in ('pending', 'ambiguous')"
+            )
+        }
+    assert managers - set(daily) == undecided and len(undecided) == 1
