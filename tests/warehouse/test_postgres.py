@@ -32,19 +32,11 @@ from pathlib import Path
 import duckdb
 import psycopg2
 import pytest
+from reference_warehouse_support import build_reference_warehouse, duck_query
 from typer.testing import CliRunner
 
 from flows.cli.main import app
-from flows.commissions.refresh import refresh_commissions
-from flows.config import loader as config_loader
-from flows.config.settings import Settings, patched_environ
-from flows.crm.landing import ingest_source
-from flows.crm.registry import build_connectors
-from flows.quality.quarantine import ensure_quarantine_table
-from flows.sandbox.cluster import SandboxCluster
-from flows.sandbox.company.generator import generate_company
-from flows.warehouse.database import Warehouse
-from flows.warehouse.dbt_runner import run_dbt
+from flows.config.settings import Settings
 from flows.warehouse.postgres import build_on_postgres, copy_warehouse
 
 pytestmark = pytest.mark.timeout(600)
@@ -190,31 +182,8 @@ class Built:
 def duck(tmp_path_factory) -> Built:
     started = time.monotonic()
     home = tmp_path_factory.mktemp("pg_home")
-    # The demo company (seed 42, 24 reps whose targets config/targets.csv holds), fewer deals.
-    company = generate_company(seed=42, reps=24, deals=240, as_of=RUN_DATE)
-    env = {"SALESOPS_HOME": str(home)}
-    with SandboxCluster(company) as cluster, patched_environ(cluster.settings_env() | env):
-        settings = Settings()
-        settings.ensure_dirs()
-        warehouse = Warehouse(settings.warehouse_path)
-        for connector in build_connectors(settings):
-            try:
-                ingest_source(connector, warehouse, run_id="pg-test")
-            finally:
-                connector.close()
-    with warehouse.connect() as conn:
-        # what the raw gate does to a bad deal: staging must leave it out on both engines
-        ensure_quarantine_table(conn)
-        deal_id = conn.execute("select min(id) from raw.zoho_deals").fetchone()[0]
-        conn.execute(
-            "insert into ops.quarantine values ('pg-test', 'zoho', 'deals', 'zoho_deals', ?, 'test', "
-            "'warning', 'quarantined by the test', null, null, ?, null, null)",
-            [deal_id, datetime.now(UTC)],
-        )
-        config_loader.load_config(conn, settings.config_path, run_id="pg-test")
-    run_dbt(settings, ["build"], run_date=RUN_DATE)
-    refresh_commissions(settings, RUN_DATE)
-    return Built(Settings(home=home), deal_id, time.monotonic() - started)
+    settings, deal_id = build_reference_warehouse(home, deals=240, run_id="pg-test", run_date=RUN_DATE)
+    return Built(settings, deal_id, time.monotonic() - started)
 
 
 @pytest.fixture(scope="module")
@@ -232,11 +201,6 @@ def pg_built(duck: Built, pg_server: PgServer):
     return settings, copied, result, time.monotonic() - started
 
 
-def _duck_query(settings: Settings, sql: str) -> list[tuple]:
-    with duckdb.connect(str(settings.warehouse_path)) as conn:
-        return conn.execute(sql).fetchall()
-
-
 def _pg_query(server: PgServer, sql: str) -> list[tuple]:
     conn = server.connect()
     try:
@@ -250,7 +214,7 @@ def _pg_query(server: PgServer, sql: str) -> list[tuple]:
 def _decimal_columns(settings: Settings, table: str) -> list[str]:
     """DECIMAL columns of a mart in the DuckDB build: amounts (scale 2, to the cent), ratios,
     scores, days."""
-    rows = _duck_query(
+    rows = duck_query(
         settings,
         "select column_name from information_schema.columns where table_schema = 'marts' "
         f"and table_name = '{table}' and data_type like 'DECIMAL%' order by ordinal_position",
@@ -287,7 +251,7 @@ def test_dbt_build_on_postgres_succeeds_with_no_errors(pg_built, duck) -> None:
         "finance.commission_lines",
     } <= tables
     for name, rows in copied.tables.items():
-        assert _duck_query(duck.settings, f"select count(*) from {name}")[0][0] == rows, name
+        assert duck_query(duck.settings, f"select count(*) from {name}")[0][0] == rows, name
 
 
 def test_marts_agree_between_duckdb_and_postgres(pg_built, duck, pg_server) -> None:
@@ -295,7 +259,7 @@ def test_marts_agree_between_duckdb_and_postgres(pg_built, duck, pg_server) -> N
     assert result.success, result.describe_failures()
     marts = [
         r[0]
-        for r in _duck_query(
+        for r in duck_query(
             settings,
             "select table_name from information_schema.tables where table_schema = 'marts' order by 1",
         )
@@ -313,7 +277,7 @@ def test_marts_agree_between_duckdb_and_postgres(pg_built, duck, pg_server) -> N
     for mart in marts:
         money = _decimal_columns(settings, mart)
         select = ", ".join(["count(*)", *(f'sum("{c}")' for c in money)])
-        duck_row = _duck_query(settings, f"select {select} from marts.{mart}")[0]
+        duck_row = duck_query(settings, f"select {select} from marts.{mart}")[0]
         pg_row = _pg_query(pg_server, f"select {select} from marts.{mart}")[0]
         if duck_row[0] != pg_row[0]:
             differences.append(f"{mart}: {duck_row[0]} rows on DuckDB, {pg_row[0]} on PostgreSQL")
@@ -340,19 +304,19 @@ def _normalised(value):
 def test_every_mart_row_is_the_same_on_both_engines(pg_built, duck, pg_server) -> None:
     settings = pg_built[0]
     assert pg_built[2].success, pg_built[2].describe_failures()
-    tables = _duck_query(
+    tables = duck_query(
         settings, "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
     )
     differences = []
     for (mart,) in tables:
-        columns = _duck_query(
+        columns = duck_query(
             settings,
             "select column_name from information_schema.columns where table_schema = 'marts' "
             f"and table_name = '{mart}' order by ordinal_position",
         )
         select = ", ".join(f'"{c}"' for (c,) in columns)
         sql = f"select {select} from marts.{mart}"
-        on_duck = Counter(tuple(map(_normalised, row)) for row in _duck_query(settings, sql))
+        on_duck = Counter(tuple(map(_normalised, row)) for row in duck_query(settings, sql))
         on_pg = Counter(tuple(map(_normalised, row)) for row in _pg_query(pg_server, sql))
         if on_duck != on_pg:
             only_duck, only_pg = on_duck - on_pg, on_pg - on_duck
@@ -370,7 +334,7 @@ def test_quarantined_deal_is_left_out_on_postgres(pg_built, duck, pg_server) -> 
     rows = _pg_query(pg_server, sql)
     assert rows[0][0] > 0 and rows[0][1] == 0
     sql = f"select count(*) from marts.fct_deals where deal_id = '{deal}'"
-    assert _duck_query(duck.settings, sql)[0][0] == 0
+    assert duck_query(duck.settings, sql)[0][0] == 0
 
 
 def test_copy_is_idempotent_and_mirrors_duckdb(pg_built, duck, pg_server) -> None:
@@ -415,7 +379,7 @@ def test_cli_copies_and_builds_without_printing_the_password(pg_built, duck, pg_
     assert "copied" in result.output and "success=" in result.output and "error" not in result.output
     assert f"{pg_server.host}:{pg_server.port}/{pg_server.database}" in result.output
     assert PG_PASSWORD not in result.output
-    duck_deals = _duck_query(settings, "select count(*), sum(amount_reporting) from marts.fct_deals")[0]
+    duck_deals = duck_query(settings, "select count(*), sum(amount_reporting) from marts.fct_deals")[0]
     pg_deals = _pg_query(pg_server, "select count(*), sum(amount_reporting) from marts.fct_deals")[0]
     assert duck_deals[0] == pg_deals[0] and _cents(duck_deals[1]) == _cents(pg_deals[1])
 

@@ -22,19 +22,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from reference_warehouse_support import build_reference_warehouse, duck_query
 from typer.testing import CliRunner
 
 from flows.cli.main import app
-from flows.commissions.refresh import refresh_commissions
-from flows.config import loader as config_loader
 from flows.config.settings import Settings, patched_environ
-from flows.crm.landing import ingest_source
-from flows.crm.registry import build_connectors
-from flows.quality.quarantine import ensure_quarantine_table
-from flows.sandbox.cluster import SandboxCluster
-from flows.sandbox.company.generator import generate_company
-from flows.warehouse.database import Warehouse
-from flows.warehouse.dbt_runner import run_dbt
 from flows.warehouse.spark import SparkPlace, build_on_spark
 
 pytestmark = pytest.mark.timeout(900)
@@ -47,32 +39,8 @@ KEY_MARTS = ["fct_deals", "fct_sales_targets", "fct_rep_scorecard", "fct_commiss
 @pytest.fixture(scope="module")
 def duck(tmp_path_factory) -> Settings:
     home = tmp_path_factory.mktemp("spark_home")
-    # The demo company (seed 42, 24 reps whose targets config/targets.csv holds), few deals.
-    company = generate_company(seed=42, reps=24, deals=120, as_of=RUN_DATE)
-    with (
-        SandboxCluster(company) as cluster,
-        patched_environ(cluster.settings_env() | {"SALESOPS_HOME": str(home)}),
-    ):
-        settings = Settings()
-        settings.ensure_dirs()
-        warehouse = Warehouse(settings.warehouse_path)
-        for connector in build_connectors(settings):
-            try:
-                ingest_source(connector, warehouse, run_id="spark-test")
-            finally:
-                connector.close()
-    with warehouse.connect() as conn:
-        ensure_quarantine_table(conn)
-        deal_id = conn.execute("select min(id) from raw.zoho_deals").fetchone()[0]
-        conn.execute(
-            "insert into ops.quarantine values ('spark-test', 'zoho', 'deals', 'zoho_deals', ?, 'test', "
-            "'warning', 'quarantined by the test', null, null, ?, null, null)",
-            [deal_id, datetime.now(UTC)],
-        )
-        config_loader.load_config(conn, settings.config_path, run_id="spark-test")
-    run_dbt(settings, ["build"], run_date=RUN_DATE)
-    refresh_commissions(settings, RUN_DATE)
-    return Settings(home=home)
+    settings, _ = build_reference_warehouse(home, deals=120, run_id="spark-test", run_date=RUN_DATE)
+    return settings
 
 
 @pytest.fixture(scope="module")
@@ -87,11 +55,6 @@ def spark_built(duck: Settings):
     session = SparkSession.getActiveSession()
     if session is not None:
         session.stop()
-
-
-def _duck_query(settings: Settings, sql: str) -> list[tuple]:
-    with duckdb.connect(str(settings.warehouse_path)) as conn:
-        return conn.execute(sql).fetchall()
 
 
 def _spark_mart(settings: Settings, mart: str) -> str:
@@ -122,7 +85,7 @@ def _normalised(value):
 
 def _marts(settings: Settings) -> list[str]:
     sql = "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
-    return [r[0] for r in _duck_query(settings, sql)]
+    return [r[0] for r in duck_query(settings, sql)]
 
 
 def _columns(settings: Settings, mart: str) -> list[tuple[str, str]]:
@@ -130,7 +93,7 @@ def _columns(settings: Settings, mart: str) -> list[tuple[str, str]]:
         "select column_name, data_type from information_schema.columns where table_schema = 'marts' "
         f"and table_name = '{mart}' order by ordinal_position"
     )
-    return _duck_query(settings, sql)
+    return duck_query(settings, sql)
 
 
 def test_dbt_build_on_spark_succeeds_with_no_errors(spark_built, duck) -> None:
@@ -145,7 +108,7 @@ def test_dbt_build_on_spark_succeeds_with_no_errors(spark_built, duck) -> None:
     )
     assert "finance.commission_lines" in copied.tables
     for name, rows in copied.tables.items():
-        assert _duck_query(duck, f"select count(*) from {name}")[0][0] == rows, name
+        assert duck_query(duck, f"select count(*) from {name}")[0][0] == rows, name
 
 
 def test_every_mart_row_and_decimal_sum_is_the_same_on_spark(spark_built, duck) -> None:
@@ -158,7 +121,7 @@ def test_every_mart_row_and_decimal_sum_is_the_same_on_spark(spark_built, duck) 
         spark_table = _spark_mart(duck, mart)
         names = ", ".join(f'"{c}"' for c, _ in columns)
         on_duck = Counter(
-            tuple(map(_normalised, r)) for r in _duck_query(duck, f"select {names} from marts.{mart}")
+            tuple(map(_normalised, r)) for r in duck_query(duck, f"select {names} from marts.{mart}")
         )
         on_spark = Counter(
             tuple(map(_normalised, r)) for r in _spark_query(f"select {names} from {spark_table}")
@@ -172,7 +135,7 @@ def test_every_mart_row_and_decimal_sum_is_the_same_on_spark(spark_built, duck) 
         money = [c for c, t in columns if t.startswith("DECIMAL")]
         if money:
             sums = ", ".join(f'sum("{c}")' for c in money)
-            duck_sums = _duck_query(duck, f"select {sums} from marts.{mart}")[0]
+            duck_sums = duck_query(duck, f"select {sums} from marts.{mart}")[0]
             spark_sums = _spark_query(f"select {sums} from {spark_table}")[0]
             for column, d, s in zip(money, duck_sums, spark_sums, strict=True):
                 if d != s:  # exact: Decimal against Decimal, no rounding
