@@ -112,7 +112,7 @@ def _assignment_matches(a: Assignment, rep: Rep) -> bool:
         return rep_key(a.rep_id) == rep_key(rep.rep_id)
     if a.rep_email is not None:
         return rep_key(a.rep_email) == rep_key(rep.email)
-    return a.role == rep.role
+    return a.role == rep.role or any(a.role == role for _, _, role in rep.roles)
 
 
 def _never_assigned(book: PlanBook, rep: Rep) -> bool:
@@ -129,7 +129,8 @@ def _credit_warnings(book: PlanBook, credits: list[Credit], reps: dict[str, Rep]
         rep = reps[c.rep_id]
         if rep.left_on is not None and c.credit_date > rep.left_on:
             continue  # documented: earned only while employed
-        if book.plan_for(rep_id=rep.rep_id, email=rep.email, role=rep.role, day=c.credit_date) is not None:
+        role = rep.role_on(c.credit_date)
+        if book.plan_for(rep_id=rep.rep_id, email=rep.email, role=role, day=c.credit_date) is not None:
             continue
         if c.kind == "rollup":
             if not _never_assigned(book, rep):
@@ -180,7 +181,7 @@ def input_warnings(
         why = None
         if targets_need_credits and rep_id not in credited:
             why = "no credit has this rep id (compared case-insensitively)"
-        elif book.plan_for(rep_id=rep_id, email=rep.email, role=rep.role, day=period) is None:
+        elif book.plan_for(rep_id=rep_id, email=rep.email, role=rep.role_on(period), day=period) is None:
             why = f"no plan covers the rep on {period}"
         if why:
             out.append(
