@@ -102,15 +102,24 @@ def incentive_lines(
     plan: PlanVersion, comp: Component, rep: Rep, period, target, attainment, mult, note, cur, share
 ) -> list[Line]:
     """One line per period: prorated target incentive x payout factor x weight x gate."""
-    if attainment is None:
-        return []
     base = money(comp.target_incentive * share)
+    line_id = f"incentive:{rep.rep_id}:{period:%Y-%m}:{plan.plan_id}:v{plan.version}:{comp.component}"
+    if attainment is None:  # shown, and warned about (no_target), never silently left out
+        return [
+            Line(
+                commission_line_id=line_id,
+                tier_number=0,
+                base_amount=base,
+                explanation=f"target incentive {base}: no target for the period; nothing paid",
+                **_common(plan, comp, rep, period, target, attainment, cur),
+            )
+        ]
     factor = payout_factor(comp, attainment)
     kind = comp.curve_type or "linear"
     prorated = "" if share == 1 else f" (target incentive {comp.target_incentive} x days share {share:.6f})"
     return [
         Line(
-            commission_line_id=f"incentive:{rep.rep_id}:{period:%Y-%m}:{plan.plan_id}:v{plan.version}:{comp.component}",
+            commission_line_id=line_id,
             tier_number=0,
             rate=factor,
             multiplier=mult,
@@ -138,9 +147,23 @@ def table_lines(
     """Per credit: the table's value after the credit minus before it (running), or at the
     credit's own amount (per_transaction); bands on attainment (x target) or on money."""
     on_attainment = comp.measure == "monthly_target_attainment"
-    if on_attainment and not target:
-        return []
     bands = comp.amount_table or []
+    if on_attainment and not target:  # shown, and warned about (no_target), never silently left out
+        return [
+            Line(
+                commission_line_id=f"{c.credit_id}:{plan.plan_id}:v{plan.version}:{comp.component}:table",
+                deal_id=c.deal_id,
+                credit_id=c.credit_id,
+                credit_kind=c.kind,
+                credit_basis=c.basis,
+                credit_date=c.credit_date,
+                credit_amount=c.amount,
+                base_amount=c.amount,
+                explanation="amount table on attainment: no target for the period; nothing paid",
+                **_common(plan, comp, rep, period, None, None, cur),
+            )
+            for c in credits
+        ]
     lines, running = [], ZERO
     for c in credits:
         before = ZERO if comp.tier_position == "per_transaction" else running

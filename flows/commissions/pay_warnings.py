@@ -19,6 +19,8 @@ no_target            a component measured on attainment paid without a target (f
                      gate, no bonus)
 negative_payable     a rep's month totals below zero (a clawback or recovery larger than the
                      month's earnings): payroll would deduct it
+unmatched_adjustment a row of commission_adjustments.csv whose rep matches no rep (not paid;
+                     raised by :mod:`flows.commissions.adjustments`)
 ==================== ============================================================================
 
 Rep ids and e-mails are compared through :func:`flows.commissions.identity.rep_key`.
@@ -38,6 +40,8 @@ from flows.commissions.money import ZERO, month_start
 from flows.config.commission_plan import Assignment, PlanBook
 
 WARNING_COLUMNS = ("warning_code", "period_month", "rep_id", "subject", "message")
+# instruments whose lines are measured on attainment (flows.commissions.curves): no target, no pay
+NEEDS_ATTAINMENT = ("target_incentive", "amount_table")
 
 
 @dataclass(frozen=True, order=True)
@@ -237,10 +241,13 @@ def result_warnings(book: PlanBook, lines: Iterable[Line]) -> list[PayWarning]:
     """Months paid without a needed target, and rep months whose total payable is negative."""
     totals: dict[tuple[str, date, str], Decimal] = defaultdict(lambda: ZERO)
     no_target: dict[tuple[str, date], set[str]] = defaultdict(set)
+    paid_nothing: dict[tuple[str, date], set[str]] = defaultdict(set)  # instruments on attainment
     for ln in lines:
         totals[(ln.rep_id, ln.period_month, ln.currency)] += ln.commission_amount
         if ln.line_type == "commission" and ln.target_amount is None and _needs_target(book, ln):
             no_target[(ln.rep_id, ln.period_month)].add(f"{ln.plan_id} v{ln.plan_version} {ln.component}")
+        if ln.component_type in NEEDS_ATTAINMENT and ln.target_amount is None and ln.line_type == "bonus":
+            paid_nothing[(ln.rep_id, ln.period_month)].add(f"{ln.plan_id} v{ln.plan_version} {ln.component}")
     out = [
         PayWarning(
             "no_target",
@@ -251,6 +258,17 @@ def result_warnings(book: PlanBook, lines: Iterable[Line]) -> list[PayWarning]:
             "rate (no tier, gate or accelerator applies); check the targets' rep id",
         )
         for (rep_id, period), comps in sorted(no_target.items())
+    ]
+    out += [
+        PayWarning(
+            "no_target",
+            period,
+            rep_id,
+            ", ".join(sorted(comps)),
+            f"{rep_id} has no target for {period:%Y-%m}: {', '.join(sorted(comps))} paid nothing (a target "
+            "incentive or an amount table on attainment needs the target); check the targets' rep id",
+        )
+        for (rep_id, period), comps in sorted(paid_nothing.items())
     ]
     out += [
         PayWarning(
