@@ -36,6 +36,7 @@ import json
 from datetime import date
 from decimal import Decimal as D
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
@@ -464,3 +465,63 @@ assignments:
         "TL": D("2250.00"),
         "MGR": D("1500.00"),
     }
+
+
+def test_the_nightly_chooses_the_plan_by_the_role_on_the_credit_date_and_reads_deal_attributes(tmp_path):
+    # The nightly's engine step on the hierarchy dbt builds: ann is a rep until 2026-03-15, a
+    # manager from 03-16 (two versions of dim_sales_rep_history) - [SPIFF-PLANCHANGE]. The rep plan
+    # pays 5 % plus a 500.00 SPIF on Premium deals ([PROWI-SPIFF]); the manager plan 2 %.
+    # a: 03-10, 100,000, Premium -> 5,000.00 + 500.00; b: 03-20, 100,000 -> 2,000.00.
+    import duckdb
+    from commissions_support import create_engine_inputs
+
+    from flows.commissions.ledger import run_engine
+
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "commission_plan.yml").write_text(
+        """
+plans:
+  - {plan_id: REP, version: 1, effective_from: 2026-01-01, currency: USD,
+     components: [{component: c, type: flat, measure: monthly_credited_amount, rate: 0.05},
+                  {component: s, type: spif, amount_per_deal: 500, filters: {products: [Premium]}}]}
+  - {plan_id: MGR, version: 1, effective_from: 2026-01-01, currency: USD,
+     components: [{component: c, type: flat, measure: monthly_credited_amount, rate: 0.02}]}
+assignments:
+  - {plan_id: REP, role: rep, valid_from: 2026-01-01}
+  - {plan_id: MGR, role: manager, valid_from: 2026-01-01}
+""",
+        encoding="utf-8",
+    )
+    conn = duckdb.connect()
+    create_engine_inputs(conn)
+    conn.execute("""
+        create table marts.dim_sales_rep_history (
+            rep_id varchar, email varchar, role varchar, manager_id varchar,
+            valid_from date, valid_to date, is_current boolean, hired_on date, left_on date);
+        insert into marts.dim_sales_rep_history values
+            ('ann', 'ann@x.com', 'rep', null, '2025-01-01', '2026-03-16', false, null, null),
+            ('ann', 'ann@x.com', 'manager', null, '2026-03-16', null, true, null, null);
+        create table marts.fct_deals (deal_id varchar, account_id varchar, product_name varchar,
+            is_won boolean, modified_at timestamp);
+        insert into marts.fct_deals values
+            ('a', 'acc', 'Premium', true, null), ('b', 'acc', 'Premium', true, null);
+        insert into intermediate.int_commission_rep_months values
+            ('ann', 'ann@x.com', 'manager', null, null, '2026-03-01', null, null);
+    """)
+    for cid, day in (("a", "2026-03-10"), ("b", "2026-03-20")):
+        conn.execute(
+            "insert into intermediate.int_credit_lines values (?, ?, 'ann', 'direct', 'booking', ?, "
+            "'2026-03-01', 1, 100000, 'USD', 1, 100000, null)",
+            [cid, cid, day],
+        )
+    run_engine(conn, SimpleNamespace(config_path=config, reporting_currency="USD"), date(2026, 4, 1))
+    paid = conn.execute(
+        "select credit_id, plan_id, component, commission_amount from finance.commission_lines "
+        "order by 1, 2, 3"
+    ).fetchall()
+    assert paid == [
+        ("a", "REP", "c", D("5000.00")),
+        ("a", "REP", "s", D("500.00")),
+        ("b", "MGR", "c", D("2000.00")),
+    ]

@@ -36,6 +36,7 @@ from flows.commissions.ledger import run_engine
 from flows.config.bundle import read_bundle
 from flows.config.commission_adjustments import read_adjustments
 from flows.config.errors import ConfigError
+from flows.reports.payroll import payroll_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANS = ROOT / "config" / "plans"
@@ -179,3 +180,6 @@ def test_an_adjustment_for_an_open_period_is_a_line_of_that_period(tmp_path):
     assert [(r[1], r[2], r[3]) for r in octo] == [("adjustment", D("-80.00"), OCT)]
     codes = wh.conn.execute("select warning_code, subject from finance.commission_warnings").fetchall()
     assert ("unmatched_adjustment", "config/commission_adjustments.csv row 3") in codes
+    # the payroll export of October: the adjustment in adjustment_amount and in the payable
+    (row,) = [r for r in payroll_rows(wh.conn, OCT) if r["rep_id"] == "ann"]
+    assert (row["adjustment_amount"], row["payable_amount"]) == (D("-80.00"), D("-80.00"))
