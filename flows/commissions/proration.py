@@ -1,9 +1,10 @@
 """Proration by the days a rep is on a plan: assignment dates as well as hire and leave dates.
 
 A rep moved onto a plan mid-month (a new assignment, a role change, a new plan version) is on
-each plan for part of the month. Each plan's target - and each fixed amount of it, such as a
-target incentive - is the month's amount x the days the rep is employed **and** on that plan /
-the calendar days of the month, rounded half-up to the cent. Calendar days, as the hire/leave
+each plan for part of the month. Each plan's target is the month's target prorated by the days
+employed (calendar days, half-up to the cent) x the days on the plan / the days employed (half-up
+to the cent); a fixed amount of the plan, such as a target incentive, is the amount x the days
+employed and on the plan / the calendar days of the period. Calendar days, as the hire/leave
 proration of the targets mart (``int_targets_daily``): ``target_day_split`` in
 ``config/settings.yml`` only decides how the prorated month target is spread over its days in the
 daily marts, not how much of it there is (docs/commission_plans.md, "Proration").
@@ -17,7 +18,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from flows.commissions.lines import Rep
-from flows.commissions.money import money
+from flows.commissions.money import money, prorate
 from flows.config.commission_plan import PlanBook
 
 PlanKey = tuple[str, int]
@@ -45,17 +46,19 @@ def month_days(book: PlanBook, rep: Rep, month: date, cache: dict) -> tuple[Coun
 def plan_target(
     target: Decimal | None, book: PlanBook, rep: Rep, plan: PlanKey, month: date, cache: dict, *, full: bool
 ) -> Decimal | None:
-    """The month's target of one plan. ``full``: ``target`` is the whole month's (the estimator),
-    prorated here by the days employed and on the plan; otherwise it is already prorated by the
-    days employed (the targets mart, in the nightly) and only the plan's share of them is taken."""
+    """The month's target of one plan, in two steps, each half-up to the cent: the target x days
+    employed / calendar days (the targets mart's rule; ``full``: ``target`` is the whole month's
+    and is prorated here, as the estimator gives it; otherwise the mart already did, as in the
+    nightly), then x days on the plan / days employed. So both give the same cents."""
     if target is None:
         return None
-    on_plan, employed, size = month_days(book, rep, month, cache)
+    if full:
+        target = prorate(target, month, rep.hired_on, rep.left_on)
+    on_plan, employed, _ = month_days(book, rep, month, cache)
     days = on_plan.get(plan, 0)
-    whole = size if full else employed
-    if days == 0 or days >= whole:  # no day on the plan (e.g. a credit before the hire date): as given
+    if days == 0 or days >= employed:  # no day on the plan (e.g. a credit before the hire date): as is
         return target
-    return money(target * days / whole)
+    return money(target * days / employed)
 
 
 def plan_share(book: PlanBook, rep: Rep, plan: PlanKey, months: list[date], cache: dict) -> Decimal:

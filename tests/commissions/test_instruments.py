@@ -525,3 +525,32 @@ assignments:
         ("a", "REP", "s", D("500.00")),
         ("b", "MGR", "c", D("2000.00")),
     ]
+
+
+def test_proration_by_hire_and_assignment_dates_gives_the_same_cents_in_the_nightly_and_estimate():
+    # [ORACLE-RF]-style day counts, calendar days: ann hired 2026-04-11 (20 of April's 30 days
+    # employed), on plan B from 04-21 (10 of the 20). Step 1, the hire/leave rule of the targets
+    # mart: 100,000 x 20 / 30 = 66,666.666... -> 66,666.67; step 2: x 10 / 20 = 33,333.335 ->
+    # 33,333.34 (half-up). The nightly passes 66,666.67 (already prorated), estimate 100,000.
+    from flows.commissions.proration import plan_share, plan_target
+
+    plans = parse_plan_text(
+        """
+plans:
+  - {plan_id: A, version: 1, effective_from: 2026-01-01, currency: USD,
+     components: [{component: c, type: flat, rate: 0.01}]}
+  - {plan_id: B, version: 1, effective_from: 2026-01-01, currency: USD,
+     components: [{component: c, type: flat, rate: 0.01}]}
+assignments:
+  - {plan_id: A, rep_id: ann, valid_from: 2026-01-01, valid_to: 2026-04-21}
+  - {plan_id: B, rep_id: ann, valid_from: 2026-04-21}
+""",
+        "p.yml",
+    )
+    ann, april = Rep("ann", hired_on=date(2026, 4, 11)), date(2026, 4, 1)
+    estimate = plan_target(D("100000.00"), plans, ann, ("B", 1), april, {}, full=True)
+    nightly = plan_target(D("66666.67"), plans, ann, ("B", 1), april, {}, full=False)
+    assert estimate == nightly == D("33333.34")
+    assert plan_target(D("100000.00"), plans, ann, ("A", 1), april, {}, full=True) == D("33333.34")
+    # a fixed amount: 10 days employed on B / 30 calendar days
+    assert plan_share(plans, ann, ("B", 1), [april], {}) == D(10) / D(30)
