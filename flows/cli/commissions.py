@@ -14,6 +14,7 @@ from flows.commissions.estimator import InputError
 from flows.commissions.estimator import estimate as run_estimate
 from flows.commissions.hierarchy import HierarchyError
 from flows.config.commission_plan import PlanError, load_plan_file
+from flows.config.errors import ConfigError
 
 app = typer.Typer(
     help="Commissions: close a period, export payroll, estimate a plan on given credits.",
@@ -81,6 +82,12 @@ def estimate(
         Path | None,
         typer.Option("--hierarchy", help="Who reports to whom, CSV: roll-up credit to every level above."),
     ] = None,
+    adjustments: Annotated[
+        Path | None,
+        typer.Option(
+            "--adjustments", help="Manual adjustments, CSV: rep, period, amount, reason, approved_by."
+        ),
+    ] = None,
 ) -> None:
     """Lines and totals for given credits under a plan, with the nightly's engine; no CRM needed."""
     if fmt not in ("table", "csv", "json"):
@@ -88,9 +95,14 @@ def estimate(
     try:
         book = load_plan_file(plan)
         result = run_estimate(
-            book, credits, targets, fiscal_year_start_month=fiscal_year_start_month, hierarchy_csv=hierarchy
+            book,
+            credits,
+            targets,
+            fiscal_year_start_month=fiscal_year_start_month,
+            hierarchy_csv=hierarchy,
+            adjustments_csv=adjustments,
         )
-    except (PlanError, InputError, HierarchyError) as exc:
+    except (PlanError, InputError, HierarchyError, ConfigError) as exc:
         typer.echo(f"commissions estimate failed: {exc}", err=True)
         raise typer.Exit(1) from None
     text = render(result, fmt)

@@ -10,8 +10,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from flows.commissions.curves import incentive_lines, table_lines
 from flows.commissions.lines import Credit, Line, Rep
 from flows.commissions.money import ZERO, money
+from flows.commissions.spif import spif_lines
 from flows.config.commission_plan import Component, PlanVersion
 
 
@@ -72,8 +74,12 @@ def _base_line(
     )
 
 
-def component_lines(plan, comp: Component, rep, period, pcredits, target, attainment, cur) -> list[Line]:
-    """The lines one component pays on the period's credits (or, for a bonus, on attainment)."""
+def component_lines(
+    plan, comp: Component, rep, period, pcredits, target, attainment, cur, share: Decimal = Decimal(1)
+) -> list[Line]:
+    """The lines one component pays on the period's credits (or, for a bonus, on attainment).
+    ``share``: the part of the period the rep is employed and on the plan (a target incentive's
+    proration, :mod:`flows.commissions.proration`)."""
     basis = plan.basis_of(comp)
     credits = [
         c
@@ -85,6 +91,12 @@ def component_lines(plan, comp: Component, rep, period, pcredits, target, attain
     if comp.attainment_on == "component":  # e.g. a team quota measured on roll-up credit
         attainment = attainment_of(sum((c.amount for c in credits), ZERO), target)
     mult, note = _multiplier(comp, attainment)
+    if comp.type == "spif":
+        return spif_lines(plan, comp, rep, period, credits, target, attainment, mult, note, cur)
+    if comp.type == "target_incentive":
+        return incentive_lines(plan, comp, rep, period, target, attainment, mult, note, cur, share)
+    if comp.type == "amount_table":
+        return table_lines(plan, comp, rep, period, credits, target, attainment, mult, note, cur)
     if comp.type == "bonus":
         return _bonus_lines(plan, comp, rep, period, target, attainment, mult, note, cur)
     if comp.type in ("flat", "override"):

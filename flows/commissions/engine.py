@@ -22,6 +22,7 @@ from flows.commissions.identity import canonical_inputs
 from flows.commissions.lines import Credit, Line, Rep, RepState
 from flows.commissions.money import ZERO, month_start, next_month, prorate
 from flows.commissions.periods import period_months, period_start
+from flows.commissions.proration import plan_share, plan_target
 from flows.commissions.to_date import to_date_lines
 from flows.config.commission_plan import PlanBook, PlanVersion
 
@@ -57,7 +58,9 @@ def calculate(
         rep = reps[c.rep_id]
         if rep.left_on is not None and c.credit_date > rep.left_on:
             continue  # earned only while employed: e.g. cash collected after the rep left
-        plan = book.plan_for(rep_id=rep.rep_id, email=rep.email, role=rep.role, day=c.credit_date)
+        plan = book.plan_for(
+            rep_id=rep.rep_id, email=rep.email, role=rep.role_on(c.credit_date), day=c.credit_date
+        )
         if plan is None or c.basis not in plan.bases:
             continue
         by_rep_period[(c.rep_id, month_start(c.credit_date))].append((c, plan))
@@ -96,15 +99,19 @@ class _Inputs:
     currency: str | None
     prorate_targets: bool
 
-    def target(self, month: date) -> Decimal | None:
+    def target(self, month: date, plan: tuple[str, int] | None = None) -> Decimal | None:
+        """The month's target; of a plan: prorated by the days the rep is on it (``proration``)."""
         target = self.targets.get((self.rep.rep_id, month))
+        if plan is not None:
+            days = self.state.plan_days
+            return plan_target(target, self.book, self.rep, plan, month, days, full=self.prorate_targets)
         if self.prorate_targets:
             target = prorate(target, month, self.rep.hired_on, self.rep.left_on)
         return target
 
-    def quota(self, months: list[date]) -> Decimal | None:
+    def quota(self, months: list[date], plan: tuple[str, int] | None = None) -> Decimal | None:
         """The sum of the months' targets (None when no month has one)."""
-        found = [t for t in (self.target(m) for m in months) if t is not None]
+        found = [t for t in (self.target(m, plan) for m in months) if t is not None]
         return sum(found, ZERO) if found else None
 
     def credits(self, key: tuple[str, int], months: list[date]) -> list[Credit]:
@@ -120,7 +127,7 @@ def _rep_period(inputs: _Inputs, reversed_credits: list[Credit]) -> list[Line]:
     for _, p in inputs.history.get(period, []):
         plans[(p.plan_id, p.version)] = p
     day = max(period, rep.hired_on) if rep.hired_on and rep.hired_on < next_month(period) else period
-    period_plan = book.plan_for(rep_id=rep.rep_id, email=rep.email, role=rep.role, day=day)
+    period_plan = book.plan_for(rep_id=rep.rep_id, email=rep.email, role=rep.role_on(day), day=day)
     if period_plan is not None:
         plans.setdefault((period_plan.plan_id, period_plan.version), period_plan)
     # a plan measured over a longer period is settled every month of it, new credits or not
@@ -155,23 +162,26 @@ def _plan_lines(inputs: _Inputs, plan: PlanVersion, key: tuple[str, int]) -> lis
     for comp in plan.components:
         if comp.measured_monthly:
             pcredits = inputs.credits(key, [period])
-            target = inputs.target(period)
+            target = inputs.target(period, key)
+            share = plan_share(inputs.book, rep, key, [period], state.plan_days)
         else:
             start = period_start(period, comp.measurement_period, state.fiscal_year_start_month)
             months = period_months(start, comp.measurement_period)
             pcredits = inputs.credits(key, [m for m in months if m <= period])
-            target = inputs.quota(months if comp.quota == "period" else [m for m in months if m <= period])
+            quota_months = months if comp.quota == "period" else [m for m in months if m <= period]
+            target = inputs.quota(quota_months, key)
+            share = plan_share(inputs.book, rep, key, quota_months, state.plan_days)
         # attainment: the direct credits of the plan's own basis (credit_on) of the measurement period
         direct_total = sum(
             (c.amount for c in pcredits if c.kind == "direct" and c.basis == plan.credit_on), ZERO
         )
         attainment = attainment_of(direct_total, target)
         if comp.measured_monthly:
-            comp_lines = component_lines(plan, comp, rep, period, pcredits, target, attainment, cur)
+            comp_lines = component_lines(plan, comp, rep, period, pcredits, target, attainment, cur, share)
             comp_lines += cap_lines(comp.caps, comp_lines, plan, comp.component, rep, period, state, cur)
         else:
             comp_lines = to_date_lines(
-                plan, comp, rep, period, start, pcredits, target, attainment, state, cur
+                plan, comp, rep, period, start, pcredits, target, attainment, state, cur, share
             )
         plan_lines += comp_lines
     plan_lines += cap_lines(plan.caps, plan_lines, plan, None, rep, period, state, cur)

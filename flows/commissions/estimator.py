@@ -17,6 +17,7 @@ Credits CSV (header row; spreadsheet numbering in errors: the header is row 1):
 | level | no | roll-up level of a ``rollup`` row (1 = the rep's manager); or give ``--hierarchy`` |
 | rep_email, role | no | resolve the plan's assignments; role defaults to ``rep`` (a plan file without
   assignments puts every rep on the first plan, in file order, effective on the credit date) |
+| product, segment, industry | no | what a SPIF's ``filters`` look at |
 
 Targets CSV: ``rep_id, period (YYYY-MM), target_amount`` and optionally ``hired_on``, ``left_on``
 (YYYY-MM-DD; the target and any draw are prorated by the days employed). Rep ids match the
@@ -30,6 +31,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from flows.commissions.adjustments import manual_lines
 from flows.commissions.engine import calculate
 from flows.commissions.estimate_view import Estimate
 from flows.commissions.hierarchy import with_hierarchy
@@ -37,6 +39,7 @@ from flows.commissions.identity import rep_key
 from flows.commissions.lines import Credit, Rep
 from flows.commissions.money import CENT, money
 from flows.commissions.pay_warnings import pay_warnings
+from flows.config.commission_adjustments import read_adjustments
 from flows.config.commission_plan import PlanBook
 
 
@@ -128,6 +131,7 @@ def read_credits(path: Path) -> tuple[list[Credit], dict[str, Rep]]:
                 reversed_on=_day(row["reversed_on"], where("reversed_on"))
                 if row.get("reversed_on")
                 else None,
+                attributes=tuple((k, row[k]) for k in ("product", "segment", "industry") if row.get(k)),
             )
         )
         if rep_id not in reps or row.get("rep_email") or row.get("role"):
@@ -161,6 +165,7 @@ def estimate(
     *,
     fiscal_year_start_month: int = 1,
     hierarchy_csv: Path | None = None,
+    adjustments_csv: Path | None = None,
 ) -> Estimate:
     """Statement lines for the credits of a CSV under a plan book - the nightly's engine - and the
     warnings about them (:mod:`flows.commissions.pay_warnings`). With a hierarchy CSV, every level
@@ -171,4 +176,10 @@ def estimate(
     targets = read_targets(Path(targets_csv), reps) if targets_csv else {}
     lines = calculate(book, credits, reps, targets, fiscal_year_start_month=fiscal_year_start_month)
     found = pay_warnings(book, credits, reps, targets, lines, targets_need_credits=True)
+    if adjustments_csv is not None:  # every period of an estimate is open: each row in its month
+        if not Path(adjustments_csv).exists():
+            raise InputError(f"{adjustments_csv}: file not found")
+        rows = read_adjustments(Path(adjustments_csv))
+        manual, unmatched = manual_lines(rows, reps, book.plans[0].currency, str(adjustments_csv))
+        lines, found = lines + manual, sorted(set(found + unmatched))
     return Estimate(lines, found)

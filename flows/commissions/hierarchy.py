@@ -99,6 +99,7 @@ def read_hierarchy_csv(path: Path) -> tuple[Hierarchy, dict[str, Rep]]:
         raise HierarchyError(f"{path}: file not found")
     versions: list[HierarchyVersion] = []
     people: dict[str, Rep] = {}
+    roles: dict[str, list[tuple[date, date | None, str]]] = defaultdict(list)
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         missing = [c for c in ("rep_id", "manager_id") if c not in (reader.fieldnames or [])]
@@ -112,9 +113,13 @@ def read_hierarchy_csv(path: Path) -> tuple[Hierarchy, dict[str, Rep]]:
             start = _day(row["valid_from"], f"{where} valid_from") if row.get("valid_from") else date.min
             end = _day(row["valid_to"], f"{where} valid_to") if row.get("valid_to") else None
             versions.append(HierarchyVersion(row["rep_id"], row["manager_id"] or None, start, end))
+            if row.get("role"):  # effective-dated: a credit's plan is chosen by the role on its date
+                roles[row["rep_id"]].append((start, end, row["role"]))
             if row.get("role") or row.get("rep_email") or row["rep_id"] not in people:
                 email, role = row.get("rep_email") or None, row.get("role") or None
                 people[row["rep_id"]] = Rep(row["rep_id"], email and email.lower(), role)
+    for rep_id, history in roles.items():
+        people[rep_id] = replace(people[rep_id], roles=tuple(sorted(history, key=lambda r: r[0])))
     return Hierarchy.of(versions), people
 
 
@@ -125,5 +130,5 @@ def with_hierarchy(credits: list[Credit], reps: dict[str, Rep], path: Path) -> l
     for rep_id, person in people.items():
         old = reps.get(rep_id, Rep(rep_id))
         email, role = person.email or old.email, person.role or old.role
-        reps[rep_id] = Rep(rep_id, email, role, old.hired_on, old.left_on)
+        reps[rep_id] = Rep(rep_id, email, role, old.hired_on, old.left_on, person.roles or old.roles)
     return sorted(with_rollups(credits, hierarchy), key=lambda c: c.credit_id)

@@ -29,6 +29,7 @@ def _merge(a: Rep, b: Rep) -> Rep:
         a.role or b.role,
         a.hired_on or b.hired_on,
         a.left_on or b.left_on,
+        a.roles or b.roles,
     )
 
 

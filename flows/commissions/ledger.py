@@ -16,11 +16,13 @@ from pathlib import Path
 
 import duckdb
 
+from flows.commissions.adjustments import manual_lines
 from flows.commissions.engine import calculate
 from flows.commissions.hierarchy import Hierarchy, HierarchyVersion, level_of, with_rollups
 from flows.commissions.lines import Credit, Line, Rep
 from flows.commissions.money import ZERO, month_start, next_month
 from flows.commissions.pay_warnings import pay_warnings
+from flows.commissions.spif import with_deal_attributes
 from flows.commissions.tables import (
     CLOSED,
     closed_periods,
@@ -31,6 +33,7 @@ from flows.commissions.tables import (
     write_lines,
     write_warnings,
 )
+from flows.config.commission_adjustments import FILE_NAME, read_adjustments
 from flows.config.commission_plan import PlanBook, load_plan_file
 
 
@@ -75,6 +78,7 @@ def read_inputs(conn) -> tuple[list[Credit], dict[str, Rep], dict[tuple[str, dat
         reps[r["rep_id"]] = Rep(r["rep_id"], r["email"], r["role"], r["hired_on"], r["left_on"])
         if r["target_amount"] is not None:
             targets[(r["rep_id"], r["period_month"])] = r["target_amount"]
+    credits = with_deal_attributes(conn, credits)  # product, industry: what SPIF filters look at
     hierarchy = read_hierarchy(conn, reps)
     if hierarchy is not None:  # roll-up credit to every level, as of each credit date
         credits = sorted(with_rollups(credits, hierarchy), key=lambda c: c.credit_id)
@@ -89,10 +93,16 @@ def read_hierarchy(conn, reps: dict[str, Rep]) -> Hierarchy | None:
     if table is None:
         return None
     versions = []
+    roles: dict[str, list[tuple[date, date | None, str]]] = defaultdict(list)
     for r in dict_rows(conn, f"select * from {table} order by rep_id, valid_from"):
         versions.append(HierarchyVersion(r["rep_id"], r["manager_id"], r["valid_from"], r["valid_to"]))
+        if r["role"]:
+            roles[r["rep_id"]].append((r["valid_from"], r["valid_to"], r["role"]))
         if r["is_current"] and r["rep_id"] not in reps:
             reps[r["rep_id"]] = Rep(r["rep_id"], r["email"], r["role"], r["hired_on"], r["left_on"])
+    for rep_id, history in roles.items():  # each credit's plan: the role held on the credit date
+        if rep_id in reps:
+            reps[rep_id] = replace(reps[rep_id], roles=tuple(history))
     return Hierarchy.of(versions)
 
 
@@ -175,12 +185,15 @@ def build_ledger(
     cancelled_on: dict[str, date] | None = None,
     currency: str | None = None,
     fiscal_year_start_month: int = 1,
+    manual: list[Line] | None = None,
 ) -> list[Line]:
     """All periods' lines: closed periods as snapshotted, open periods recalculated, plus
-    adjustments. A credit that was paid in a closed period and has since disappeared (the deal was
-    cancelled, lost or deleted) is kept for its period's attainment and clawed back - its closed
-    lines negated - in the period of the cancellation (``cancelled_on[credit_id]``, default
-    ``run_date``), moved to the first open period if that one is closed."""
+    adjustments. ``manual``: the manual adjustment lines (:mod:`flows.commissions.adjustments`),
+    treated as lines of their month (a closed month's land in the first open one). A credit
+    that was paid in a closed period and has since disappeared (the deal was cancelled, lost or
+    deleted) is kept for its period's attainment and clawed back - its closed lines negated - in
+    the period of the cancellation (``cancelled_on[credit_id]``, default ``run_date``), moved to
+    the first open period if that one is closed."""
     all_credits = _credits_with_reversals(credits, closed_lines, closed, cancelled_on or {}, run_date)
     computed = calculate(
         book,
@@ -192,6 +205,7 @@ def build_ledger(
         fiscal_year_start_month=fiscal_year_start_month,
     )
     _limit_clawbacks_to_paid(computed, closed_lines)
+    computed += manual or []
     ledger = [ln for ln in closed_lines]
     ledger += [ln for ln in computed if ln.period_month not in closed]
     ledger += adjustments(computed, closed_lines, closed)
@@ -304,6 +318,12 @@ def run_engine(conn: duckdb.DuckDBPyConnection, settings, run_date: date | None 
     closed_lines = [line_from_row(r) for r in dict_rows(conn, f"select * from {CLOSED}")]
     cancelled_on = _deals_gone_on(conn) if closed_lines else {}
     by_credit = {ln.credit_id: cancelled_on.get(ln.deal_id) for ln in closed_lines if ln.credit_id}
+    currency = getattr(settings, "reporting_currency", None)
+    config_dir = Path(settings.config_path)
+    rows = read_adjustments(config_dir / FILE_NAME, f"{config_dir.name}/{FILE_NAME}")  # optional file
+    manual, unmatched = manual_lines(
+        rows, reps, currency or book.plans[0].currency, f"{config_dir.name}/{FILE_NAME}"
+    )
     ledger = build_ledger(
         book,
         credits,
@@ -314,10 +334,11 @@ def run_engine(conn: duckdb.DuckDBPyConnection, settings, run_date: date | None 
         run_date=run_date,
         # never after the run date: a rerun or backfill of an earlier day posts in that day's period
         cancelled_on={k: min(v, run_date) for k, v in by_credit.items() if v is not None},
-        currency=getattr(settings, "reporting_currency", None),
+        currency=currency,
         fiscal_year_start_month=_fiscal_year_start_month(settings),
+        manual=manual,
     )
     write_lines(conn, ledger, run_date)
-    found = pay_warnings(book, credits, reps, targets, ledger)
+    found = sorted(set(pay_warnings(book, credits, reps, targets, ledger) + unmatched))
     write_warnings(conn, [w.as_row() for w in found], run_date)
     return len(ledger)

@@ -40,6 +40,8 @@ class Credit:
     reversed_on: date | None = None
     basis: str = "booking"  # booking (close date) | collection (payment date); the plan picks one
     level: int = 0  # roll-up: 1 = the rep's manager, 2 = the manager's manager, ... (0 = not given)
+    # what a SPIF's filters look at: (name, value) pairs such as ("product", "Premium")
+    attributes: tuple[tuple[str, str], ...] = ()
 
     @property
     def rollup_level(self) -> int:
@@ -54,6 +56,20 @@ class Rep:
     role: str | None = None
     hired_on: date | None = None
     left_on: date | None = None
+    # effective-dated roles ``(valid_from, valid_to, role)``, half-open: the plan of a credit is
+    # chosen by the role held on the credit date (``role`` is the current one)
+    roles: tuple[tuple[date, date | None, str], ...] = ()
+
+    def role_on(self, day: date) -> str | None:
+        """The role held on ``day``; before the first known version, the earliest known role;
+        without a history, ``role``."""
+        for start, end, role in self.roles:
+            if start <= day and (end is None or day < end):
+                return role
+        earliest = min(self.roles, default=None)
+        if earliest is not None and day < earliest[0]:
+            return earliest[2]
+        return self.role
 
 
 @dataclass
@@ -124,6 +140,8 @@ class RepState:
     paid_to_date: dict[tuple[str, date], dict[str, tuple[Decimal, Line]]] = field(
         default_factory=lambda: defaultdict(dict)
     )
+    # (rep, month) -> days on each plan version (flows.commissions.proration, computed once)
+    plan_days: dict = field(default_factory=dict)
 
 
 def statement_totals(lines: Iterable[Line]) -> dict[tuple[str, date], Decimal]:

@@ -19,6 +19,8 @@ no_target            a component measured on attainment paid without a target (f
                      gate, no bonus)
 negative_payable     a rep's month totals below zero (a clawback or recovery larger than the
                      month's earnings): payroll would deduct it
+unmatched_adjustment a row of commission_adjustments.csv whose rep matches no rep (not paid;
+                     raised by :mod:`flows.commissions.adjustments`)
 ==================== ============================================================================
 
 Rep ids and e-mails are compared through :func:`flows.commissions.identity.rep_key`.
@@ -38,6 +40,8 @@ from flows.commissions.money import ZERO, month_start
 from flows.config.commission_plan import Assignment, PlanBook
 
 WARNING_COLUMNS = ("warning_code", "period_month", "rep_id", "subject", "message")
+# instruments whose lines are measured on attainment (flows.commissions.curves): no target, no pay
+NEEDS_ATTAINMENT = ("target_incentive", "amount_table")
 
 
 @dataclass(frozen=True, order=True)
@@ -112,7 +116,7 @@ def _assignment_matches(a: Assignment, rep: Rep) -> bool:
         return rep_key(a.rep_id) == rep_key(rep.rep_id)
     if a.rep_email is not None:
         return rep_key(a.rep_email) == rep_key(rep.email)
-    return a.role == rep.role
+    return a.role == rep.role or any(a.role == role for _, _, role in rep.roles)
 
 
 def _never_assigned(book: PlanBook, rep: Rep) -> bool:
@@ -129,7 +133,8 @@ def _credit_warnings(book: PlanBook, credits: list[Credit], reps: dict[str, Rep]
         rep = reps[c.rep_id]
         if rep.left_on is not None and c.credit_date > rep.left_on:
             continue  # documented: earned only while employed
-        if book.plan_for(rep_id=rep.rep_id, email=rep.email, role=rep.role, day=c.credit_date) is not None:
+        role = rep.role_on(c.credit_date)
+        if book.plan_for(rep_id=rep.rep_id, email=rep.email, role=role, day=c.credit_date) is not None:
             continue
         if c.kind == "rollup":
             if not _never_assigned(book, rep):
@@ -180,7 +185,7 @@ def input_warnings(
         why = None
         if targets_need_credits and rep_id not in credited:
             why = "no credit has this rep id (compared case-insensitively)"
-        elif book.plan_for(rep_id=rep_id, email=rep.email, role=rep.role, day=period) is None:
+        elif book.plan_for(rep_id=rep_id, email=rep.email, role=rep.role_on(period), day=period) is None:
             why = f"no plan covers the rep on {period}"
         if why:
             out.append(
@@ -236,10 +241,13 @@ def result_warnings(book: PlanBook, lines: Iterable[Line]) -> list[PayWarning]:
     """Months paid without a needed target, and rep months whose total payable is negative."""
     totals: dict[tuple[str, date, str], Decimal] = defaultdict(lambda: ZERO)
     no_target: dict[tuple[str, date], set[str]] = defaultdict(set)
+    paid_nothing: dict[tuple[str, date], set[str]] = defaultdict(set)  # instruments on attainment
     for ln in lines:
         totals[(ln.rep_id, ln.period_month, ln.currency)] += ln.commission_amount
         if ln.line_type == "commission" and ln.target_amount is None and _needs_target(book, ln):
             no_target[(ln.rep_id, ln.period_month)].add(f"{ln.plan_id} v{ln.plan_version} {ln.component}")
+        if ln.component_type in NEEDS_ATTAINMENT and ln.target_amount is None and ln.line_type == "bonus":
+            paid_nothing[(ln.rep_id, ln.period_month)].add(f"{ln.plan_id} v{ln.plan_version} {ln.component}")
     out = [
         PayWarning(
             "no_target",
@@ -250,6 +258,17 @@ def result_warnings(book: PlanBook, lines: Iterable[Line]) -> list[PayWarning]:
             "rate (no tier, gate or accelerator applies); check the targets' rep id",
         )
         for (rep_id, period), comps in sorted(no_target.items())
+    ]
+    out += [
+        PayWarning(
+            "no_target",
+            period,
+            rep_id,
+            ", ".join(sorted(comps)),
+            f"{rep_id} has no target for {period:%Y-%m}: {', '.join(sorted(comps))} paid nothing (a target "
+            "incentive or an amount table on attainment needs the target); check the targets' rep id",
+        )
+        for (rep_id, period), comps in sorted(paid_nothing.items())
     ]
     out += [
         PayWarning(

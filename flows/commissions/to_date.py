@@ -41,6 +41,7 @@ def to_date_lines(
     attainment: Decimal | None,
     state: RepState,
     cur: str,
+    share: Decimal = Decimal(1),
 ) -> list[Line]:
     """The month's lines of a component measured over the period starting ``start``: ``credits``
     are the plan's credits of the period up to the end of ``month``, in credit-date order."""
@@ -49,7 +50,7 @@ def to_date_lines(
         for c in credits
         if c.reversed_on is not None and month_start(max(c.reversed_on, c.credit_date)) <= month
     }
-    result = [ln for ln in component_lines(plan, comp, rep, start, credits, quota, attainment, cur)]
+    result = [ln for ln in component_lines(plan, comp, rep, start, credits, quota, attainment, cur, share)]
     result = [ln for ln in result if ln.credit_id not in gone]
     if comp.caps is not None and (comp.caps.per_deal is not None or comp.caps.per_period is not None):
         caps = Caps(per_deal=comp.caps.per_deal, per_period=comp.caps.per_period)

@@ -15,6 +15,7 @@ from typing import Any
 from flows.config import fields
 from flows.config.calendar import CalendarDay, build_calendar
 from flows.config.calendar_overrides import read_overrides
+from flows.config.commission_adjustments import read_config_adjustments
 from flows.config.commission_plan import PlanBook
 from flows.config.company_settings import read_settings
 from flows.config.deal_splits import read_splits
@@ -127,6 +128,7 @@ def read_bundle(config_dir: Path, today: date | None = None) -> ConfigBundle:
         targets = read_targets(config_dir, fy_month)
         book = read_plans(config_dir)
         splits = read_splits(config_dir)
+        read_config_adjustments(config_dir)  # optional; the engine reads it (a bad file fails here)
         distribution = read_distribution(config_dir, settings["target_month_split"] == "distribution")
         overrides = read_overrides(config_dir, countries)
         changes = read_target_changes(config_dir, fy_month)

@@ -22,10 +22,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from flows.config.plan_instruments import (
+    INSTRUMENT_TYPES,
+    AmountBand,
+    CurvePoint,
+    SpifFilters,
+    check_instrument,
+)
 from flows.config.yaml_lines import load_yaml, locate
 
 ROLES = ("director", "manager", "rep")
-COMPONENT_TYPES = ("flat", "tiered_marginal", "tiered_retroactive", "bonus", "override")
+COMPONENT_TYPES = ("flat", "tiered_marginal", "tiered_retroactive", "bonus", "override", *INSTRUMENT_TYPES)
 MEASURES = ("monthly_target_attainment", "monthly_credited_amount")
 CREDIT_KINDS = ("direct", "rollup")
 MEASUREMENT_PERIODS = ("month", "quarter", "half", "year")
@@ -115,7 +122,7 @@ class Gate(_Strict):
 
 class Component(_Strict):
     component: str = Field(min_length=1)
-    type: Literal["flat", "tiered_marginal", "tiered_retroactive", "bonus", "override"]
+    type: Literal["flat", "tiered_marginal", "tiered_retroactive", "bonus", "override", *INSTRUMENT_TYPES]
     measure: Literal["monthly_target_attainment", "monthly_credited_amount"] = "monthly_target_attainment"
     tier_position: Literal["running", "per_transaction"] = "running"
     weight: Decimal = Field(default=Decimal(1), ge=0)
@@ -139,8 +146,17 @@ class Component(_Strict):
     # attainment on the rep's own direct credits (the plan's), or on the credits this component
     # pays on (a team quota measured on roll-up credit)
     attainment_on: Literal["direct", "component"] = "direct"
+    # instruments (flows/config/plan_instruments.py): SPIF, target incentive, amount table
+    amount_per_deal: Decimal | None = Field(default=None, ge=0)
+    filters: SpifFilters | None = None
+    target_incentive: Decimal | None = Field(default=None, ge=0)
+    curve_type: Literal["stepped", "linear", "marginal"] | None = None
+    curve: list[CurvePoint] | None = None
+    below_first: Literal["zero", "proportional"] | None = None
+    above_last: Literal["cap", "extrapolate"] | None = None
+    amount_table: list[AmountBand] | None = None
 
-    _d = field_validator("weight", "rate", mode="before")(_dec)
+    _d = field_validator("weight", "rate", "amount_per_deal", "target_incentive", mode="before")(_dec)
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -159,6 +175,7 @@ class Component(_Strict):
 
     @model_validator(mode="after")
     def _shape(self) -> Component:
+        check_instrument(self)
         if self.type in ("flat", "override"):
             if self.rate is None:
                 raise ValueError(f"type {self.type} needs a rate")

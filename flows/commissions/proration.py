@@ -1,0 +1,71 @@
+"""Proration by the days a rep is on a plan: assignment dates as well as hire and leave dates.
+
+A rep moved onto a plan mid-month (a new assignment, a role change, a new plan version) is on
+each plan for part of the month. Each plan's target is the month's target prorated by the days
+employed (calendar days, half-up to the cent) x the days on the plan / the days employed (half-up
+to the cent); a fixed amount of the plan, such as a target incentive, is the amount x the days
+employed and on the plan / the calendar days of the period. Calendar days, as the hire/leave
+proration of the targets mart (``int_targets_daily``): ``target_day_split`` in
+``config/settings.yml`` only decides how the prorated month target is spread over its days in the
+daily marts, not how much of it there is (docs/commission_plans.md, "Proration").
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import Counter
+from datetime import date, timedelta
+from decimal import Decimal
+
+from flows.commissions.lines import Rep
+from flows.commissions.money import money, prorate
+from flows.config.commission_plan import PlanBook
+
+PlanKey = tuple[str, int]
+
+
+def month_days(book: PlanBook, rep: Rep, month: date, cache: dict) -> tuple[Counter, int, int]:
+    """(days employed on each plan version, days employed, calendar days) of ``month``."""
+    key = (rep.rep_id, month)
+    if key not in cache:
+        size = calendar.monthrange(month.year, month.month)[1]
+        on_plan: Counter = Counter()
+        employed = 0
+        for n in range(size):
+            day = month + timedelta(days=n)
+            if (rep.hired_on and day < rep.hired_on) or (rep.left_on and day > rep.left_on):
+                continue
+            employed += 1
+            plan = book.plan_for(rep_id=rep.rep_id, email=rep.email, role=rep.role_on(day), day=day)
+            if plan is not None:
+                on_plan[(plan.plan_id, plan.version)] += 1
+        cache[key] = (on_plan, employed, size)
+    return cache[key]
+
+
+def plan_target(
+    target: Decimal | None, book: PlanBook, rep: Rep, plan: PlanKey, month: date, cache: dict, *, full: bool
+) -> Decimal | None:
+    """The month's target of one plan, in two steps, each half-up to the cent: the target x days
+    employed / calendar days (the targets mart's rule; ``full``: ``target`` is the whole month's
+    and is prorated here, as the estimator gives it; otherwise the mart already did, as in the
+    nightly), then x days on the plan / days employed. So both give the same cents."""
+    if target is None:
+        return None
+    if full:
+        target = prorate(target, month, rep.hired_on, rep.left_on)
+    on_plan, employed, _ = month_days(book, rep, month, cache)
+    days = on_plan.get(plan, 0)
+    if days == 0 or days >= employed:  # no day on the plan (e.g. a credit before the hire date): as is
+        return target
+    return money(target * days / employed)
+
+
+def plan_share(book: PlanBook, rep: Rep, plan: PlanKey, months: list[date], cache: dict) -> Decimal:
+    """Days employed and on the plan / calendar days, over ``months`` (1 = the whole period)."""
+    days = total = 0
+    for month in months:
+        on_plan, _, size = month_days(book, rep, month, cache)
+        days += on_plan.get(plan, 0)
+        total += size
+    return Decimal(1) if days >= total else Decimal(days) / Decimal(total)
