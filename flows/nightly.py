@@ -38,6 +38,7 @@ from flows.quality.gate import run_checks
 from flows.quality.results import GateResult
 from flows.reports.alerts import build_alert_report
 from flows.reports.commission_data import warning_rows
+from flows.reports.emailer import Resend
 from flows.reports.recipients import alert_recipients
 from flows.warehouse import publish
 from flows.warehouse.database import Warehouse, ingest_run_as_dict
@@ -150,12 +151,17 @@ def _gate(settings: Settings, summary: NightlySummary, gate: GateResult) -> None
 
 @flow(name="salesops-nightly", flow_run_name=run_name("nightly"), log_prints=True)
 def nightly(
-    run_date: date | None = None, full_refresh: bool = False, resend: bool = False, send_reports: bool = True
+    run_date: date | None = None,
+    full_refresh: bool = False,
+    resend: Resend = False,
+    send_reports: bool = True,
 ) -> NightlySummary:
     """Ingest both CRMs, build the marts, gate them, publish them, and email the manager reports.
 
     Only one nightly runs at a time (:func:`run_lock`); a second one fails at step 'lock' at once
-    (or after ``SALESOPS_RUN_LOCK_WAIT_SECONDS``). ``send_reports=False`` (backfills) skips e-mail.
+    (or after ``SALESOPS_RUN_LOCK_WAIT_SECONDS``). ``send_reports=False`` (backfills) skips e-mail;
+    ``resend``: True sends the reports to everyone again, ``"undecided"`` only to whoever's earlier
+    outcome is unknown (:data:`flows.reports.emailer.Resend`).
     """
     route_project_logs()
     settings = get_settings()

@@ -19,6 +19,7 @@ from flows import commissions
 from flows.config.settings import Settings
 from flows.pipeline.runs import report_retries
 from flows.pipeline.summary import EmailSent, StepFailed, step
+from flows.pipeline.warehouse_limit import warehouse_slot
 from flows.reports import emailer
 from flows.reports.alerts import build_run_failed_alert
 from flows.reports.html_files import write_report_html
@@ -47,15 +48,16 @@ def current_run_id() -> str:
 
 @contextlib.contextmanager
 def locked(settings: Settings, flow_name: str, wait_seconds: float) -> Iterator[None]:
-    """The run lock, failing as step 'lock' so the one-line failure names it."""
+    """The run lock, failing as step 'lock' so the one-line failure names it. A deployed run first
+    takes the Prefect global concurrency limit ``salesops-warehouse`` (waiting shows in Prefect)."""
     try:
-        with run_lock(settings, flow_name, wait_seconds):
+        with warehouse_slot(settings, flow_name), run_lock(settings, flow_name, wait_seconds):
             yield
     except RunLocked as exc:
         raise StepFailed("lock", flow_name, str(exc)) from exc
 
 
-def send(conn, settings: Settings, report: Report, *, resend: bool) -> list[EmailSent]:
+def send(conn, settings: Settings, report: Report, *, resend: emailer.Resend) -> list[EmailSent]:
     """Save the report's HTML, then email it; one EmailSent per recipient."""
     write_report_html(report, settings)
     results = emailer.send_report(
@@ -143,7 +145,9 @@ def commissions_task(settings: Settings, run_date: date) -> int:
 
 
 @task(name="manager-reports", **report_retries())
-def reports_task(settings: Settings, run_date: date, resend: bool, weekly: bool = False) -> list[EmailSent]:
+def reports_task(
+    settings: Settings, run_date: date, resend: emailer.Resend, weekly: bool = False
+) -> list[EmailSent]:
     """Build and send every manager's report for ``run_date`` (daily or weekly)."""
     sent: list[EmailSent] = []
     with step("reports", "manager", get_run_logger()), Warehouse(settings.warehouse_path).connect() as conn:
