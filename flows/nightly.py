@@ -31,6 +31,7 @@ from flows.pipeline.tasks import (
     current_run_id,
     default_run_date,
     locked,
+    record_failure_alerted,
     reports_task,
     send,
 )
@@ -137,6 +138,8 @@ def _gate(settings: Settings, summary: NightlySummary, gate: GateResult) -> None
     if gate.success:
         return
     summary.emails = alert_task(settings, summary.run_id, summary.run_date, gate)
+    # one alert per failure: the data-quality alert stands for the run-failed one of this run
+    alerted = record_failure_alerted(settings, summary.run_id, summary.emails, "the data-quality alert")
     summary.status = "failed"
     create_markdown_artifact(key="nightly-summary", markdown=summary.to_markdown())
     failure = StepFailed(
@@ -145,7 +148,7 @@ def _gate(settings: Settings, summary: NightlySummary, gate: GateResult) -> None
         f"{len(gate.critical_failures)} critical check(s) failed: " + "; ".join(summary.critical_failures),
     )
     failure.summary = summary
-    failure.alerted = True  # type: ignore[attr-defined]
+    failure.alerted = alerted  # type: ignore[attr-defined]
     raise failure
 
 

@@ -22,9 +22,10 @@ from flows.pipeline.summary import EmailSent, StepFailed, step
 from flows.pipeline.warehouse_limit import warehouse_slot
 from flows.reports import emailer
 from flows.reports.alerts import build_run_failed_alert
+from flows.reports.email_ledger import EmailLedger
 from flows.reports.html_files import write_report_html
 from flows.reports.manager_report import build_manager_reports
-from flows.reports.model import Report
+from flows.reports.model import RUN_FAILED_KIND, Report
 from flows.reports.recipients import alert_recipients
 from flows.warehouse.database import Warehouse
 from flows.warehouse.runlock import RunLocked, run_lock
@@ -107,7 +108,8 @@ def send_run_failed_alert(
     """Best effort: tell the data engineers a run failed; never hides the run's own error.
 
     Sent once per run id and recipient unless ``resend``: the automation's alert
-    (``flows/alerts.py``) skips whoever the failing flow already told. Sent without the work
+    (``flows/alerts.py``) skips whoever the failing flow already told, by this alert or by the
+    data-quality alert that stopped it (:func:`record_failure_alerted`). Sent without the work
     warehouse (the e-mail ledger records it): the failure may be that file."""
     try:
         report = build_run_failed_alert(
@@ -124,6 +126,18 @@ def send_run_failed_alert(
             "could not send the run-failed alert: %s: %s", type(alert_exc).__name__, alert_exc
         )
         return []
+
+
+def record_failure_alerted(settings: Settings, run_id: str, sent: list[EmailSent], by: str) -> bool:
+    """Record in the e-mail ledger that the recipients ``sent`` reached were told of run ``run_id``'s
+    failure by ``by`` (e.g. the data-quality alert), so the run-failed alert of the same run
+    (the automation's, ``flows/alerts.py``) is not sent to them as well. True when anyone was told:
+    only then is the failure alerted; an alert that reached nobody leaves the run-failed alert due."""
+    told = [e.recipient for e in sent if e.status == "sent"]
+    with EmailLedger(settings) as ledger:
+        for recipient in told:
+            ledger.covered(RUN_FAILED_KIND, run_id, recipient, by)
+    return bool(told)
 
 
 @contextlib.contextmanager

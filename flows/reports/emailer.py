@@ -200,8 +200,8 @@ def _skipped(kind: str, period_key: str, recipient: str, earlier: str) -> SendRe
     """Not sent again: it was sent, or an earlier attempt may have delivered it (ambiguous, or
     interrupted mid-send: ``pending``); ``resend`` (or ``resend="undecided"`` for the latter) sends
     it once more."""
-    if earlier == "sent":
-        log.info("%s %s to %s already sent: skipped", kind, period_key, recipient)
+    if earlier in ("sent", "covered"):
+        log.info("%s %s to %s already %s: skipped", kind, period_key, recipient, earlier)
         return SendResult(recipient, "skipped_duplicate")
     why = "its outcome is unknown" if earlier == "ambiguous" else "it was interrupted mid-send"
     error = (
