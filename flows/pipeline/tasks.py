@@ -134,9 +134,14 @@ def record_failure_alerted(settings: Settings, run_id: str, sent: list[EmailSent
     (the automation's, ``flows/alerts.py``) is not sent to them as well. True when anyone was told:
     only then is the failure alerted; an alert that reached nobody leaves the run-failed alert due."""
     told = [e.recipient for e in sent if e.status == "sent"]
-    with EmailLedger(settings) as ledger:
-        for recipient in told:
-            ledger.covered(RUN_FAILED_KIND, run_id, recipient, by)
+    try:
+        with EmailLedger(settings) as ledger:
+            for recipient in told:
+                ledger.covered(RUN_FAILED_KIND, run_id, recipient, by)
+    except Exception as exc:  # the failure being alerted matters more; at worst it is alerted twice
+        logging.getLogger("salesops").error(
+            "could not record that %s alerted run %s: %s: %s", by, run_id, type(exc).__name__, exc
+        )
     return bool(told)
 
 
