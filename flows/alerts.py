@@ -3,7 +3,9 @@
 ``salesops-run-alert`` is what the automation of ``prefect.yaml`` runs when a salesops flow run
 ends Failed or Crashed: a crashed run (killed worker, out of memory) never reaches its own
 ``alert_on_failure``. It e-mails the run-failed alert through the project's own sending, once per
-run and recipient (a run that already alerted from inside is not alerted twice).
+run and recipient: a run that already alerted from inside is not alerted twice, whether by its own
+run-failed alert or by the data-quality alert of a gate stop (recorded as ``covered`` in the e-mail
+ledger); a crash, or a failure whose alert reached nobody, is alerted here.
 
 ``salesops-nightly-deadline`` runs on its own schedule at the hour the nightly must be done by: when
 no run named ``nightly-<date>`` has completed, it sends the alert, naming what it found (no run at
@@ -51,7 +53,10 @@ def run_alert(flow_run: str) -> list[EmailSent]:
     state = run.state
     error = f"run {run.name} ended {state.name if state else 'in no state'}: {state.message if state else ''}"
     log.info("alerting the data engineers: %s", error)
-    return send_run_failed_alert(get_settings(), flow_name, run_id, _run_date(run), error, resend=False)
+    sent = send_run_failed_alert(get_settings(), flow_name, run_id, _run_date(run), error, resend=False)
+    if sent and all(e.status == "skipped_duplicate" for e in sent):
+        log.info("run %s already alerted its failure (e-mail ledger): nothing sent", run.name)
+    return sent
 
 
 @flow(name="salesops-nightly-deadline", flow_run_name=run_name("nightly-deadline"), log_prints=True)

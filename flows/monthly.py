@@ -29,6 +29,7 @@ from flows.pipeline.tasks import (
     send,
 )
 from flows.quality.gate import run_checks
+from flows.reports.emailer import Resend
 from flows.reports.finance import build_finance_summary
 from flows.reports.model import previous_month
 from flows.reports.payroll import export_period
@@ -38,7 +39,7 @@ from flows.warehouse.dbt_runner import run_dbt
 
 
 @task(name="commission-statements")
-def statements_task(settings: Settings, month: date, resend: bool) -> list[EmailSent]:
+def statements_task(settings: Settings, month: date, resend: Resend) -> list[EmailSent]:
     sent: list[EmailSent] = []
     with (
         step("reports", "statements", get_run_logger()),
@@ -51,7 +52,7 @@ def statements_task(settings: Settings, month: date, resend: bool) -> list[Email
 
 
 @task(name="finance-summary")
-def finance_task(settings: Settings, month: date, resend: bool) -> list[EmailSent]:
+def finance_task(settings: Settings, month: date, resend: Resend) -> list[EmailSent]:
     sent: list[EmailSent] = []
     with step("reports", "finance", get_run_logger()), Warehouse(settings.warehouse_path).connect() as conn:
         for report in build_finance_summary(conn, settings, month=month):
@@ -62,7 +63,7 @@ def finance_task(settings: Settings, month: date, resend: bool) -> list[EmailSen
 
 @flow(name="salesops-monthly-commissions", flow_run_name=run_name("monthly-commissions"), log_prints=True)
 def monthly_commissions(
-    run_date: date | None = None, resend: bool = False, send_reports: bool = True, close: bool = True
+    run_date: date | None = None, resend: Resend = False, send_reports: bool = True, close: bool = True
 ) -> str:
     """Commission close for the month before ``run_date``: rebuild the finance marts, gate them,
     close the month (unless ``close`` is false or it is closed already), export its lines and the

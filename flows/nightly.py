@@ -31,6 +31,7 @@ from flows.pipeline.tasks import (
     current_run_id,
     default_run_date,
     locked,
+    record_failure_alerted,
     reports_task,
     send,
 )
@@ -38,6 +39,7 @@ from flows.quality.gate import run_checks
 from flows.quality.results import GateResult
 from flows.reports.alerts import build_alert_report
 from flows.reports.commission_data import warning_rows
+from flows.reports.emailer import Resend
 from flows.reports.recipients import alert_recipients
 from flows.warehouse import publish
 from flows.warehouse.database import Warehouse, ingest_run_as_dict
@@ -136,6 +138,8 @@ def _gate(settings: Settings, summary: NightlySummary, gate: GateResult) -> None
     if gate.success:
         return
     summary.emails = alert_task(settings, summary.run_id, summary.run_date, gate)
+    # one alert per failure: the data-quality alert stands for the run-failed one of this run
+    alerted = record_failure_alerted(settings, summary.run_id, summary.emails, "the data-quality alert")
     summary.status = "failed"
     create_markdown_artifact(key="nightly-summary", markdown=summary.to_markdown())
     failure = StepFailed(
@@ -144,18 +148,23 @@ def _gate(settings: Settings, summary: NightlySummary, gate: GateResult) -> None
         f"{len(gate.critical_failures)} critical check(s) failed: " + "; ".join(summary.critical_failures),
     )
     failure.summary = summary
-    failure.alerted = True  # type: ignore[attr-defined]
+    failure.alerted = alerted  # type: ignore[attr-defined]
     raise failure
 
 
 @flow(name="salesops-nightly", flow_run_name=run_name("nightly"), log_prints=True)
 def nightly(
-    run_date: date | None = None, full_refresh: bool = False, resend: bool = False, send_reports: bool = True
+    run_date: date | None = None,
+    full_refresh: bool = False,
+    resend: Resend = False,
+    send_reports: bool = True,
 ) -> NightlySummary:
     """Ingest both CRMs, build the marts, gate them, publish them, and email the manager reports.
 
     Only one nightly runs at a time (:func:`run_lock`); a second one fails at step 'lock' at once
-    (or after ``SALESOPS_RUN_LOCK_WAIT_SECONDS``). ``send_reports=False`` (backfills) skips e-mail.
+    (or after ``SALESOPS_RUN_LOCK_WAIT_SECONDS``). ``send_reports=False`` (backfills) skips e-mail;
+    ``resend``: True sends the reports to everyone again, ``"undecided"`` only to whoever's earlier
+    outcome is unknown (:data:`flows.reports.emailer.Resend`).
     """
     route_project_logs()
     settings = get_settings()

@@ -18,11 +18,12 @@ from flows.pipeline.tasks import (
     locked,
     reports_task,
 )
+from flows.reports.emailer import Resend
 from flows.reports.periods import report_week
 
 
 @flow(name="salesops-weekly-manager-report", flow_run_name=run_name("weekly-manager-report"), log_prints=True)
-def weekly_manager_report(run_date: date | None = None, resend: bool = False) -> list[EmailSent]:
+def weekly_manager_report(run_date: date | None = None, resend: Resend = False) -> list[EmailSent]:
     """Monday's manager report: the ISO week just ended, from the marts as they are (no re-ingest).
 
     The week is :func:`report_week` of the run date, as for ``salesops report preview --weekly``.

@@ -3,7 +3,8 @@
 Each day is one ordinary nightly flow run with that ``run_date`` (so it shows in Prefect as its
 own run, takes the run lock, and is idempotent): landing finds unchanged records, dbt rebuilds the
 marts as of the day, the gate runs, the marts are published, and the day's manager reports go
-out only to whoever has not had them (``--no-email`` skips them; ``--resend`` forces them). The
+out only to whoever has not had them (``--no-email`` skips them; ``--resend`` forces them;
+``--resend-undecided`` repeats only those whose earlier outcome is unknown). The
 first failing day stops the backfill; the days before it stay done, so rerunning the same range
 is safe.
 
@@ -21,6 +22,7 @@ from rich.console import Console
 from flows.cli.hints import failure_hint
 from flows.cli.progress import showing_progress
 from flows.pipeline.summary import NightlySummary, StepFailed
+from flows.reports.emailer import Resend, resend_mode
 
 console = Console()
 MAX_DAYS = 366
@@ -40,7 +42,7 @@ def backfill(
     end: date,
     *,
     send_reports: bool = True,
-    resend: bool = False,
+    resend: Resend = False,
     full_refresh: bool = False,
     on_day=None,
 ) -> list[NightlySummary]:
@@ -71,6 +73,14 @@ def backfill_command(
     resend: Annotated[
         bool, typer.Option("--resend", help="Send reports again even if already sent.")
     ] = False,
+    resend_undecided: Annotated[
+        bool,
+        typer.Option(
+            "--resend-undecided",
+            help="Send reports again only to recipients whose earlier outcome is unknown (ambiguous or "
+            "interrupted mid-send); never to one the server confirmed.",
+        ),
+    ] = False,
     full_refresh: Annotated[
         bool, typer.Option("--full-refresh", help="Re-read every CRM record on the first day.")
     ] = False,
@@ -78,6 +88,7 @@ def backfill_command(
     """Rerun the nightly pipeline for each day from --from to --to, in order; stop at the first failure."""
     try:
         days = days_between(from_.date(), to.date())
+        mode = resend_mode(resend, resend_undecided)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     console.print(f"Backfilling {len(days)} day(s): {days[0]} … {days[-1]}")
@@ -94,7 +105,7 @@ def backfill_command(
                 from_.date(),
                 to.date(),
                 send_reports=not no_email,
-                resend=resend,
+                resend=mode,
                 full_refresh=full_refresh,
                 on_day=report,
             )

@@ -5,8 +5,11 @@ A deployment bakes ``SALESOPS_PROJECT_DIR`` (the checkout a worker runs the flow
 ``SALESOPS_HOME`` into its job variables. Without them ``prefect deploy`` succeeds and every run
 fails later, on the worker, with a bare ``FileNotFoundError``; this command refuses at once instead,
 saying what to set. Then it creates the ``process`` work pool when missing and runs
-``prefect deploy --all`` in the project directory. The worker itself needs the CRM and SMTP
-``SALESOPS_*`` settings in its environment (README.md, "Scheduling with Prefect").
+``prefect deploy --all`` in the project directory. It also creates (or resets to 1) the Prefect global
+concurrency limit ``salesops-warehouse`` that every deployed writer of the work warehouse takes
+(:mod:`flows.pipeline.warehouse_limit`), so a run waiting for another shows so in Prefect. The
+worker itself needs the CRM and SMTP ``SALESOPS_*`` settings in its environment (README.md,
+"Scheduling with Prefect").
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from typing import Annotated
 import typer
 import yaml
 from rich.console import Console
+
+from flows.pipeline.warehouse_limit import WAREHOUSE_LIMIT, WAREHOUSE_LIMIT_SLOTS
 
 console = Console()
 WORK_POOL = "salesops-process"
@@ -70,6 +75,22 @@ def ensure_work_pool(name: str = WORK_POOL) -> bool:
             return True
 
 
+def ensure_warehouse_limit() -> bool:
+    """Create the global concurrency limit ``salesops-warehouse`` (1 slot) when missing, or set it
+    back to 1 slot when someone changed it; True if created. Safe to run on every deploy."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(WAREHOUSE_LIMIT)
+            created = False
+        except ObjectNotFound:
+            created = True
+        client.upsert_global_concurrency_limit_by_name(WAREHOUSE_LIMIT, WAREHOUSE_LIMIT_SLOTS)
+    return created
+
+
 def deployment_names(project: Path) -> list[str]:
     return [d["name"] for d in yaml.safe_load((project / "prefect.yaml").read_text())["deployments"]]
 
@@ -79,8 +100,9 @@ def deploy_command(
         list[str] | None, typer.Option("--name", help="Deploy only this deployment (repeatable).")
     ] = None,
 ) -> None:
-    """Check SALESOPS_PROJECT_DIR and SALESOPS_HOME, create the work pool, then `prefect deploy` the
-    deployments of prefect.yaml (all by default) with their schedules and alert automations."""
+    """Check SALESOPS_PROJECT_DIR and SALESOPS_HOME, create the work pool and the global concurrency
+    limit salesops-warehouse, then `prefect deploy` the deployments of prefect.yaml (all by default)
+    with their schedules and alert automations."""
     try:
         project, home = check_deploy_environment()
     except DeployConfigError as exc:
@@ -88,6 +110,11 @@ def deploy_command(
         raise typer.Exit(2) from None
     if ensure_work_pool():
         console.print(f"Created the work pool {WORK_POOL} (type process).")
+    if ensure_warehouse_limit():
+        console.print(
+            f"Created the global concurrency limit {WAREHOUSE_LIMIT} ({WAREHOUSE_LIMIT_SLOTS} slot): "
+            "one deployed writer of the work warehouse at a time."
+        )
     which = [a for n in name for a in ("--name", n)] if name else ["--all"]
     console.print(f"Deploying {', '.join(name or deployment_names(project))} from {project} (home {home})")
     command = [sys.executable, "-m", "prefect", "--no-prompt", "deploy", *which]

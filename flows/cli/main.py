@@ -88,6 +88,14 @@ RunDateOpt = Annotated[
     ),
 ]
 ResendOpt = Annotated[bool, typer.Option("--resend", help="Send reports again even if already sent.")]
+ResendUndecidedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--resend-undecided",
+        help="Send reports again only to recipients whose earlier outcome is unknown (ambiguous or "
+        "interrupted mid-send); never to one the server confirmed.",
+    ),
+]
 
 
 def _check_dataset(dataset: str) -> str:
@@ -212,15 +220,21 @@ def demo(
 def run_nightly(
     run_date: RunDateOpt = None,
     resend: ResendOpt = False,
+    resend_undecided: ResendUndecidedOpt = False,
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Re-read every record.")] = False,
 ) -> None:
     """Ingest -> dbt build -> data gate -> reports, against the CRMs and SMTP in SALESOPS_*."""
     from flows.nightly import nightly
+    from flows.reports.emailer import resend_mode
 
+    try:
+        mode = resend_mode(resend, resend_undecided)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     try:
         with showing_progress(console):
             summary = nightly(
-                run_date=run_date.date() if run_date else None, full_refresh=full_refresh, resend=resend
+                run_date=run_date.date() if run_date else None, full_refresh=full_refresh, resend=mode
             )
     except Exception as exc:
         _fail(exc)

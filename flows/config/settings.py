@@ -82,6 +82,13 @@ class Settings(BaseSettings):
         ge=0,
         description="How often (days; 0: every run) an id-only sweep finds Fxiaoke rows deleted for good.",
     )
+    fxiaoke_sweep_max_missing_share: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="Largest share of an object's landed live rows a deletion sweep (or full refresh) may "
+        "find missing; above it the ingest fails instead of marking them deleted (1: no limit).",
+    )
 
     # --- HTTP behaviour shared by the connectors ---------------------------------------------
     http_timeout_seconds: float = 30.0
@@ -132,6 +139,12 @@ class Settings(BaseSettings):
     )
     run_lock_wait_seconds: float = Field(
         default=0.0, description="How long a nightly run waits for another run's lock before failing."
+    )
+    warehouse_limit_wait_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How long a deployed run waits for the Prefect global concurrency limit "
+        "salesops-warehouse (another deployed run writing the work warehouse) before failing.",
     )
     task_retries: bool = Field(
         default=True,

@@ -19,11 +19,13 @@ from flows import commissions
 from flows.config.settings import Settings
 from flows.pipeline.runs import report_retries
 from flows.pipeline.summary import EmailSent, StepFailed, step
+from flows.pipeline.warehouse_limit import warehouse_slot
 from flows.reports import emailer
 from flows.reports.alerts import build_run_failed_alert
+from flows.reports.email_ledger import EmailLedger
 from flows.reports.html_files import write_report_html
 from flows.reports.manager_report import build_manager_reports
-from flows.reports.model import Report
+from flows.reports.model import RUN_FAILED_KIND, Report
 from flows.reports.recipients import alert_recipients
 from flows.warehouse.database import Warehouse
 from flows.warehouse.runlock import RunLocked, run_lock
@@ -47,15 +49,16 @@ def current_run_id() -> str:
 
 @contextlib.contextmanager
 def locked(settings: Settings, flow_name: str, wait_seconds: float) -> Iterator[None]:
-    """The run lock, failing as step 'lock' so the one-line failure names it."""
+    """The run lock, failing as step 'lock' so the one-line failure names it. A deployed run first
+    takes the Prefect global concurrency limit ``salesops-warehouse`` (waiting shows in Prefect)."""
     try:
-        with run_lock(settings, flow_name, wait_seconds):
+        with warehouse_slot(settings, flow_name), run_lock(settings, flow_name, wait_seconds):
             yield
     except RunLocked as exc:
         raise StepFailed("lock", flow_name, str(exc)) from exc
 
 
-def send(conn, settings: Settings, report: Report, *, resend: bool) -> list[EmailSent]:
+def send(conn, settings: Settings, report: Report, *, resend: emailer.Resend) -> list[EmailSent]:
     """Save the report's HTML, then email it; one EmailSent per recipient."""
     write_report_html(report, settings)
     results = emailer.send_report(
@@ -105,7 +108,8 @@ def send_run_failed_alert(
     """Best effort: tell the data engineers a run failed; never hides the run's own error.
 
     Sent once per run id and recipient unless ``resend``: the automation's alert
-    (``flows/alerts.py``) skips whoever the failing flow already told. Sent without the work
+    (``flows/alerts.py``) skips whoever the failing flow already told, by this alert or by the
+    data-quality alert that stopped it (:func:`record_failure_alerted`). Sent without the work
     warehouse (the e-mail ledger records it): the failure may be that file."""
     try:
         report = build_run_failed_alert(
@@ -122,6 +126,23 @@ def send_run_failed_alert(
             "could not send the run-failed alert: %s: %s", type(alert_exc).__name__, alert_exc
         )
         return []
+
+
+def record_failure_alerted(settings: Settings, run_id: str, sent: list[EmailSent], by: str) -> bool:
+    """Record in the e-mail ledger that the recipients ``sent`` reached were told of run ``run_id``'s
+    failure by ``by`` (e.g. the data-quality alert), so the run-failed alert of the same run
+    (the automation's, ``flows/alerts.py``) is not sent to them as well. True when anyone was told:
+    only then is the failure alerted; an alert that reached nobody leaves the run-failed alert due."""
+    told = [e.recipient for e in sent if e.status == "sent"]
+    try:
+        with EmailLedger(settings) as ledger:
+            for recipient in told:
+                ledger.covered(RUN_FAILED_KIND, run_id, recipient, by)
+    except Exception as exc:  # the failure being alerted matters more; at worst it is alerted twice
+        logging.getLogger("salesops").error(
+            "could not record that %s alerted run %s: %s: %s", by, run_id, type(exc).__name__, exc
+        )
+    return bool(told)
 
 
 @contextlib.contextmanager
@@ -143,7 +164,9 @@ def commissions_task(settings: Settings, run_date: date) -> int:
 
 
 @task(name="manager-reports", **report_retries())
-def reports_task(settings: Settings, run_date: date, resend: bool, weekly: bool = False) -> list[EmailSent]:
+def reports_task(
+    settings: Settings, run_date: date, resend: emailer.Resend, weekly: bool = False
+) -> list[EmailSent]:
     """Build and send every manager's report for ``run_date`` (daily or weekly)."""
     sent: list[EmailSent] = []
     with step("reports", "manager", get_run_logger()), Warehouse(settings.warehouse_path).connect() as conn:

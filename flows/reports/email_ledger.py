@@ -21,6 +21,10 @@ from flows.config.settings import Settings
 
 #: Statuses that say a message may be in the recipient's mailbox: never sent again without --resend.
 MAY_HAVE_ARRIVED = ("sent", "ambiguous", "pending")
+#: The recipient was told what this message would say by another one (the run-failed alert of a
+#: run whose data-quality alert went out): not sent either, so a failure is alerted once.
+COVERED = "covered"
+_NOT_AGAIN = (*MAY_HAVE_ARRIVED, COVERED)
 
 _DDL = """
 create table if not exists email_log (
@@ -64,12 +68,13 @@ class EmailLedger:
         self._db.close()
 
     def earlier_outcome(self, kind: str, period_key: str, recipient: str) -> str | None:
-        """The status of an earlier attempt that may have delivered this message, else None."""
-        marks = ", ".join("?" for _ in MAY_HAVE_ARRIVED)
+        """The status of an earlier attempt that may have delivered this message (or of the record
+        that another message covered it), else None."""
+        marks = ", ".join("?" for _ in _NOT_AGAIN)
         row = self._db.execute(
             f"select status from email_log where kind = ? and period_key = ? and recipient = ? collate nocase"
             f" and status in ({marks}) order by status = 'sent' desc, attempt_id desc limit 1",
-            [kind, period_key, recipient, *MAY_HAVE_ARRIVED],
+            [kind, period_key, recipient, *_NOT_AGAIN],
         ).fetchone()
         return row[0] if row else None
 
@@ -90,6 +95,11 @@ class EmailLedger:
     ) -> None:
         """A recipient not tried (already sent, or an earlier outcome is unknown)."""
         self._copy(self._insert(kind, period_key, recipient, subject, None, status, error))
+
+    def covered(self, kind: str, period_key: str, recipient: str, by: str) -> None:
+        """Record that ``recipient`` needs no ``kind`` message for ``period_key``: ``by`` (a sent
+        message) told them already. :meth:`earlier_outcome` then returns ``covered``."""
+        self._copy(self._insert(kind, period_key, recipient, None, None, COVERED, f"covered by {by}"))
 
     def _insert(self, *values: str | None) -> int:
         cursor = self._db.execute(

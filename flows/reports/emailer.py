@@ -34,6 +34,21 @@ from flows.reports.email_ledger import EmailLedger
 log = logging.getLogger(__name__)
 
 Status = Literal["sent", "skipped_duplicate", "failed", "ambiguous"]
+#: ``resend`` of :func:`send_report`: False skips everyone who may have the message already;
+#: ``"undecided"`` sends again to whoever's earlier outcome is unknown (``ambiguous``, or ``pending``:
+#: interrupted mid-send) but never to one confirmed ``sent``; True (or ``"all"``) sends to everyone.
+Resend = bool | Literal["undecided", "all"]
+#: Earlier outcomes ``resend="undecided"`` repeats: the message may or may not have arrived.
+UNDECIDED = ("ambiguous", "pending")
+
+
+def resend_mode(resend: bool, resend_undecided: bool) -> Resend:
+    """The ``resend`` of the CLI's ``--resend`` (everyone) and ``--resend-undecided`` flags."""
+    if resend and resend_undecided:
+        raise ValueError("--resend and --resend-undecided exclude each other: --resend sends to everyone")
+    return "undecided" if resend_undecided else resend
+
+
 #: (file name, content, MIME type) or a path to attach.
 Attachment = Path | tuple[str, bytes, str]
 
@@ -44,7 +59,8 @@ DEFAULT_RETRY_DELAY_SECONDS = 1.0
 UNRESPONSIVE_PAUSE_SECONDS = 300.0
 AMBIGUOUS = (
     "outcome unknown: the message was handed to the server but its reply never came, so it may "
-    "have been delivered; not resent - check with the recipient, then send again with --resend"
+    "have been delivered; not resent - check with the recipient, then send again with "
+    "--resend-undecided (only the recipients whose outcome is unknown) or --resend (everyone)"
 )
 
 
@@ -126,7 +142,7 @@ def send_report(
     subject: str,
     html: str,
     text: str,
-    resend: bool = False,
+    resend: Resend = False,
     attachments: Sequence[Attachment] = (),
     inline_images: Mapping[str, bytes] | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
@@ -134,18 +150,30 @@ def send_report(
 ) -> list[SendResult]:
     """Send ``html`` (with ``text`` alternative) to each recipient separately; log every outcome.
 
-    Every attempt goes to the e-mail ledger, and to the warehouse's ``ops.email_log`` copy when
-    ``conn`` is given (None: no warehouse needed, e.g. the run-failed alert of a corrupt one).
+    ``resend``: see :data:`Resend`. Every attempt goes to the e-mail ledger, and to the warehouse's
+    ``ops.email_log`` copy when ``conn`` is given (None: no warehouse needed, e.g. the run-failed
+    alert of a corrupt one).
     ``inline_images`` maps a Content-ID (referenced as ``cid:<id>`` in the HTML) to image bytes.
     Transient SMTP failures are retried ``max_attempts`` times with a doubling delay; permanent
     ones (5xx, bad login), timeouts and ambiguous outcomes are not. Never raises for a delivery
     problem: see each ``SendResult``.
     """
+    if resend not in (False, True, "undecided", "all"):
+        raise ValueError(f"resend={resend!r}: use False, 'undecided' or 'all'")
     images = dict(inline_images or {})
     results: list[SendResult] = []
     with EmailLedger(settings, conn) as ledger, _SmtpSession(settings) as session:
         for recipient in _unique(recipients):
-            earlier = None if resend else ledger.earlier_outcome(kind, period_key, recipient)
+            earlier = None if resend in (True, "all") else ledger.earlier_outcome(kind, period_key, recipient)
+            if resend == "undecided" and earlier in UNDECIDED:
+                log.info(
+                    "%s %s to %s: earlier outcome %s, sent again (--resend-undecided)",
+                    kind,
+                    period_key,
+                    recipient,
+                    earlier,
+                )
+                earlier = None
             if earlier is not None:
                 result = _skipped(kind, period_key, recipient, earlier)
                 ledger.skipped(kind, period_key, recipient, subject, result.status, result.error)
@@ -170,12 +198,16 @@ def send_report(
 
 def _skipped(kind: str, period_key: str, recipient: str, earlier: str) -> SendResult:
     """Not sent again: it was sent, or an earlier attempt may have delivered it (ambiguous, or
-    interrupted mid-send: ``pending``); only ``resend`` sends it once more."""
-    if earlier == "sent":
-        log.info("%s %s to %s already sent: skipped", kind, period_key, recipient)
+    interrupted mid-send: ``pending``); ``resend`` (or ``resend="undecided"`` for the latter) sends
+    it once more."""
+    if earlier in ("sent", "covered"):
+        log.info("%s %s to %s already %s: skipped", kind, period_key, recipient, earlier)
         return SendResult(recipient, "skipped_duplicate")
     why = "its outcome is unknown" if earlier == "ambiguous" else "it was interrupted mid-send"
-    error = f"not resent: an earlier attempt may have been delivered ({why}); send with --resend to repeat it"
+    error = (
+        f"not resent: an earlier attempt may have been delivered ({why}); send with --resend-undecided "
+        "to repeat it"
+    )
     log.warning("%s %s to %s: %s", kind, period_key, recipient, error)
     return SendResult(recipient, "skipped_duplicate", error=error)
 

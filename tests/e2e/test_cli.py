@@ -35,6 +35,8 @@ runner = CliRunner()
         ([], ["demo", "run", "sandbox"]),
         (["demo", "--help"], ["--dataset", "--reps", "--deals", "--resend", "--run-date"]),
         (["run", "--help"], ["nightly", "ingest"]),
+        (["run", "nightly", "--help"], ["--run-date", "--full-refresh", "--resend", "--resend-undecided"]),
+        (["backfill", "--help"], ["--from", "--to", "--no-email", "--resend-undecided"]),
         (["run", "ingest", "--help"], ["--source", "--objects", "--full-refresh", "--since"]),
         (["sandbox", "serve", "--help"], ["--port", "--dataset", "/__admin/faults", "/__admin/simulate"]),
     ],

@@ -5,8 +5,10 @@ CRMs and the SMTP outbox, and the env file a worker uses), ``salesops deploy`` (
 deployments, the alert automation), a process worker with the sandbox's SALESOPS_* settings. Then:
 the nightly deployment runs under the name ``nightly-<run date>`` with the project's own log lines
 and artifacts in Prefect; a run failing on a wrong CRM credential alerts from inside the run, and
-the automation's alert run dedupes against it; a crashed run (its process dies before the flow
-starts, so nothing inside it alerts) gets its alert e-mail from the automation alone.
+the automation's alert run dedupes against it; ``salesops deploy`` creates the global concurrency
+limit ``salesops-warehouse`` and a deployed writer waits for it, visibly (issue 13); a crashed run
+(its process dies before the flow starts, so nothing inside it alerts) gets its alert e-mail from
+the automation alone.
 """
 
 from __future__ import annotations
@@ -156,12 +158,41 @@ def _client(stack):
     return _Client()
 
 
-def _run(stack, parameters: dict, job_variables: dict | None = None, timeout: float = 600):
-    """Run the nightly deployment through the worker and wait for its end."""
+def _read_run(stack, run_id):
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     with _client(stack) as client:
-        deployment = client.read_deployment_by_name("salesops-nightly/nightly")
+        (run,) = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
+    return run
+
+
+def _run_logs(stack, run_id) -> list:
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    with _client(stack) as client:
+        logs, page = [], None
+        while page is None or len(page) == 200:  # the API's page size limit
+            page = client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])),
+                limit=200,
+                offset=len(logs),
+            )
+            logs += page
+    return logs
+
+
+def _run(
+    stack,
+    parameters: dict,
+    job_variables: dict | None = None,
+    timeout: float = 600,
+    deployment_name: str = "salesops-nightly/nightly",
+):
+    """Run a deployment (the nightly by default) through the worker and wait for its end."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with _client(stack) as client:
+        deployment = client.read_deployment_by_name(deployment_name)
         run = client.create_flow_run_from_deployment(
             deployment.id, parameters=parameters, job_variables=job_variables
         )
@@ -225,6 +256,66 @@ def test_nightly_deployment_runs_named_by_date_with_project_logs_and_artifacts(s
     assert any(log.name.startswith("flows.crm") for log in project_lines), sorted({log.name for log in logs})
     assert {"ingest-runs", "nightly-summary", "dbt-nodes", "published-marts"} <= {a.key for a in artifacts}
     assert _outbox(stack["home"], "manager_daily"), "the manager reports went out through the sandbox SMTP"
+
+
+def test_deploy_creates_the_warehouse_limit_and_a_deployed_writer_waits_for_it_visibly(stack) -> None:
+    """Issue 13 item 5: deployed writers of the work warehouse share one Prefect global concurrency limit."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from flows.cli.deploy import ensure_warehouse_limit
+    from flows.pipeline.warehouse_limit import WAREHOUSE_LIMIT
+
+    with _client(stack) as client:
+        limit = client.read_global_concurrency_limit_by_name(WAREHOUSE_LIMIT)
+        assert (limit.limit, limit.active, limit.active_slots) == (1, True, 0)
+        # another writer holds the slot, as a running nightly does
+        lease = client.increment_concurrency_slots_with_lease(
+            names=[WAREHOUSE_LIMIT], slots=1, mode="concurrency", lease_duration=300
+        ).json()["lease_id"]
+    weekly = "salesops-weekly-manager-report/weekly-manager-report"
+    before = len(_outbox(stack["home"], "manager_weekly"))
+    with ThreadPoolExecutor(1) as pool:
+        ended = pool.submit(_run, stack, {"run_date": RUN_DATE}, None, 600, weekly)
+
+        def waiting() -> list:
+            run_id = _weekly_run_id(stack)
+            logs = _run_logs(stack, run_id) if run_id else []
+            return [log for log in logs if WAREHOUSE_LIMIT in log.message]
+
+        (line,) = _wait("the weekly run's waiting line", waiting, 300)
+        assert "waits for the Prefect global concurrency limit" in line.message
+        time.sleep(5)  # still waiting: nothing written, the slot still the other writer's
+        run = _read_run(stack, line.flow_run_id)
+        assert run.state.is_running(), run.state
+        assert len(_outbox(stack["home"], "manager_weekly")) == before
+        with _client(stack) as client:
+            assert client.read_global_concurrency_limit_by_name(WAREHOUSE_LIMIT).active_slots == 1
+            released_at = time.time()
+            client.release_concurrency_slots_with_lease(lease)
+        run = ended.result()
+    assert run.state.is_completed(), run.state
+    held = [log for log in _run_logs(stack, run.id) if "holds the Prefect global concurrency" in log.message]
+    assert held and held[0].timestamp.timestamp() >= released_at - 1  # it ran after the other writer
+    assert len(_outbox(stack["home"], "manager_weekly")) > before
+    with _client(stack):  # idempotent: a second deploy finds the limit and keeps it at one slot
+        assert ensure_warehouse_limit() is False
+    with _client(stack) as client:
+        limit = client.read_global_concurrency_limit_by_name(WAREHOUSE_LIMIT)
+    assert (limit.limit, limit.active_slots) == (1, 0)
+
+
+def _weekly_run_id(stack):
+    """The id of the latest weekly-manager-report run (None before it exists)."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with _client(stack) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_="weekly-manager-report-")),
+            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+            limit=1,
+        )
+    return runs[0].id if runs else None
 
 
 def test_failed_run_alerts_from_inside_and_the_automation_does_not_alert_twice(stack) -> None:

@@ -5,6 +5,10 @@ so an incremental read (by modification time) never notices it. The connector no
 incremental read with a cheap id-only sweep (data/query projecting ``_id``, keyset-paged) once
 every ``SALESOPS_FXIAOKE_DELETION_SWEEP_DAYS`` (default: every night), and marks the stored ids
 the API no longer has as deleted. Connectors are built from Settings, as the nightly builds them.
+
+Guard: a sweep that finds more than ``SALESOPS_FXIAOKE_SWEEP_MAX_MISSING_SHARE`` (default 20 %) of an
+object's landed live rows missing fails the ingest and marks none deleted: a truncated or filtered
+answer must never wipe the warehouse.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from fxiaoke_support import AS_OF, FakeClock, RecordingSession
 
 from flows.config.settings import Settings
 from flows.crm.fxiaoke.connector import FxiaokeConnector
-from flows.crm.landing import ingest_source
+from flows.crm.landing import IngestError, ingest_source
 from flows.sandbox.company.generator import generate_company
 from flows.sandbox.fxiaoke.server import FxiaokeSandbox
 from flows.warehouse.database import Warehouse
@@ -96,3 +100,47 @@ def test_a_record_deleted_for_good_is_marked_deleted_by_the_nightly_sweep(
     clock.advance(3600)
     assert ingest("r4") == {"opportunities": 0, "payments": 0}  # nothing found twice
     assert settings.fxiaoke_deletion_sweep_days == 1  # the default: every nightly run
+
+
+def test_a_sweep_missing_too_many_rows_fails_the_ingest_and_marks_nothing_deleted(
+    sandbox: FxiaokeSandbox, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A truncated or filtered answer (here: 30 % of the payments no longer served, as when the API
+    user loses the data permission on them) must not take them out of the warehouse."""
+    settings = _settings(sandbox, tmp_path)
+    warehouse = Warehouse(settings.warehouse_path)
+    settings.ensure_dirs()
+
+    def ingest(run_id: str, guard: Settings) -> dict[str, int]:
+        connector = FxiaokeConnector.from_settings(guard, clock=clock, sleep=clock.advance)
+        try:
+            runs = ingest_source(connector, warehouse, run_id=run_id, objects=["payments"])
+        finally:
+            connector.close()
+        return {r.object: r.stats.deleted for r in runs}
+
+    ingest("r1", settings)
+    landed = sorted(r["_id"] for r in sandbox.records("payments"))
+    hidden = landed[: -(-len(landed) * 3 // 10)]  # 30 %, rounded up: over the 20 % default
+    assert len(hidden) >= 5 and settings.fxiaoke_sweep_max_missing_share == 0.2
+    for rid in hidden:
+        delete_fxiaoke_record(sandbox, "PaymentObj", rid)
+
+    clock.advance(timedelta(days=1).total_seconds())  # the next night: the sweep is due
+    with pytest.raises(IngestError) as failed:
+        ingest("r2", settings)
+    message = str(failed.value)
+    assert (
+        f"fxiaoke payments: the id sweep did not return {len(hidden)} of the {len(landed)} live rows"
+        in message
+    )
+    assert "SALESOPS_FXIAOKE_SWEEP_MAX_MISSING_SHARE=0.2" in message and "none was marked deleted" in message
+    assert _deleted(warehouse, "payments") == set()
+    clock.advance(3600)  # the sweep was not recorded as done: the next run sweeps (and stops) again
+    with pytest.raises(IngestError, match="did not return"):
+        ingest("r3", settings)
+
+    # the operator checked in Fxiaoke: they really were deleted; one run with the guard lifted
+    lifted = settings.model_copy(update={"fxiaoke_sweep_max_missing_share": 1.0})
+    assert ingest("r4", lifted) == {"payments": len(hidden)}
+    assert _deleted(warehouse, "payments") == set(hidden)

@@ -5,6 +5,7 @@ after DATA), or the server hung after DATA, the retry sent another copy - three 
 cost ~93 s per recipient (3 x 30 s timeouts plus the retry delays). Now such a delivery is recorded
 as ``ambiguous``, fails the step (so the run-failed alert goes out), and only ``--resend`` repeats
 it; a timeout is not retried and pauses that server, so the next recipients fail at once.
+``--resend-undecided`` repeats only the recipients whose outcome is unknown, never a confirmed one.
 """
 
 from __future__ import annotations
@@ -123,3 +124,44 @@ def test_a_send_interrupted_mid_conversation_is_not_repeated_blindly(tmp_path: P
         (result,) = _send(settings, ["ann@example.com"])
     assert result.status == "skipped_duplicate" and "interrupted" in (result.error or "")
     assert not list(outbox.glob("*.eml"))
+
+
+def test_resend_undecided_repeats_only_the_unknown_outcomes(tmp_path: Path) -> None:
+    """After an ambiguous outcome, ``--resend-undecided`` sends again to exactly the recipients whose
+    outcome is unknown (ambiguous, or interrupted mid-send), never to one the server confirmed."""
+    from flows.reports.email_ledger import EmailLedger
+
+    outbox, home = tmp_path / "outbox", tmp_path / "home"
+    with LocalSmtpServer(outbox, handler=LostAckHandler(outbox)) as server:
+        settings = Settings(home=home, smtp_host=server.host, smtp_port=server.port)
+        assert [r.status for r in _send(settings, ["ann@example.com"])] == ["ambiguous"]
+    with LocalSmtpServer(outbox) as healthy:
+        settings = Settings(home=home, smtp_host=healthy.host, smtp_port=healthy.port)
+        assert [r.status for r in _send(settings, ["bo@example.com"])] == ["sent"]
+        with EmailLedger(settings) as ledger:  # cy: the process died during the SMTP conversation
+            ledger.begin("manager_daily", "2026-11-28", "cy@example.com", "s", "<id@x>")
+        everyone = ["ann@example.com", "bo@example.com", "cy@example.com", "dee@example.com"]
+        again = _send(settings, everyone, resend="undecided")
+        assert [(r.recipient, r.status) for r in again] == [
+            ("ann@example.com", "sent"),  # ambiguous: sent again
+            ("bo@example.com", "skipped_duplicate"),  # confirmed: never twice
+            ("cy@example.com", "sent"),  # interrupted: sent again
+            ("dee@example.com", "sent"),  # never tried: sent as on any run
+        ]
+        # now every outcome is decided: a second --resend-undecided sends nothing
+        assert {r.status for r in _send(settings, everyone, resend="undecided")} == {"skipped_duplicate"}
+    copies = {who: _copies(outbox, who) for who in everyone}
+    assert copies == {"ann@example.com": 2, "bo@example.com": 1, "cy@example.com": 1, "dee@example.com": 1}
+
+
+def test_resend_flags_of_the_cli() -> None:
+    from flows.nightly import nightly
+    from flows.reports.emailer import resend_mode
+
+    assert resend_mode(False, True) == "undecided" and resend_mode(True, False) is True
+    assert resend_mode(False, False) is False
+    with pytest.raises(ValueError, match="exclude each other"):
+        resend_mode(True, True)
+    assert nightly.validate_parameters({"resend": "undecided"})["resend"] == "undecided"  # a deployment too
+    with pytest.raises(Exception, match="resend"):
+        nightly.validate_parameters({"resend": "some"})

@@ -47,6 +47,8 @@ class FxiaokeConnector(FxiaokeReads, FxiaokeAuth):
     full refresh, ids it returns that the API no longer has are yielded as deleted (tombstones).
     ``deletion_sweep``: how often an incremental read ends with an id-only sweep that finds the
     rows deleted for good (needs ``known_ids``; None: only on a full refresh).
+    ``max_missing_share``: the largest share of an object's stored live ids a sweep or full refresh
+    may find missing; above it (and at least ``SWEEP_GUARD_MIN_ROWS`` rows) the read fails instead.
     """
 
     source = "fxiaoke"
@@ -75,6 +77,7 @@ class FxiaokeConnector(FxiaokeReads, FxiaokeAuth):
         custom_objects: Iterable[str] = (),
         known_ids: KnownIds | None = None,
         deletion_sweep: timedelta | None = None,
+        max_missing_share: float = 0.2,
     ):
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
@@ -83,6 +86,9 @@ class FxiaokeConnector(FxiaokeReads, FxiaokeAuth):
         self.auth_mode = auth_mode
         self.known_ids = known_ids
         self.deletion_sweep = deletion_sweep
+        if not 0 < max_missing_share <= 1:
+            raise ValueError("max_missing_share must be in (0, 1]")
+        self.max_missing_share = max_missing_share
         self._specs, custom = object_specs(custom_objects)
         self.objects = OBJECTS + custom
         self._app_id, self._app_secret = _secret(app_id), _secret(app_secret)
@@ -144,6 +150,7 @@ class FxiaokeConnector(FxiaokeReads, FxiaokeAuth):
             "auth_mode": getattr(settings, "fxiaoke_auth_mode", "legacy"),
             "custom_objects": split_names(getattr(settings, "fxiaoke_custom_objects", "") or ""),
             "deletion_sweep": timedelta(days=settings.fxiaoke_deletion_sweep_days),
+            "max_missing_share": settings.fxiaoke_sweep_max_missing_share,
         }
         kwargs.update(overrides)
         return cls(**kwargs)

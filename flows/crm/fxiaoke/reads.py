@@ -32,6 +32,9 @@ from flows.warehouse.database import RawRecord
 
 log = logging.getLogger(__name__)
 
+#: Fewer missing rows than this never stop a sweep: a few deletions in a small object are routine.
+SWEEP_GUARD_MIN_ROWS = 5
+
 
 class FxiaokeReads:
     """The paging half of :class:`flows.crm.fxiaoke.connector.FxiaokeConnector` (a mixin)."""
@@ -41,6 +44,7 @@ class FxiaokeReads:
     open_user_id: str
     known_ids: KnownIds | None
     deletion_sweep: timedelta | None
+    max_missing_share: float
     _specs: dict[str, Spec]
     _clock: Callable[[], datetime]
 
@@ -147,9 +151,11 @@ class FxiaokeReads:
         a row edited during the run is never tombstoned: it is landed as a live row instead.
         """
         assert self.known_ids is not None
-        candidates = sorted({str(i) for i in self.known_ids(obj)} - seen)
+        known = {str(i) for i in self.known_ids(obj)}
+        candidates = sorted(known - seen)
         if not candidates:
             return
+        self._guard_missing_share(obj, reason, len(candidates), len(known))
         deleted_at = ms_to_datetime(hi)
         stats = self.stats(obj)
         for start in range(0, len(candidates), self.page_size):
@@ -173,6 +179,23 @@ class FxiaokeReads:
                 yield Page(records)
         log.info(
             "fxiaoke %s: %s marked %d vanished row(s) deleted", obj, reason, stats.extra.get("tombstones", 0)
+        )
+
+    def _guard_missing_share(self, obj: str, reason: str, missing: int, known: int) -> None:
+        """Refuse to mark a large share of the landed live rows deleted at once.
+
+        A scan that misses that many rows is more likely a truncated or filtered answer (a changed
+        data permission of the API user, a paging fault) than a mass deletion; marking them deleted
+        would take them out of every mart. The ingest fails instead, naming the override.
+        """
+        if missing < SWEEP_GUARD_MIN_ROWS or missing <= self.max_missing_share * known:
+            return
+        raise CrmError(
+            f"fxiaoke {obj}: the {reason} did not return {missing} of the {known} live rows landed "
+            f"({missing / known:.0%}, more than the {self.max_missing_share:.0%} allowed by "
+            f"SALESOPS_FXIAOKE_SWEEP_MAX_MISSING_SHARE={self.max_missing_share:g}); none was marked deleted. "
+            "A truncated or filtered API answer (the API user's data permissions?) looks like this. If "
+            "they really were deleted in Fxiaoke, run once with SALESOPS_FXIAOKE_SWEEP_MAX_MISSING_SHARE=1"
         )
 
     def _keyset_pages(self, obj: str, spec: Spec, lo: int, hi: int) -> Iterator[list[dict]]:
