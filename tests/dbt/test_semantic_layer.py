@@ -26,14 +26,19 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from reports_support import cells
 
 from flows.config import loader as config_loader
 from flows.config.settings import Settings, patched_environ
 from flows.crm.landing import ingest_source
 from flows.crm.registry import build_connectors
+from flows.reports.formatting import Fmt
+from flows.reports.manager_report import build_manager_reports
 from flows.reports.pace import add_targets_to_date, pace
+from flows.reports.semantic_figures import month_figures
 from flows.sandbox.cluster import SandboxCluster
 from flows.sandbox.company.generator import generate_company
+from flows.semantic.metrics import as_decimal
 from flows.warehouse.database import Warehouse
 from flows.warehouse.dbt_runner import run_dbt
 from flows.warehouse.publish import publish_marts
@@ -238,3 +243,57 @@ def test_pace_equals_the_manager_reports_pace_on_the_run_date(published):
         paced += expected is not None
         ahead += expected is not None and expected > 0
     assert paced > 10 and ahead >= 1, (paced, ahead)
+
+
+def _month_where(month: date) -> str:
+    return f"{{{{ TimeDimension('metric_time', 'month') }}}} = '{month.isoformat()}'"
+
+
+def test_the_manager_report_shows_the_semantic_layers_won_revenue_and_win_rate(published):
+    """The report's rep figures come from the metrics (flows/reports/semantic_figures.py), and its team
+    row equals `mf query` grouped by the reps' manager (as of the run date and earlier month ends)."""
+    settings = Settings(home=published.home)
+    checked = 0
+    for as_of in (RUN_DATE, date(2026, 10, 31), date(2026, 9, 30)):
+        checked += _check_reports_against_mf(published, settings, as_of)
+    assert checked >= 5, checked
+
+
+def _check_reports_against_mf(published: Published, settings: Settings, as_of: date) -> int:
+    month = as_of.replace(day=1)
+    by_rep = {
+        r["rep"]: r
+        for r in _mf_rows(
+            published, ["won_revenue", "win_rate"], ["rep", "metric_time__month"], _month_where(month)
+        )
+    }
+    by_manager = {
+        r["rep__manager_id"]: r
+        for r in _mf_rows(
+            published,
+            ["won_revenue", "win_rate"],
+            ["rep__manager_id", "metric_time__month"],
+            _month_where(month),
+        )
+    }
+    with duckdb.connect(str(published.home / "warehouse.duckdb"), read_only=True) as conn:
+        figures = month_figures(conn, settings, as_of)
+        reports = build_manager_reports(conn, settings, run_date=as_of)
+        managers = dict(conn.execute("select email, rep_id from marts.dim_sales_reps").fetchall())
+    assert figures is not None and set(figures) == set(by_rep)
+    for rep, row in by_rep.items():
+        assert figures[rep]["won_revenue"] == _num(row["won_revenue"]), rep
+        assert _close(as_decimal(figures[rep]["win_rate"]), _num(row["win_rate"]), Decimal("1e-12")), rep
+    assert len(reports) > 3
+    checked = 0
+    for report in reports:
+        fmt = Fmt(report.language, settings.reporting_currency)
+        expected = by_manager.get(managers[report.recipients[0]])
+        total = cells(report.html, fmt.t("team_total"))
+        if expected is None:
+            assert total[0] == fmt.number(0), (report.subject, total)
+            continue
+        assert total[0] == fmt.number(_num(expected["won_revenue"])), (report.subject, total, expected)
+        assert total[6] == fmt.pct(_num(expected["win_rate"])), (report.subject, total, expected)
+        checked += _num(expected["won_revenue"]) > 0
+    return checked
