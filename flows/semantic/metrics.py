@@ -82,7 +82,8 @@ class SemanticLayer:
             manifest = parse_manifest_from_dbt_generated_manifest(json.dumps(raw))
         except (ValueError, KeyError, TypeError) as exc:
             raise SemanticLayerError(f"{source}: not a dbt semantic manifest ({exc})") from exc
-        self.metric_names = sorted(m.name for m in manifest.metrics)
+        # as declared in the YAML (MetricFlow adds helper metrics of its own to the parsed manifest)
+        self.metric_names = sorted(m["name"] for m in raw.get("metrics", []))
         self._engine = MetricFlowEngine(SemanticManifestLookup(manifest), _SqlRenderingClient())  # type: ignore[arg-type]
 
     @classmethod
@@ -108,7 +109,10 @@ class SemanticLayer:
         request = MetricFlowQueryRequest.create(
             metric_names=list(metrics), group_by_names=list(group_by), where_constraints=list(where) or None
         )
-        return self._engine.explain(request).sql_statement.sql
+        try:
+            return self._engine.explain(request).sql_statement.sql
+        except Exception as exc:  # MetricFlow's own query errors name the unknown dimension or bad filter
+            raise SemanticLayerError(f"metrics {list(metrics)} by {list(group_by)}: {exc}") from exc
 
     def query(
         self,

@@ -27,7 +27,9 @@ from pathlib import Path
 import duckdb
 import pytest
 from reports_support import cells
+from typer.testing import CliRunner
 
+from flows.cli.main import app
 from flows.config import loader as config_loader
 from flows.config.settings import Settings, patched_environ
 from flows.crm.landing import ingest_source
@@ -297,3 +299,27 @@ def _check_reports_against_mf(published: Published, settings: Settings, as_of: d
         assert total[6] == fmt.pct(_num(expected["win_rate"])), (report.subject, total, expected)
         checked += _num(expected["won_revenue"]) > 0
     return checked
+
+
+def test_salesops_metrics_query_reads_the_published_warehouse_like_mf(published):
+    """The thin CLI (flows/cli/metrics.py) needs no dbt profile or target/: same rows as `mf query`."""
+    where = _month_where(RUN_DATE.replace(day=1))
+    expected = {
+        r["rep__team_name"]: r
+        for r in _mf_rows(
+            published, ["won_revenue", "win_rate"], ["rep__team_name", "metric_time__month"], where
+        )
+    }
+    out = published.home / "cli.csv"
+    env = {"SALESOPS_HOME": str(published.home)}
+    args = ["metrics", "query", "-m", "won_revenue,win_rate", "-g", "rep__team_name,metric_time__month"]
+    result = CliRunner().invoke(app, [*args, "-w", where, "--csv", str(out)], env=env)
+    assert result.exit_code == 0, result.output
+    with out.open(newline="") as fh:
+        got = {r["rep__team_name"]: r for r in csv.DictReader(fh)}
+    assert set(got) == set(expected) and len(got) > 3
+    for team, row in got.items():
+        assert _num(row["won_revenue"]) == _num(expected[team]["won_revenue"]), team
+        assert _close(_num(row["win_rate"]), _num(expected[team]["win_rate"]), Decimal("1e-12")), team
+    unknown = CliRunner().invoke(app, ["metrics", "query", "-m", "won_revenu"], env=env)
+    assert unknown.exit_code == 1 and "unknown metric(s) ['won_revenu']" in unknown.output
