@@ -58,6 +58,7 @@ def _mount_subcommands() -> None:
     """Command groups that live beside the modules they drive."""
     from flows.cli import backfill, deploy, sandbox
     from flows.cli import commissions as commissions_cli
+    from flows.cli import metrics as metrics_cli
     from flows.cli import report as report_cli
     from flows.cli import targets as targets_cli
     from flows.cli import validate as validate_cli
@@ -68,6 +69,7 @@ def _mount_subcommands() -> None:
     app.add_typer(validate_cli.app, name="validate")
     app.add_typer(report_cli.app, name="report")
     app.add_typer(warehouse_cli.app, name="warehouse")
+    app.add_typer(metrics_cli.app, name="metrics")
     app.command("backfill")(backfill.backfill_command)
     app.command("deploy")(deploy.deploy_command)
     sandbox_app.command("up")(sandbox.sandbox_up)

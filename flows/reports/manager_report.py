@@ -28,6 +28,7 @@ from flows.reports.model import MANAGER_REPORT_KIND, MANAGER_WEEKLY_KIND, Report
 from flows.reports.pace import add_targets_to_date
 from flows.reports.periods import ReportWeek, report_week
 from flows.reports.recipients import RecipientsConfig, load_recipients
+from flows.reports.semantic_figures import apply_month_figures, month_figures
 from flows.reports.weekly_section import week_section
 
 log = logging.getLogger(__name__)
@@ -72,12 +73,14 @@ def build_manager_reports(
     context_tables = SectionSources.discover(conn)
     checks = _checks_footnote(conn)
     held_back = quarantine_summary(conn)  # raw rows the gate keeps out of the marts
+    semantic = month_figures(conn, settings, as_of)  # won revenue and win rate, defined once
     reports = []
     for manager in managers:
         if not manager["email"]:
             log.warning("manager %s (%s) has no e-mail: no report", manager["rep_name"], manager["rep_id"])
             continue
         reps = _team(conn, dim, scorecard, manager["rep_id"], as_of)
+        apply_month_figures(reps, semantic)
         if not reps:
             log.info("manager %s has no reps: no report", manager["rep_name"])
             continue

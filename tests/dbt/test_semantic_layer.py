@@ -1,0 +1,325 @@
+"""The semantic layer (dbt_project/models/semantic/, MetricFlow) gives the marts' numbers.
+
+A working warehouse is built the way the nightly builds it (the demo company: seed 42, 24 reps,
+240 deals, landed from the sandbox CRMs, config loaded, ``dbt build``) and published. Then MetricFlow's
+own CLI, ``mf``, runs against the *published* file, as a BI analyst would, and its figures are
+compared with
+
+- SQL written here, independently of the semantic models, over ``marts.fct_deals`` (won revenue and
+  win rate per rep and month: ``stage_category`` and ``filter`` clauses, not the measures' CASE
+  expressions), and
+- the columns of ``marts.fct_rep_scorecard`` that the manager report reads (won, win rate,
+  attainment, coverage, cycle time, velocity), and the report's own pace (flows/reports/pace.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+from reports_support import cells
+from typer.testing import CliRunner
+
+from flows.cli.main import app
+from flows.config import loader as config_loader
+from flows.config.settings import Settings, patched_environ
+from flows.crm.landing import ingest_source
+from flows.crm.registry import build_connectors
+from flows.reports.formatting import Fmt
+from flows.reports.manager_report import build_manager_reports
+from flows.reports.pace import add_targets_to_date, pace
+from flows.reports.semantic_figures import month_figures
+from flows.sandbox.cluster import SandboxCluster
+from flows.sandbox.company.generator import generate_company
+from flows.semantic.metrics import as_decimal
+from flows.warehouse.database import Warehouse
+from flows.warehouse.dbt_runner import run_dbt
+from flows.warehouse.publish import publish_marts
+
+REPO = Path(__file__).resolve().parents[2]
+RUN_DATE = date(2026, 11, 28)
+MF = Path(sys.executable).with_name("mf")
+# the mart rounds ratios to DECIMAL(18,6) and money to the cent; MetricFlow returns doubles
+RATIO_TOLERANCE = Decimal("0.000001")
+
+pytestmark = pytest.mark.timeout(900)
+
+
+@dataclass
+class Published:
+    home: Path
+    project: Path  # a copy of dbt_project/ whose target/ holds the nightly's semantic manifest
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> Published:
+    home = tmp_path_factory.mktemp("semantic_home")
+    company = generate_company(seed=42, reps=24, deals=240, as_of=RUN_DATE)
+    with (
+        SandboxCluster(company) as cluster,
+        patched_environ(cluster.settings_env() | {"SALESOPS_HOME": str(home)}),
+    ):
+        settings = Settings()
+        settings.ensure_dirs()
+        warehouse = Warehouse(settings.warehouse_path)
+        for connector in build_connectors(settings):
+            try:
+                ingest_source(connector, warehouse, run_id="semantic-test")
+            finally:
+                connector.close()
+    with warehouse.connect() as conn:
+        config_loader.load_config(conn, settings.config_path, run_id="semantic-test")
+    settings = Settings(home=home)
+    run_dbt(settings, ["build"], run_date=RUN_DATE)
+    publish_marts(settings, run_id="semantic-test", run_date=RUN_DATE)
+    # mf reads <project>/target/semantic_manifest.json: a private copy of the project, with the
+    # manifest the nightly's `dbt build` wrote, so that parallel test sessions do not share target/.
+    project = home / "dbt_project"
+    shutil.copytree(
+        REPO / "dbt_project", project, ignore=shutil.ignore_patterns("target", "dbt_packages", "logs")
+    )
+    (project / "target").mkdir()
+    shutil.copy(home / "dbt_target" / "semantic_manifest.json", project / "target")
+    return Published(home, project)
+
+
+def _mf(published: Published, *args: str) -> subprocess.CompletedProcess:
+    env = os.environ | {"SALESOPS_HOME": str(published.home), "DBT_PROFILES_DIR": str(published.project)}
+    proc = subprocess.run(
+        [str(MF), *args], cwd=published.project, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, f"mf {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def _mf_rows(published: Published, metrics: list[str], group_by: list[str], *where: str) -> list[dict]:
+    out = published.home / f"mf_{'_'.join(metrics)}.csv"
+    args = ["query", "--metrics", ",".join(metrics), "--group-by", ",".join(group_by), "--csv", str(out)]
+    for clause in where:
+        args += ["--where", clause]
+    _mf(published, *args)
+    with out.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _published(published: Published, sql: str) -> list[tuple]:
+    with duckdb.connect(str(published.home / "warehouse.duckdb"), read_only=True) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def _num(text: str | None) -> Decimal | None:
+    return None if text in (None, "") else Decimal(text)
+
+
+def _month(text: str) -> date:
+    return date.fromisoformat(text[:10])
+
+
+def _close(actual: Decimal | None, expected: Decimal | None, tolerance: Decimal) -> bool:
+    if actual is None or expected is None:
+        return actual is None and expected is None
+    return abs(actual - Decimal(expected)) <= tolerance
+
+
+def _by_rep_month(rows: list[dict]) -> dict[tuple[str, date], dict]:
+    return {(r["rep"], _month(r["metric_time__month"])): r for r in rows if r["metric_time__month"]}
+
+
+def test_validate_configs_passes_against_the_published_warehouse(published):
+    """Every semantic model, dimension and metric resolves against the published file (mf queries each)."""
+    proc = _mf(published, "validate-configs")
+    output = proc.stdout + proc.stderr
+    assert "Successfully validated metrics against data warehouse (ERRORS: 0" in output, output
+
+
+def test_won_revenue_and_win_rate_equal_independent_sql_over_fct_deals(published):
+    mf = _by_rep_month(_mf_rows(published, ["won_revenue", "win_rate"], ["rep", "metric_time__month"]))
+    expected = _published(
+        published,
+        """
+        select rep_id, cast(date_trunc('month', close_date) as date) as month,
+               sum(amount_reporting) filter (where stage_category = 'won') as won,
+               count(*) filter (where stage_category = 'won') as won_deals,
+               count(*) filter (where stage_category in ('won', 'lost')) as closed_deals
+        from marts.fct_deals
+        where close_date is not null
+        group by all
+        """,
+    )
+    assert len(expected) > 50, "the demo company should give many rep-months"
+    assert {(rep, month) for rep, month, *_ in expected} == set(mf)
+    won_months = 0
+    for rep, month, won, won_deals, closed_deals in expected:
+        row = mf[(rep, month)]
+        assert _num(row["won_revenue"]) == (won or Decimal(0)), (rep, month)
+        rate = Decimal(won_deals) / closed_deals if closed_deals else None
+        assert _close(_num(row["win_rate"]), rate, Decimal("1e-12")), (rep, month, row, rate)
+        won_months += bool(won_deals)
+    assert won_months > 10
+
+
+def test_metrics_equal_the_scorecard_mart_per_rep_and_month(published):
+    """The manager report's columns (fct_rep_scorecard) and the metrics agree on every rep-month."""
+    metrics = ["won_revenue", "win_rate", "attainment", "coverage", "cycle_time", "velocity", "open_pipeline"]
+    mf = _by_rep_month(_mf_rows(published, metrics, ["rep", "metric_time__month"]))
+    scorecard = _published(
+        published,
+        """
+        select rep_id, period_month, won_amount, win_rate, attainment, pipeline_coverage,
+               avg_sales_cycle_days, sales_velocity_per_day, open_pipeline_amount
+        from marts.fct_rep_scorecard
+        """,
+    )
+    compared = {"attainment": 0, "coverage": 0, "velocity": 0}
+    for rep, month, won, rate, attainment, coverage, cycle, velocity, pipeline in scorecard:
+        row = mf.get((rep, month), {})
+        key = (rep, month)
+        assert (_num(row.get("won_revenue")) or Decimal(0)) == won, key
+        assert _close(_num(row.get("win_rate")), rate, RATIO_TOLERANCE), (key, row, rate)
+        assert _close(_num(row.get("attainment")), attainment, RATIO_TOLERANCE), (key, row, attainment)
+        assert _close(_num(row.get("coverage")), coverage, RATIO_TOLERANCE), (key, row, coverage)
+        assert _close(_num(row.get("cycle_time")), cycle, Decimal("0.005")), (key, row, cycle)
+        assert _close(_num(row.get("velocity")), velocity, Decimal("0.005")), (key, row, velocity)
+        assert (_num(row.get("open_pipeline")) or Decimal(0)) == pipeline, (key, row, pipeline)
+        compared["attainment"] += attainment is not None
+        compared["coverage"] += coverage is not None
+        compared["velocity"] += velocity is not None
+    assert all(n > 5 for n in compared.values()), compared
+
+
+def test_team_win_rate_is_computed_after_summing_like_the_team_scorecard(published):
+    mf = _mf_rows(published, ["won_revenue", "win_rate"], ["rep__team_name", "metric_time__month"])
+    teams = {
+        (team, start): (won, rate)
+        for team, start, won, rate in _published(
+            published,
+            """
+            select team_name, period_start, won_amount, win_rate from marts.fct_sales_scorecard
+            where scorecard_level = 'team' and period_grain = 'month' and won_amount > 0
+            """,
+        )
+    }
+    by_team = {
+        (r["rep__team_name"], _month(r["metric_time__month"])): r for r in mf if r["metric_time__month"]
+    }
+    assert len(teams) > 5
+    for key, (won, rate) in teams.items():
+        assert _num(by_team[key]["won_revenue"]) == won, key
+        assert _close(_num(by_team[key]["win_rate"]), rate, RATIO_TOLERANCE), key
+
+
+def test_pace_equals_the_manager_reports_pace_on_the_run_date(published):
+    day = RUN_DATE.isoformat()
+    mf = {
+        r["rep"]: _num(r["pace"])
+        for r in _mf_rows(
+            published,
+            ["pace"],
+            ["rep", "metric_time__day"],
+            f"{{{{ TimeDimension('metric_time', 'day') }}}} = '{day}'",
+        )
+    }
+    with duckdb.connect(str(published.home / "warehouse.duckdb"), read_only=True) as conn:
+        reps = [
+            {"rep_id": rep, "won_amount": won, "target_amount": target}
+            for rep, won, target in conn.execute(
+                "select rep_id, won_amount, target_amount from marts.fct_rep_scorecard "
+                "where period_month = ?",
+                [RUN_DATE.replace(day=1)],
+            ).fetchall()
+        ]
+        assert add_targets_to_date(conn, reps, RUN_DATE) == "working_days"
+    paced, ahead = 0, 0
+    for r in reps:
+        expected = pace(r["won_amount"], r["target_to_date"])
+        assert _close(mf.get(r["rep_id"]), expected, RATIO_TOLERANCE), (r, mf.get(r["rep_id"]))
+        paced += expected is not None
+        ahead += expected is not None and expected > 0
+    assert paced > 10 and ahead >= 1, (paced, ahead)
+
+
+def _month_where(month: date) -> str:
+    return f"{{{{ TimeDimension('metric_time', 'month') }}}} = '{month.isoformat()}'"
+
+
+def test_the_manager_report_shows_the_semantic_layers_won_revenue_and_win_rate(published):
+    """The report's rep figures come from the metrics (flows/reports/semantic_figures.py), and its team
+    row equals `mf query` grouped by the reps' manager (as of the run date and earlier month ends)."""
+    settings = Settings(home=published.home)
+    checked = 0
+    for as_of in (RUN_DATE, date(2026, 10, 31), date(2026, 9, 30)):
+        checked += _check_reports_against_mf(published, settings, as_of)
+    assert checked >= 5, checked
+
+
+def _check_reports_against_mf(published: Published, settings: Settings, as_of: date) -> int:
+    month = as_of.replace(day=1)
+    by_rep = {
+        r["rep"]: r
+        for r in _mf_rows(
+            published, ["won_revenue", "win_rate"], ["rep", "metric_time__month"], _month_where(month)
+        )
+    }
+    by_manager = {
+        r["rep__manager_id"]: r
+        for r in _mf_rows(
+            published,
+            ["won_revenue", "win_rate"],
+            ["rep__manager_id", "metric_time__month"],
+            _month_where(month),
+        )
+    }
+    with duckdb.connect(str(published.home / "warehouse.duckdb"), read_only=True) as conn:
+        figures = month_figures(conn, settings, as_of)
+        reports = build_manager_reports(conn, settings, run_date=as_of)
+        managers = dict(conn.execute("select email, rep_id from marts.dim_sales_reps").fetchall())
+    assert figures is not None and set(figures) == set(by_rep)
+    for rep, row in by_rep.items():
+        assert figures[rep]["won_revenue"] == _num(row["won_revenue"]), rep
+        assert _close(as_decimal(figures[rep]["win_rate"]), _num(row["win_rate"]), Decimal("1e-12")), rep
+    assert len(reports) > 3
+    checked = 0
+    for report in reports:
+        fmt = Fmt(report.language, settings.reporting_currency)
+        expected = by_manager.get(managers[report.recipients[0]])
+        total = cells(report.html, fmt.t("team_total"))
+        if expected is None:
+            assert total[0] == fmt.number(0), (report.subject, total)
+            continue
+        assert total[0] == fmt.number(_num(expected["won_revenue"])), (report.subject, total, expected)
+        assert total[6] == fmt.pct(_num(expected["win_rate"])), (report.subject, total, expected)
+        checked += _num(expected["won_revenue"]) > 0
+    return checked
+
+
+def test_salesops_metrics_query_reads_the_published_warehouse_like_mf(published):
+    """The thin CLI (flows/cli/metrics.py) needs no dbt profile or target/: same rows as `mf query`."""
+    where = _month_where(RUN_DATE.replace(day=1))
+    expected = {
+        r["rep__team_name"]: r
+        for r in _mf_rows(
+            published, ["won_revenue", "win_rate"], ["rep__team_name", "metric_time__month"], where
+        )
+    }
+    out = published.home / "cli.csv"
+    env = {"SALESOPS_HOME": str(published.home)}
+    args = ["metrics", "query", "-m", "won_revenue,win_rate", "-g", "rep__team_name,metric_time__month"]
+    result = CliRunner().invoke(app, [*args, "-w", where, "--csv", str(out)], env=env)
+    assert result.exit_code == 0, result.output
+    with out.open(newline="") as fh:
+        got = {r["rep__team_name"]: r for r in csv.DictReader(fh)}
+    assert set(got) == set(expected) and len(got) > 3
+    for team, row in got.items():
+        assert _num(row["won_revenue"]) == _num(expected[team]["won_revenue"]), team
+        assert _close(_num(row["win_rate"]), _num(expected[team]["win_rate"]), Decimal("1e-12")), team
+    unknown = CliRunner().invoke(app, ["metrics", "query", "-m", "won_revenu"], env=env)
+    assert unknown.exit_code == 1 and "unknown metric(s) ['won_revenu']" in unknown.output
