@@ -40,6 +40,10 @@ class Credit:
     reversed_on: date | None = None
     basis: str = "booking"  # booking (close date) | collection (payment date); the plan picks one
     level: int = 0  # roll-up: 1 = the rep's manager, 2 = the manager's manager, ... (0 = not given)
+    # clawback windows (flows/commissions/clawback_windows.py): the deal's first invoice date, and
+    # the day the deal was really cancelled when ``reversed_on`` was moved out of a closed period
+    invoice_date: date | None = None
+    cancelled_on: date | None = None
 
     @property
     def rollup_level(self) -> int:
@@ -124,6 +128,10 @@ class RepState:
     paid_to_date: dict[tuple[str, date], dict[str, tuple[Decimal, Line]]] = field(
         default_factory=lambda: defaultdict(dict)
     )
+    # payout schedules: deferral line id -> the pending instalment (flows/commissions/payouts.py)
+    pending: dict[str, object] = field(default_factory=dict)
+    # reversal policy recompute: the state as each period started (flows/commissions/recompute.py)
+    snapshots: dict[date, RepState] = field(default_factory=dict)
 
 
 def statement_totals(lines: Iterable[Line]) -> dict[tuple[str, date], Decimal]:

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from flows.config.commission_policies import Balances, ClawbackPolicy, DrawPeriods, Instalment, check_payout
 from flows.config.yaml_lines import load_yaml, locate
 
 ROLES = ("director", "manager", "rep")
@@ -139,6 +140,10 @@ class Component(_Strict):
     # attainment on the rep's own direct credits (the plan's), or on the credits this component
     # pays on (a team quota measured on roll-up credit)
     attainment_on: Literal["direct", "component"] = "direct"
+    # after-sale mechanics (flows/config/commission_policies.py): the plan's unless given here
+    on_reversal: Literal["keep", "recompute"] | None = None
+    clawback: ClawbackPolicy | None = None
+    payout: list[Instalment] | None = None
 
     _d = field_validator("weight", "rate", mode="before")(_dec)
 
@@ -180,6 +185,12 @@ class Component(_Strict):
                 raise ValueError("@levels: levels are roll-up levels; the component pays on no rollup credit")
             if any(level < 1 for level in self.levels) or len(set(self.levels)) != len(self.levels):
                 raise ValueError("@levels: give distinct levels >= 1 (1 = the credited rep's manager)")
+        check_payout(self.payout, component_type=self.type, measured_monthly=self.measured_monthly)
+        if self.on_reversal == "recompute" and not self.measured_monthly:
+            raise ValueError(
+                "@on_reversal: recompute is for components measured per month; a longer measurement "
+                "period already re-measures the period to date every month"
+            )
         if self.quota == "to_date" and self.measurement_period == "month":
             raise ValueError("@quota: quota to_date needs a measurement_period longer than month")
         if self.accelerators:
@@ -224,8 +235,9 @@ def _check_bands(
         raise ValueError(f"@{field}[{len(bands) - 1}].{upper}: the last band must be open-ended (null)")
 
 
-class Draw(_Strict):
-    """Guaranteed minimum per period; a recoverable draw is paid back from later earnings."""
+class Draw(DrawPeriods):
+    """Guaranteed minimum per period (in the months ``[start, end)``, default every month of the
+    version); a recoverable draw is paid back from later earnings from ``recovery_start`` on."""
 
     amount: Decimal = Field(gt=0)
     recoverable: bool
@@ -279,6 +291,9 @@ class PlanVersion(_Strict):
     components: list[Component] = Field(min_length=1)
     draw: Draw | None = None
     caps: Caps | None = None  # plan-level caps over all components (per deal, period, year)
+    on_reversal: Literal["keep", "recompute"] = "keep"  # a cancelled credit's effect on attainment
+    clawback: ClawbackPolicy | None = None  # windows by days from an anchor; default: 100 % always
+    balances: Balances | None = None  # negative months: deficit carried forward (default)
 
     _m = field_validator("effective_from", "effective_to")(_first_of_month)
 
@@ -293,6 +308,15 @@ class PlanVersion(_Strict):
             raise ValueError(
                 f"effective_to {self.effective_to} must be after effective_from {self.effective_from}"
             )
+        if self.on_reversal == "recompute":
+            longer = [
+                c.component for c in self.components if not c.measured_monthly and c.on_reversal is None
+            ]
+            if longer:
+                raise ValueError(
+                    f"@on_reversal: recompute is for components measured per month; give {longer[0]!r} "
+                    "on_reversal: keep (its period to date keeps counting the cancelled credit)"
+                )
         names = [c.component for c in self.components]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -307,6 +331,13 @@ class PlanVersion(_Strict):
 
     def basis_of(self, comp: Component) -> str:
         return comp.credit_on or self.credit_on
+
+    def reversal_of(self, comp: Component) -> str:
+        return comp.on_reversal or self.on_reversal
+
+    def clawback_of(self, component: str | None) -> ClawbackPolicy | None:
+        comp = next((c for c in self.components if c.component == component), None)
+        return comp.clawback if comp is not None and comp.clawback is not None else self.clawback
 
     @property
     def bases(self) -> set[str]:
