@@ -29,6 +29,7 @@ from flows.commissions.payouts import (
     collections_of,
     deferral_lines,
     release_lines,
+    release_months,
 )
 from flows.commissions.periods import period_months, period_start
 from flows.commissions.recompute import recompute_lines, snapshot, wants_recompute
@@ -78,6 +79,7 @@ def calculate(
             continue
         by_rep_period[(c.rep_id, month_start(c.credit_date))].append((c, plan))
         rep_periods[c.rep_id].add(month_start(c.credit_date))
+        rep_periods[c.rep_id] |= release_months(c, plan, after.collections)  # payout schedules
         if c.reversed_on is not None:
             when = month_start(max(c.reversed_on, c.credit_date))
             reversals[(c.rep_id, when)].append(c)

@@ -54,6 +54,19 @@ def collections_of(credits: Iterable[Credit]) -> Collections:
     return out
 
 
+def release_months(credit: Credit, plan: PlanVersion, collections: Collections) -> set[date]:
+    """The months an instalment of ``credit`` under ``plan`` can fall due in: the engine computes
+    them even when the rep has no credit of the plan then."""
+    out: set[date] = set()
+    for comp in plan.components:
+        for inst in comp.payout or []:
+            if inst.after_days is not None:
+                out.add(month_start(credit.credit_date + timedelta(days=inst.after_days)))
+            elif inst.on == "collection":
+                out |= {month_start(day) for day, _ in collections.get((credit.rep_id, credit.deal_id), [])}
+    return out
+
+
 def deferral_lines(plan: PlanVersion, lines: list[Line], state: RepState) -> list[Line]:
     """The instalments of this month's credit lines not paid at booking, held back."""
     out: list[Line] = []

@@ -88,6 +88,14 @@ class Instalment(_Strict):
 
     _d = field_validator("percent", mode="before")(_dec)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, data: Any) -> Any:
+        """YAML 1.1 reads the key ``on`` as the boolean true: give it back its name."""
+        if isinstance(data, dict) and True in data:
+            data = {("on" if k is True else k): v for k, v in data.items()}
+        return data
+
     @model_validator(mode="after")
     def _one_of(self) -> Instalment:
         if (self.on is None) == (self.after_days is None):
