@@ -76,6 +76,10 @@ def read_inputs(conn) -> tuple[list[Credit], dict[str, Rep], dict[tuple[str, dat
         reps[r["rep_id"]] = Rep(r["rep_id"], r["email"], r["role"], r["hired_on"], r["left_on"])
         if r["target_amount"] is not None:
             targets[(r["rep_id"], r["period_month"])] = r["target_amount"]
+    invoices = find_table(conn, "intermediate", "int_deal_invoice_dates")
+    if invoices is not None:  # the anchor of clawback windows counted from the invoice
+        first = dict(conn.execute(f"select deal_id, first_invoice_date from {invoices}").fetchall())
+        credits = [replace(c, invoice_date=first.get(c.deal_id)) for c in credits]
     hierarchy = read_hierarchy(conn, reps)
     if hierarchy is not None:  # roll-up credit to every level, as of each credit date
         credits = sorted(with_rollups(credits, hierarchy), key=lambda c: c.credit_id)

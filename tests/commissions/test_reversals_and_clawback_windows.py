@@ -291,3 +291,28 @@ def test_nightly_recompute_posts_in_the_first_open_month_and_never_changes_the_c
     # a later run changes nothing of either closed month and posts nothing twice
     run_engine(wh.conn, wh.settings, date(2026, 3, 20))
     assert _totals(wh.conn, "finance.commission_lines") == {JAN: D("9900.00"), FEB: D("0.00")}
+
+
+def test_nightly_reads_the_first_invoice_date_for_an_invoice_anchored_window(tmp_path):
+    # [CORE8]'s 10,000.00 (flat 10 % of 100,000), window anchored on the invoice ([CORE8]: "booking date
+    # vs invoice date vs payment date"): closed 2026-01-02, first invoice 2026-01-20 (dbt's
+    # int_deal_invoice_dates), cancelled 2026-05-01 = 101 days after the invoice: 50 % -> -5,000.00.
+    plan_file = tmp_path / "plan.yml"
+    plan_file.write_text(
+        "plans:\n  - plan_id: P\n    version: 1\n    effective_from: 2026-01-01\n    currency: USD\n"
+        + WINDOWS.format(anchor="invoice_date")
+        + "    components:\n" + FLAT_10 + "\n",
+        encoding="utf-8",
+    )  # fmt: skip
+    wh = _warehouse(tmp_path, plan_file)
+    wh.conn.execute(
+        "create table intermediate.int_deal_invoice_dates (deal_id varchar, first_invoice_date date)"
+    )
+    wh.conn.execute("insert into intermediate.int_deal_invoice_dates values ('d1', '2026-01-20')")
+    _add_credit(wh.conn, "d1", "2026-01-02", "100000", "2026-05-01")
+    run_engine(wh.conn, wh.settings, date(2026, 5, 31))
+    claw = wh.conn.execute(
+        "select commission_amount, explanation from finance.commission_lines where line_type = 'clawback'"
+    ).fetchall()
+    assert [c[0] for c in claw] == [D("-5000.00")]
+    assert "101 days after the invoice_date 2026-01-20: within 180 days, 50 % clawed back" in claw[0][1]

@@ -27,7 +27,9 @@ totals as (
         sum(case when line_type = 'draw' then commission_amount else 0 end) as draw_amount,
         sum(case when line_type = 'draw_recovery' then commission_amount else 0 end) as draw_recovery_amount,
         sum(case when component_type = 'deficit' then commission_amount else 0 end) as deficit_amount,
-        sum(case when line_type in ('deferral', 'release') then commission_amount else 0 end) as deferred_amount,
+        sum(
+            case when line_type in ('deferral', 'release') then commission_amount else 0 end
+        ) as deferred_amount,
         sum(case when component_type = 'deficit' then base_amount else 0 end) as deficit_change,
         sum(
             case when line_type in ('deferral', 'release', 'pending_cancel') then base_amount else 0 end
