@@ -1,9 +1,9 @@
 {#- Commission statement per rep x period: the lines of fct_commissions summed by line type.
     total_amount is the sum of the (individually rounded) lines: what payroll pays. Balances
     after the period (running sums over the rep's periods): deficit_balance (negative months
-    carried forward, flows/commissions/balances.py) and pending_balance (instalments earned but
-    not yet paid, flows/commissions/payouts.py); both lines carry the balance change in
-    base_amount. -#}
+    carried forward, flows/commissions/balances.py), pending_balance (instalments earned but
+    not yet paid, flows/commissions/payouts.py), both from the balance change their lines carry
+    in base_amount, and draw_balance (recoverable draw: top-ups minus recoveries). -#}
 with lines as (
     select * from {{ ref('fct_commissions') }}
 ),
@@ -31,6 +31,7 @@ totals as (
             case when line_type in ('deferral', 'release') then commission_amount else 0 end
         ) as deferred_amount,
         sum(case when component_type = 'deficit' then base_amount else 0 end) as deficit_change,
+        sum(case when component_type = 'recoverable_draw' then commission_amount else 0 end) as draw_change,
         sum(
             case when line_type in ('deferral', 'release', 'pending_cancel') then base_amount else 0 end
         ) as pending_change,
@@ -68,6 +69,9 @@ select
     ) as decimal(18, 2)) as deficit_balance,
     cast(sum(t.pending_change) over (
         partition by t.rep_id, t.currency order by t.period_month rows unbounded preceding
-    ) as decimal(18, 2)) as pending_balance
+    ) as decimal(18, 2)) as pending_balance,
+    cast(sum(t.draw_change) over (
+        partition by t.rep_id, t.currency order by t.period_month rows unbounded preceding
+    ) as decimal(18, 2)) as draw_balance
 from totals as t
 left join reps as r on r.rep_id = t.rep_id
