@@ -22,7 +22,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from flows.config.commission_policies import Balances, ClawbackPolicy, DrawPeriods, Instalment, check_payout
+from flows.config.commission_policies import (
+    Balances,
+    ClawbackPolicy,
+    DrawPeriods,
+    Instalment,
+    check_after_sale,
+    check_plan_reversal,
+)
 from flows.config.yaml_lines import load_yaml, locate
 
 ROLES = ("director", "manager", "rep")
@@ -185,12 +192,9 @@ class Component(_Strict):
                 raise ValueError("@levels: levels are roll-up levels; the component pays on no rollup credit")
             if any(level < 1 for level in self.levels) or len(set(self.levels)) != len(self.levels):
                 raise ValueError("@levels: give distinct levels >= 1 (1 = the credited rep's manager)")
-        check_payout(self.payout, component_type=self.type, measured_monthly=self.measured_monthly)
-        if self.on_reversal == "recompute" and not self.measured_monthly:
-            raise ValueError(
-                "@on_reversal: recompute is for components measured per month; a longer measurement "
-                "period already re-measures the period to date every month"
-            )
+        check_after_sale(
+            self.payout, self.on_reversal, component_type=self.type, monthly=self.measured_monthly
+        )
         if self.quota == "to_date" and self.measurement_period == "month":
             raise ValueError("@quota: quota to_date needs a measurement_period longer than month")
         if self.accelerators:
@@ -308,15 +312,7 @@ class PlanVersion(_Strict):
             raise ValueError(
                 f"effective_to {self.effective_to} must be after effective_from {self.effective_from}"
             )
-        if self.on_reversal == "recompute":
-            longer = [
-                c.component for c in self.components if not c.measured_monthly and c.on_reversal is None
-            ]
-            if longer:
-                raise ValueError(
-                    f"@on_reversal: recompute is for components measured per month; give {longer[0]!r} "
-                    "on_reversal: keep (its period to date keeps counting the cancelled credit)"
-                )
+        check_plan_reversal(self.on_reversal, self.components)
         names = [c.component for c in self.components]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:

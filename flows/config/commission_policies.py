@@ -107,9 +107,17 @@ class Instalment(_Strict):
         return self.on == "booking" or self.after_days == 0
 
 
-def check_payout(payout: list[Instalment] | None, *, component_type: str, measured_monthly: bool) -> None:
-    """Instalments total exactly 100 %; only credit-based components measured per month (a bonus
-    has no deal to collect on; a quarter's true-ups would re-pay instalments)."""
+def check_after_sale(
+    payout: list[Instalment] | None, on_reversal: str | None, *, component_type: str, monthly: bool
+) -> None:
+    """A component's instalments total exactly 100 %, on credit lines measured per month (a bonus
+    has no deal to collect on; a quarter's true-ups would re-pay instalments); ``recompute`` is
+    for components measured per month (a longer period re-measures its period to date)."""
+    if on_reversal == "recompute" and not monthly:
+        raise ValueError(
+            "@on_reversal: recompute is for components measured per month; a longer measurement "
+            "period already re-measures the period to date every month"
+        )
     if not payout:
         return
     total = sum((i.percent for i in payout), Decimal(0))
@@ -117,8 +125,20 @@ def check_payout(payout: list[Instalment] | None, *, component_type: str, measur
         raise ValueError(f"@payout: the instalments' percents total {total}; they must total exactly 100")
     if component_type == "bonus":
         raise ValueError("@payout: a bonus is not paid per deal; payout schedules are for credit lines")
-    if not measured_monthly:
+    if not monthly:
         raise ValueError("@payout: payout schedules need measurement_period month")
+
+
+def check_plan_reversal(on_reversal: str, components: list[Any]) -> None:
+    """A plan that recomputes must say ``keep`` on its components measured over longer periods."""
+    if on_reversal != "recompute":
+        return
+    longer = [c.component for c in components if not c.measured_monthly and c.on_reversal is None]
+    if longer:
+        raise ValueError(
+            f"@on_reversal: recompute is for components measured per month; give {longer[0]!r} "
+            "on_reversal: keep (its period to date keeps counting the cancelled credit)"
+        )
 
 
 class DrawPeriods(_Strict):
