@@ -1,5 +1,11 @@
 """Draws: a guaranteed minimum per period, topped up when earnings fall short; a recoverable draw's
-balance is recovered from later earnings above the draw."""
+balance is recovered from later earnings above the draw.
+
+A draw is paid in the months ``[start, end)`` (default: every month of the plan version) and its
+balance recovered from ``recovery_start`` on (default: ``start``). A balance is never forgiven
+silently: after the draw ends, or when the plan version in force has no draw, the balance is
+carried and recovered from the month's earnings (``draw-carried:`` recovery lines; the warning
+``draw_balance_carried`` says so)."""
 
 from __future__ import annotations
 
@@ -11,6 +17,53 @@ from decimal import Decimal
 from flows.commissions.lines import Line, Rep, RepState
 from flows.commissions.money import ZERO, prorate
 from flows.config.commission_plan import PlanVersion
+
+
+def period_draw_lines(
+    plan: PlanVersion | None, rep: Rep, period: date, period_lines: list[Line], state: RepState, cur
+) -> list[Line]:
+    """The month's draw or recovery lines: the plan's draw while it runs, else the recovery of a
+    balance carried from an earlier draw (never forgiven without a word)."""
+    draw = plan.draw if plan is not None else None
+    if draw is not None and draw.pays_in(period):
+        return draw_lines(plan, rep, period, period_lines, state, cur)
+    if draw is not None and not draw.recovers_in(period):
+        return []
+    return _carried_recovery(plan, rep, period, period_lines, state, cur)
+
+
+def _carried_recovery(
+    plan, rep: Rep, period: date, period_lines: list[Line], state: RepState, cur
+) -> list[Line]:
+    earned = sum((x.commission_amount for x in period_lines if x.line_type != "clawback"), ZERO)
+    out: list[Line] = []
+    for plan_id, balance in sorted(state.draw_balance.items()):
+        take = min(balance, earned)
+        if take <= 0:
+            continue
+        earned -= take
+        state.draw_balance[plan_id] = balance - take
+        why = (
+            "has ended" if plan is not None and plan.draw is not None else "is not part of the plan in force"
+        )
+        out.append(
+            Line(
+                commission_line_id=f"draw-carried:{rep.rep_id}:{period:%Y-%m}:{plan_id}",
+                line_type="draw_recovery",
+                rep_id=rep.rep_id,
+                period_month=period,
+                plan_id=plan.plan_id if plan is not None else plan_id,
+                plan_version=plan.version if plan is not None else None,
+                component="draw",
+                component_type="recoverable_draw",
+                base_amount=earned + take,
+                commission_amount=-take,
+                currency=cur,
+                explanation=f"the recoverable draw of {plan_id} {why}: its balance {balance} is carried, not "
+                f"forgiven; recovers {take} from the month's earnings; balance -> {balance - take}",
+            )
+        )
+    return out
 
 
 def draw_lines(
@@ -50,7 +103,7 @@ def draw_lines(
                 **common,
             )
         ]
-    if plan.draw.recoverable and balance > 0:
+    if plan.draw.recoverable and balance > 0 and plan.draw.recovers_in(period):
         recovered = min(balance, earned - draw)
         if recovered > 0:
             state.draw_balance[plan.plan_id] = balance - recovered

@@ -10,19 +10,30 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 
+from flows.commissions.balances import apply_balances
 from flows.commissions.caps import cap_lines
+from flows.commissions.clawback_windows import Anchors, clawback_share
 from flows.commissions.clawbacks import clawbacks
 from flows.commissions.components import attainment_of, component_lines
-from flows.commissions.draws import draw_lines
+from flows.commissions.draws import period_draw_lines
 from flows.commissions.identity import canonical_inputs
 from flows.commissions.lines import Credit, Line, Rep, RepState
 from flows.commissions.money import ZERO, month_start, next_month, prorate
+from flows.commissions.payouts import (
+    Collections,
+    cancel_pending,
+    collections_of,
+    deferral_lines,
+    release_lines,
+    release_months,
+)
 from flows.commissions.periods import period_months, period_start
 from flows.commissions.proration import plan_share, plan_target
+from flows.commissions.recompute import recompute_lines, snapshot, wants_recompute
 from flows.commissions.to_date import to_date_lines
 from flows.config.commission_plan import PlanBook, PlanVersion
 
@@ -37,6 +48,7 @@ def calculate(
     currency: str | None = None,
     prorate_targets: bool = True,
     fiscal_year_start_month: int = 1,
+    balances: bool = True,
 ) -> list[Line]:
     """Statement lines for every rep and period.
 
@@ -45,12 +57,17 @@ def calculate(
     (the nightly passes the targets mart's already prorated targets). Draws are always prorated.
     ``periods`` adds months to compute even without credits (draws are paid in them).
     ``fiscal_year_start_month`` (settings.yml) decides which months a ``per_year`` cap spans.
+    ``balances`` adds the deficit carry-forward lines (:mod:`flows.commissions.balances`); the
+    nightly's ledger adds them itself, over closed periods and adjustments too.
     """
     reps = dict(reps or {})
     targets = dict(targets or {})
     credits, reps, targets = canonical_inputs(list(credits), reps, targets)  # 'Ann' is 'ann'
     for c in credits:
         reps.setdefault(c.rep_id, Rep(c.rep_id))
+    after = _AfterSale(
+        Anchors.of(credits), collections_of(credits), any(wants_recompute(p) for p in book.plans)
+    )
     by_rep_period: dict[tuple[str, date], list[tuple[Credit, PlanVersion]]] = defaultdict(list)
     reversals: dict[tuple[str, date], list[Credit]] = defaultdict(list)
     rep_periods: dict[str, set[date]] = defaultdict(set)
@@ -65,6 +82,7 @@ def calculate(
             continue
         by_rep_period[(c.rep_id, month_start(c.credit_date))].append((c, plan))
         rep_periods[c.rep_id].add(month_start(c.credit_date))
+        rep_periods[c.rep_id] |= release_months(c, plan, after.collections)  # payout schedules
         if c.reversed_on is not None:
             when = month_start(max(c.reversed_on, c.credit_date))
             reversals[(c.rep_id, when)].append(c)
@@ -80,9 +98,19 @@ def calculate(
         rep, state = reps[rep_id], RepState(fiscal_year_start_month)
         history = {p: e for (r, p), e in by_rep_period.items() if r == rep_id}
         for period in sorted(rep_periods[rep_id]):
-            inputs = _Inputs(book, rep, period, history, targets, state, currency, prorate_targets)
+            inputs = _Inputs(book, rep, period, history, targets, state, currency, prorate_targets, after)
             lines.extend(_rep_period(inputs, reversals.get((rep_id, period), [])))
-    return lines
+    return apply_balances(book, lines, reps) if balances else lines
+
+
+@dataclass(frozen=True)
+class _AfterSale:
+    """What the after-sale mechanics read: deals' anchor dates (clawback windows), cash collected
+    per rep and deal (payout schedules), whether any plan recomputes on reversal."""
+
+    anchors: Anchors = field(default_factory=Anchors)
+    collections: Collections = field(default_factory=dict)
+    recompute: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,6 +126,14 @@ class _Inputs:
     state: RepState
     currency: str | None
     prorate_targets: bool
+    after: _AfterSale = field(default_factory=_AfterSale)
+
+    def share(self, credit: Credit, line: Line):
+        """The clawback window's fraction for a line of a cancelled credit (its plan's policy)."""
+        plan = next(
+            (p for p in self.book.plans if (p.plan_id, p.version) == (line.plan_id, line.plan_version)), None
+        )
+        return clawback_share(plan.clawback_of(line.component) if plan else None, credit, self.after.anchors)
 
     def target(self, month: date, plan: tuple[str, int] | None = None) -> Decimal | None:
         """The month's target; of a plan: prorated by the days the rep is on it (``proration``)."""
@@ -139,18 +175,39 @@ def _rep_period(inputs: _Inputs, reversed_credits: list[Credit]) -> list[Line]:
             ):
                 plans.setdefault((p.plan_id, p.version), p)
 
+    if inputs.after.recompute:
+        state.snapshots[period] = snapshot(state)
     for key in sorted(plans):
         plan_lines = _plan_lines(inputs, plans[key], key)
+        plan_lines += deferral_lines(plans[key], plan_lines, state)
         for ln in plan_lines:
             if ln.credit_id:
                 state.lines_by_credit[ln.credit_id].append(ln)
         out += plan_lines
 
-    out += clawbacks(reversed_credits, period, state)
+    cancelled = {c.credit_id for c in reversed_credits}
+    out += release_lines(period, state, inputs.after.collections, cancelled)
+    if inputs.after.recompute:
+        out += recompute_lines(
+            period, reversed_credits, inputs.history, state, _recompute(inputs), inputs.share
+        )
+    out += clawbacks(reversed_credits, period, state, inputs.share)
+    out += cancel_pending(reversed_credits, period, state)
 
-    if period_plan is not None and period_plan.draw is not None:
-        out += draw_lines(period_plan, rep, period, out, state, inputs.currency or period_plan.currency)
+    cur = inputs.currency or (period_plan.currency if period_plan else None) or "USD"
+    out += period_draw_lines(period_plan, rep, period, out, state, cur)
     return out
+
+
+def _recompute(inputs: _Inputs):
+    """The month's plan lines on another history and state: the reversal policy's recompute."""
+
+    def compute(month: date, history, state: RepState) -> list[Line]:
+        again = replace(inputs, period=month, history=history, state=state)
+        keys = {(p.plan_id, p.version): p for _, p in inputs.history.get(month, [])}
+        return [ln for key in sorted(keys) for ln in _plan_lines(again, keys[key], key)]
+
+    return compute
 
 
 def _plan_lines(inputs: _Inputs, plan: PlanVersion, key: tuple[str, int]) -> list[Line]:

@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from flows.commissions.balances import deficit_balances
 from flows.commissions.draws import draw_balances
 from flows.commissions.lines import LINE_COLUMNS, Line
 from flows.commissions.pay_warnings import PayWarning
+from flows.commissions.payouts import pending_balances
 from flows.exports.spreadsheet import safe_cell
 
 ZERO = Decimal("0.00")
@@ -50,9 +52,10 @@ class Estimate:
             out[(ln.rep_id, ln.period_month)] += ln.commission_amount
         return dict(sorted(out.items()))
 
-    def balances(self) -> dict[tuple[str, date], Decimal]:
-        """Recoverable draw balance after every rep x period of the totals (carried forward)."""
-        changes = draw_balances(self.lines)
+    def balances(self, of=draw_balances) -> dict[tuple[str, date], Decimal]:
+        """A balance after every rep x period of the totals (carried forward): the recoverable
+        draw's by default, ``deficit_balances`` or ``pending_balances``."""
+        changes = of(self.lines)
         out = {}
         for rep_id, period in self.totals():
             known = [b for (r, p), b in sorted(changes.items()) if r == rep_id and p <= period]
@@ -95,6 +98,10 @@ def _warning_json(w: PayWarning) -> dict:
     }
 
 
+def _balance_json(balances: dict[tuple[str, date], Decimal]) -> list[dict]:
+    return [{"rep_id": r, "period_month": p.isoformat(), "balance": str(b)} for (r, p), b in balances.items()]
+
+
 def render_json(result: Estimate) -> str:
     totals = result.totals()
     return json.dumps(
@@ -116,6 +123,8 @@ def render_json(result: Estimate) -> str:
                 {"rep_id": r, "period_month": p.isoformat(), "balance": str(b)}
                 for (r, p), b in result.balances().items()
             ],
+            "deficit_balances": _balance_json(result.balances(deficit_balances)),
+            "pending_balances": _balance_json(result.balances(pending_balances)),
             "warnings": [_warning_json(w) for w in result.warnings],
         },
         indent=2,
@@ -160,6 +169,13 @@ def render_table(result: Estimate) -> str:
     if balances:
         out += ["", "Recoverable draw balance (after the period):"]
         out += [f"  {period:%Y-%m}  {rep}  {b}" for (rep, period), b in balances.items()]
+    for title, of in (
+        ("Deficit balance carried forward (after the period)", deficit_balances),
+        ("Pending instalments, earned not yet paid (after the period)", pending_balances),
+    ):
+        found = result.balances(of)
+        if found:
+            out += ["", f"{title}:"] + [f"  {period:%Y-%m}  {rep}  {b}" for (rep, period), b in found.items()]
     out += ["", f"Warnings ({len(result.warnings)}):" if result.warnings else "Warnings: none"]
     out += [f"  [{w.warning_code}] {w.message}" for w in result.warnings]
     return "\n".join(out) + "\n"

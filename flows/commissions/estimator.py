@@ -14,6 +14,7 @@ Credits CSV (header row; spreadsheet numbering in errors: the header is row 1):
 | split_share | no | share of the deal credited to this rep, default 1 |
 | kind | no | ``direct`` (default) or ``rollup`` (a manager's credit for the team) |
 | reversed_on | no | YYYY-MM-DD the deal was cancelled/refunded: clawback in that period |
+| invoice_date | no | YYYY-MM-DD the deal's first invoice (clawback windows anchored on it) |
 | level | no | roll-up level of a ``rollup`` row (1 = the rep's manager); or give ``--hierarchy`` |
 | rep_email, role | no | resolve the plan's assignments; role defaults to ``rep`` (a plan file without
   assignments puts every rep on the first plan, in file order, effective on the credit date) |
@@ -132,6 +133,9 @@ def read_credits(path: Path) -> tuple[list[Credit], dict[str, Rep]]:
                 if row.get("reversed_on")
                 else None,
                 attributes=tuple((k, row[k]) for k in ("product", "segment", "industry") if row.get(k)),
+                invoice_date=_day(row["invoice_date"], where("invoice_date"))
+                if row.get("invoice_date")
+                else None,
             )
         )
         if rep_id not in reps or row.get("rep_email") or row.get("role"):

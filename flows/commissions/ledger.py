@@ -17,10 +17,11 @@ from pathlib import Path
 import duckdb
 
 from flows.commissions.adjustments import manual_lines
+from flows.commissions.balances import DEFICIT, apply_balances
 from flows.commissions.engine import calculate
 from flows.commissions.hierarchy import Hierarchy, HierarchyVersion, level_of, with_rollups
 from flows.commissions.lines import Credit, Line, Rep
-from flows.commissions.money import ZERO, month_start, next_month
+from flows.commissions.money import ZERO, money, month_start, next_month
 from flows.commissions.pay_warnings import pay_warnings
 from flows.commissions.spif import with_deal_attributes
 from flows.commissions.tables import (
@@ -79,6 +80,10 @@ def read_inputs(conn) -> tuple[list[Credit], dict[str, Rep], dict[tuple[str, dat
         if r["target_amount"] is not None:
             targets[(r["rep_id"], r["period_month"])] = r["target_amount"]
     credits = with_deal_attributes(conn, credits)  # product, industry: what SPIF filters look at
+    invoices = find_table(conn, "intermediate", "int_deal_invoice_dates")
+    if invoices is not None:  # the anchor of clawback windows counted from the invoice
+        first = dict(conn.execute(f"select deal_id, first_invoice_date from {invoices}").fetchall())
+        credits = [replace(c, invoice_date=first.get(c.deal_id)) for c in credits]
     hierarchy = read_hierarchy(conn, reps)
     if hierarchy is not None:  # roll-up credit to every level, as of each credit date
         credits = sorted(with_rollups(credits, hierarchy), key=lambda c: c.credit_id)
@@ -142,7 +147,9 @@ def adjustments(computed: list[Line], closed_lines: list[Line], closed: set[date
     snap: dict[tuple[date, str], Line] = {}
     already: dict[tuple[date, str], Decimal] = defaultdict(lambda: ZERO)
     for ln in closed_lines:
-        if ln.line_type == "adjustment":
+        if ln.component_type == DEFICIT:
+            continue  # balances are re-derived over the whole ledger, never recalculated per line
+        if ln.line_type == "adjustment" and ln.commission_line_id.startswith("adj:"):
             already[(ln.source_period, ln.related_line_id)] += ln.commission_amount
         else:
             snap[(ln.period_month, ln.commission_line_id)] = ln
@@ -203,13 +210,15 @@ def build_ledger(
         currency=currency,
         prorate_targets=False,
         fiscal_year_start_month=fiscal_year_start_month,
+        balances=False,
     )
     _limit_clawbacks_to_paid(computed, closed_lines)
     computed += manual or []
     ledger = [ln for ln in closed_lines]
     ledger += [ln for ln in computed if ln.period_month not in closed]
     ledger += adjustments(computed, closed_lines, closed)
-    return ledger
+    # deficits over what is really paid: closed periods as closed, open ones with their adjustments
+    return apply_balances(book, ledger, reps, closed)
 
 
 def _credits_with_reversals(
@@ -230,10 +239,12 @@ def _credits_with_reversals(
     clawed = {ln.credit_id: ln.period_month for ln in closed_lines if ln.line_type == "clawback"}
     all_credits = []
     for c in credits:  # a cancellation dated in a closed period is clawed back in the next open one
+        # (cancelled_on keeps the real date for clawback windows)
         if c.credit_id in clawed:
-            c = replace(c, reversed_on=clawed[c.credit_id])
+            c = replace(c, reversed_on=clawed[c.credit_id], cancelled_on=c.cancelled_on or c.reversed_on)
         elif c.reversed_on is not None and month_start(c.reversed_on) in closed:
-            c = replace(c, reversed_on=first_open_after(month_start(c.reversed_on), closed))
+            when = first_open_after(month_start(c.reversed_on), closed)
+            c = replace(c, reversed_on=when, cancelled_on=c.cancelled_on or c.reversed_on)
         all_credits.append(c)
     for cid, ln in sorted(gone.items()):
         when = month_start(cancelled_on.get(cid, run_date))
@@ -256,6 +267,7 @@ def _credits_with_reversals(
                 original_currency=ln.original_currency,
                 fx_rate=ln.fx_rate,
                 reversed_on=when,
+                cancelled_on=cancelled_on.get(cid, run_date),
                 basis=ln.credit_basis or "booking",
                 level=level_of(cid) if ln.credit_kind == "rollup" else 0,
             )
@@ -264,17 +276,23 @@ def _credits_with_reversals(
 
 
 def _limit_clawbacks_to_paid(computed: list[Line], closed_lines: list[Line]) -> None:
-    """A clawback reverses at most what was paid: the closed amount of the line (a clawback of a
-    credit's part of a cap line keeps the engine's attribution; a closed period recalculated
-    differently is settled by its adjustment lines)."""
+    """A clawback reverses at most what was paid: the closed amount of the line, times the share
+    the clawback window gives (the engine's clawback / the engine's line; a clawback of a credit's
+    part of a cap line keeps the engine's attribution; a closed period recalculated differently is
+    settled by its adjustment lines)."""
     paid = {ln.commission_line_id: ln.commission_amount for ln in closed_lines}
+    engine = {ln.commission_line_id: ln.commission_amount for ln in computed if ln.line_type != "clawback"}
     for ln in computed:
         if (
             ln.line_type == "clawback"
             and ln.related_line_id in paid
             and ln.commission_line_id == f"clawback:{ln.related_line_id}"
         ):
-            ln.commission_amount = -paid[ln.related_line_id]
+            orig = engine.get(ln.related_line_id)
+            share = -ln.commission_amount / orig if orig else Decimal(1)
+            ln.commission_amount = (
+                -paid[ln.related_line_id] if share == 1 else money(-paid[ln.related_line_id] * share)
+            )
 
 
 def _fiscal_year_start_month(settings) -> int:

@@ -42,6 +42,10 @@ class Credit:
     level: int = 0  # roll-up: 1 = the rep's manager, 2 = the manager's manager, ... (0 = not given)
     # what a SPIF's filters look at: (name, value) pairs such as ("product", "Premium")
     attributes: tuple[tuple[str, str], ...] = ()
+    # clawback windows (flows/commissions/clawback_windows.py): the deal's first invoice date, and
+    # the day the deal was really cancelled when ``reversed_on`` was moved out of a closed period
+    invoice_date: date | None = None
+    cancelled_on: date | None = None
 
     @property
     def rollup_level(self) -> int:
@@ -142,6 +146,10 @@ class RepState:
     )
     # (rep, month) -> days on each plan version (flows.commissions.proration, computed once)
     plan_days: dict = field(default_factory=dict)
+    # payout schedules: deferral line id -> the pending instalment (flows/commissions/payouts.py)
+    pending: dict[str, object] = field(default_factory=dict)
+    # reversal policy recompute: the state as each period started (flows/commissions/recompute.py)
+    snapshots: dict[date, RepState] = field(default_factory=dict)
 
 
 def statement_totals(lines: Iterable[Line]) -> dict[tuple[str, date], Decimal]:

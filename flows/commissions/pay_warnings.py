@@ -21,6 +21,11 @@ negative_payable     a rep's month totals below zero (a clawback or recovery lar
                      month's earnings): payroll would deduct it
 unmatched_adjustment a row of commission_adjustments.csv whose rep matches no rep (not paid;
                      raised by :mod:`flows.commissions.adjustments`)
+draw_balance_carried a recoverable draw balance outlived its draw (the draw ended or the plan in
+                     force has none): carried and recovered from earnings, not forgiven
+deficit_written_off  a deficit balance written off when the rep left (``write_off_on_leave``)
+clawback_anchor_missing a clawback window's anchor date (invoice, payment) is unknown for the
+                     cancelled deal: clawed back in full
 ==================== ============================================================================
 
 Rep ids and e-mails are compared through :func:`flows.commissions.identity.rep_key`.
@@ -298,6 +303,33 @@ def pay_warnings(
     found = plan_warnings(book)
     found += input_warnings(book, credits, reps, targets, targets_need_credits=targets_need_credits)
     found += result_warnings(book, lines)
+    found += aftersale_warnings(lines)
     return sorted(
         set(found), key=lambda w: (w.period_month or date.min, w.warning_code, w.rep_id or "", w.subject)
     )
+
+
+def aftersale_warnings(lines: Iterable[Line]) -> list[PayWarning]:
+    """Balances carried or written off and clawbacks whose window could not be measured: pay
+    that follows a rule someone should know was applied."""
+    out: list[PayWarning] = []
+    for ln in lines:
+        subject = f"{ln.rep_id} {ln.period_month:%Y-%m}"
+        if ln.commission_line_id.startswith("draw-carried:"):
+            out.append(
+                PayWarning("draw_balance_carried", ln.period_month, ln.rep_id, subject, ln.explanation)
+            )
+        elif ln.line_type == "deficit_write_off":
+            out.append(PayWarning("deficit_written_off", ln.period_month, ln.rep_id, subject, ln.explanation))
+        elif ln.line_type == "clawback" and "[anchor missing]" in ln.explanation:
+            out.append(
+                PayWarning(
+                    "clawback_anchor_missing",
+                    ln.period_month,
+                    ln.rep_id,
+                    f"deal {ln.deal_id}",
+                    f"{ln.rep_id}: {ln.explanation.split('[anchor missing] ', 1)[1]} (the clawback window "
+                    "needs the date)",
+                )
+            )
+    return out

@@ -22,6 +22,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from flows.config.commission_policies import (
+    Balances,
+    ClawbackPolicy,
+    DrawPeriods,
+    Instalment,
+    check_after_sale,
+    check_plan_reversal,
+)
 from flows.config.plan_instruments import (
     INSTRUMENT_TYPES,
     AmountBand,
@@ -29,6 +37,8 @@ from flows.config.plan_instruments import (
     SpifFilters,
     check_instrument,
 )
+from flows.config.plan_numbers import exact_decimal as _dec
+from flows.config.plan_numbers import percent_rates
 from flows.config.yaml_lines import load_yaml, locate
 
 ROLES = ("director", "manager", "rep")
@@ -50,14 +60,6 @@ class PlanError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _dec(value: Any) -> Any:
-    if isinstance(value, float):  # never reached with our loader; kept for Python callers
-        return Decimal(str(value))
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
-    return value
 
 
 class Band(_Strict):
@@ -155,6 +157,10 @@ class Component(_Strict):
     below_first: Literal["zero", "proportional"] | None = None
     above_last: Literal["cap", "extrapolate"] | None = None
     amount_table: list[AmountBand] | None = None
+    # after-sale mechanics (flows/config/commission_policies.py): the plan's unless given here
+    on_reversal: Literal["keep", "recompute"] | None = None
+    clawback: ClawbackPolicy | None = None
+    payout: list[Instalment] | None = None
 
     _d = field_validator("weight", "rate", "amount_per_deal", "target_incentive", mode="before")(_dec)
 
@@ -197,6 +203,9 @@ class Component(_Strict):
                 raise ValueError("@levels: levels are roll-up levels; the component pays on no rollup credit")
             if any(level < 1 for level in self.levels) or len(set(self.levels)) != len(self.levels):
                 raise ValueError("@levels: give distinct levels >= 1 (1 = the credited rep's manager)")
+        check_after_sale(
+            self.payout, self.on_reversal, component_type=self.type, monthly=self.measured_monthly
+        )
         if self.quota == "to_date" and self.measurement_period == "month":
             raise ValueError("@quota: quota to_date needs a measurement_period longer than month")
         if self.accelerators:
@@ -241,8 +250,9 @@ def _check_bands(
         raise ValueError(f"@{field}[{len(bands) - 1}].{upper}: the last band must be open-ended (null)")
 
 
-class Draw(_Strict):
-    """Guaranteed minimum per period; a recoverable draw is paid back from later earnings."""
+class Draw(DrawPeriods):
+    """Guaranteed minimum per period (in the months ``[start, end)``, default every month of the
+    version); a recoverable draw is paid back from later earnings from ``recovery_start`` on."""
 
     amount: Decimal = Field(gt=0)
     recoverable: bool
@@ -254,34 +264,6 @@ def _first_of_month(value: date | None) -> date | None:
     if value is not None and value.day != 1:
         raise ValueError(f"{value} must be the first day of a month")
     return value
-
-
-def _percent_rates(data: Any) -> Any:
-    """``rate_unit: percent``: every rate is written in percent (``5`` = 5 %) and divided by 100
-    here, so the engine always sees fractions (the default unit: ``0.05`` = 5 %)."""
-    if not isinstance(data, dict) or data.get("rate_unit") != "percent":
-        return data
-
-    def pct(value: Any) -> Any:
-        value = _dec(value)
-        return value / 100 if isinstance(value, Decimal) else value
-
-    data = dict(data)
-    components = []
-    for comp in data.get("components") or []:
-        if isinstance(comp, dict):
-            comp = dict(comp)
-            if "rate" in comp:
-                comp["rate"] = pct(comp["rate"])
-            if isinstance(comp.get("tiers"), list):
-                comp["tiers"] = [
-                    {**t, "rate": pct(t["rate"])} if isinstance(t, dict) and "rate" in t else t
-                    for t in comp["tiers"]
-                ]
-        components.append(comp)
-    if "components" in data:
-        data["components"] = components
-    return data
 
 
 class PlanVersion(_Strict):
@@ -296,13 +278,16 @@ class PlanVersion(_Strict):
     components: list[Component] = Field(min_length=1)
     draw: Draw | None = None
     caps: Caps | None = None  # plan-level caps over all components (per deal, period, year)
+    on_reversal: Literal["keep", "recompute"] = "keep"  # a cancelled credit's effect on attainment
+    clawback: ClawbackPolicy | None = None  # windows by days from an anchor; default: 100 % always
+    balances: Balances | None = None  # negative months: deficit carried forward (default)
 
     _m = field_validator("effective_from", "effective_to")(_first_of_month)
 
     @model_validator(mode="before")
     @classmethod
     def _rate_unit(cls, data: Any) -> Any:
-        return _percent_rates(data)
+        return percent_rates(data)
 
     @model_validator(mode="after")
     def _check(self) -> PlanVersion:
@@ -310,6 +295,7 @@ class PlanVersion(_Strict):
             raise ValueError(
                 f"effective_to {self.effective_to} must be after effective_from {self.effective_from}"
             )
+        check_plan_reversal(self.on_reversal, self.components)
         names = [c.component for c in self.components]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -324,6 +310,13 @@ class PlanVersion(_Strict):
 
     def basis_of(self, comp: Component) -> str:
         return comp.credit_on or self.credit_on
+
+    def reversal_of(self, comp: Component) -> str:
+        return comp.on_reversal or self.on_reversal
+
+    def clawback_of(self, component: str | None) -> ClawbackPolicy | None:
+        comp = next((c for c in self.components if c.component == component), None)
+        return comp.clawback if comp is not None and comp.clawback is not None else self.clawback
 
     @property
     def bases(self) -> set[str]:

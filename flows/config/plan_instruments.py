@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from flows.config.plan_numbers import exact_decimal as _dec
+
 INSTRUMENT_TYPES = ("spif", "target_incentive", "amount_table")
 CURVE_TYPES = ("stepped", "linear", "marginal")
 # component fields only an instrument uses: (field, the types that take it)
@@ -29,14 +31,6 @@ _OWN_FIELDS = {
 }
 # fields of the commission types an instrument has no use for
 _FOREIGN_FIELDS = ("rate", "tiers", "milestones", "accelerators")
-
-
-def _dec(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
-    return value
 
 
 class _Strict(BaseModel):

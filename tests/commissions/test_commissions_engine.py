@@ -348,7 +348,10 @@ def test_clawback_reverses_paid_lines_without_reducing_attainment():
         ("d1:P:v1:bookings:1", date(2026, 11, 1), D("-100.00")),
         ("d1:P:v1:bookings:2", date(2026, 11, 1), D("-50.00")),
     }
-    assert statement_totals(lines) == {("r1", OCT): D("550.00"), ("r1", date(2026, 11, 1)): D("-150.00")}
+    # November nets -150.00: never a negative payroll row by default (no `balances` in the plan), so
+    # a deficit_carry line of +150.00 brings it to 0.00 and 150.00 is carried forward.
+    assert statement_totals(lines) == {("r1", OCT): D("550.00"), ("r1", date(2026, 11, 1)): D("0.00")}
+    assert amounts(lines)["deficit-carry:r1:2026-11"] == D("150.00")
 
 
 def test_pay_on_collection_ignores_booking_credits():
@@ -450,7 +453,9 @@ def test_clawback_of_a_capped_deal_reverses_only_what_was_paid():
             D("400.00"),
         ),
     }
-    assert statement_totals(lines) == {("r1", OCT): D("1000.00"), ("r1", date(2026, 11, 1)): D("-200.00")}
+    # November's -200.00 is carried forward as a deficit (paid 0.00), the plan not allowing negative pay
+    assert statement_totals(lines) == {("r1", OCT): D("1000.00"), ("r1", date(2026, 11, 1)): D("0.00")}
+    assert amounts(lines)["deficit-carry:r1:2026-11"] == D("200.00")
 
     # the same month with a cancelled instead: a was paid in full (800.00), so -800.00 and nothing
     # of the cap comes back; b keeps what it was paid (200.00)
@@ -482,12 +487,15 @@ def test_a_clawback_in_the_same_fiscal_year_gives_room_back_to_the_yearly_cap():
     assert got["clawback:cap:year:r1:2026-02:P:v1:bookings:b"] == D("200.00")
     assert got["c:P:v1:bookings:0"] == D("300.00")
     assert not any(k.startswith("cap:year:r1:2026-04") for k in got)
+    # March nets -400.00: carried forward as a deficit (paid 0.00); April's 300.00 recovers 300.00 of
+    # it (paid 0.00), 100.00 stays carried.
     assert statement_totals(lines) == {
         ("r1", date(2026, 1, 1)): D("600.00"),
         ("r1", date(2026, 2, 1)): D("400.00"),
-        ("r1", date(2026, 3, 1)): D("-400.00"),
-        ("r1", date(2026, 4, 1)): D("300.00"),
+        ("r1", date(2026, 3, 1)): D("0.00"),
+        ("r1", date(2026, 4, 1)): D("0.00"),
     }
+    assert got["deficit-recovery:r1:2026-04"] == D("-300.00")
 
 
 def test_a_collection_component_pays_on_payments_over_two_periods():

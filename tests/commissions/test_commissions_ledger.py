@@ -123,7 +123,12 @@ def test_editing_a_deal_after_close_posts_an_adjustment_and_never_changes_closed
     assert close_period(conn, NOV) == 1
     conn.execute("update intermediate.int_credit_lines set credit_amount = 6500 where deal_id = 'd2'")
     run_engine(conn, wh.settings, date(2026, 12, 2))
-    assert lines(conn, DEC) == {"adj:2026-12:d2:AE:v1:bookings:3": D("-50.00")}
+    # December has nothing else: -50.00 would be a negative payroll row, so it is carried forward as
+    # a deficit (+50.00 deficit_carry; paid 0.00) - over the adjustment lines too, not only the engine's
+    assert lines(conn, DEC) == {
+        "adj:2026-12:d2:AE:v1:bookings:3": D("-50.00"),
+        "deficit-carry:r1:2026-12": D("50.00"),
+    }
     assert lines(conn, NOV) == {"adj:2026-11:d2:AE:v1:bookings:3": D("100.00")}
 
 
@@ -150,6 +155,8 @@ def test_clawback_after_close_reverses_what_was_paid_in_the_cancellation_period(
     assert got == [
         ("clawback:d1:AE:v1:bookings:1", "clawback", "d1:AE:v1:bookings:1", D("-100.00")),
         ("clawback:d1:AE:v1:bookings:2", "clawback", "d1:AE:v1:bookings:2", D("-50.00")),
+        # the month nets -150.00: carried forward as a deficit, paid 0.00
+        ("deficit-carry:r1:2026-11", "deficit_carry", None, D("150.00")),
     ]
     # a cancellation in a closed period is moved to the next open one: close November, rerun
     close_period(conn, NOV)
@@ -246,6 +253,7 @@ def test_clawback_after_close_of_a_capped_deal_reverses_only_what_was_paid(wh, h
     assert lines(conn, NOV) == {
         "clawback:d2:AE:v1:bookings:0": D("-600.00"),
         "clawback:cap:period:r1:2026-10:AE:v1:bookings:d2": D("200.00"),
+        "deficit-carry:r1:2026-11": D("400.00"),  # -400.00 carried forward, paid 0.00
     }
     assert lines(conn, OCT) == {
         "d1:AE:v1:bookings:0": D("600.00"),

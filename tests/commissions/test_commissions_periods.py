@@ -53,7 +53,7 @@ SPIFF_TIERS = """
 """
 
 
-def plan(component: str, assignments: str = "") -> object:
+def plan(component: str, assignments: str = "", plan_extra: str = "") -> object:
     return parse_plan_text(
         f"""
 plans:
@@ -61,7 +61,7 @@ plans:
     version: 1
     effective_from: 2026-01-01
     currency: USD
-    components:
+{plan_extra}    components:
 {component}
 {assignments}
 """,
@@ -71,6 +71,16 @@ plans:
 
 def credit(cid: str, day: str, amount: str, rep: str = "ann", **kw) -> Credit:
     return Credit(cid, cid, rep, date.fromisoformat(day), D(amount), **kw)
+
+
+YTD_GATE = """      - component: bookings
+        type: flat
+        rate: 0.04
+        measurement_period: year
+        quota: to_date
+        gate: {min_attainment: 0.75}"""
+YTD_TARGETS = {("ann", JAN): D("100000"), ("ann", FEB): D("100000"), ("ann", MAR): D("100000")}
+YTD_CREDITS = [credit("d1", "2026-01-15", "70000"), credit("d2", "2026-02-10", "90000")]
 
 
 def totals(lines, rep: str = "ann") -> dict[date, D]:
@@ -141,21 +151,28 @@ def test_year_to_date_gate_holds_back_then_releases():
     # (January's 2,800.00 released as a true-up, February's advance 3,600.00).
     # Mar, no sale: 160,000 of a YTD goal of 300,000 = 53.3 % < 75 %: result 0.00; paid 6,400.00 ->
     # a negative true-up of -6,400.00 (a deficit of the period to date, not a clawback of a deal).
-    book = plan(
-        """      - component: bookings
-        type: flat
-        rate: 0.04
-        measurement_period: year
-        quota: to_date
-        gate: {min_attainment: 0.75}"""
-    )
-    targets = {("ann", JAN): D("100000"), ("ann", FEB): D("100000"), ("ann", MAR): D("100000")}
-    lines = calculate(
-        book, [credit("d1", "2026-01-15", "70000"), credit("d2", "2026-02-10", "90000")], targets=targets
-    )
-    assert totals(lines) == {JAN: D("0.00"), FEB: D("6400.00"), MAR: D("-6400.00")}
+    # What March PAYS follows the plan's `balances` setting: this plan has none, so the default
+    # applies - never a negative payroll row: March pays 0.00 and the -6,400.00 is carried forward
+    # as a deficit (a deficit_carry line of +6,400.00), recovered from later earnings.
+    # test_ytd_gate_with_negative_payout_allowed asserts the -6,400.00 row of a plan that allows it.
+    book = plan(YTD_GATE)
+    lines = calculate(book, YTD_CREDITS, targets=YTD_TARGETS)
+    assert totals(lines) == {JAN: D("0.00"), FEB: D("6400.00"), MAR: D("0.00")}
+    mar = {ln.commission_line_id: ln.commission_amount for ln in lines if ln.period_month == MAR}
+    assert mar == {"trueup:2026-03:d2:P:v1:bookings:0": D("-3600.00"),
+                   "trueup:2026-03:d1:P:v1:bookings:0": D("-2800.00"),
+                   "deficit-carry:ann:2026-03": D("6400.00")}  # fmt: skip
     feb = {ln.commission_line_id: ln.commission_amount for ln in lines if ln.period_month == FEB}
     assert feb == {"d2:P:v1:bookings:0": D("3600.00"), "trueup:2026-02:d1:P:v1:bookings:0": D("2800.00")}
+
+
+def test_ytd_gate_with_negative_payout_allowed():
+    # The same figures with `balances: {allow_negative_payout: true}`: March is a -6,400.00 row (the
+    # period-to-date result 0.00 minus the 6,400.00 paid), as before balances existed.
+    book = plan(YTD_GATE, plan_extra="    balances: {allow_negative_payout: true}\n")
+    lines = calculate(book, YTD_CREDITS, targets=YTD_TARGETS)
+    assert totals(lines) == {JAN: D("0.00"), FEB: D("6400.00"), MAR: D("-6400.00")}
+    assert not any(ln.component_type == "deficit" for ln in lines)
 
 
 def test_quota_period_is_the_whole_quarters_quota_and_bonus_is_paid_once():
@@ -181,8 +198,9 @@ def test_a_cancelled_credit_in_a_quarter_is_clawed_back_once_not_also_trued_up()
     # no true-up of the same amount on top (the credit leaves the quarter's result).
     book = plan("      - {component: bookings, type: flat, rate: 0.04, measurement_period: quarter}")
     lines = calculate(book, [credit("d1", "2026-01-05", "100000", reversed_on=date(2026, 2, 3))])
-    assert totals(lines) == {JAN: D("4000.00"), FEB: D("-4000.00")}
-    assert [ln.line_type for ln in lines if ln.period_month == FEB] == ["clawback"]
+    # February nets -4,000.00, carried forward as a deficit (paid 0.00; the plan has no `balances`)
+    assert totals(lines) == {JAN: D("4000.00"), FEB: D("0.00")}
+    assert [ln.line_type for ln in lines if ln.period_month == FEB] == ["clawback", "deficit_carry"]
 
 
 def test_month_measurement_is_unchanged_and_quota_to_date_needs_a_longer_period():

@@ -142,7 +142,12 @@ def test_percent_units_divide_tier_rates_too():
 
 
 def test_a_month_paid_without_a_target_and_a_negative_payable_are_warned():
-    book = parse_plan_text(TIERED)
+    # a negative payable exists only where the plan allows it (by default it is carried forward)
+    book = parse_plan_text(
+        TIERED.replace(
+            "    currency: USD\n", "    currency: USD\n    balances: {allow_negative_payout: true}\n"
+        )
+    )
     # October: A 6,000 without a target -> 2 % on everything = 120.00 (warned: no target).
     # November: A cancelled -> clawback -120.00, nothing earned: November totals -120.00
     credits = [credit("A", "2026-10-03", "6000.00", reversed_on=date(2026, 11, 5))]
