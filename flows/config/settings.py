@@ -82,6 +82,20 @@ class Settings(BaseSettings):
         ge=0,
         description="How often (days; 0: every run) an id-only sweep finds Fxiaoke rows deleted for good.",
     )
+    fxiaoke_rate_limit_calls: int = Field(
+        default=60,
+        ge=0,
+        description="Fxiaoke's limit per endpoint (calls per window), paced at 90 % of it; 0: no pacing.",
+    )
+    fxiaoke_rate_limit_window_seconds: float = Field(
+        default=20.0, gt=0, description="The window of SALESOPS_FXIAOKE_RATE_LIMIT_CALLS, in seconds."
+    )
+    fxiaoke_read_workers: int = Field(
+        default=4,
+        ge=1,
+        le=16,
+        description="Fxiaoke objects read at once (threads); one writer lands their pages.",
+    )
 
     # --- HTTP behaviour shared by the connectors ---------------------------------------------
     http_timeout_seconds: float = 30.0

@@ -10,10 +10,17 @@ pages.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from flows.crm.base import CrmConnector
+import duckdb
+
+from flows.crm.base import CrmConnector, Page
 from flows.warehouse.database import (
     OPS_SCHEMA,
     IngestRun,
@@ -61,39 +68,19 @@ def ingest_object(
     progress: ProgressCallback | None = None,
 ) -> IngestRun:
     """Land one object. Raises :class:`IngestError` after recording the failed run."""
-    run = IngestRun(
-        run_id=run_id,
-        source=connector.source,
-        object=obj,
-        started_at=datetime.now(UTC),
-        mode="full_refresh" if full_refresh else "incremental",
-    )
+    run = _new_run(connector, obj, run_id, full_refresh)
     with warehouse.connect() as conn:
         # An object the CRM has no records of still gets its (empty) raw table: "landed, zero rows"
         # is a fact the gate and dbt can see, unlike a table that does not exist.
         ensure_raw_table(conn, raw_table_name(connector.source, obj))
         cursors = read_cursors(conn, connector.source)
         cursors.update(cursor_overrides or {})
-        # A full refresh or a deletion sweep can find records deleted for good in the CRM (no delete
-        # feed): a connector that wants the ids stored live gets them, read between its page commits.
-        reconciles = getattr(connector, "known_ids", False) is None
-        if reconciles:
-            connector.known_ids = stored_live_ids(conn, connector.source)  # type: ignore[attr-defined]
+        reconciles = _lend_known_ids(connector, conn)
         try:
-            for page in connector.pages(obj, cursors, full_refresh=full_refresh):
-                conn.begin()
-                try:
-                    stats = upsert_raw(
-                        conn, source=connector.source, obj=obj, records=page.records, run_id=run_id
-                    )
-                    if page.cursor is not None:
-                        name, value = page.cursor
-                        set_watermark(conn, connector.source, name, value, run_id)
-                    conn.commit()
-                except BaseException:
-                    conn.rollback()
-                    raise
-                run.stats.add(stats)
+            pages = timed_pages(connector.pages(obj, cursors, full_refresh=full_refresh))
+            for page, waited in pages:
+                run.read_seconds += waited
+                land_page(conn, connector, obj, page, run, run_id)
                 if progress:
                     progress(connector.source, obj, run.stats.received)
             run.status = "succeeded"
@@ -106,22 +93,98 @@ def ingest_object(
         finally:
             if reconciles:
                 connector.known_ids = None  # type: ignore[attr-defined]
-            call_stats = connector.stats(obj)
-            run.api_calls, run.retries = call_stats.api_calls, call_stats.retries
-            run.finished_at = datetime.now(UTC)
-            record_ingest_run(conn, run)
-            log.info(
-                "%s.%s: %s rows received, %s inserted, %s updated, %s deleted in %.1fs (%s calls)",
-                run.source,
-                obj,
-                run.stats.received,
-                run.stats.inserted,
-                run.stats.updated,
-                run.stats.deleted,
-                run.duration_seconds,
-                run.api_calls,
-            )
+            finish_run(conn, connector, run)
     return run
+
+
+def _new_run(connector: CrmConnector, obj: str, run_id: str, full_refresh: bool) -> IngestRun:
+    return IngestRun(
+        run_id=run_id,
+        source=connector.source,
+        object=obj,
+        started_at=datetime.now(UTC),
+        mode="full_refresh" if full_refresh else "incremental",
+    )
+
+
+def _lend_known_ids(connector: CrmConnector, conn: duckdb.DuckDBPyConnection) -> bool:
+    """A full refresh or a deletion sweep can find records deleted for good in the CRM (no delete
+    feed): a connector that wants the ids stored live gets them (``known_ids is None`` says it
+    wants them). Each call reads through a cursor of its own, so reader threads may call it while
+    this connection commits pages."""
+    if getattr(connector, "known_ids", False) is not None:
+        return False
+    lock = threading.Lock()
+
+    def known_ids(obj: str) -> set[str]:
+        with lock:
+            cursor = conn.cursor()
+        try:
+            return stored_live_ids(cursor, connector.source)(obj)
+        finally:
+            cursor.close()
+
+    connector.known_ids = known_ids  # type: ignore[attr-defined]
+    return True
+
+
+def timed_pages(pages: Iterator[Page]) -> Iterator[tuple[Page, float]]:
+    """Each page with the seconds spent waiting for it (the connector's HTTP and parsing)."""
+    while True:
+        started = time.perf_counter()
+        try:
+            page = next(pages)
+        except StopIteration:
+            return
+        yield page, time.perf_counter() - started
+
+
+def land_page(
+    conn: duckdb.DuckDBPyConnection,
+    connector: CrmConnector,
+    obj: str,
+    page: Page,
+    run: IngestRun,
+    run_id: str,
+) -> None:
+    """One page and its cursor in one transaction; its time counts as landing."""
+    started = time.perf_counter()
+    conn.begin()
+    try:
+        stats = upsert_raw(conn, source=connector.source, obj=obj, records=page.records, run_id=run_id)
+        if page.cursor is not None:
+            name, value = page.cursor
+            set_watermark(conn, connector.source, name, value, run_id)
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    run.stats.add(stats)
+    run.land_seconds += time.perf_counter() - started
+
+
+def finish_run(conn: duckdb.DuckDBPyConnection, connector: CrmConnector, run: IngestRun) -> None:
+    """Record the object's run (calls, budget, times) in ``ops.ingest_runs`` and log it."""
+    call_stats = connector.stats(run.object)
+    run.api_calls, run.retries = call_stats.api_calls, call_stats.retries
+    run.min_api_calls = call_stats.min_calls
+    run.finished_at = datetime.now(UTC)
+    record_ingest_run(conn, run)
+    log.info(
+        "%s.%s: %s rows received, %s inserted, %s updated, %s deleted in %.1fs "
+        "(%s calls, minimum %s; %.1fs reading, %.1fs landing)",
+        run.source,
+        run.object,
+        run.stats.received,
+        run.stats.inserted,
+        run.stats.updated,
+        run.stats.deleted,
+        run.duration_seconds,
+        run.api_calls,
+        run.min_api_calls if run.min_api_calls is not None else "n/a",
+        run.read_seconds,
+        run.land_seconds,
+    )
 
 
 def ingest_source(
@@ -145,6 +208,17 @@ def ingest_source(
     if since is not None:
         value = connector.cursor_value(since)
         overrides = {name: value for obj in wanted for name in connector.cursor_names(obj)}
+    if getattr(connector, "read_workers", 1) > 1 and len(wanted) > 1:
+        ordered = [o for o in connector.objects if o in wanted]
+        return ingest_concurrently(
+            connector,
+            warehouse,
+            ordered,
+            run_id=run_id,
+            full_refresh=full_refresh,
+            cursor_overrides=overrides,
+            progress=progress,
+        )
     runs: list[IngestRun] = []
     for obj in connector.objects:
         if obj in wanted:
@@ -163,3 +237,138 @@ def ingest_source(
                 raise
             runs.append(run)
     return runs
+
+
+@dataclass
+class _Reader:
+    """One object's read in a worker thread; the writer thread lands what it queues."""
+
+    obj: str
+    run: IngestRun
+    done: bool = False
+    error: BaseException | None = None
+
+
+_DONE = object()
+
+
+def ingest_concurrently(
+    connector: CrmConnector,
+    warehouse: Warehouse,
+    objects: Sequence[str],
+    *,
+    run_id: str,
+    full_refresh: bool = False,
+    cursor_overrides: dict[str, str] | None = None,
+    progress: ProgressCallback | None = None,
+) -> list[IngestRun]:
+    """Read ``objects`` in ``connector.read_workers`` threads, land every page in this thread.
+
+    Why: a CRM that limits calls per endpoint (Fxiaoke) gives each endpoint its own budget, so
+    objects on different endpoints read at once finish in the time of the slowest endpoint, not the
+    sum. DuckDB has one writer: the reader threads only queue pages (a bounded queue, so memory
+    stays flat), and each page still commits with its cursor in one transaction. On the first
+    failure the other readers stop after their current page; runs are recorded per object, in the
+    connector's order, and :class:`IngestError` names the object that failed."""
+    workers = min(int(getattr(connector, "read_workers", 1)), len(objects))
+    pages: queue.Queue = queue.Queue(maxsize=2 * workers)
+    stop = threading.Event()
+    readers = {obj: _Reader(obj, _new_run(connector, obj, run_id, full_refresh)) for obj in objects}
+    with warehouse.connect() as conn:
+        for obj in objects:
+            ensure_raw_table(conn, raw_table_name(connector.source, obj))
+        cursors = read_cursors(conn, connector.source)
+        cursors.update(cursor_overrides or {})
+        reconciles = _lend_known_ids(connector, conn)
+        failed: _Reader | None = None
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{connector.source}-read")
+        try:
+            for obj in objects:
+                pool.submit(_read_object, connector, readers[obj], cursors, full_refresh, pages, stop)
+            failed = _write_pages(conn, connector, readers, pages, stop, run_id, progress)
+        finally:
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            if reconciles:
+                connector.known_ids = None  # type: ignore[attr-defined]
+            for reader in readers.values():
+                if reader.run.status == "running" and reader.done:
+                    reader.run.status = "succeeded"
+                elif reader.run.status == "running" and failed is not None:
+                    reader.run.status, reader.run.error = "failed", f"stopped: {failed.obj} failed"
+            started = [r for r in readers.values() if r.run.status != "running"]
+            for reader in started:
+                finish_run(conn, connector, reader.run)
+    runs = [readers[o].run for o in objects if readers[o].run.status != "running"]
+    if failed is not None:
+        failure = IngestError(connector.source, failed.obj, failed.error or RuntimeError("failed"))
+        failure.runs = runs
+        raise failure from failed.error
+    return runs
+
+
+def _read_object(
+    connector: CrmConnector,
+    reader: _Reader,
+    cursors: dict[str, str],
+    full_refresh: bool,
+    pages: queue.Queue,
+    stop: threading.Event,
+) -> None:
+    """A worker: queue the object's pages (with their read time), then a done marker."""
+    source = connector.pages(reader.obj, dict(cursors), full_refresh=full_refresh)
+    try:
+        for page, waited in timed_pages(source):
+            if not _put(pages, (reader, page, waited), stop):
+                return
+    except BaseException as exc:  # handed to the writer, which fails the ingest naming the object
+        reader.error = exc
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
+    _put(pages, (reader, _DONE, 0.0), stop)
+
+
+def _put(pages: queue.Queue, item: tuple, stop: threading.Event) -> bool:
+    while not stop.is_set():
+        try:
+            pages.put(item, timeout=0.2)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _write_pages(
+    conn: duckdb.DuckDBPyConnection,
+    connector: CrmConnector,
+    readers: dict[str, _Reader],
+    pages: queue.Queue,
+    stop: threading.Event,
+    run_id: str,
+    progress: ProgressCallback | None,
+) -> _Reader | None:
+    """The one writer: land queued pages until every reader is done; the reader that failed, if any."""
+    pending = len(readers)
+    while pending:
+        reader, page, waited = pages.get()
+        if page is _DONE:
+            pending -= 1
+            if reader.error is not None:
+                reader.run.status, reader.run.error = "failed", str(reader.error)
+                stop.set()
+                return reader
+            reader.done = True
+            continue
+        reader.run.read_seconds += waited
+        try:
+            land_page(conn, connector, reader.obj, page, reader.run, run_id)
+        except Exception as exc:
+            reader.error = exc
+            reader.run.status, reader.run.error = "failed", str(exc)
+            stop.set()
+            return reader
+        if progress:
+            progress(connector.source, reader.obj, reader.run.stats.received)
+    return None
