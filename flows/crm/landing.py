@@ -75,7 +75,7 @@ def ingest_object(
         ensure_raw_table(conn, raw_table_name(connector.source, obj))
         cursors = read_cursors(conn, connector.source)
         cursors.update(cursor_overrides or {})
-        reconciles = _lend_known_ids(connector, conn)
+        lent = _lend_warehouse(connector, conn)
         try:
             pages = timed_pages(connector.pages(obj, cursors, full_refresh=full_refresh))
             for page, waited in pages:
@@ -91,8 +91,8 @@ def ingest_object(
             failure.runs = [run]  # completed by the finally below
             raise failure from exc
         finally:
-            if reconciles:
-                connector.known_ids = None  # type: ignore[attr-defined]
+            for name in lent:
+                setattr(connector, name, None)
             finish_run(conn, connector, run)
     return run
 
@@ -107,25 +107,97 @@ def _new_run(connector: CrmConnector, obj: str, run_id: str, full_refresh: bool)
     )
 
 
-def _lend_known_ids(connector: CrmConnector, conn: duckdb.DuckDBPyConnection) -> bool:
-    """A full refresh or a deletion sweep can find records deleted for good in the CRM (no delete
-    feed): a connector that wants the ids stored live gets them (``known_ids is None`` says it
-    wants them). Each call reads through a cursor of its own, so reader threads may call it while
-    this connection commits pages."""
-    if getattr(connector, "known_ids", False) is not None:
-        return False
-    lock = threading.Lock()
+#: Separates the landing time and the id in a :class:`LandedRows` key ("<loaded_at ISO>|<id>").
+KEY_SEP = "|"
 
-    def known_ids(obj: str) -> set[str]:
-        with lock:
-            cursor = conn.cursor()
+
+class LandedRows:
+    """What a connector may read of the raw tables while the ingest step writes them: which rows
+    landed (inserted or changed) after a key. Why: a dependent object (Zoho's stage history) needs
+    re-reading only for the parent rows whose content changed since it was last read, and the
+    warehouse knows exactly which those are (an unchanged record is not rewritten). Each call reads
+    through a DuckDB cursor of its own, so a reader thread may call it while pages commit."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, source: str):
+        self._conn = conn
+        self._source = source
+        self._lock = threading.Lock()
+
+    def _query(self, sql: str, params: list) -> list[tuple]:
+        with self._lock:
+            cursor = self._conn.cursor()
         try:
-            return stored_live_ids(cursor, connector.source)(obj)
+            return cursor.execute(sql, params).fetchall()
         finally:
             cursor.close()
 
-    connector.known_ids = known_ids  # type: ignore[attr-defined]
-    return True
+    def _table(self, obj: str) -> str | None:
+        schema, table = raw_table_name(self._source, obj).split(".", 1)
+        found = self._query(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        )
+        return f"{schema}.{table}" if found[0][0] else None
+
+    def has_rows(self, obj: str) -> bool:
+        table = self._table(obj)
+        return bool(table and self._query(f"select count(*) > 0 from {table}", [])[0][0])
+
+    def changed(
+        self, obj: str, *, after: str | None = None, modified_since: datetime | None = None, batch: int = 200
+    ) -> Iterator[list[tuple[str, str]]]:
+        """Live rows of ``obj`` landed after the key ``after`` (all when None) and, when given,
+        modified at or after ``modified_since``: ``(id, key)`` in key order, ``batch`` at a time."""
+        table = self._table(obj)
+        if table is None:
+            return
+        at, last_id = (None, None)
+        if after:
+            stamp, _, last_id = after.rpartition(KEY_SEP)
+            at = datetime.fromisoformat(stamp)
+        while True:
+            where, params = ["not is_deleted"], []
+            if modified_since is not None:
+                where.append("modified_at >= ?")
+                params.append(modified_since)
+            if at is not None:
+                where.append("(loaded_at > ? or (loaded_at = ? and id > ?))")
+                params += [at, at, last_id]
+            rows = self._query(
+                f"select id, loaded_at from {table} where {' and '.join(where)} "
+                f"order by loaded_at, id limit {int(batch)}",
+                params,
+            )
+            if not rows:
+                return
+            yield [(rid, f"{loaded.astimezone(UTC).isoformat()}{KEY_SEP}{rid}") for rid, loaded in rows]
+            at, last_id = rows[-1][1], rows[-1][0]
+
+
+def _lend_warehouse(connector: CrmConnector, conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """Hooks into the warehouse for a connector that asks for them (the attribute exists and is
+    None); returns the attributes lent, to be set back to None after the read.
+
+    ``known_ids``: a full refresh or a deletion sweep can find records deleted for good in the CRM
+    (no delete feed), given the ids stored live. ``landed``: a :class:`LandedRows`."""
+    lent = []
+    if getattr(connector, "known_ids", False) is None:
+        lock = threading.Lock()
+
+        def known_ids(obj: str) -> set[str]:
+            with lock:
+                cursor = conn.cursor()
+            try:
+                return stored_live_ids(cursor, connector.source)(obj)
+            finally:
+                cursor.close()
+
+        connector.known_ids = known_ids  # type: ignore[attr-defined]
+        lent.append("known_ids")
+    if getattr(connector, "landed", False) is None:
+        connector.landed = LandedRows(conn, connector.source)  # type: ignore[attr-defined]
+        lent.append("landed")
+    return lent
 
 
 def timed_pages(pages: Iterator[Page]) -> Iterator[tuple[Page, float]]:
@@ -279,7 +351,7 @@ def ingest_concurrently(
             ensure_raw_table(conn, raw_table_name(connector.source, obj))
         cursors = read_cursors(conn, connector.source)
         cursors.update(cursor_overrides or {})
-        reconciles = _lend_known_ids(connector, conn)
+        lent = _lend_warehouse(connector, conn)
         failed: _Reader | None = None
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{connector.source}-read")
         try:
@@ -289,8 +361,8 @@ def ingest_concurrently(
         finally:
             stop.set()
             pool.shutdown(wait=True, cancel_futures=True)
-            if reconciles:
-                connector.known_ids = None  # type: ignore[attr-defined]
+            for name in lent:
+                setattr(connector, name, None)
             for reader in readers.values():
                 if reader.run.status == "running" and reader.done:
                     reader.run.status = "succeeded"

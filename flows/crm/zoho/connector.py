@@ -145,11 +145,13 @@ class ZohoConnector(ZohoReads, ZohoAuth):
             raise ValueError(f"unknown zoho object {obj!r}; known: {', '.join(self.objects)}")
         if obj == "users":
             yield from self._user_pages()
-            return
-        if obj == "deal_stage_history":
-            stored = None if full_refresh else self._stored_cursor(obj, cursors.get(obj))
-            yield from self._stage_history_pages(obj, stored)
-            return
+        elif obj == "deal_stage_history":
+            yield from self._stage_history(obj, None if full_refresh else cursors.get(obj))
+        else:
+            yield from self._module_pages(obj, cursors, full_refresh)
+        self._set_minimum(obj)
+
+    def _module_pages(self, obj: str, cursors: Mapping[str, str], full_refresh: bool) -> Iterator[Page]:
         module = MODULES[obj]
         stored = None if full_refresh else self._stored_cursor(obj, cursors.get(obj))
         yield from self._record_pages(obj, module, stored)
