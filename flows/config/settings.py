@@ -55,6 +55,17 @@ class Settings(BaseSettings):
         default=None, description="Prefect Secret block: refresh token."
     )
 
+    zoho_bulk_read: bool = Field(
+        default=True,
+        description="First loads of large Zoho modules (Deals, Accounts, Contacts) via Bulk Read.",
+    )
+    zoho_bulk_read_min_records: int = Field(
+        default=50_000, ge=0, description="A module's first load uses Bulk Read from this many records on."
+    )
+    zoho_bulk_read_max_wait_seconds: float = Field(
+        default=1800.0, gt=0, description="How long a Bulk Read job may take before the load fails."
+    )
+
     # --- Fxiaoke -----------------------------------------------------------------------------
     fxiaoke_enabled: bool = True
     fxiaoke_base_url: str = "https://open.fxiaoke.com"

@@ -9,6 +9,7 @@ pages.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -142,6 +143,15 @@ class LandedRows:
     def has_rows(self, obj: str) -> bool:
         table = self._table(obj)
         return bool(table and self._query(f"select count(*) > 0 from {table}", [])[0][0])
+
+    def records(self, obj: str, ids: Sequence[str]) -> list[tuple[str, dict]]:
+        """``(id, record)`` of the landed rows of ``obj`` with these ids (deleted ones included: a
+        lookup may name a deleted record), for lookups a bulk export gives as bare ids."""
+        table = self._table(obj)
+        if table is None or not ids:
+            return []
+        rows = self._query(f"select id, record from {table} where id in (select unnest(?))", [list(ids)])
+        return [(rid, json.loads(record) if isinstance(record, str) else record) for rid, record in rows]
 
     def changed(
         self, obj: str, *, after: str | None = None, modified_since: datetime | None = None, batch: int = 200

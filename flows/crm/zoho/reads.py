@@ -54,6 +54,7 @@ class ZohoReads:
     overlap: timedelta
     max_concurrency: int
     _fields_cache: dict[str, list[str]]
+    _field_types: dict[str, dict[str, dict]]
     _stats_lock: threading.Lock
     #: the ingest step's :class:`flows.crm.landing.LandedRows` while it runs (None: on our own)
     landed: Any = None
@@ -338,7 +339,9 @@ class ZohoReads:
             return self._fields_cache[module]
         body = self._get(obj, "/settings/fields", {"module": module}, {}) or {}
         self._count(obj, "fields_calls", 1)
-        names = [f["api_name"] for f in body.get("fields") or [] if isinstance(f, dict) and f.get("api_name")]
+        metadata = [f for f in body.get("fields") or [] if isinstance(f, dict) and f.get("api_name")]
+        self._field_types[module] = {f["api_name"]: f for f in metadata}
+        names = [f["api_name"] for f in metadata]
         preferred = [n for n in PREFERRED_FIELDS.get(module, ()) if n in names or n == "Modified_Time"]
         ordered = preferred + [n for n in names if n not in preferred and n != "id"]
         if len(ordered) > MAX_FIELDS:
