@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     fxiaoke_rate_limit_calls: int = Field(
         default=60,
         ge=0,
-        description="Fxiaoke's limit per endpoint (calls per window), paced at 90 % of it; 0: no pacing.",
+        description="Fxiaoke's limit per endpoint (calls per window); paced to one call under it; 0: off.",
     )
     fxiaoke_rate_limit_window_seconds: float = Field(
         default=20.0, gt=0, description="The window of SALESOPS_FXIAOKE_RATE_LIMIT_CALLS, in seconds."

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 import requests
+from fxiaoke_support import AS_OF
 
 from flows.crm.landing import ingest_source
+from flows.crm.pacing import Pacer
 from flows.sandbox.company.generator import generate_company
 from flows.sandbox.company.model import Company
 from flows.warehouse.database import Warehouse
-from fxiaoke_support import AS_OF
 
 PAGE = 5
 
@@ -70,3 +71,19 @@ def test_without_pacing_the_same_ingest_is_throttled(sandbox, make_connector, tm
     runs = ingest_source(connector, Warehouse(tmp_path / "w.duckdb"), run_id="r1")
     assert _admin_stats(sandbox)["throttled"] > 0
     assert sum(r.retries for r in runs) > 0
+
+
+def test_pacer_keeps_every_window_one_call_under_the_limit() -> None:
+    """Hand schedule for 60 calls / 20 s with one call of headroom: 59 calls go at once; the 60th
+    waits until the first has aged out of the window (t = 20 s), the 61st until the second (also
+    sent at t = 0, so t = 20 s too); another endpoint has its own log and waits for nothing."""
+    now = [0.0]
+    pacer = Pacer(60, 20.0, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    waits = [pacer.acquire("/cgi/crm/v2/data/query") for _ in range(59)]
+    assert waits == [0.0] * 59 and now[0] == 0.0
+    assert pacer.acquire("/cgi/crm/v2/data/query") == 20.0 and now[0] == 20.0
+    assert pacer.acquire("/cgi/crm/v2/data/query") == 0.0  # the 2nd call (t = 0) aged out at t = 20
+    assert pacer.acquire("/cgi/crm/crmLog/query") == 0.0
+    now[0] = 20.5  # 59 calls of t = 0 have aged out; the two of t = 20 have not: 2 + 57 more go at once
+    assert [pacer.acquire("/cgi/crm/v2/data/query") for _ in range(57)] == [0.0] * 57
+    assert pacer.acquire("/cgi/crm/v2/data/query") == pytest.approx(19.5)  # until the t = 20 call ages out

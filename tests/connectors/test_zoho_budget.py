@@ -7,11 +7,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from zoho_support import FakeClock, make_connector, zoho_company
 
 from flows.crm.landing import ingest_source
 from flows.sandbox.zoho.server import ZohoSandbox
 from flows.warehouse.database import Warehouse
-from zoho_support import FakeClock, make_connector, zoho_company
 
 N_DEALS = 250
 OBJECTS = ["users", "deals", "deal_stage_history"]

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from zoho_support import FakeClock, make_connector, zoho_company
 
 from flows.crm.landing import IngestError, ingest_source
 from flows.sandbox.zoho.server import ZohoSandbox
 from flows.warehouse.database import Warehouse
-from zoho_support import FakeClock, make_connector, zoho_company
 
 N_DEALS = 450
 OBJECTS = ["users", "products", "accounts", "contacts", "deals"]

@@ -113,10 +113,16 @@ class FxiaokeConnector(FxiaokeReads, FxiaokeAuth):
             backoff_max=backoff_max,
             rate_limit_backoff=rate_limit_backoff,
         )
-        # Paced per endpoint ahead of the documented limit (crm_apis §2.7: 60 calls / 20 s per API),
+        # Paced per endpoint under the documented limit (crm_apis §2.7: 60 calls / 20 s per API),
         # on the same clock and sleep as everything else (tests drive both).
         pacer = (
-            Pacer(pace_calls, pace_window, clock=lambda: self._clock().timestamp(), sleep=sleep)
+            Pacer(
+                pace_calls,
+                pace_window,
+                clock=lambda: self._clock().timestamp(),
+                sleep=sleep,
+                headroom=1 if pace_calls > 1 else 0,
+            )
             if pace_calls
             else None
         )
@@ -179,12 +185,10 @@ class FxiaokeConnector(FxiaokeReads, FxiaokeAuth):
         if obj not in self.objects:
             raise CrmError(f"fxiaoke: unknown object {obj!r} (known: {', '.join(self.objects)})")
         stats = self._stats.setdefault(obj, CallStats())
-        if obj == "employees":
-            yield self._employees()
-            stats.min_calls = stats.extra.get("token_calls", 0) + 1
-        elif obj == "departments":
-            yield self._departments()
-            stats.min_calls = stats.extra.get("token_calls", 0) + 1
+        if obj in ("employees", "departments"):
+            yield self._employees() if obj == "employees" else self._departments()
+            stats.extra["min_reads"] = stats.extra.get("min_reads", 0) + 1  # one list call
+            stats.min_calls = stats.extra["min_reads"] + stats.extra.get("token_calls", 0)
         else:
             yield from self._incremental(obj, cursors, full_refresh=full_refresh)
 

@@ -113,13 +113,15 @@ class FxiaokeReads:
     def _set_minimum(self, obj: str, read: int, *, swept: bool) -> None:
         """The fewest calls for what was read: pages of ``page_size`` ending on a short page (so
         ``n // page_size + 1``), the same for an id sweep, one lookup per batch of stored ids the
-        scan did not return, and the token fetches (docs/connectors.md, "API budget")."""
+        scan did not return, and the token fetches (docs/connectors.md, "API budget"). Added up
+        over reads, as ``api_calls`` is."""
         stats = self.stats(obj)
         extra = stats.extra
-        minimum = read // self.page_size + 1 + extra.get("token_calls", 0) + extra.get("tombstone_batches", 0)
+        minimum = read // self.page_size + 1
         if swept:
             minimum += extra.get("swept_ids", 0) // self.page_size + 1
-        stats.min_calls = minimum
+        extra["min_reads"] = extra.get("min_reads", 0) + minimum
+        stats.min_calls = extra["min_reads"] + extra.get("token_calls", 0) + extra.get("tombstone_batches", 0)
 
     def _sweep_due(self, obj: str, spec: Spec, cursors: Mapping[str, str], full_refresh: bool) -> bool:
         """Whether this read ends with a deletion sweep: configured (``deletion_sweep``), a

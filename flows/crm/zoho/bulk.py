@@ -76,8 +76,13 @@ class ZohoBulkRead:
         the lookup names) and the record count (one cheap call) reaches the threshold."""
         if self.bulk_min_records is None or module not in BULK_MODULES or self.landed is None:
             return False
-        body = self._get(obj, f"/{module}/actions/count", {}, {})
-        self._count(obj, "bulk_calls", 1)
+        try:
+            body = self._get(obj, f"/{module}/actions/count", {}, {})
+        except CrmError as exc:  # an API without the count: the REST listing is always correct
+            log.warning("zoho %s: record count unavailable (%s); reading through the REST listing", obj, exc)
+            return False
+        finally:
+            self._count(obj, "bulk_calls", 1)
         count = (body or {}).get("count")
         if not isinstance(count, int):
             log.info("zoho %s: no record count for %s; reading it through the REST listing", obj, module)
@@ -162,12 +167,12 @@ class ZohoBulkRead:
                 names = [n for n in archive.namelist() if n.endswith(".csv")]
                 if len(names) != 1:
                     raise CrmError(f"zoho {obj}: Bulk Read job {job_id} ({module}): {len(names)} CSV files")
-                text = archive.read(names[0]).decode("utf-8-sig")
+                with archive.open(names[0]) as raw:  # decompressed as it is parsed
+                    return list(csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")))
         except zipfile.BadZipFile:
             raise CrmError(
                 f"zoho {obj}: Bulk Read job {job_id} ({module}): the result is not a zip"
             ) from None
-        return list(csv.DictReader(io.StringIO(text)))
 
     def _bulk_records(
         self, module: str, rows: list[dict[str, str]], names: dict[str, dict[str, Any]]
