@@ -38,6 +38,15 @@ def _secret(value: str | SecretStr | None) -> str:
     return value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
 
 
+def _pacer(
+    calls: int | None, window: float, clock: Callable[[], float], sleep: Callable[[float], None]
+) -> Pacer | None:
+    """One call of headroom under the limit (none for a limit of one call); no pacer without a limit."""
+    if not calls:
+        return None
+    return Pacer(calls, window, clock=clock, sleep=sleep, headroom=1 if calls > 1 else 0)
+
+
 class FxiaokeConnector(FxiaokeReads, FxiaokeAuth):
     """Reads Fxiaoke over its OpenAPI; implements :class:`flows.crm.base.CrmConnector`.
 
@@ -115,17 +124,7 @@ class FxiaokeConnector(FxiaokeReads, FxiaokeAuth):
         )
         # Paced per endpoint under the documented limit (crm_apis §2.7: 60 calls / 20 s per API),
         # on the same clock and sleep as everything else (tests drive both).
-        pacer = (
-            Pacer(
-                pace_calls,
-                pace_window,
-                clock=lambda: self._clock().timestamp(),
-                sleep=sleep,
-                headroom=1 if pace_calls > 1 else 0,
-            )
-            if pace_calls
-            else None
-        )
+        pacer = _pacer(pace_calls, pace_window, lambda: self._clock().timestamp(), sleep)
         self._http = FxiaokeTransport(
             base_url,
             timeout=timeout,
