@@ -122,10 +122,16 @@ def _fail(exc: BaseException) -> None:
     raise typer.Exit(1)
 
 
+def _minimum(run: dict) -> str:
+    """The fewest API calls that could have read the same records ("-" when the connector does not say)."""
+    minimum = run.get("min_api_calls")
+    return "-" if minimum is None else str(minimum)
+
+
 def print_summary(summary: NightlySummary) -> None:
     console.rule(f"salesops nightly run — {summary.run_date} — {summary.status}")
     landed = Table(title="Rows landed per CRM object", title_justify="left")
-    for col in ("source", "object", "received", "inserted", "updated", "deleted", "API calls"):
+    for col in ("source", "object", "received", "inserted", "updated", "deleted", "API calls", "minimum"):
         landed.add_column(col, justify="right" if col not in ("source", "object") else "left")
     for r in summary.landed:
         landed.add_row(
@@ -136,6 +142,7 @@ def print_summary(summary: NightlySummary) -> None:
             str(r["rows_updated"]),
             str(r["rows_deleted"]),
             str(r["api_calls"]),
+            _minimum(r),
         )
     console.print(landed)
     marts = Table(title="Marts built", title_justify="left")
@@ -276,23 +283,19 @@ def run_ingest(
     table = Table(title=f"{source} ingest")
     # Object names whole even on an 80-column terminal; the numbers are short.
     table.add_column("object", no_wrap=True, min_width=max((len(r["object"]) for r in runs), default=6))
-    for col in ("received", "inserted", "updated", "deleted", "API calls", "retries", "seconds"):
+    columns = ("received", "inserted", "updated", "deleted", "API calls", "minimum", "retries", "seconds")
+    for col in (*columns, "reading", "landing"):
         table.add_column(col, justify="right")
     for r in runs:
         table.add_row(
             r["object"],
-            *(
-                str(r[k])
-                for k in (
-                    "rows_received",
-                    "rows_inserted",
-                    "rows_updated",
-                    "rows_deleted",
-                    "api_calls",
-                    "retries",
-                    "duration_seconds",
-                )
-            ),
+            *(str(r[k]) for k in ("rows_received", "rows_inserted", "rows_updated", "rows_deleted")),
+            str(r["api_calls"]),
+            _minimum(r),
+            str(r["retries"]),
+            str(r["duration_seconds"]),
+            f"{r.get('read_seconds', 0):.1f}",
+            f"{r.get('land_seconds', 0):.1f}",
         )
     console.print(table)
 

@@ -55,6 +55,17 @@ class Settings(BaseSettings):
         default=None, description="Prefect Secret block: refresh token."
     )
 
+    zoho_bulk_read: bool = Field(
+        default=True,
+        description="First loads of large Zoho modules (Deals, Accounts, Contacts) via Bulk Read.",
+    )
+    zoho_bulk_read_min_records: int = Field(
+        default=50_000, ge=0, description="A module's first load uses Bulk Read from this many records on."
+    )
+    zoho_bulk_read_max_wait_seconds: float = Field(
+        default=1800.0, gt=0, description="How long a Bulk Read job may take before the load fails."
+    )
+
     # --- Fxiaoke -----------------------------------------------------------------------------
     fxiaoke_enabled: bool = True
     fxiaoke_base_url: str = "https://open.fxiaoke.com"
@@ -88,6 +99,20 @@ class Settings(BaseSettings):
         le=1,
         description="Largest share of an object's landed live rows a deletion sweep (or full refresh) may "
         "find missing; above it the ingest fails instead of marking them deleted (1: no limit).",
+    )
+    fxiaoke_rate_limit_calls: int = Field(
+        default=60,
+        ge=0,
+        description="Fxiaoke's limit per endpoint (calls per window); paced to one call under it; 0: off.",
+    )
+    fxiaoke_rate_limit_window_seconds: float = Field(
+        default=20.0, gt=0, description="The window of SALESOPS_FXIAOKE_RATE_LIMIT_CALLS, in seconds."
+    )
+    fxiaoke_read_workers: int = Field(
+        default=4,
+        ge=1,
+        le=16,
+        description="Fxiaoke objects read at once (threads); one writer lands their pages.",
     )
 
     # --- HTTP behaviour shared by the connectors ---------------------------------------------

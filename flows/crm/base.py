@@ -36,6 +36,9 @@ class CallStats:
     retries: int = 0
     token_refreshes: int = 0
     extra: dict[str, int] = field(default_factory=dict)
+    #: the fewest calls that could have read what was read (None: the connector does not say);
+    #: reported next to ``api_calls`` as the object's API budget (docs/connectors.md)
+    min_calls: int | None = None
 
 
 class CrmConnector(Protocol):

@@ -101,13 +101,17 @@ class NightlySummary:
         lines += [
             "## Rows landed",
             "",
-            "| source | object | received | inserted | updated | deleted |",
-            "|---|---|---:|---:|---:|---:|",
+            "| source | object | received | inserted | updated | deleted | API calls | minimum "
+            "| reading s | landing s |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in self.landed:
+            minimum = r.get("min_api_calls")
             lines.append(
                 f"| {r['source']} | {r['object']} | {r['rows_received']} | {r['rows_inserted']} | "
-                f"{r['rows_updated']} | {r['rows_deleted']} |"
+                f"{r['rows_updated']} | {r['rows_deleted']} | {r.get('api_calls', 0)} | "
+                f"{'-' if minimum is None else minimum} | {r.get('read_seconds', 0):.1f} | "
+                f"{r.get('land_seconds', 0):.1f} |"
             )
         lines += ["", "## Marts", "", "| mart | rows |", "|---|---:|"]
         lines += [f"| {name} | {rows} |" for name, rows in self.marts.items()]

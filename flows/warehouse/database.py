@@ -77,6 +77,13 @@ class IngestRun:
     retries: int = 0
     stats: UpsertStats = field(default_factory=UpsertStats)
     error: str | None = None
+    #: the fewest API calls that could have read what this run read (the connector's count; None
+    #: when the connector does not say): a run far above it is spending the CRM's API budget
+    min_api_calls: int | None = None
+    #: seconds spent waiting for the connector's next page (HTTP, the CRM's share) vs committing
+    #: pages into the warehouse (the pipeline's own share)
+    read_seconds: float = 0.0
+    land_seconds: float = 0.0
 
     @property
     def duration_seconds(self) -> float:
@@ -160,6 +167,10 @@ def ensure_ops_schema(conn: duckdb.DuckDBPyConnection) -> None:
             error varchar
         )"""
     )
+    # Added by issue 14 (API budget and landing throughput); older warehouses get them on open.
+    added = (("min_api_calls", "integer"), ("read_seconds", "double"), ("land_seconds", "double"))
+    for column, kind in added:
+        conn.execute(f"alter table {OPS_SCHEMA}.ingest_runs add column if not exists {column} {kind}")
 
 
 def ensure_raw_table(conn: duckdb.DuckDBPyConnection, table: str) -> None:
@@ -342,8 +353,11 @@ def record_ingest_run(conn: duckdb.DuckDBPyConnection, run: IngestRun) -> None:
     s = run.stats
     conn.execute(
         f"""
-        insert into {OPS_SCHEMA}.ingest_runs values
-            (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        insert into {OPS_SCHEMA}.ingest_runs (
+            run_id, source, object, mode, status, started_at, finished_at, duration_seconds,
+            api_calls, retries, rows_received, rows_inserted, rows_updated, rows_deleted,
+            rows_unchanged, error, min_api_calls, read_seconds, land_seconds
+        ) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
         [
             run.run_id,
@@ -362,6 +376,9 @@ def record_ingest_run(conn: duckdb.DuckDBPyConnection, run: IngestRun) -> None:
             s.deleted,
             s.unchanged,
             run.error,
+            run.min_api_calls,
+            round(run.read_seconds, 3),
+            round(run.land_seconds, 3),
         ],
     )
 
@@ -371,6 +388,8 @@ def ingest_run_as_dict(run: IngestRun) -> dict:
     data = {k: v for k, v in asdict(run).items() if k != "stats"}
     data.update({f"rows_{k}": v for k, v in asdict(run.stats).items()})
     data["duration_seconds"] = run.duration_seconds
+    data["read_seconds"] = round(run.read_seconds, 3)
+    data["land_seconds"] = round(run.land_seconds, 3)
     return data
 
 

@@ -97,8 +97,10 @@ class FxiaokeReads:
             (full_refresh or (sweep and not cursor)) and self.known_ids is not None and not spec.is_log
         )
         seen: set[str] = set()
+        read = 0
         for rows in self._keyset_pages(obj, spec, lo, hi):
             records = [self._raw(obj, spec, row) for row in rows]
+            read += len(records)
             if reconcile:
                 seen.update(r.id for r in records)
             page_max = max(row_time(obj, spec, row) for row in rows)
@@ -110,6 +112,20 @@ class FxiaokeReads:
             yield from self._tombstones(obj, spec, self._swept_ids(obj, spec), hi, reason="id sweep")
         if sweep:  # committed after the tombstones: a sweep killed half-way is done again next run
             yield Page([], cursor=(sweep_cursor(obj), str(hi)))
+        self._set_minimum(obj, read, swept=sweep and not reconcile)
+
+    def _set_minimum(self, obj: str, read: int, *, swept: bool) -> None:
+        """The fewest calls for what was read: pages of ``page_size`` ending on a short page (so
+        ``n // page_size + 1``), the same for an id sweep, one lookup per batch of stored ids the
+        scan did not return, and the token fetches (docs/connectors.md, "API budget"). Added up
+        over reads, as ``api_calls`` is."""
+        stats = self.stats(obj)
+        extra = stats.extra
+        minimum = read // self.page_size + 1
+        if swept:
+            minimum += extra.get("swept_ids", 0) // self.page_size + 1
+        extra["min_reads"] = extra.get("min_reads", 0) + minimum
+        stats.min_calls = extra["min_reads"] + extra.get("token_calls", 0) + extra.get("tombstone_batches", 0)
 
     def _sweep_due(self, obj: str, spec: Spec, cursors: Mapping[str, str], full_refresh: bool) -> bool:
         """Whether this read ends with a deletion sweep: configured (``deletion_sweep``), a
@@ -158,6 +174,8 @@ class FxiaokeReads:
         self._guard_missing_share(obj, reason, len(candidates), len(known))
         deleted_at = ms_to_datetime(hi)
         stats = self.stats(obj)
+        batches = -(-len(candidates) // self.page_size)
+        stats.extra["tombstone_batches"] = stats.extra.get("tombstone_batches", 0) + batches
         for start in range(0, len(candidates), self.page_size):
             batch = candidates[start : start + self.page_size]
             flt = {"field_name": "_id", "field_values": batch, "operator": "IN"}

@@ -17,8 +17,10 @@ import uuid
 from collections.abc import Callable
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from flows.crm.base import CallStats
+from flows.crm.pacing import Pacer
 from flows.crm.retry import (
     RETRY_STATUSES,
     TRANSIENT_ERRORS,
@@ -97,13 +99,20 @@ class FxiaokeTransport:
         redact: Callable[[str], str],
         session: requests.Session | None = None,
         rng: random.Random | None = None,
+        pacer: Pacer | None = None,
+        pool_size: int = 1,
     ):
         self.base_url = base_url.rstrip("/")
+        self.pacer = pacer
         self.timeout = timeout
         self.policy = policy
         self.sleep = sleep
         self.redact = redact
         self.session = session or requests.Session()
+        if pool_size > 1:  # one kept connection per reader thread
+            adapter = HTTPAdapter(pool_maxsize=pool_size, max_retries=0)
+            self.session.mount("http://", adapter)
+            self.session.mount("https://", adapter)
         self.rng = rng or random.Random()
 
     def post(
@@ -118,6 +127,10 @@ class FxiaokeTransport:
         attempts = self.policy.max_retries + 1
 
         def attempt() -> dict:
+            if self.pacer is not None:
+                waited = self.pacer.acquire(path)
+                if waited:
+                    stats.extra["paced_ms"] = stats.extra.get("paced_ms", 0) + round(waited * 1000)
             stats.api_calls += 1
             return self._once(path, body, headers)
 

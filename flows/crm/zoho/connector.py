@@ -25,6 +25,7 @@ from requests.adapters import HTTPAdapter
 from flows.crm.base import CallStats, CrmError, Page
 from flows.crm.retry import RetriesExhausted, RetryPolicy
 from flows.crm.zoho.auth import AUTH_ERRORS, AccessToken, ZohoAuth, secret
+from flows.crm.zoho.bulk import ZohoBulkRead
 from flows.crm.zoho.objects import MODULES
 from flows.crm.zoho.reads import ZohoReads, cursor_value, parse_datetime
 from flows.crm.zoho.transport import describe_response, request_with_retries
@@ -32,7 +33,7 @@ from flows.crm.zoho.transport import describe_response, request_with_retries
 log = logging.getLogger(__name__)
 
 
-class ZohoConnector(ZohoReads, ZohoAuth):
+class ZohoConnector(ZohoBulkRead, ZohoReads, ZohoAuth):
     """Reads Zoho CRM users, products, accounts, contacts, leads, deals (and their stage history),
     sales orders, invoices and activities (tasks, calls, events) into :class:`Page` objects."""
 
@@ -70,6 +71,8 @@ class ZohoConnector(ZohoReads, ZohoAuth):
         refresh_throttle_wait: float = 60.0,
         refresh_throttle_max_wait: float = 900.0,
         rate_limit_max_wait: float = 1800.0,
+        bulk_min_records: int | None = None,
+        bulk_max_wait: float = 1800.0,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
@@ -103,6 +106,12 @@ class ZohoConnector(ZohoReads, ZohoAuth):
         self._token_lock = threading.Lock()
         self._token: AccessToken | None = None
         self._fields_cache: dict[str, list[str]] = {}
+        self._field_types: dict[str, dict[str, dict]] = {}
+        self._picklist_cache: dict[str, dict[str, Any]] = {}
+        #: first loads of modules with at least this many records go through Bulk Read (None: never)
+        self.bulk_min_records = bulk_min_records
+        self.bulk_max_wait = bulk_max_wait
+        self.landed = None  # lent by the ingest step: flows.crm.landing.LandedRows
         self._stats: dict[str, CallStats] = {}
         self._stats_lock = threading.Lock()
 
@@ -130,6 +139,8 @@ class ZohoConnector(ZohoReads, ZohoAuth):
             "max_retries": settings.http_max_retries,
             "backoff_base": settings.http_backoff_base_seconds,
             "backoff_max": settings.http_backoff_max_seconds,
+            "bulk_min_records": settings.zoho_bulk_read_min_records if settings.zoho_bulk_read else None,
+            "bulk_max_wait": settings.zoho_bulk_read_max_wait_seconds,
         }
         kwargs.update(overrides)
         return cls(**kwargs)
@@ -145,14 +156,19 @@ class ZohoConnector(ZohoReads, ZohoAuth):
             raise ValueError(f"unknown zoho object {obj!r}; known: {', '.join(self.objects)}")
         if obj == "users":
             yield from self._user_pages()
-            return
-        if obj == "deal_stage_history":
-            stored = None if full_refresh else self._stored_cursor(obj, cursors.get(obj))
-            yield from self._stage_history_pages(obj, stored)
-            return
+        elif obj == "deal_stage_history":
+            yield from self._stage_history(obj, None if full_refresh else cursors.get(obj))
+        else:
+            yield from self._module_pages(obj, cursors, full_refresh)
+        self._set_minimum(obj)
+
+    def _module_pages(self, obj: str, cursors: Mapping[str, str], full_refresh: bool) -> Iterator[Page]:
         module = MODULES[obj]
         stored = None if full_refresh else self._stored_cursor(obj, cursors.get(obj))
-        yield from self._record_pages(obj, module, stored)
+        if stored is None and self._bulk_wanted(obj, module):
+            yield from self._bulk_pages(obj, module)
+        else:
+            yield from self._record_pages(obj, module, stored)
         deleted_name = f"{obj}.deleted"
         stored_deleted = (
             None if full_refresh else self._stored_cursor(deleted_name, cursors.get(deleted_name))
@@ -221,6 +237,26 @@ class ZohoConnector(ZohoReads, ZohoAuth):
         if not isinstance(body, dict):
             raise self._error(obj, endpoint, f"HTTP {resp.status_code} with an unexpected JSON body")
         return body
+
+    def _call(self, obj: str, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Any CRM call on the api_domain (``path`` from ``/crm/...``, or a full URL), its response
+        as is (Bulk Read: JSON or a zip); one token refresh + replay on an auth error."""
+        endpoint = f"{method} {path.split('?')[0]}"
+        for attempt in (1, 2):
+            used: list[AccessToken] = [self._access_token(obj)]
+
+            def auth_headers(used: list[AccessToken] = used) -> dict[str, str]:
+                token = self._access_token(obj)
+                used.append(token)
+                return {"Authorization": f"Zoho-oauthtoken {token.value.get_secret_value()}"}
+
+            url = path if path.startswith("http") else f"{used[0].api_domain}{path}"
+            resp = self._send(obj, endpoint, method, url, headers_fn=auth_headers, **kwargs)
+            if resp.status_code == 401 and attempt == 1 and self._error_code(resp) in AUTH_ERRORS:
+                self._refresh(obj, stale=used[-1])
+                continue
+            return resp
+        raise AssertionError("unreachable")
 
     def _send(
         self, obj: str, endpoint: str, method: str, url: str, *, slot: bool = True, **kwargs: Any

@@ -19,6 +19,23 @@ MODULES: dict[str, str] = {
     "calls": "Calls",
     "events": "Events",
 }
+#: Modules whose first load may go through Bulk Read (their lookups point at objects landed
+#: before them: users, products, accounts, contacts).
+BULK_MODULES = frozenset({"Accounts", "Contacts", "Deals"})
+#: Where a lookup points, as landed object names: by the metadata's ``lookup.module.api_name``,
+#: else by ``<module>.<field>`` (the sandbox's metadata does not name the module).
+LOOKUP_TARGETS: dict[str, str] = {
+    "Accounts": "accounts",
+    "Contacts": "contacts",
+    "Products": "products",
+    "Deals": "deals",
+    "Sales_Orders": "sales_orders",
+    "Deals.Account_Name": "accounts",
+    "Deals.Contact_Name": "contacts",
+    "Deals.Product_Name": "products",
+    "Contacts.Account_Name": "accounts",
+    "Accounts.Parent_Account": "accounts",
+}
 #: Extra query parameters per module (Zoho lists converted leads only with ``converted``).
 MODULE_PARAMS: dict[str, dict[str, str]] = {"Leads": {"converted": "both"}}
 #: The Deals related list read for ``deal_stage_history``.

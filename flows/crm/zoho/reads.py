@@ -8,16 +8,20 @@ every page is safe to commit (docs/connectors.md explains why not offset paging)
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from flows.crm.base import CrmError, Page
+from flows.crm.base import CallStats, CrmError, Page
 from flows.crm.zoho.objects import MAX_FIELDS, MODULE_PARAMS, PREFERRED_FIELDS, STAGE_HISTORY_FIELDS
 from flows.warehouse.database import RawRecord, record_hash
 
 log = logging.getLogger(__name__)
+
+#: How the ingest step keys a landed row ("<loaded_at>|<id>", :class:`flows.crm.landing.LandedRows`).
+KEY_SEP = "|"
 
 DISCRETE_LIMIT = 2000
 #: Within a run, restart keyset queries one second before the newest time seen: safe whether the
@@ -50,6 +54,10 @@ class ZohoReads:
     overlap: timedelta
     max_concurrency: int
     _fields_cache: dict[str, list[str]]
+    _field_types: dict[str, dict[str, dict]]
+    _stats_lock: threading.Lock
+    #: the ingest step's :class:`flows.crm.landing.LandedRows` while it runs (None: on our own)
+    landed: Any = None
 
     if TYPE_CHECKING:
 
@@ -65,9 +73,73 @@ class ZohoReads:
 
         def _error(self, obj: str, endpoint: str, cause: str) -> CrmError: ...
 
+        def stats(self, obj: str) -> CallStats: ...
+
     def _record_pages(self, obj: str, module: str, stored: datetime | None) -> Iterator[Page]:
+        previous: set[tuple[str, datetime | None]] = set()
         for records, high in self._keyset(obj, module, self._fields(obj, module), stored):
+            current = {(r.id, r.modified_at) for r in records}
+            # a keyset restart re-reads the previous page's last second: count each record once
+            self._count(obj, "listed", len(current - previous))
+            previous = current
             yield Page(records, cursor=(obj, cursor_value(high)) if high else None)
+
+    def _count(self, obj: str, name: str, n: int) -> None:
+        """Add to a counter of ``stats(obj).extra`` (reader threads share the stats)."""
+        stats = self.stats(obj)  # takes the stats lock itself
+        with self._stats_lock:
+            stats.extra[name] = stats.extra.get(name, 0) + n
+
+    def _set_minimum(self, obj: str) -> None:
+        """The fewest calls that read what this run read (docs/connectors.md, "API budget"):
+        ``n // per_page + 1`` per listing (the last page is the short one), the field list, one
+        call per changed deal's history page, the token fetches."""
+        stats = self.stats(obj)
+        extra = stats.extra
+        listings = [extra[k] for k in ("listed", "deleted_listed") if k in extra]
+        minimum = sum(n // self.per_page + 1 for n in listings)
+        minimum += extra.get("fields_calls", 0) + extra.get("history_pages", 0) + extra.get("bulk_calls", 0)
+        stats.min_calls = minimum + stats.token_refreshes
+
+    def _stage_history(self, obj: str, raw_cursor: str | None) -> Iterator[Page]:
+        """History of the deals whose stage history can have changed since the last read.
+
+        With the warehouse lent (``landed``, the ingest step) and deals landed: the deals whose
+        landed row changed after the cursor (a stage change modifies the deal, and an unchanged
+        deal is not rewritten), all live deals when there is no cursor; the cursor is the landing
+        key of the last deal done. Otherwise (the connector on its own, or no deals landed yet):
+        the deals changed since the cursor by a keyset listing of Deals."""
+        landed = self.landed
+        keyed = bool(raw_cursor and KEY_SEP in raw_cursor)
+        if landed is not None and landed.has_rows("deals"):
+            since = None if keyed or not raw_cursor else parse_datetime(raw_cursor)
+            if raw_cursor and not keyed and since is None:
+                raise CrmError(f"zoho {obj}: stored cursor {raw_cursor!r} is neither a key nor an instant")
+            after = raw_cursor if keyed else None
+            yield from self._landed_history_pages(obj, landed, after, since - KEYSET_SLACK if since else None)
+            return
+        if keyed:
+            log.warning("zoho %s: no deals landed; reading every deal's history", obj)
+        stored = None if keyed or not raw_cursor else parse_datetime(raw_cursor)
+        if raw_cursor and not keyed and stored is None:
+            raise CrmError(f"zoho {obj}: stored cursor {raw_cursor!r} is not an ISO-8601 instant with offset")
+        yield from self._stage_history_pages(obj, stored)
+
+    def _landed_history_pages(
+        self, obj: str, landed: Any, after: str | None, since: datetime | None
+    ) -> Iterator[Page]:
+        workers = ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="zoho-history")
+        try:
+            for batch in landed.changed("deals", after=after, modified_since=since, batch=self.per_page):
+                ids = [deal_id for deal_id, _ in batch]
+                records = [
+                    rec
+                    for found in workers.map(lambda deal_id: self._deal_history(obj, deal_id), ids)
+                    for rec in found
+                ]
+                yield Page(records, cursor=(obj, batch[-1][1]))
+        finally:
+            workers.shutdown(wait=True, cancel_futures=True)
 
     def _stage_history_pages(self, obj: str, stored: datetime | None) -> Iterator[Page]:
         """History of the deals changed since ``stored``: one related-list call per changed deal."""
@@ -79,6 +151,7 @@ class ZohoReads:
         try:
             for deals, high in self._keyset(obj, "Deals", ["Modified_Time"], stored):
                 current = {(r.id, r.modified_at) for r in deals}
+                self._count(obj, "listed", len(current - previous))
                 ids = list(
                     dict.fromkeys(
                         r.id
@@ -119,6 +192,7 @@ class ZohoReads:
                     )
             info = (body or {}).get("info") or {}
             if not (info.get("more_records") and data):
+                self._count(obj, "history_pages", page)
                 return out
             page += 1
 
@@ -231,6 +305,7 @@ class ZohoReads:
                 records.append(
                     RawRecord(id=str(item["id"]), record=item, modified_at=None, deleted_at=deleted_at)
                 )
+            self._count(obj, "deleted_listed", len(records))
             info = (body or {}).get("info") or {}
             more = bool(info.get("more_records")) and bool(data)
             if more:
@@ -250,6 +325,7 @@ class ZohoReads:
             )
             users = (body or {}).get("users") or []
             records = self._raw_records("users", users)
+            self._count("users", "listed", len(records))
             if records:
                 yield Page(records)
             info = (body or {}).get("info") or {}
@@ -262,7 +338,10 @@ class ZohoReads:
         if module in self._fields_cache:
             return self._fields_cache[module]
         body = self._get(obj, "/settings/fields", {"module": module}, {}) or {}
-        names = [f["api_name"] for f in body.get("fields") or [] if isinstance(f, dict) and f.get("api_name")]
+        self._count(obj, "fields_calls", 1)
+        metadata = [f for f in body.get("fields") or [] if isinstance(f, dict) and f.get("api_name")]
+        self._field_types[module] = {f["api_name"]: f for f in metadata}
+        names = [f["api_name"] for f in metadata]
         preferred = [n for n in PREFERRED_FIELDS.get(module, ()) if n in names or n == "Modified_Time"]
         ordered = preferred + [n for n in names if n not in preferred and n != "id"]
         if len(ordered) > MAX_FIELDS:

@@ -55,6 +55,10 @@ class State:
     sim_seq: int = 0
     quota_day: date | None = None
     quota_used: int = 0
+    #: calls answered 14001 (rate limited), by the window or ``rate_limited_calls``
+    throttled: int = 0
+    #: most API calls being served at once (a client reading endpoints concurrently shows > 1)
+    max_in_flight: int = 0
     #: kept orders of the objects (the keyset page's); forget an object's after editing its rows
     orders: ObjectOrders = field(default_factory=ObjectOrders)
 

@@ -66,6 +66,7 @@ class FxiaokeSandbox(Auth, QueryEndpoints, Simulation):
         self._lock = threading.RLock()
         self._state = State(data=encode_company(self._company))
         self._headers: Mapping[str, str] = {}  # headers of the call being dispatched (under the lock)
+        self._in_flight = 0
         self._host, self._port = host, port
         self._server: BackgroundServer | None = None
         self._admin = AdminRouter(
@@ -176,6 +177,16 @@ class FxiaokeSandbox(Auth, QueryEndpoints, Simulation):
         if path.startswith("/__admin/"):
             return self._admin.handle(method, path, body)
         headers = {k.lower(): v for k, v in (headers or {}).items()}
+        with self._lock:
+            self._in_flight += 1
+            self._state.max_in_flight = max(self._state.max_in_flight, self._in_flight)
+        try:
+            return self._handle_api(method, parts.query, path, body, headers)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _handle_api(self, method: str, query: str, path: str, body: bytes, headers: dict[str, str]) -> Reply:
         delay = 0.0
         with self._lock:
             st = self._state
@@ -191,7 +202,7 @@ class FxiaokeSandbox(Auth, QueryEndpoints, Simulation):
                 self._state.faults.reset_calls -= 1
                 reset = True
             try:
-                resp = self._dispatch(method, path, parse_qs(parts.query), body, headers)
+                resp = self._dispatch(method, path, parse_qs(query), body, headers)
             except ApiError as err:
                 resp = fx_json(200, error_body(err.code, err.message))
             resp.reset = reset
@@ -273,6 +284,7 @@ class FxiaokeSandbox(Auth, QueryEndpoints, Simulation):
         faults = self._state.faults
         if faults.rate_limited_calls > 0:
             faults.rate_limited_calls -= 1
+            self._state.throttled += 1
             raise ApiError(14001, "接口调用超过限制")
         if faults.rate_limit_per_window is None:
             return
@@ -281,6 +293,7 @@ class FxiaokeSandbox(Auth, QueryEndpoints, Simulation):
         while window and window[0] <= now - faults.rate_limit_window_seconds:
             window.popleft()
         if len(window) >= faults.rate_limit_per_window:
+            self._state.throttled += 1
             raise ApiError(14001, "接口调用超过限制")
         window.append(now)
 
@@ -294,6 +307,8 @@ class FxiaokeSandbox(Auth, QueryEndpoints, Simulation):
                 "requests": dict(self._state.counts),
                 "trace_ids": len(self._state.trace_ids),
                 "tokens_issued": len(self._state.tokens),
+                "throttled": self._state.throttled,
+                "max_in_flight": self._state.max_in_flight,
                 "faults": asdict(self._state.faults),
             }
 

@@ -310,6 +310,10 @@ class ZohoSandbox(RecordEndpoints, SettingsEndpoints, Simulation, BulkRead):
                 return self._pipelines(query)
             if len(route) == 2 and route[1] == "deleted":
                 return self._deleted_list(self._api_module(route[0]), query, headers)
+            if len(route) == 3 and route[1:] == ["actions", "count"]:  # Get Record Count
+                module = self._api_module(route[0])
+                with self._lock:
+                    return json_answer(200, {"count": len(self._rows[module])})
             if len(route) == 3 and route[0] == "Deals" and route[2] == "Stage_History":
                 return self._stage_history(route[1], query)
             if len(route) == 2:
