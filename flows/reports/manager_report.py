@@ -22,10 +22,9 @@ from flows.quality.tables import find_table
 from flows.reports.charts import chart_fmt, chart_label, render_attainment_chart
 from flows.reports.common import column_or_null, columns, dicts, render, to_float
 from flows.reports.formatting import Fmt
-from flows.reports.manager_figures import pipeline_total, rep_row, total_row
+from flows.reports.manager_figures import pipeline_total, rep_row, team_figures, total_row
 from flows.reports.manager_sections import STALE_DAYS, SectionSources
 from flows.reports.model import MANAGER_REPORT_KIND, MANAGER_WEEKLY_KIND, Report
-from flows.reports.pace import add_targets_to_date
 from flows.reports.periods import ReportWeek, report_week
 from flows.reports.recipients import RecipientsConfig, load_recipients
 from flows.reports.semantic_figures import apply_month_figures, month_figures
@@ -73,7 +72,7 @@ def build_manager_reports(
     context_tables = SectionSources.discover(conn)
     checks = _checks_footnote(conn)
     held_back = quarantine_summary(conn)  # raw rows the gate keeps out of the marts
-    semantic = month_figures(conn, settings, as_of)  # won revenue and win rate, defined once
+    semantic = month_figures(conn, settings, as_of)  # the metrics, defined once (None: no manifest)
     reports = []
     for manager in managers:
         if not manager["email"]:
@@ -88,10 +87,10 @@ def build_manager_reports(
         sections = context_tables.sections(conn, [r["rep_id"] for r in reps], as_of, fmt, manager)
         team_ids = {r["rep_id"] for r in reps}
         sections["quarantined"] = [q for q in held_back if q["rep_id"] in team_ids]
-        sections["pace_basis"] = add_targets_to_date(conn, reps, as_of)
+        sections["pace_basis"], team_figs = team_figures(conn, reps, as_of, semantic)
         rows = [rep_row(r, fmt) for r in reps]
         sections["week"] = week_section(conn, rows, week, fmt) if week else None
-        reports.append(_manager_report(fmt, manager, reps, rows, as_of, week, sections, checks))
+        reports.append(_manager_report(fmt, manager, reps, rows, team_figs, as_of, week, sections, checks))
     return reports
 
 
@@ -134,12 +133,13 @@ def _manager_report(
     manager: dict,
     reps: list[dict],
     rows: list[dict],
+    team_figs: dict,
     as_of: date,
     week: ReportWeek | None,
     sections: dict,
     checks: dict | None,
 ) -> Report:
-    total = total_row(reps, fmt)
+    total = total_row(team_figs, fmt)
     team = manager["team_name"] or f"{manager['rep_name']}'s team"
     month_label = fmt.month(as_of)
     words = {"team": team, "month": month_label, "as_of": fmt.full_date(as_of)}
@@ -161,7 +161,7 @@ def _manager_report(
         "rows": rows,
         "total": total,
         "pipeline_rows": active,
-        "pipeline_total": pipeline_total([r for r in reps if not r["has_left"]], fmt),
+        "pipeline_total": pipeline_total(team_figs, fmt),
         "leavers": [row["rep_name"] for row in rows if row["has_left"]],
         "chart_cid": CHART_CID,
         "checks": checks,

@@ -1,17 +1,22 @@
-"""The manager report's won revenue and win rate, read from the semantic layer where they are defined.
+"""The manager report's numbers, read from the semantic layer where they are defined.
 
-The metrics ``won_revenue``, ``deals_won``, ``deals_lost`` and ``win_rate`` are defined once, in
+Won revenue, deals won / lost, win rate, target, attainment, pace and target to date, open and
+weighted pipeline, the gap to target and coverage are metrics defined once, in
 dbt_project/models/semantic/ (docs/semantic_layer.md); MetricFlow compiles them into SQL that runs on
-the report's own connection (:mod:`flows.semantic.metrics`). The month's figures per rep replace the
-scorecard columns of the same names on the report's rep rows, so the report, ``mf query`` and a BI
-tool on the semantic layer show one number (tests/dbt/test_semantic_layer.py checks that both
-sources agree). Without the nightly's semantic manifest (a warehouse that dbt did not build, such as
-the report tests' hand-made marts) the scorecard's columns stay, and the log says so.
+the report's own connection (:mod:`flows.semantic.metrics`). Each rep's figures replace the scorecard
+columns on the report's rep rows, and the team rows are the same metrics over the team's reps (a
+ratio of sums, as MetricFlow computes it, never an average of the reps' ratios), so the report,
+``mf query`` and a BI tool on the semantic layer show one number (tests/dbt/test_semantic_layer.py).
+Without the nightly's semantic manifest (a warehouse that dbt did not build, such as the report
+tests' hand-made marts) :mod:`flows.reports.manager_figures` computes them from the scorecard, and the
+log says so.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -22,39 +27,110 @@ from flows.semantic.metrics import SemanticLayer, as_decimal, manifest_path
 
 log = logging.getLogger(__name__)
 
-METRICS = ("won_revenue", "deals_won", "deals_lost", "win_rate")
+# metric -> the report's key (the scorecard's column name where there is one)
+MONTH_METRICS = {
+    "won_revenue": "won_amount",
+    "deals_won": "deals_won",
+    "deals_lost": "deals_lost",
+    "win_rate": "win_rate",
+    "target": "target_amount",
+    "attainment": "attainment",
+}
+PIPELINE_METRICS = {
+    "open_pipeline": "open_pipeline_amount",
+    "weighted_pipeline": "weighted_pipeline_amount",
+    "target_gap": "gap",
+    "coverage": "coverage",
+}
+TO_DATE_METRICS = {"target_mtd": "target_to_date", "pace": "pace"}
+# a sum that is 0, not unknown, when the rep or team has no row (no deal closed, nothing open)
+ZERO_WHEN_MISSING = {"won_amount", "open_pipeline_amount", "weighted_pipeline_amount"}
 
 
-def month_figures(conn: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> dict[str, dict] | None:
-    """Each rep's won revenue, deals won / lost and win rate of ``as_of``'s month; None without a manifest."""
+def _month_where(as_of: date) -> str:
+    return f"{{{{ TimeDimension('metric_time', 'month') }}}} = '{as_of.replace(day=1).isoformat()}'"
+
+
+def _day_where(as_of: date) -> str:
+    return f"{{{{ TimeDimension('metric_time', 'day') }}}} = '{as_of.isoformat()}'"
+
+
+def _reps_where(rep_ids: Sequence[str]) -> str:
+    quoted = ", ".join("'" + rep_id.replace("'", "''") + "'" for rep_id in sorted(rep_ids))
+    return f"{{{{ Entity('rep') }}}} in ({quoted})"
+
+
+def _renamed(row: dict, names: dict[str, str]) -> dict:
+    out: dict = {}
+    for metric, key in names.items():
+        value = as_decimal(row.get(metric))
+        if key in ("deals_won", "deals_lost"):
+            out[key] = int(value or 0)
+        elif value is None and key in ZERO_WHEN_MISSING:
+            out[key] = Decimal(0)
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass
+class SemanticFigures:
+    """The semantic layer on the report's connection, for one report date, and its per-rep figures."""
+
+    layer: SemanticLayer
+    conn: duckdb.DuckDBPyConnection
+    as_of: date
+    reps: dict[str, dict]
+
+    def _by_rep(self, metrics: dict[str, str], grain: str, where: str) -> dict[str, dict]:
+        result = self.layer.query(self.conn, list(metrics), ["rep", grain], [where])
+        return {row["rep"]: _renamed(row, metrics) for row in result.rows if row["rep"] is not None}
+
+    def _over(self, metrics: dict[str, str], rep_ids: Sequence[str], where: str, grain: str) -> dict:
+        """The metrics computed once over ``rep_ids`` together (MetricFlow sums, then divides)."""
+        rows = []
+        if rep_ids:
+            rows = self.layer.query(self.conn, list(metrics), [grain], [where, _reps_where(rep_ids)]).rows
+        return _renamed(rows[0] if rows else {}, metrics)
+
+    def team(self, shown: Sequence[str], active: Sequence[str]) -> dict:
+        """The team rows: attainment and pace over every rep shown, pipeline over the reps still in it."""
+        month, day = _month_where(self.as_of), _day_where(self.as_of)
+        return (
+            self._over(MONTH_METRICS, shown, month, "metric_time__month")
+            | self._over(TO_DATE_METRICS, shown, day, "metric_time__day")
+            | self._over(PIPELINE_METRICS, active, month, "metric_time__month")
+        )
+
+
+def month_figures(conn: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> SemanticFigures | None:
+    """Every rep's figures of ``as_of``'s month, pace and target to date as of that day.
+
+    None without a semantic manifest (the caller then computes them from the scorecard).
+    """
     path = manifest_path(settings)
     if not path.is_file():
         log.info("no semantic manifest at %s: manager report figures from fct_rep_scorecard", path)
         return None
-    layer = SemanticLayer.for_connection(path, conn)
-    month = as_of.replace(day=1).isoformat()
-    result = layer.query(
-        conn,
-        METRICS,
-        ["rep", "metric_time__month"],
-        [f"{{{{ TimeDimension('metric_time', 'month') }}}} = '{month}'"],
-    )
-    return {row["rep"]: row for row in result.rows if row["rep"] is not None}
+    figures = SemanticFigures(SemanticLayer.for_connection(path, conn), conn, as_of, {})
+    month = figures._by_rep(MONTH_METRICS | PIPELINE_METRICS, "metric_time__month", _month_where(as_of))
+    to_date = figures._by_rep(TO_DATE_METRICS, "metric_time__day", _day_where(as_of))
+    for rep_id in month.keys() | to_date.keys():
+        empty = _renamed({}, MONTH_METRICS | PIPELINE_METRICS | TO_DATE_METRICS)
+        figures.reps[rep_id] = empty | month.get(rep_id, {}) | to_date.get(rep_id, {})
+    return figures
 
 
-def apply_month_figures(reps: list[dict], figures: dict[str, dict] | None) -> None:
+def apply_month_figures(reps: list[dict], figures: SemanticFigures | None) -> None:
     """Set the semantic layer's figures on the rep rows that have numbers this month (a scorecard row).
 
-    A rep with a scorecard row but no closed deal gets 0 won and no win rate, as the scorecard has it.
+    A rep with a scorecard row but no metric row gets 0 won and no ratios, as the scorecard has it.
     """
     if figures is None:
         return
+    empty = _renamed({}, MONTH_METRICS | PIPELINE_METRICS | TO_DATE_METRICS)
     for r in reps:
-        got = figures.get(r["rep_id"])
+        got = figures.reps.get(r["rep_id"])
         if got is None and r["won_amount"] is None:
             continue  # no numbers this month at all
-        got = got or {}
-        r["won_amount"] = as_decimal(got.get("won_revenue")) or Decimal(0)
-        r["deals_won"] = int(got.get("deals_won") or 0)
-        r["deals_lost"] = int(got.get("deals_lost") or 0)
-        r["win_rate"] = as_decimal(got.get("win_rate"))
+        r.update(got or empty)
