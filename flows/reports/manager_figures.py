@@ -16,6 +16,11 @@ from flows.reports.formatting import Fmt, attainment_color
 from flows.reports.pace import pace
 
 
+def team_label(manager: dict) -> str:
+    """The manager's team name, or "<manager>'s team" when the CRM has none."""
+    return manager["team_name"] or f"{manager['rep_name']}'s team"
+
+
 def rep_row(r: dict, fmt: Fmt) -> dict:
     """One rep's cells for the attainment and the pipeline tables."""
     rep_pace = pace(r["won_amount"], r["target_to_date"])
