@@ -77,6 +77,11 @@ def cells(html: str, label: str) -> list[str]:
     return [re.sub(r"\s+", " ", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)]
 
 
+def text_cells(html: str, label: str) -> list[str]:
+    """:func:`cells` as read, tags dropped: ``120,000<br><span>(3)</span>`` → ``120,000 (3)``."""
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", c)).strip() for c in cells(html, label)]
+
+
 def add_deals(c) -> None:
     c.execute(
         """

@@ -102,7 +102,8 @@ T = {
         "weekly_title": "{team} — week {week} ({start} – {end})",
         "movement_title": "Pipeline movement in week {week}",
         "movement_none": "No pipeline history for week {week} yet: it starts with the first nightly run.",
-        "movement_note": "Amount (deals) of open pipeline from the snapshot of {opening} to that of "
+        "movement_legend": "Amount (deals).",
+        "movement_note": "Open pipeline from the snapshot of {opening} to that of "
         "{closing}: opening + new − won − lost − removed + amount edits = closing. New: created, "
         "reopened or given to the rep; removed: deleted or given to another rep. Advanced, moved back "
         "and slipped (close date pushed out) are deals still open at the closing, at their closing amount.",
@@ -217,7 +218,8 @@ T = {
         "weekly_title": "{team} — 第 {week} 周（{start} – {end}）",
         "movement_title": "第 {week} 周商机变动",
         "movement_none": "第 {week} 周尚无商机历史：历史从第一次夜间运行开始记录。",
-        "movement_note": "在途商机金额（单数），从 {opening} 的快照到 {closing} 的快照："
+        "movement_legend": "金额（单数）。",
+        "movement_note": "在途商机，从 {opening} 的快照到 {closing} 的快照："
         "期初 + 新增 − 赢单 − 输单 − 移出 + 金额调整 = 期末。新增：新建、重新打开或转给该销售；"
         "移出：删除或转给其他销售。推进、回退和延期（预计成交日推后）为期末仍在途的商机，按期末金额计。",
         "opening": "期初",

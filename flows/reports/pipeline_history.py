@@ -40,10 +40,14 @@ def pipeline_sections(conn: duckdb.DuckDBPyConnection, reps: list[dict], week: R
         log.info("no pipeline-history marts: the weekly report has no pipeline movement")
         return {}
     names = {r["rep_id"]: r["rep_name"] for r in reps if not r["has_left"]}
-    rows = dicts(
-        conn,
-        f"select * from {movement} where week_start = ? and list_contains(?, rep_id) order by rep_name",
-        [week.start, list(names)],
+    order = {rep_id: i for i, rep_id in enumerate(names)}  # the report's rep order
+    rows = sorted(
+        dicts(
+            conn,
+            f"select * from {movement} where week_start = ? and list_contains(?, rep_id)",
+            [week.start, list(names)],
+        ),
+        key=lambda r: order[r["rep_id"]],
     )
     if not rows:
         return {"movement": {"empty": fmt.t("movement_none", week=week.number)}, "next_week": None}
@@ -70,10 +74,11 @@ def _sums(rows: list[dict]) -> dict:
 
 
 def _move_cells(name: str, r: dict, fmt: Fmt) -> dict:
-    """``amount (count)`` per movement, e.g. ``120,000 (3)``; amount edits as a signed amount."""
-    cells = {m: f"{fmt.number(r[f'{m}_amount'])} ({fmt.number(r[f'{m}_count'])})" for m in MOVES}
+    """``(amount, deals)`` per movement, e.g. ``("120,000", "3")``; amount edits as a signed amount
+    without a count (``("+5,000", None)``)."""
+    cells: dict = {m: (fmt.number(r[f"{m}_amount"]), fmt.number(r[f"{m}_count"])) for m in MOVES}
     change = dec(r["amount_change"])
-    cells["amount_change"] = ("+" if change > 0 else "") + fmt.number(change)
+    cells["amount_change"] = (("+" if change > 0 else "") + fmt.number(change), None)
     return {"name": name, **cells}
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from dq_helpers import served_zoho, touch_zoho
 from e2e_support import demo_company, query_work
-from reports_support import cells
+from reports_support import text_cells
 
 from flows.cli.demo import demo_environment
 from flows.config.settings import Settings
@@ -130,7 +130,7 @@ def test_two_nightlies_give_the_week_movement_of_a_deal_advanced_won_and_slipped
         (report,) = [r for r in reports if f">{rep_name}</td>" in r.html]
         start = report.html.index("Pipeline movement in week 49")
         section = report.html[start : report.html.index("</table>", start)]
-        assert cells(section, rep_name) == [
+        assert text_cells(section, rep_name) == [
             f"{_money(o_amount)} ({opening})", "0 (0)", f"{_money(amounts[advanced])} (1)", "0 (0)",
             f"{_money(amounts[slipped])} (1)", f"{_money(amounts[won])} (1)", "0 (0)", "0 (0)", "0",
             f"{_money(c_amount)} ({opening - 1})",

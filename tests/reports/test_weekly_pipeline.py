@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from reports_support import add_deals, add_pipeline_history, cells
+from reports_support import add_deals, add_pipeline_history, cells, text_cells
 
 from flows.reports.manager_report import build_manager_reports
 
@@ -28,18 +28,18 @@ def test_movement_per_rep_and_team_total(conn, settings):
     assert mia.kind == "manager_weekly" and mia.period_key == "2026-W48"
     movement = _movement(mia.html)
     # opening, new, advanced, moved back, slipped, won, lost, removed: amount (deals); amount edits; closing
-    assert cells(movement, "Liam Rossi") == [
+    assert text_cells(movement, "Liam Rossi") == [
         "90,000 (3)", "20,000 (1)", "30,000 (1)", "0 (0)", "25,000 (1)", "25,000 (1)", "0 (0)", "0 (0)",
         "+5,000", "90,000 (3)",
     ]  # fmt: skip
-    assert cells(movement, "Emma Novak") == [
+    assert text_cells(movement, "Emma Novak") == [
         "17,000 (2)", "0 (0)", "0 (0)", "10,000 (1)", "0 (0)", "0 (0)", "7,000 (1)", "0 (0)", "0",
         "10,000 (1)",
     ]  # fmt: skip
     # Olga left (no numbers this month): her leftover 5,000 is not the team's. Team = Liam + Emma:
     # opening 90,000 + 17,000 = 107,000 (5); won 25,000; lost 7,000; closing 90,000 + 10,000 = 100,000 (4)
     # = 107,000 + 20,000 - 25,000 - 7,000 - 0 + 5,000.
-    assert cells(movement, "Team total") == [
+    assert text_cells(movement, "Team total") == [
         "107,000 (5)", "20,000 (1)", "30,000 (1)", "10,000 (1)", "25,000 (1)", "25,000 (1)", "7,000 (1)",
         "0 (0)", "+5,000", "100,000 (4)",
     ]  # fmt: skip
@@ -73,7 +73,7 @@ def test_weekly_report_in_chinese(conn, settings, tmp_path):
     headers = ("期初", "新增", "推进", "回退", "延期", "赢单", "输单", "移出", "金额调整", "期末")
     assert all(word in movement for word in headers)
     # 李娜: opening 8,000 (1), new 2,000 (1), advanced 2,000 (1), removed 8,000 (1), closing 2,000 (1)
-    assert cells(movement, "李娜") == [
+    assert text_cells(movement, "李娜") == [
         "8,000 (1)", "2,000 (1)", "2,000 (1)", "0 (0)", "0 (0)", "0 (0)", "0 (0)", "8,000 (1)", "0",
         "2,000 (1)",
     ]  # fmt: skip
