@@ -102,6 +102,7 @@ T = {
         "weekly_title": "{team} — week {week} ({start} – {end})",
         "movement_title": "Pipeline movement in week {week}",
         "movement_none": "No pipeline history for week {week} yet: it starts with the first nightly run.",
+        "movement_no_deals": "No open pipeline of the team's reps in week {week}.",
         "movement_legend": "Amount (deals).",
         "movement_note": "Open pipeline from the snapshot of {opening} to that of "
         "{closing}: opening + new − won − lost − removed + amount edits = closing. New: created, "
@@ -218,6 +219,7 @@ T = {
         "weekly_title": "{team} — 第 {week} 周（{start} – {end}）",
         "movement_title": "第 {week} 周商机变动",
         "movement_none": "第 {week} 周尚无商机历史：历史从第一次夜间运行开始记录。",
+        "movement_no_deals": "第 {week} 周团队销售没有在途商机。",
         "movement_legend": "金额（单数）。",
         "movement_note": "在途商机，从 {opening} 的快照到 {closing} 的快照："
         "期初 + 新增 − 赢单 − 输单 − 移出 + 金额调整 = 期末。新增：新建、重新打开或转给该销售；"

@@ -11,7 +11,7 @@ older warehouse) the sections are left out; a week before the history starts say
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import duckdb
@@ -40,6 +40,8 @@ def pipeline_sections(conn: duckdb.DuckDBPyConnection, reps: list[dict], week: R
         log.info("no pipeline-history marts: the weekly report has no pipeline movement")
         return {}
     names = {r["rep_id"]: r["rep_name"] for r in reps if not r["has_left"]}
+    if not names:  # everyone listed has left: no pipeline is the team's
+        return {}
     order = {rep_id: i for i, rep_id in enumerate(names)}  # the report's rep order
     rows = sorted(
         dicts(
@@ -50,7 +52,9 @@ def pipeline_sections(conn: duckdb.DuckDBPyConnection, reps: list[dict], week: R
         key=lambda r: order[r["rep_id"]],
     )
     if not rows:
-        return {"movement": {"empty": fmt.t("movement_none", week=week.number)}, "next_week": None}
+        recorded = dicts(conn, f"select count(*) as n from {movement} where week_start = ?", [week.start])[0]["n"]
+        empty = fmt.t("movement_no_deals" if recorded else "movement_none", week=week.number)
+        return {"movement": {"empty": empty}, "next_week": None}
     closing = rows[0]["closing_snapshot_date"]
     return {
         "movement": {
@@ -87,7 +91,7 @@ def _next_week(
     snapshots: str,
     names: dict[str, str],
     rows: list[dict],
-    closing,
+    closing: date,
     week: ReportWeek,
     fmt: Fmt,
 ) -> dict:

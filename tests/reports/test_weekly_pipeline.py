@@ -94,3 +94,12 @@ def test_a_week_before_the_history_starts_says_so(conn, settings):
     mia, _ = build_manager_reports(conn, settings, run_date=date(2026, 11, 23), weekly=True)  # week 47
     assert "No pipeline history for week 47 yet" in mia.html
     assert "Expected to close next week" not in mia.html
+
+
+def test_a_team_without_pipeline_in_a_recorded_week_is_not_told_history_is_missing(conn, settings):
+    add_deals(conn)
+    add_pipeline_history(conn)
+    conn.execute("delete from marts.fct_pipeline_movement where rep_id in ('r1', 'r2')")
+    mia, _ = build_manager_reports(conn, settings, run_date=MONDAY, weekly=True)
+    assert "No open pipeline of the team&#39;s reps in week 48." in mia.html
+    assert "No pipeline history" not in mia.html
