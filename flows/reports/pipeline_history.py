@@ -52,8 +52,8 @@ def pipeline_sections(conn: duckdb.DuckDBPyConnection, reps: list[dict], week: R
         key=lambda r: order[r["rep_id"]],
     )
     if not rows:
-        recorded = dicts(conn, f"select count(*) as n from {movement} where week_start = ?", [week.start])[0]["n"]
-        empty = fmt.t("movement_no_deals" if recorded else "movement_none", week=week.number)
+        recorded = dicts(conn, f"select count(*) as n from {movement} where week_start = ?", [week.start])
+        empty = fmt.t("movement_no_deals" if recorded[0]["n"] else "movement_none", week=week.number)
         return {"movement": {"empty": empty}, "next_week": None}
     closing = rows[0]["closing_snapshot_date"]
     return {
