@@ -77,6 +77,11 @@ def cells(html: str, label: str) -> list[str]:
     return [re.sub(r"\s+", " ", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)]
 
 
+def text_cells(html: str, label: str) -> list[str]:
+    """:func:`cells` as read, tags dropped: ``120,000<br><span>(3)</span>`` → ``120,000 (3)``."""
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", c)).strip() for c in cells(html, label)]
+
+
 def add_deals(c) -> None:
     c.execute(
         """
@@ -184,3 +189,57 @@ class RejectingHandler(OutboxHandler):
             return "550 5.1.1 <bounce@example.com>: mailbox unavailable"
         envelope.rcpt_tos.append(address)
         return "250 OK"
+
+
+#: Week 48 of 2026 (Nov 23 – 29) in the pipeline-history marts, as dbt builds them; the identity
+#: opening + new - won - lost - removed + amount_change = closing holds on every row (hand-checked).
+MOVEMENT_W48 = [
+    # rep, opening, new, advanced, moved_back, slipped, won, lost, removed (count, amount each),
+    # amount_change, closing (count, amount), next week (count, amount)
+    ("r1", (3, 90000), (1, 20000), (1, 30000), (0, 0), (1, 25000), (1, 25000), (0, 0), (0, 0), 5000,
+     (3, 90000), (1, 40000)),
+    ("r2", (2, 17000), (0, 0), (0, 0), (1, 10000), (0, 0), (0, 0), (1, 7000), (0, 0), 0, (1, 10000), (0, 0)),
+    ("r4", (1, 5000), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), 0, (1, 5000), (1, 5000)),
+    ("r5", (1, 8000), (1, 2000), (1, 2000), (0, 0), (0, 0), (0, 0), (0, 0), (1, 8000), 0,
+     (1, 2000), (1, 2000)),
+]  # fmt: skip
+SNAPSHOTS_NOV29 = [
+    # deal_id, deal_name, rep_id, stage, amount, close_date
+    ("z10", "Acme expansion", "r1", "Proposal", "40000", "2026-12-02"),  # next week: listed
+    ("z11", "Later deal", "r1", "Qualify", "50000", "2026-12-15"),  # the week after: not listed
+    ("z12", "Emma's deal", "r2", "Proposal", "10000", "2026-11-29"),  # due in the report week itself
+    ("z13", "Olga's leftover", "r4", "Proposal", "5000", "2026-12-01"),  # Olga left: not listed
+    ("f1", "华东项目", "r5", "方案/报价", "2000", "2026-12-04"),
+]
+
+
+def add_pipeline_history(c) -> None:
+    """marts.fct_pipeline_movement (week 48) and marts.fct_pipeline_snapshots (its closing, Nov 29)."""
+    moves = ["opening", "new", "advanced", "moved_back", "slipped", "won", "lost", "removed"]
+    c.execute(
+        "create table marts.fct_pipeline_movement (week_start date, week_end date, "
+        "opening_snapshot_date date, closing_snapshot_date date, is_week_complete boolean, "
+        "rep_id varchar, rep_name varchar, team_name varchar, manager_id varchar, "
+        + ", ".join(f"{m}_count bigint, {m}_amount decimal(18, 2)" for m in moves)
+        + ", amount_change decimal(18, 2), closing_count bigint, closing_amount decimal(18, 2), "
+        "next_week_close_count bigint, next_week_close_amount decimal(18, 2))"
+    )
+    for rep_id, *figures in MOVEMENT_W48:
+        *pairs, change, closing, next_week = figures
+        values = [v for pair in pairs for v in pair] + [change, *closing, *next_week]
+        c.execute(
+            "insert into marts.fct_pipeline_movement values ('2026-11-23', '2026-11-29', '2026-11-22', "
+            f"'2026-11-29', true, ?, null, null, null{', ?' * len(values)})",
+            [rep_id, *values],
+        )
+    c.execute(
+        "create table marts.fct_pipeline_snapshots (snapshot_date date, deal_id varchar, source varchar, "
+        "deal_name varchar, rep_id varchar, stage varchar, stage_order bigint, probability decimal(5, 2), "
+        "amount_reporting decimal(18, 2), close_date date, is_reconstructed boolean)"
+    )
+    for deal_id, name, rep_id, stage, amount, close in SNAPSHOTS_NOV29:
+        c.execute(
+            "insert into marts.fct_pipeline_snapshots values "
+            "('2026-11-29', ?, 'zoho', ?, ?, ?, 1, 50, ?, ?, false)",
+            [deal_id, name, rep_id, stage, amount, close],
+        )

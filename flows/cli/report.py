@@ -54,8 +54,8 @@ def preview(
         bool,
         typer.Option(
             "--weekly",
-            help="Manager report: the weekly edition of the last ISO week ended by the run date "
-            "(the week the Monday send covers).",
+            help="Manager report: the weekly report (pipeline movement, next week's closes) of the last "
+            "ISO week ended by the run date (the week the Monday send covers).",
         ),
     ] = False,
     rep: Annotated[

@@ -81,6 +81,11 @@ def _python_team(reps: list[dict], active: list[dict]) -> dict:
     }
 
 
+def team_label(manager: dict) -> str:
+    """The manager's team name, or "<manager>'s team" when the CRM has none."""
+    return manager["team_name"] or f"{manager['rep_name']}'s team"
+
+
 def rep_row(r: dict, fmt: Fmt) -> dict:
     """One rep's cells for the attainment and the pipeline tables."""
     name = r["rep_name"] or r["rep_id"]

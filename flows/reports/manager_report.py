@@ -1,11 +1,13 @@
-"""The manager report (daily, and the Monday weekly edition): each manager's team, month to date.
+"""The manager reports: the daily one (each manager's team, month to date) and the Monday weekly one.
 
 One report per active manager with an e-mail, in the manager's language: attainment per rep and for
 the team against the month's target and against pace (:mod:`flows.reports.manager_figures`),
 pipeline coverage of the reps still in the team, the chart, the optional sections of
 :mod:`flows.reports.manager_sections`, and a footnote with the last data-gate run and the team's
-records held back by it. The weekly edition covers one ISO week (:func:`flows.reports.periods.report_week`)
-and adds what each rep closed in it (:mod:`flows.reports.weekly_section`).
+records held back by it. The weekly report covers one ISO week (:func:`flows.reports.periods.report_week`):
+what each rep closed in it (:mod:`flows.reports.weekly_section`), how the open pipeline moved and what
+is expected to close next week (:mod:`flows.reports.pipeline_history`), and the month to date as of its
+Sunday; it is rendered by :mod:`flows.reports.weekly_report`.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from flows.quality.tables import find_table
 from flows.reports.charts import chart_fmt, chart_label, render_attainment_chart
 from flows.reports.common import column_or_null, columns, dicts, render, to_float
 from flows.reports.formatting import Fmt
-from flows.reports.manager_figures import pipeline_total, rep_row, team_figures, total_row
+from flows.reports.manager_figures import pipeline_total, rep_row, team_figures, team_label, total_row
 from flows.reports.manager_sections import STALE_DAYS, SectionSources
-from flows.reports.model import MANAGER_REPORT_KIND, MANAGER_WEEKLY_KIND, Report
-from flows.reports.periods import ReportWeek, report_week
+from flows.reports.model import MANAGER_REPORT_KIND, Report
+from flows.reports.periods import report_week
+from flows.reports.pipeline_history import pipeline_sections
 from flows.reports.recipients import RecipientsConfig, load_recipients
 from flows.reports.semantic_figures import apply_month_figures, month_figures
+from flows.reports.weekly_report import weekly_report
 from flows.reports.weekly_section import week_section
 
 log = logging.getLogger(__name__)
@@ -84,13 +88,17 @@ def build_manager_reports(
             log.info("manager %s has no reps: no report", manager["rep_name"])
             continue
         fmt = Fmt(recipients.language_for(manager["email"], manager["source"]), settings.reporting_currency)
-        sections = context_tables.sections(conn, [r["rep_id"] for r in reps], as_of, fmt, manager)
         team_ids = {r["rep_id"] for r in reps}
-        sections["quarantined"] = [q for q in held_back if q["rep_id"] in team_ids]
+        sections: dict = {"quarantined": [q for q in held_back if q["rep_id"] in team_ids]}
         sections["pace_basis"], team_figs = team_figures(conn, reps, as_of, semantic)
         rows = [rep_row(r, fmt) for r in reps]
-        sections["week"] = week_section(conn, rows, week, fmt) if week else None
-        reports.append(_manager_report(fmt, manager, reps, rows, team_figs, as_of, week, sections, checks))
+        if week:  # the weekly report: the week's closes, pipeline movement, next week's closes
+            sections["week"] = week_section(conn, rows, week, fmt)
+            sections |= pipeline_sections(conn, rows, week, fmt)
+            reports.append(weekly_report(fmt, manager, rows, team_figs, week, sections, checks))
+            continue
+        sections |= context_tables.sections(conn, [r["rep_id"] for r in reps], as_of, fmt, manager)
+        reports.append(_manager_report(fmt, manager, reps, rows, team_figs, as_of, sections, checks))
     return reports
 
 
@@ -135,17 +143,14 @@ def _manager_report(
     rows: list[dict],
     team_figs: dict,
     as_of: date,
-    week: ReportWeek | None,
     sections: dict,
     checks: dict | None,
 ) -> Report:
     total = total_row(team_figs, fmt)
-    team = manager["team_name"] or f"{manager['rep_name']}'s team"
+    team = team_label(manager)
     month_label = fmt.month(as_of)
     words = {"team": team, "month": month_label, "as_of": fmt.full_date(as_of)}
-    if week:
-        words |= {"week": week.number, "start": fmt.short_date(week.start), "end": fmt.short_date(week.end)}
-    subject = fmt.t("subject_weekly" if week else "subject_daily", **words)
+    subject = fmt.t("subject_daily", **words)
     active = [row for row, r in zip(rows, reps, strict=True) if not r["has_left"]]
     context = {
         "t": fmt.t,
@@ -157,7 +162,6 @@ def _manager_report(
         "as_of": words["as_of"],
         "words": words,
         "currency": fmt.currency,
-        "weekly": week is not None,
         "rows": rows,
         "total": total,
         "pipeline_rows": active,
@@ -178,8 +182,8 @@ def _manager_report(
         fmt=words_fmt,
     )  # fmt: skip
     return Report(
-        kind=MANAGER_WEEKLY_KIND if week else MANAGER_REPORT_KIND,
-        period_key=week.label if week else as_of.isoformat(),
+        kind=MANAGER_REPORT_KIND,
+        period_key=as_of.isoformat(),
         recipients=[manager["email"]],
         subject=subject,
         html=render("manager_report.html", context),

@@ -1,4 +1,4 @@
-"""The weekly edition's own section: what each rep won and lost in the ISO week, against the week's target.
+"""The weekly report's first section: what each rep won and lost in the ISO week, against the week's target.
 
 The week's target is the sum of the rep's day-grain targets over the week (a week may straddle two
 months); won and lost deals are those of ``marts.fct_deals`` closed in the week. Without

@@ -12,6 +12,7 @@ REPORT_TEMPLATES = sorted(p.name for p in TEMPLATES_DIR.glob("*.html") if p.name
 def test_every_report_has_an_html_and_a_text_template():
     assert REPORT_TEMPLATES == [
         "alert.html", "finance_summary.html", "manager_report.html", "run_failed.html", "statement.html",
+        "weekly_report.html",
     ]  # fmt: skip
     for name in REPORT_TEMPLATES:
         assert (TEMPLATES_DIR / name).with_suffix(".txt").exists()
