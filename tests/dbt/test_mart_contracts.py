@@ -82,7 +82,7 @@ def test_the_check_catches_a_mart_without_contract_type_or_description(manifest)
 
 def test_the_contract_types_are_duckdb_types_that_postgres_and_spark_accept(manifest):
     """One spelling for three engines: PostgreSQL reads every one as it is, and Spark reads only
-    ``varchar`` differently (as ``string``, macros/contracts.sql)."""
+    ``varchar`` and ``timestamp`` differently (``string``, ``timestamp_ntz``: macros/contracts.sql)."""
     accepted = {"varchar", "bigint", "integer", "boolean", "date", "timestamp"}
     types = {spec["data_type"] for node in _marts(manifest) for spec in node["columns"].values()}
     assert {t for t in types if t not in accepted and not t.startswith("decimal(")} == set()
