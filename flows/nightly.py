@@ -35,6 +35,7 @@ from flows.pipeline.tasks import (
     reports_task,
     send,
 )
+from flows.quality.freshness import source_freshness
 from flows.quality.gate import run_checks
 from flows.quality.results import GateResult
 from flows.reports.alerts import build_alert_report
@@ -90,8 +91,12 @@ def gate_task(settings: Settings, run_id: str, layer: str) -> GateResult:
     """Run the suites of one layer: ``raw`` after landing, ``marts`` after dbt."""
     # Raw rows: only what this run landed (plus rows still quarantined); marts: everything.
     row_scope = "run" if layer == "raw" else "all"
+    # dbt opens the working file itself: measure source freshness before the gate's connection
+    measured = source_freshness(settings) if layer == "raw" else []
     with step("data checks", layer, get_run_logger()), Warehouse(settings.warehouse_path).connect() as conn:
-        result = run_checks(conn, settings, run_id=run_id, layer=layer, row_scope=row_scope)
+        result = run_checks(
+            conn, settings, run_id=run_id, layer=layer, row_scope=row_scope, measured=measured
+        )
         failed = sum(1 for r in result.results if not r.success)
         emit("data checks", "advanced", layer, len(result.results), f"{failed} failed")
     create_markdown_artifact(

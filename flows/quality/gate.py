@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import duckdb
@@ -37,13 +38,16 @@ def run_checks(
     suites: list[str] | None = None,
     layer: str | None = None,
     row_scope: str = "all",
+    measured: Sequence[CheckResult] = (),
 ) -> GateResult:
     """Run suites, quarantine offending raw rows, store the results, build Data Docs.
 
     ``suites`` names suites explicitly; otherwise ``layer`` (``"raw"`` / ``"marts"``) picks that
     layer's suites, or all suites when both are None. Raw tables without a suite of their own get
     the generic table-level suite as ``raw_<table>``. ``row_scope`` is ``"all"`` or ``"run"``
-    (row-level checks only on the rows ``run_id`` landed, plus the quarantined ones).
+    (row-level checks only on the rows ``run_id`` landed, plus the quarantined ones). ``measured``
+    are checks run before the connection was opened (dbt source freshness, :mod:`flows.quality.freshness`),
+    stored and judged with the others.
 
     ``conn`` is the caller's open connection (opened with the default config: a process that ran
     dbt in-process cannot reopen the file read-only). Results go to ``ops.validation_results``,
@@ -65,7 +69,7 @@ def run_checks(
         params=suite_parameters(conn, settings, checked_at),
         row_scope=row_scope,
     )
-    results: list[CheckResult] = []
+    results: list[CheckResult] = list(measured)
     counts: dict[str, dict[str, int]] = {}
     for name in names:
         suite_results, qcounts = run_suite(run, name, sources[name])

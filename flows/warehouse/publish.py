@@ -137,6 +137,7 @@ def _stage_marts(
         for name in marts:
             published = f'pub.{PUBLISHED_SCHEMA}."{name}"'
             conn.execute(f'create table {published} as select * from {PUBLISHED_SCHEMA}."{name}"')
+            _copy_comments(conn, name, published)
             tables[name] = conn.execute(f"select count(*) from {published}").fetchone()[0]
             parquet = staged.marts / f"{name}.parquet"
             meta = f"kv_metadata {{salesops_run_id: '{_sql_str(info[0])}'}}"
@@ -150,6 +151,28 @@ def _stage_marts(
         conn.execute("checkpoint pub")
         conn.execute("detach pub")
     return tables
+
+
+def _copy_comments(conn: duckdb.DuckDBPyConnection, name: str, published: str) -> None:
+    """Carry the mart's table and column comments (dbt's ``persist_docs``: the YAML descriptions)
+    over to its published copy, which ``create table ... as select`` leaves without them: the
+    comments are what a BI tool or ``duckdb_columns()`` shows a reader as the column's meaning."""
+    where = "where database_name = current_database() and schema_name = ? and {} = ? and comment is not null"
+    relation = conn.execute(
+        f"select comment from duckdb_tables() {where.format('table_name')} "
+        f"union all select comment from duckdb_views() {where.format('view_name')}",
+        [PUBLISHED_SCHEMA, name, PUBLISHED_SCHEMA, name],
+    ).fetchone()
+    if relation:
+        conn.execute(f"comment on table {published} is '{_sql_str(relation[0])}'")
+    columns = conn.execute(
+        f"select column_name, comment from duckdb_columns() {where.format('table_name')} "
+        "order by column_index",
+        [PUBLISHED_SCHEMA, name],
+    ).fetchall()
+    for column, comment in columns:
+        quoted = column.replace('"', '""')
+        conn.execute(f"comment on column {published}.\"{quoted}\" is '{_sql_str(comment)}'")
 
 
 def published_info(settings: Settings) -> dict | None:
@@ -191,5 +214,6 @@ def read_published(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
         conn.close()
 
 
-def _sql_str(path: Path) -> str:
-    return str(path).replace("'", "''")
+def _sql_str(text: Path | str) -> str:
+    """``text`` inside a single-quoted SQL literal (paths and comments cannot be bound parameters)."""
+    return str(text).replace("'", "''")

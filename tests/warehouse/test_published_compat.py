@@ -45,10 +45,14 @@ for (name,) in conn.execute(
 ).fetchall():
     rows = conn.execute(f'select columns(*)::varchar from marts."{name}" order by all').fetchall()
     marts[name] = {"rows": len(rows), "sha256": hashlib.sha256(repr(rows).encode()).hexdigest()}
+comments = conn.execute(
+    "select table_name, column_name, comment from duckdb_columns() "
+    "where schema_name = 'marts' and comment is not null order by all"
+).fetchall()
 publish = conn.execute(
     "select run_id, run_date::varchar, published_at::varchar from main.salesops_publish"
 ).fetchall()
-print(json.dumps({"version": duckdb.__version__, "marts": marts, "publish": publish}))
+print(json.dumps({"version": duckdb.__version__, "marts": marts, "comments": comments, "publish": publish}))
 """
 
 
@@ -83,6 +87,7 @@ def build_working_marts(settings: Settings) -> None:
             """
             create table marts.fct_rep_scorecard as
             select (date '2025-01-01' + (i % 24) * interval 1 month)::date as period_month,
+                   false as is_future_period,
                    'rep-' || (i % 37) as rep_id,
                    case i % 3 when 0 then '王芳' when 1 then 'Ana Souza' end as rep_name,
                    (i * 12.34)::decimal(18, 2) as won_amount,
@@ -99,6 +104,9 @@ def build_working_marts(settings: Settings) -> None:
             from range(5000) t(i)
             """
         )
+        # what dbt's persist_docs leaves on a mart: the YAML descriptions as comments
+        conn.execute("comment on table marts.fct_rep_scorecard is 'Rep x month KPIs'")
+        conn.execute("comment on column marts.fct_rep_scorecard.rep_name is 'Name (姓名), the rep''s own'")
         conn.execute(
             "create table marts.dim_date as select d::date as date_day, year(d) as year, "
             "strftime(d, '%Y-%m') as month "
@@ -143,6 +151,11 @@ def test_duckdb_1x_reads_every_published_mart(duckdb_1x_bin, published):
         "fct_rep_scorecard": 5000,
         "v_reps": 37,
     }
+    assert (
+        theirs["comments"]
+        == ours["comments"]
+        == [["fct_rep_scorecard", "rep_name", "Name (姓名), the rep's own"]]
+    )
     assert theirs["publish"] == ours["publish"]
     assert theirs["publish"][0][:2] == ["run-1", "2026-12-05"]
 

@@ -19,9 +19,9 @@ deals as (
         account_id,
         min(case when is_won then close_date end) as first_purchase_date,
         max(case when is_won then close_date end) as last_purchase_date,
-        sum(case when is_won then 1 else 0 end) as won_deals,
-        sum(case when is_lost then 1 else 0 end) as lost_deals,
-        sum(case when is_open then 1 else 0 end) as open_deals,
+        cast(sum(case when is_won then 1 else 0 end) as bigint) as won_deals,
+        cast(sum(case when is_lost then 1 else 0 end) as bigint) as lost_deals,
+        cast(sum(case when is_open then 1 else 0 end) as bigint) as open_deals,
         sum(case when is_won then coalesce(amount_reporting, 0) else 0 end) as lifetime_revenue
     from {{ ref('fct_deals') }}
     where account_id is not null
@@ -82,7 +82,7 @@ select
     s.lifetime_revenue,
     s.won_deals > 0 as is_customer,
     s.won_deals > 1 as is_repeat_customer,
-    s.recency_days,
+    cast(s.recency_days as bigint) as recency_days,
     s.recency_score,
     s.frequency_score,
     s.monetary_score,

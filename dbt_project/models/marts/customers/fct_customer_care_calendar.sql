@@ -135,7 +135,7 @@ select
         "coalesce(e.owner_rep_id, '')", "'|'", "coalesce(e.account_id, '')", "'|'",
         "coalesce(e.contact_id, '')"]) }} as care_event_id,
     e.event_date,
-    {{ dbt.datediff(run_date_literal(), 'e.event_date', 'day') }} as days_until,  -- noqa: LT05
+    cast({{ dbt.datediff(run_date_literal(), 'e.event_date', 'day') }} as bigint) as days_until,  -- noqa: LT05
     e.event_type,
     e.owner_rep_id,
     r.rep_name as owner_name,

@@ -65,7 +65,7 @@ flagged as (
         b.open_currency,
         coalesce(b.open_balance, 0) as open_balance,
         coalesce(b.overdue_beyond_threshold, 0) as overdue_beyond_threshold,
-        b.max_days_past_due,
+        cast(b.max_days_past_due as bigint) as max_days_past_due,
         cast(round(cast(d.recent_delay_days as decimal(38, 10)), 1) as decimal(18, 1))
             as recent_payment_delay_days,
         cast(round(cast(d.prior_delay_days as decimal(38, 10)), 1) as decimal(18, 1))

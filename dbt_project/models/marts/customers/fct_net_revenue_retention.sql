@@ -67,7 +67,7 @@ select
     period_grain,
     period_start,
     count(*) as cohort_customers,
-    sum(case when revenue > 0 then 1 else 0 end) as retained_customers,
+    cast(sum(case when revenue > 0 then 1 else 0 end) as bigint) as retained_customers,
     {{ safe_ratio('sum(case when revenue > 0 then 1 else 0 end)', 'count(*)') }} as customer_retention_rate,
     cast(sum(previous_revenue) as decimal(18, 2)) as cohort_previous_revenue,
     cast(sum(revenue) as decimal(18, 2)) as cohort_revenue,

@@ -29,7 +29,7 @@ by_customer as (
         account_id,
         source,
         currency,
-        sum(case when balance > 0 then 1 else 0 end) as open_invoices,
+        cast(sum(case when balance > 0 then 1 else 0 end) as bigint) as open_invoices,
         sum(case when balance > 0 then balance else 0 end) as open_balance,
         sum(case when balance > 0 and (days_past_due is null or days_past_due <= 0) then balance else 0 end)
             as not_due,
@@ -65,7 +65,7 @@ select
     cast(b.overdue_61_90 as decimal(18, 2)) as overdue_61_90,
     cast(b.overdue_over_90 as decimal(18, 2)) as overdue_over_90,
     cast(b.open_balance - b.not_due as decimal(18, 2)) as overdue_balance,
-    b.max_days_past_due,
+    cast(b.max_days_past_due as bigint) as max_days_past_due,
     cast(b.invoiced_last_90_days as decimal(18, 2)) as invoiced_last_90_days,
     case
         when b.invoiced_last_90_days > 0

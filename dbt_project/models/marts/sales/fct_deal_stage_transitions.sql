@@ -41,7 +41,7 @@ select
     case when h.rep_id is not null then h.team_name else r.team_name end as team_name,
     case when h.rep_id is not null then h.manager_id else r.manager_id end as manager_id,
     case when h.rep_id is not null then h.region_name else r.region_name end as region_name,
-    v.visit_number,
+    cast(v.visit_number as bigint) as visit_number,
     v.previous_stage,
     v.stage,
     s.stage_order,

@@ -47,10 +47,10 @@ select
     d.account_id is null as is_missing_account,
     (d.source = 'zoho' and z.product_id is null) as is_missing_product,
     d.amount is null as is_missing_amount,
-    case
+    cast(case
         when d.stage_category = 'won' and d.close_date is not null and d.created_at is not null
             then {{ dbt.datediff('cast(d.created_at as date)', 'd.close_date', 'day') }}
-    end as sales_cycle_days
+    end as bigint) as sales_cycle_days
 from deals as d
 left join zoho_details as z
     on d.source = 'zoho' and z.source_deal_id = d.source_deal_id

@@ -30,6 +30,15 @@ with facts as (
     group by 1, 2
 ),
 
+published_months as (
+    -- A month after the run date's has nothing won or done yet: it is published only when open
+    -- deals are expected to close in it (its pipeline), never for its targets alone.
+    select period_month
+    from facts
+    group by 1
+    having period_month <= {{ run_date_literal() }} or sum(deals_open) > 0
+),
+
 reps as (
     select * from {{ ref('dim_sales_reps') }}
 ),
@@ -45,6 +54,7 @@ measured as (
                 end
         end as remaining_target_amount
     from facts as f
+    inner join published_months as p on p.period_month = f.period_month
 )
 
 select
@@ -56,10 +66,11 @@ select
     r.manager_name,
     r.manager_email,
     f.period_month,
+    f.period_month > {{ run_date_literal() }} as is_future_period,
     cast(f.won_amount as decimal(18, 2)) as won_amount,
-    f.deals_won,
-    f.deals_lost,
-    f.deals_open,
+    cast(f.deals_won as bigint) as deals_won,
+    cast(f.deals_lost as bigint) as deals_lost,
+    cast(f.deals_open as bigint) as deals_open,
     {{ safe_ratio('f.deals_won', 'f.deals_won + f.deals_lost') }} as win_rate,
     {{ safe_ratio('f.won_amount', 'f.won_amount + f.lost_amount') }} as win_rate_by_value,
     cast(
@@ -77,7 +88,7 @@ select
                     ) as decimal(18, 2)
                 )
     end as decimal(18, 2)) as avg_sales_cycle_days,
-    f.new_customers,
+    cast(f.new_customers as bigint) as new_customers,
     cast(f.open_pipeline_amount as decimal(18, 2)) as open_pipeline_amount,
     {{ round_money('f.weighted_pipeline_amount') }} as weighted_pipeline_amount,
     cast(f.target_amount as decimal(18, 2)) as target_amount,
@@ -90,10 +101,10 @@ select
             ~ ' * (cast(f.deals_won as decimal(38, 10)) / (f.deals_won + f.deals_lost))'
             ~ ' / (cast(f.won_cycle_days as decimal(38, 10)) / f.won_cycle_deals)') }}
     end as sales_velocity_per_day,
-    f.activities_count,
-    f.calls_count,
-    f.meetings_count,
-    f.tasks_completed,
+    cast(f.activities_count as bigint) as activities_count,
+    cast(f.calls_count as bigint) as calls_count,
+    cast(f.meetings_count as bigint) as meetings_count,
+    cast(f.tasks_completed as bigint) as tasks_completed,
     {{ reporting_currency() }} as currency
 from measured as f
 inner join reps as r on r.rep_id = f.rep_id

@@ -56,7 +56,7 @@ select
         t.days_in_month,
         {{ dbt.datediff('s.period_month', dbt.dateadd('month', 1, 's.period_month'), 'day') }}
     ) as days_in_month,
-    t.active_days,
+    cast(t.active_days as bigint) as active_days,
     cast(t.target_amount as decimal(18, 2)) as target_amount,
     cast(coalesce(a.actual_amount, 0) as decimal(18, 2)) as actual_amount,
     coalesce(a.deals_won, 0) as deals_won,

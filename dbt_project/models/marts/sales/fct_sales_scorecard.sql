@@ -23,8 +23,26 @@
     ('company', [])] -%}
 {%- set all_keys = ['rep_id', 'team_name', 'manager_id', 'region_name'] -%}
 
-with facts as (
+with all_facts as (
     select * from {{ ref('int_kpi_rep_period_facts') }}
+),
+
+published_periods as (
+    -- A period that starts after the run date has nothing won or done yet: it is published only
+    -- when open deals are expected to close in it (its pipeline), never for its targets alone.
+    select
+        period_grain,
+        period_start
+    from all_facts
+    group by period_grain, period_start
+    having period_start <= {{ run_date_literal() }} or sum(deals_open) > 0
+),
+
+facts as (
+    select a.*
+    from all_facts as a
+    inner join published_periods as p
+        on p.period_grain = a.period_grain and p.period_start = a.period_start
 ),
 
 weights as (
@@ -175,6 +193,7 @@ select
     s.period_grain,
     s.period_start,
     s.months_in_period,
+    s.period_start > {{ run_date_literal() }} as is_future_period,
     s.rep_id,
     r.rep_name,
     s.team_name,
@@ -183,22 +202,22 @@ select
     s.region_name,
     cast(s.won_amount as decimal(18, 2)) as won_amount,
     cast(s.lost_amount as decimal(18, 2)) as lost_amount,
-    s.deals_won,
-    s.deals_lost,
-    s.deals_open,
+    cast(s.deals_won as bigint) as deals_won,
+    cast(s.deals_lost as bigint) as deals_lost,
+    cast(s.deals_open as bigint) as deals_open,
     s.win_rate,
     s.win_rate_by_value,
     s.avg_deal_size,
-    s.won_cycle_deals,
+    cast(s.won_cycle_deals as bigint) as won_cycle_deals,
     s.avg_sales_cycle_days,
-    s.new_customers,
-    s.active_customers,
-    s.repeat_customers,
+    cast(s.new_customers as bigint) as new_customers,
+    cast(s.active_customers as bigint) as active_customers,
+    cast(s.repeat_customers as bigint) as repeat_customers,
     s.repeat_purchase_rate,
-    s.prior_period_customers,
-    s.retained_customers,
+    cast(s.prior_period_customers as bigint) as prior_period_customers,
+    cast(s.retained_customers as bigint) as retained_customers,
     s.customer_retention_rate,
-    s.satisfaction_count as satisfaction_responses,
+    cast(s.satisfaction_count as bigint) as satisfaction_responses,
     s.avg_satisfaction_score,
     cast(s.open_pipeline_amount as decimal(18, 2)) as open_pipeline_amount,
     {{ round_money('s.weighted_pipeline_amount') }} as weighted_pipeline_amount,
@@ -207,10 +226,10 @@ select
     cast(s.remaining_target_amount as decimal(18, 2)) as remaining_target_amount,
     s.pipeline_coverage,
     s.sales_velocity_per_day,
-    s.activities_count,
-    s.calls_count,
-    s.meetings_count,
-    s.tasks_completed,
+    cast(s.activities_count as bigint) as activities_count,
+    cast(s.calls_count as bigint) as calls_count,
+    cast(s.meetings_count as bigint) as meetings_count,
+    cast(s.tasks_completed as bigint) as tasks_completed,
     cast(round(cast(s.score_revenue as decimal(38, 10)), 2) as decimal(9, 2)) as score_revenue,
     cast(round(cast(s.score_satisfaction as decimal(38, 10)), 2) as decimal(9, 2)) as score_satisfaction,
     cast(round(cast(s.score_new_customers as decimal(38, 10)), 2) as decimal(9, 2)) as score_new_customers,

@@ -71,7 +71,7 @@ rolled as (
         period_start,
         sum(target_amount) as target_amount,
         sum(actual_amount) as actual_amount,
-        sum(deals_won) as deals_won,
+        cast(sum(deals_won) as bigint) as deals_won,
         sum(case when calendar_date <= {{ run_date_literal() }} then target_amount else 0 end)
             as target_to_date,
         sum(case when calendar_date <= {{ run_date_literal() }} then actual_amount else 0 end)

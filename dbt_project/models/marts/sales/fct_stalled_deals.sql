@@ -70,7 +70,7 @@ select
     m.close_date,
     m.in_stage_since,
     m.days_counted_from,
-    m.days_in_stage,
+    cast(m.days_in_stage as bigint) as days_in_stage,
     m.usual_days_in_stage,
     m.visits_measured,
     cast(m.days_in_stage - m.usual_days_in_stage as decimal(18, 2)) as days_over_usual
