@@ -212,7 +212,12 @@ def demo(
 def run_nightly(
     run_date: RunDateOpt = None,
     resend: ResendOpt = False,
-    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Re-read every record.")] = False,
+    full_refresh: Annotated[
+        bool,
+        typer.Option(
+            "--full-refresh", help="Re-read every CRM record; rebuild incremental dbt models from raw."
+        ),
+    ] = False,
 ) -> None:
     """Ingest -> dbt build -> data gate -> reports, against the CRMs and SMTP in SALESOPS_*."""
     from flows.nightly import nightly
