@@ -79,9 +79,10 @@ def load_config_task(settings: Settings, run_id: str) -> dict[str, int]:
 
 
 @task(name="dbt-build")
-def dbt_build_task(settings: Settings, run_date: date) -> dict[str, int]:
+def dbt_build_task(settings: Settings, run_date: date, full_refresh: bool = False) -> dict[str, int]:
     with step("dbt build", None, get_run_logger()):
-        run_dbt(settings, build_before_engine(), run_date=run_date, in_prefect=True, callbacks=[DbtNodes()])
+        command = build_before_engine(full_refresh=full_refresh)
+        run_dbt(settings, command, run_date=run_date, in_prefect=True, callbacks=[DbtNodes()])
     with Warehouse(settings.warehouse_path).connect() as conn:
         return mart_row_counts(conn)
 
@@ -166,6 +167,8 @@ def nightly(
 ) -> NightlySummary:
     """Ingest both CRMs, build the marts, gate them, publish them, and email the manager reports.
 
+    ``full_refresh`` re-reads every CRM record (ignoring the cursors) and rebuilds every incremental
+    dbt model from raw (``dbt build --full-refresh``).
     Only one nightly runs at a time (:func:`run_lock`); a second one fails at step 'lock' at once
     (or after ``SALESOPS_RUN_LOCK_WAIT_SECONDS``). ``send_reports=False`` (backfills) skips e-mail;
     ``resend``: True sends the reports to everyone again, ``"undecided"`` only to whoever's earlier
@@ -199,7 +202,7 @@ def nightly(
         raw_gate = gate_task(settings, summary.run_id, "raw")
         _gate(settings, summary, raw_gate)
         summary.config_rows = load_config_task(settings, summary.run_id)
-        summary.marts = dbt_build_task(settings, run_date)
+        summary.marts = dbt_build_task(settings, run_date, full_refresh)
         commissions_task(settings, run_date)
         with Warehouse(settings.warehouse_path).connect() as conn:
             summary.marts = mart_row_counts(conn)

@@ -82,7 +82,11 @@ def backfill_command(
         ),
     ] = False,
     full_refresh: Annotated[
-        bool, typer.Option("--full-refresh", help="Re-read every CRM record on the first day.")
+        bool,
+        typer.Option(
+            "--full-refresh",
+            help="On the first day: re-read every CRM record, rebuild incremental dbt models.",
+        ),
     ] = False,
 ) -> None:
     """Rerun the nightly pipeline for each day from --from to --to, in order; stop at the first failure."""

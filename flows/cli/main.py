@@ -230,7 +230,12 @@ def run_nightly(
     run_date: RunDateOpt = None,
     resend: ResendOpt = False,
     resend_undecided: ResendUndecidedOpt = False,
-    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Re-read every record.")] = False,
+    full_refresh: Annotated[
+        bool,
+        typer.Option(
+            "--full-refresh", help="Re-read every CRM record; rebuild incremental dbt models from raw."
+        ),
+    ] = False,
 ) -> None:
     """Ingest -> dbt build -> data gate -> reports, against the CRMs and SMTP in SALESOPS_*."""
     from flows.nightly import nightly

@@ -22,10 +22,16 @@ ENGINE_OUTPUTS = "source:commissions_engine+ source:commission_engine_warnings+"
 DBT_SELECT_AFTER_ENGINE = ENGINE_OUTPUTS
 
 
-def build_before_engine(*select: str) -> list[str]:
+def build_before_engine(*select: str, full_refresh: bool = False) -> list[str]:
     """The ``dbt build`` arguments of a run's first build: ``select`` (default: everything) minus
-    :data:`ENGINE_OUTPUTS`, which :func:`refresh_commissions` builds once the engine ran."""
-    return ["build", *(["--select", *select] if select else []), "--exclude", ENGINE_OUTPUTS]
+    :data:`ENGINE_OUTPUTS`, which :func:`refresh_commissions` builds once the engine ran.
+
+    The two selections are disjoint, tests included, so each dbt test runs once a night.
+    ``full_refresh`` rebuilds the incremental models (the large staging tables) from raw instead
+    of merging in what was landed since their last build (docs/dbt.md, "Incremental staging").
+    """
+    refresh = ["--full-refresh"] if full_refresh else []
+    return ["build", *(["--select", *select] if select else []), "--exclude", ENGINE_OUTPUTS, *refresh]
 
 
 def refresh_commissions(settings, run_date: date, *, in_prefect: bool = False) -> int:

@@ -1,5 +1,13 @@
+{{ config(
+    materialized=staging_materialization(),
+    incremental_strategy='delete+insert',
+    unique_key='account_id',
+    on_schema_change='fail'
+) }}
+
 with source as (
     select * from {{ raw_source('fxiaoke', 'fxiaoke_accounts') }}
+    {{ landed_since_last_build() }}
 ),
 
 renamed as (

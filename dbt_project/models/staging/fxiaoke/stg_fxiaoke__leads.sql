@@ -1,5 +1,13 @@
+{{ config(
+    materialized=staging_materialization(),
+    incremental_strategy='delete+insert',
+    unique_key='lead_id',
+    on_schema_change='fail'
+) }}
+
 with source as (
     select * from {{ raw_source('fxiaoke', 'fxiaoke_leads') }}
+    {{ landed_since_last_build() }}
 ),
 
 renamed as (

@@ -1,5 +1,14 @@
+{{ config(
+    materialized=staging_materialization(),
+    incremental_strategy='delete+insert',
+    unique_key='opportunity_id',
+    on_schema_change='fail',
+    post_hook="{{ drop_quarantined('fxiaoke_opportunities', 'opportunity_id') }}"
+) }}
+
 with source as (
     select * from {{ exclude_quarantined('fxiaoke', 'fxiaoke_opportunities') }}
+    {{ landed_since_last_build('id', 'fxiaoke_opportunities') }}
 ),
 
 renamed as (

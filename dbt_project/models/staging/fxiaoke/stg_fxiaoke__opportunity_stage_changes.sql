@@ -1,7 +1,16 @@
+{{ config(
+    materialized=staging_materialization(),
+    incremental_strategy='delete+insert',
+    unique_key='change_id',
+    on_schema_change='fail',
+    post_hook="{{ drop_quarantined('fxiaoke_opportunities', 'deal_id') }}"
+) }}
+
 with source as (
     select * from {{ exclude_quarantined('fxiaoke', 'fxiaoke_opportunity_stage_changes',
                                     id_column=json_text('landed.record', ['objectId']),
                                     quarantined_table='fxiaoke_opportunities') }}
+    {{ landed_since_last_build(json_text('record', ['objectId']), 'fxiaoke_opportunities') }}
 ),
 
 renamed as (

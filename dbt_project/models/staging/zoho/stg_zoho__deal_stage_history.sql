@@ -1,8 +1,17 @@
 -- raw id is '<deal_id>:<history_id>' (flows/crm/zoho/reads.py); the history entry itself has no deal key.
+{{ config(
+    materialized=staging_materialization(),
+    incremental_strategy='delete+insert',
+    unique_key=['deal_id', 'history_id'],
+    on_schema_change='fail',
+    post_hook="{{ drop_quarantined('zoho_deals', 'deal_id') }}"
+) }}
+
 with source as (
     select * from {{ exclude_quarantined('zoho', 'zoho_deal_stage_history',
                                     id_column="split_part(landed.id, ':', 1)",
                                     quarantined_table='zoho_deals') }}
+    {{ landed_since_last_build("split_part(id, ':', 1)", 'zoho_deals') }}
 ),
 
 renamed as (

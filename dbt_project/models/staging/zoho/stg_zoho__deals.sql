@@ -1,5 +1,14 @@
+{{ config(
+    materialized=staging_materialization(),
+    incremental_strategy='delete+insert',
+    unique_key='deal_id',
+    on_schema_change='fail',
+    post_hook="{{ drop_quarantined('zoho_deals', 'deal_id') }}"
+) }}
+
 with source as (
     select * from {{ exclude_quarantined('zoho', 'zoho_deals') }}
+    {{ landed_since_last_build('id', 'zoho_deals') }}
 ),
 
 renamed as (

@@ -1,5 +1,13 @@
+{{ config(
+    materialized=staging_materialization(),
+    incremental_strategy='delete+insert',
+    unique_key='event_id',
+    on_schema_change='fail'
+) }}
+
 with source as (
     select * from {{ raw_source('zoho', 'zoho_events') }}
+    {{ landed_since_last_build() }}
 ),
 
 renamed as (
