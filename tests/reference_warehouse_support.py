@@ -1,9 +1,10 @@
-"""The DuckDB reference warehouse that the other-engine tests (PostgreSQL, Spark) compare against.
+"""A working warehouse with the real marts: the DuckDB reference the other-engine tests (PostgreSQL,
+Spark) compare against, and what the tests of the published file start from.
 
 Built the way the nightly pipeline builds it, on a small sandbox company: both CRMs ingested over
-HTTP through the real connectors, one deal quarantined (what the raw gate does to a bad deal, so
-staging must leave it out on every engine), config loaded, ``dbt build``, then the commission
-engine (which writes finance.* and rebuilds fct_commissions).
+HTTP through the real connectors, one deal quarantined unless told not to (what the raw gate does
+to a bad deal, so staging must leave it out on every engine), config loaded, ``dbt build``, then
+the commission engine (which writes finance.* and rebuilds fct_commissions).
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ from flows.warehouse.database import Warehouse
 from flows.warehouse.dbt_runner import run_dbt
 
 
-def build_reference_warehouse(home: Path, *, deals: int, run_id: str, run_date: date) -> tuple[Settings, str]:
+def build_reference_warehouse(
+    home: Path, *, deals: int, run_id: str, run_date: date, quarantine: bool = True
+) -> tuple[Settings, str | None]:
     """A working warehouse under ``home`` for the demo company (seed 42, the 24 reps whose targets
-    config/targets.csv holds) with ``deals`` deals; returns its settings and the quarantined deal id."""
+    config/targets.csv holds) with ``deals`` deals; returns its settings and the quarantined deal id
+    (None with ``quarantine=False``: every landed deal reaches the marts)."""
     company = generate_company(seed=42, reps=24, deals=deals, as_of=run_date)
     with (
         SandboxCluster(company) as cluster,
@@ -41,14 +45,16 @@ def build_reference_warehouse(home: Path, *, deals: int, run_id: str, run_date: 
                 ingest_source(connector, warehouse, run_id=run_id)
             finally:
                 connector.close()
+    deal_id = None
     with warehouse.connect() as conn:
-        ensure_quarantine_table(conn)
-        deal_id = conn.execute("select min(id) from raw.zoho_deals").fetchone()[0]
-        conn.execute(
-            "insert into ops.quarantine values (?, 'zoho', 'deals', 'zoho_deals', ?, 'test', "
-            "'warning', 'quarantined by the test', null, null, ?, null, null)",
-            [run_id, deal_id, datetime.now(UTC)],
-        )
+        if quarantine:
+            ensure_quarantine_table(conn)
+            deal_id = conn.execute("select min(id) from raw.zoho_deals").fetchone()[0]
+            conn.execute(
+                "insert into ops.quarantine values (?, 'zoho', 'deals', 'zoho_deals', ?, 'test', "
+                "'warning', 'quarantined by the test', null, null, ?, null, null)",
+                [run_id, deal_id, datetime.now(UTC)],
+            )
         config_loader.load_config(conn, settings.config_path, run_id=run_id)
     run_dbt(settings, ["build"], run_date=run_date)
     refresh_commissions(settings, run_date)

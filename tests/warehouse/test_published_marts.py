@@ -1,6 +1,6 @@
 """What a BI tool gets from the published marts: descriptions, integer counts, no empty future rows.
 
-The real marts are built on a small sandbox company (tests/marts_support.py) and published with
+The real marts are built on a small sandbox company (tests/reference_warehouse_support.py) and published with
 ``publish_marts``, exactly as the nightly does after its gate; every check reads the published
 DuckDB file (storage v1.0.0) or its Parquet files, not the pipeline's working file.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from marts_support import build_working_marts
+from reference_warehouse_support import build_reference_warehouse
 
 from flows.warehouse.publish import PublishResult, publish_marts
 
@@ -26,7 +26,10 @@ RUN_DATE = date(2026, 12, 5)
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory) -> PublishResult:
-    settings = build_working_marts(tmp_path_factory.mktemp("bi_home"), RUN_DATE)
+    home = tmp_path_factory.mktemp("bi_home")
+    settings, _ = build_reference_warehouse(
+        home, deals=240, run_id="marts-test", run_date=RUN_DATE, quarantine=False
+    )
     return publish_marts(settings, run_id="bi-test", run_date=RUN_DATE)
 
 
