@@ -56,7 +56,7 @@ app.add_typer(sandbox_app, name="sandbox")
 
 def _mount_subcommands() -> None:
     """Command groups that live beside the modules they drive."""
-    from flows.cli import backfill, deploy, sandbox
+    from flows.cli import backfill, bench, deploy, sandbox
     from flows.cli import commissions as commissions_cli
     from flows.cli import report as report_cli
     from flows.cli import targets as targets_cli
@@ -70,6 +70,7 @@ def _mount_subcommands() -> None:
     app.add_typer(warehouse_cli.app, name="warehouse")
     app.command("backfill")(backfill.backfill_command)
     app.command("deploy")(deploy.deploy_command)
+    app.command("bench")(bench.bench_command)
     sandbox_app.command("up")(sandbox.sandbox_up)
 
 
