@@ -18,12 +18,17 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import requests
+
+from flows.sandbox.cluster import SandboxCluster
+from flows.sandbox.company.model import Company
 
 READY = "ready.json"
 
@@ -37,8 +42,40 @@ class CompanySpec:
     as_of: date
 
 
+def _config_for(home: Path, company: Company) -> Path | None:
+    """As the demo does: the shipped config when it covers every rep, else one generated for all."""
+    from flows.config.settings import get_settings
+    from flows.sandbox.company.config_files import uncovered_reps, write_config_dir
+
+    source = get_settings().config_path
+    if not uncovered_reps(company, source):
+        return None
+    return write_config_dir(company, source, home / "generated-config")
+
+
+@contextmanager
+def _services(
+    home: Path, company: Company, config_dir: Path | None
+) -> Iterator[tuple[SandboxCluster, dict[str, str]]]:
+    """Both CRMs and an SMTP outbox under ``home``, and the SALESOPS_* settings pointing at them
+    (what ``salesops demo`` starts; flows/cli/demo.py)."""
+    from flows.sandbox.smtp_outbox import LocalSmtpServer
+
+    outbox = home / "outbox"
+    outbox.mkdir(parents=True, exist_ok=True)
+    with SandboxCluster(company) as cluster, LocalSmtpServer(outbox) as smtp:
+        env = cluster.settings_env() | {
+            "SALESOPS_HOME": str(home),
+            "SALESOPS_SMTP_HOST": "127.0.0.1",
+            "SALESOPS_SMTP_PORT": str(smtp.port),
+            "SALESOPS_SMTP_SECURITY": "plain",
+        }
+        if config_dir is not None:
+            env["SALESOPS_CONFIG_DIR"] = str(config_dir)
+        yield cluster, env
+
+
 def _serve(spec_path: Path) -> None:
-    from flows.cli.demo import generated_config_dir, sandbox_services
     from flows.sandbox.cluster import build_company
 
     raw = json.loads(spec_path.read_text())
@@ -51,7 +88,7 @@ def _serve(spec_path: Path) -> None:
         deals=raw["deals"],
         as_of=date.fromisoformat(raw["as_of"]),
     )
-    config_dir = generated_config_dir(home, company)
+    config_dir = _config_for(home, company)
     generated = {
         "wall_s": round(time.perf_counter() - started, 3),
         "cpu_s": round(time.process_time() - cpu, 3),
@@ -61,7 +98,7 @@ def _serve(spec_path: Path) -> None:
     }
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with sandbox_services(home, company, config_dir=config_dir) as (cluster, env):
+    with _services(home, company, config_dir) as (cluster, env):
         ready = {
             "env": env,
             "zoho_api": cluster.zoho.api_url,
