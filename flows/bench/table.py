@@ -66,7 +66,7 @@ def markdown(title: str, facts: dict[str, Any], rows: list[Row]) -> str:
     if calls:
         lines += ["", "API calls per object (first load) vs the minimum (one call per full page):", ""]
         lines += [
-            "| source | object | records | calls | minimum | calls ÷ minimum |",
+            "| source | object | records received | calls | minimum | calls ÷ minimum |",
             "|---|---|---:|---:|---:|---:|",
         ]
         for c in calls:

@@ -12,7 +12,12 @@ import pytest
 
 from flows.bench.runner import ROWS, BenchOptions, run_bench
 
-pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness"), pytest.mark.timeout(1500)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.usefixtures("prefect_harness"),
+    pytest.mark.timeout(1500),
+]
 
 
 def test_a_tiny_bench_fills_every_row_and_the_baselines_agree(tmp_path, monkeypatch) -> None:
