@@ -174,6 +174,14 @@ class SandboxProcess:
             out["fxiaoke"] = answer["requests"]
         return out
 
+    def lift_fxiaoke_rate_limit(self) -> None:
+        """Switch off the Fxiaoke sandbox's per-endpoint limit (60 calls / 20 s by default)."""
+        if self.ready.get("fxiaoke"):
+            answer = requests.post(
+                f"{self.ready['fxiaoke']}/__admin/faults", json={"rate_limit_per_window": None}, timeout=60
+            )
+            answer.raise_for_status()
+
     def change_deals(self, share: float) -> dict[str, int]:
         """Update ``share`` of each CRM's deals "now" (Fxiaoke: with a stage move); counts per CRM."""
         changed: dict[str, int] = {}

@@ -30,6 +30,12 @@ def bench_command(
     reports: Annotated[
         bool, typer.Option(help="Render and e-mail the manager reports in both nightlies.")
     ] = True,
+    fxiaoke_rate_limit: Annotated[
+        bool,
+        typer.Option(
+            help="Keep the Fxiaoke sandbox's rate limit on (default off: figures measure work, not waits)."
+        ),
+    ] = False,
     keep: Annotated[
         bool, typer.Option(help="Keep the run's homes and warehouse copies under <home>/bench/.")
     ] = False,
@@ -46,6 +52,7 @@ def bench_command(
             changed_share=changed,
             send_reports=reports,
             keep=keep,
+            fxiaoke_rate_limit=fxiaoke_rate_limit,
             progress=_say,
         )
     )
