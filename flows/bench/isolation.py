@@ -46,7 +46,12 @@ def _enter(env: dict[str, str]) -> None:
 
 def _timed(fn: Callable[..., dict[str, Any]], args: tuple) -> tuple[float, float, float, dict[str, Any]]:
     wall, cpu = time.perf_counter(), time.process_time()
-    result = fn(*args)
+    try:
+        result = fn(*args)
+    except BaseException as failure:
+        # the parent must get the message: some exceptions (the nightly's StepFailed) do not survive
+        # pickling back, and the pool then only says the child "terminated abruptly"
+        raise RuntimeError(f"{type(failure).__name__}: {failure}") from None
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return wall, cpu, peak_kib / 1024, result
