@@ -75,6 +75,13 @@ def _services(
         yield cluster, env
 
 
+def _stop_with_parent(stop: threading.Event, parent: int) -> None:
+    """Stop serving when the bench that started us is gone (killed before it could SIGTERM us)."""
+    while not stop.wait(5):
+        if os.getppid() != parent:
+            stop.set()
+
+
 def _serve(spec_path: Path) -> None:
     from flows.sandbox.cluster import build_company
 
@@ -98,6 +105,7 @@ def _serve(spec_path: Path) -> None:
     }
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    threading.Thread(target=_stop_with_parent, args=(stop, os.getppid()), daemon=True).start()
     with _services(home, company, config_dir) as (cluster, env):
         ready = {
             "env": env,
