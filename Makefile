@@ -10,7 +10,7 @@ LOCK   := requirements.lock
 UV_VERSION := 0.13.9
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint fmt install lock lock-upgrade clean browser postgres java fonts
+.PHONY: demo bench test lint fmt install lock lock-upgrade clean browser postgres java fonts
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (salesops needs Python 3.11)"; exit 1; }
@@ -41,6 +41,12 @@ lock-upgrade: $(BIN)/uv
 
 demo: $(STAMP) fonts
 	$(BIN)/salesops demo
+
+# The scaling benchmark (docs/bench.md): 1M deals / 2,000 reps by default, hours on a small machine.
+# Smaller: make bench BENCH_ARGS="--deals 100000 --reps 200". Tables go to $$SALESOPS_HOME/bench/.
+BENCH_ARGS ?=
+bench: $(STAMP) fonts
+	$(BIN)/salesops bench $(BENCH_ARGS)
 
 # sqlfluff (.sqlfluff) renders every model with dbt itself: profiles.yml's duckdb output opens
 # $$SALESOPS_HOME/warehouse.duckdb, here a scratch file under dbt_project/target (no raw tables there, so

@@ -56,7 +56,7 @@ app.add_typer(sandbox_app, name="sandbox")
 
 def _mount_subcommands() -> None:
     """Command groups that live beside the modules they drive."""
-    from flows.cli import backfill, deploy, sandbox
+    from flows.cli import backfill, bench, deploy, sandbox
     from flows.cli import commissions as commissions_cli
     from flows.cli import metrics as metrics_cli
     from flows.cli import report as report_cli
@@ -72,6 +72,7 @@ def _mount_subcommands() -> None:
     app.add_typer(metrics_cli.app, name="metrics")
     app.command("backfill")(backfill.backfill_command)
     app.command("deploy")(deploy.deploy_command)
+    app.command("bench")(bench.bench_command)
     sandbox_app.command("up")(sandbox.sandbox_up)
 
 

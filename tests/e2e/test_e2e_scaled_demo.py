@@ -48,7 +48,24 @@ def test_generated_targets_keep_shipped_rows_and_scale_with_deals_per_rep(tmp_pa
     reps = {u.email for u in company.users if u.role == "rep"}
     assert {r["scope_key"] for r in rows if r["scope_type"] == "rep"} == reps
     kept = [r for r in shipped if r["scope_type"] != "rep" or r["scope_key"] in reps]
-    assert rows[: len(kept)] == kept, "shipped rows of reps the company has stay as they were"
+    assert len(company.deals) / len(reps) == 100, "twice the shipped 50 deals per rep"
+    # shipped rows of reps the company has stay, their targets doubled with the deals per rep
+    # (to the nearest 500): e.g. ines.keller's 2025-01 target of 38,000.00 becomes 76,000.00
+    assert [{**r, "target_amount": ""} for r in rows[: len(kept)]] == [
+        {**r, "target_amount": ""} for r in kept
+    ]
+    first = rows[0]
+    assert (first["scope_key"], first["period"], first["target_amount"]) == (
+        "ines.keller@salesops-demo.com",
+        "2025-01",
+        "76000.00",
+    )
+    for new, old in zip(rows[: len(kept)], kept, strict=True):
+        if old["scope_type"] == "rep" and float(old["target_amount"]) % 250 == 0:
+            assert float(new["target_amount"]) == 2 * float(old["target_amount"]), new
+    assert [r["target_amount"] for r in rows[: len(kept)] if r["scope_type"] != "rep"] == [
+        r["target_amount"] for r in kept if r["scope_type"] != "rep"
+    ], "team, region and company targets stay as shipped"
     months = {r["period"] for r in shipped if r["scope_type"] == "rep"}
     new = [r for r in rows[len(kept) :]]
     assert new and all(r["period"] in months and float(r["target_amount"]) >= 500 for r in new)

@@ -39,7 +39,10 @@ def uncovered_reps(company: Company, config_dir: Path) -> list[str]:
 def write_config_dir(company: Company, source: Path, dest: Path) -> Path:
     """Copy ``source`` to ``dest`` (replacing it) with targets for exactly the company's reps:
     a shipped rep keeps their rows, every other rep gets the month profile of the shipped reps'
-    average, scaled by the company's deals per rep."""
+    average, scaled by the company's deals per rep. When the company has another number of deals
+    per rep than the shipped one, the kept rows of shipped reps are scaled by the same factor:
+    unscaled, a shipped rep of a 500-deals-per-rep company reached 96x their target in a month and
+    the marts gate (attainment at most 50) stopped the run."""
     if dest.exists():
         shutil.rmtree(dest)
     shutil.copytree(source, dest, ignore=shutil.ignore_patterns("maven", "targets.xlsx"))
@@ -49,17 +52,24 @@ def write_config_dir(company: Company, source: Path, dest: Path) -> Path:
     reps = {u.email.lower(): u for u in company.users if u.role == "rep"}
     kept = [r for r in rows if r["scope_type"] != "rep" or r["scope_key"].lower() in reps]
     have = {r["scope_key"].lower() for r in kept if r["scope_type"] == "rep"}
+    profile = _month_profile(rows)
+    scale = _deals_per_rep(company) / SHIPPED_DEALS_PER_REP
+    if scale != 1:
+        kept = [
+            dict(r, target_amount=f"{_scaled(Decimal(r['target_amount']), scale):.2f}")
+            if r["scope_type"] == "rep"
+            else r
+            for r in kept
+        ]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n")
     writer.writeheader()
     writer.writerows(kept)
-    profile = _month_profile(rows)
-    scale = _deals_per_rep(company) / SHIPPED_DEALS_PER_REP
     for email, _user in sorted(reps.items(), key=lambda item: item[1].key):
         if email in have:
             continue
         for (period, currency), amount in profile.items():
-            target = max(_STEP, (amount * scale / _STEP).quantize(Decimal(1), ROUND_HALF_UP) * _STEP)
+            target = _scaled(amount, scale)
             writer.writerow(
                 {
                     "scope_type": "rep",
@@ -72,6 +82,11 @@ def write_config_dir(company: Company, source: Path, dest: Path) -> Path:
             )
     (dest / TARGETS_FILE).write_text(out.getvalue(), encoding="utf-8")
     return dest
+
+
+def _scaled(amount: Decimal, scale: Decimal) -> Decimal:
+    """``amount x scale`` to the nearest 500 (half up), at least 500."""
+    return max(_STEP, (amount * scale / _STEP).quantize(Decimal(1), ROUND_HALF_UP) * _STEP)
 
 
 def _month_profile(rows: list[dict[str, str]]) -> dict[tuple[str, str], Decimal]:

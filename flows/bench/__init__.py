@@ -1,0 +1,1 @@
+"""`salesops bench` / `make bench`: how the pipeline scales, measured side by side (docs/bench.md)."""

@@ -1,0 +1,71 @@
+"""The naive baseline of ingestion: the loop anyone would write first against Zoho's REST API.
+
+OAuth refresh, then ``GET /crm/v8/Deals`` 200 records a page (``page`` up to record 2,000, then
+``page_token``, as Zoho requires), and every page ``executemany``'d into a DuckDB table of the same
+shape the pipeline lands (id, record JSON, modified time). No retries, no hashing, no upsert, no
+bookkeeping: what the pipeline's landing is measured against (docs/bench.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import requests
+
+from flows.crm.zoho.objects import PREFERRED_FIELDS
+
+PER_PAGE = 200
+DISCRETE_LIMIT = 2000
+
+
+def _token(session: requests.Session) -> tuple[str, str]:
+    answer = session.post(
+        os.environ["SALESOPS_ZOHO_ACCOUNTS_URL"].rstrip("/") + "/oauth/v2/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": os.environ["SALESOPS_ZOHO_CLIENT_ID"],
+            "client_secret": os.environ["SALESOPS_ZOHO_CLIENT_SECRET"],
+            "refresh_token": os.environ["SALESOPS_ZOHO_REFRESH_TOKEN"],
+        },
+        timeout=60,
+    )
+    answer.raise_for_status()
+    body = answer.json()
+    return body["access_token"], body["api_domain"].rstrip("/")
+
+
+def naive_zoho_deals(db_path: str) -> dict[str, Any]:
+    """Every Zoho deal into ``db_path`` (table ``deals``); the number of records and API calls."""
+    Path(db_path).unlink(missing_ok=True)
+    session = requests.Session()
+    token, api = _token(session)
+    session.headers["Authorization"] = f"Zoho-oauthtoken {token}"
+    params: dict[str, Any] = {"fields": ",".join(PREFERRED_FIELDS["Deals"]), "per_page": PER_PAGE}
+    conn = duckdb.connect(db_path)
+    conn.execute("create table deals (id varchar, record json, modified_at varchar)")
+    records, calls, page, next_token = 0, 1, 1, None
+    while True:
+        call = dict(params, page_token=next_token) if next_token else dict(params, page=page)
+        answer = session.get(f"{api}/crm/v8/Deals", params=call, timeout=300)
+        calls += 1
+        answer.raise_for_status()
+        body = answer.json() if answer.status_code == 200 else {"data": [], "info": {}}
+        data = body.get("data") or []
+        conn.executemany(
+            "insert into deals values (?, ?, ?)",
+            [(r["id"], json.dumps(r), r.get("Modified_Time")) for r in data],
+        )
+        records += len(data)
+        info = body.get("info") or {}
+        if not info.get("more_records") or not data:
+            break
+        if next_token or (page + 1) * PER_PAGE > DISCRETE_LIMIT:
+            next_token = info["next_page_token"]
+        else:
+            page += 1
+    conn.close()
+    return {"records": records, "api_calls": calls}
