@@ -15,9 +15,14 @@
     - Ids: the owner's revenue credit keeps the sale's id (deal_id for bookings, the
       collection_id for collections) so adding a split keeps the owner's credit history; other
       reps get <sale id>@<rep_id>, overlay credits <sale id>@<rep_id>#overlay.
-    - rollup: each direct credit's rep's manager as of the credit date (effective-dated hierarchy,
-      dim_sales_rep_history, half-open [valid_from, valid_to)) receives the same amount as roll-up
-      credit (<credit_id>><manager rep_id>), used by manager override components.
+    - rollup: every level above each direct credit's rep as of the credit date (effective-dated
+      hierarchy, dim_sales_rep_history, half-open [valid_from, valid_to)) receives the same amount
+      as roll-up credit: level 1 the rep's manager on that date, level 2 that manager's manager on
+      the same date, and so on, as the engine does (flows/commissions/hierarchy.py). The id is the
+      path <credit_id>><level 1 manager>><level 2 manager>... A manager already on the path (a
+      cycle) stops the walk. Bounded self-joins, not a recursive CTE (Spark has none): up to
+      var('rollup_max_levels', 10) levels; tests/reconciliation/
+      assert_rollup_chains_within_max_levels fails when a chain goes deeper.
     - reversed_on: the deal's sales orders were all cancelled (int_credit_cancellations); the
       engine claws the credit's paid lines back in that date's period.
     Plans pay in the reporting currency (config/README.md), so credit_amount is in it. -#}
@@ -165,7 +170,12 @@ direct_credits as (
     where p.rep_id is not null
 ),
 
-rollup_credits as (
+{%- set max_levels = var('rollup_max_levels', 10) | int %}
+{%- for level in range(1, max_levels + 1) %}
+{%- set below = 'direct_credits' if level == 1 else 'rollup_level_' ~ (level - 1) %}
+
+rollup_level_{{ level }} as (
+    -- level {{ level }}: the manager, as of the credit date, of the level {{ level - 1 }} recipient
     select
         {{ dbt.concat(['d.credit_id', "'>'", 'h.manager_id']) }} as credit_id,
         d.deal_id,
@@ -178,14 +188,46 @@ rollup_credits as (
         d.original_amount,
         d.original_currency,
         d.fx_rate,
-        d.credit_amount
-    from direct_credits as d
+        d.credit_amount,
+        {%- if level == 1 %}
+        {{ dbt.concat(["'|'", 'd.rep_id', "'|'", 'h.manager_id', "'|'"]) }} as path_reps
+        {%- else %}
+        {{ dbt.concat(['d.path_reps', 'h.manager_id', "'|'"]) }} as path_reps
+        {%- endif %}
+    from {{ below }} as d
     inner join history as h
         on
             h.rep_id = d.rep_id
             and h.valid_from <= d.credit_date
             and (h.valid_to is null or h.valid_to > d.credit_date)
-    where h.manager_id is not null
+    where
+        h.manager_id is not null
+        {%- if level == 1 %}
+        and h.manager_id != d.rep_id
+        {%- else %}
+        and {{ dbt.position(dbt.concat(["'|'", 'h.manager_id', "'|'"]), 'd.path_reps') }} = 0
+        {%- endif %}
+),
+{%- endfor %}
+
+rollup_credits as (
+    {%- for level in range(1, max_levels + 1) %}
+    {{ 'union all' if not loop.first }}
+    select
+        credit_id,
+        deal_id,
+        rep_id,
+        credit_kind,
+        credit_basis,
+        split_type,
+        credit_date,
+        split_share,
+        original_amount,
+        original_currency,
+        fx_rate,
+        credit_amount
+    from rollup_level_{{ level }}
+    {%- endfor %}
 ),
 
 credits as (
