@@ -12,7 +12,9 @@ with deepest as (
     from {{ ref('int_credit_lines') }}
     where
         credit_kind = 'rollup'
-        and {{ dbt.length('credit_id') }} - {{ dbt.length(dbt.replace('credit_id', "'>'", "''")) }} = {{ max_levels }}
+        -- the level is the number of '>' in the id path
+        and {{ dbt.length('credit_id') }}
+        - {{ dbt.length(dbt.replace('credit_id', "'>'", "''")) }} = {{ max_levels }}
 ),
 
 history as (

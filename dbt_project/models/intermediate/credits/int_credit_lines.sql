@@ -20,9 +20,9 @@
       as roll-up credit: level 1 the rep's manager on that date, level 2 that manager's manager on
       the same date, and so on, as the engine does (flows/commissions/hierarchy.py). The id is the
       path <credit_id>><level 1 manager>><level 2 manager>... A manager already on the path (a
-      cycle) stops the walk. Bounded self-joins, not a recursive CTE (Spark has none): up to
-      var('rollup_max_levels', 10) levels; tests/reconciliation/
-      assert_rollup_chains_within_max_levels fails when a chain goes deeper.
+      cycle) stops the walk. Bounded self-joins (macro rollup_credit_levels; Spark has no
+      recursive CTE), up to var('rollup_max_levels', 10) levels;
+      tests/credits/assert_rollup_chains_within_max_levels fails when a chain goes deeper.
     - reversed_on: the deal's sales orders were all cancelled (int_credit_cancellations); the
       engine claws the credit's paid lines back in that date's period.
     Plans pay in the reporting currency (config/README.md), so credit_amount is in it. -#}
@@ -170,65 +170,7 @@ direct_credits as (
     where p.rep_id is not null
 ),
 
-{%- set max_levels = var('rollup_max_levels', 10) | int %}
-{%- for level in range(1, max_levels + 1) %}
-{%- set below = 'direct_credits' if level == 1 else 'rollup_level_' ~ (level - 1) %}
-
-rollup_level_{{ level }} as (
-    -- level {{ level }}: the manager, as of the credit date, of the level {{ level - 1 }} recipient
-    select
-        {{ dbt.concat(['d.credit_id', "'>'", 'h.manager_id']) }} as credit_id,
-        d.deal_id,
-        h.manager_id as rep_id,
-        'rollup' as credit_kind,
-        d.credit_basis,
-        d.split_type,
-        d.credit_date,
-        d.split_share,
-        d.original_amount,
-        d.original_currency,
-        d.fx_rate,
-        d.credit_amount,
-        {%- if level == 1 %}
-        {{ dbt.concat(["'|'", 'd.rep_id', "'|'", 'h.manager_id', "'|'"]) }} as path_reps
-        {%- else %}
-        {{ dbt.concat(['d.path_reps', 'h.manager_id', "'|'"]) }} as path_reps
-        {%- endif %}
-    from {{ below }} as d
-    inner join history as h
-        on
-            h.rep_id = d.rep_id
-            and h.valid_from <= d.credit_date
-            and (h.valid_to is null or h.valid_to > d.credit_date)
-    where
-        h.manager_id is not null
-        {%- if level == 1 %}
-        and h.manager_id != d.rep_id
-        {%- else %}
-        and {{ dbt.position(dbt.concat(["'|'", 'h.manager_id', "'|'"]), 'd.path_reps') }} = 0
-        {%- endif %}
-),
-{%- endfor %}
-
-rollup_credits as (
-    {%- for level in range(1, max_levels + 1) %}
-    {{ 'union all' if not loop.first }}
-    select
-        credit_id,
-        deal_id,
-        rep_id,
-        credit_kind,
-        credit_basis,
-        split_type,
-        credit_date,
-        split_share,
-        original_amount,
-        original_currency,
-        fx_rate,
-        credit_amount
-    from rollup_level_{{ level }}
-    {%- endfor %}
-),
+{{ rollup_credit_levels('direct_credits', 'history') }},
 
 credits as (
     select * from direct_credits
