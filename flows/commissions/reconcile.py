@@ -18,7 +18,8 @@ def reconcile(conn) -> list[str]:
        with the credits; without it, bookings are checked against ``fct_deals`` directly);
     2. per open period, plan and tiered/flat component: Σ base_amount of the commission lines =
        Σ credited amounts of the credits on that plan (every credited unit is paid in exactly one
-       band);
+       band; true-up lines, ``trueup:<month>:<line id>``, re-price credits of earlier months of
+       the measurement period and are left out: their credits were counted in their own month);
     3. Σ statement lines = Σ statement totals per period (``fct_commission_statements``).
     """
     failures: list[str] = []
@@ -56,6 +57,7 @@ def reconcile(conn) -> list[str]:
                        max(credit_amount) as credited
                 from {LINES}
                 where line_type = 'commission' and credit_kind = 'direct'
+                  and commission_line_id not like 'trueup:%'
                   and period_month not in (select period_month from {PERIODS})
                 group by 1, 2, 3, 4
             )

@@ -40,7 +40,7 @@ _DDL = {
         tier_position varchar not null, rate decimal(9,6)""",
     "commission_plan_tiers": """
         plan_id varchar not null, plan_version integer not null, component varchar not null,
-        tier_number integer not null, band_lower decimal(9,4) not null, band_upper decimal(9,4),
+        tier_number integer not null, band_lower decimal(18,4) not null, band_upper decimal(18,4),
         rate decimal(9,6) not null""",
     "commission_plan_assignments": """
         assignment_id integer not null, plan_id varchar not null, role varchar, rep_email varchar,

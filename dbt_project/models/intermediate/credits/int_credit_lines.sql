@@ -15,9 +15,14 @@
     - Ids: the owner's revenue credit keeps the sale's id (deal_id for bookings, the
       collection_id for collections) so adding a split keeps the owner's credit history; other
       reps get <sale id>@<rep_id>, overlay credits <sale id>@<rep_id>#overlay.
-    - rollup: each direct credit's rep's manager as of the credit date (effective-dated hierarchy,
-      dim_sales_rep_history, half-open [valid_from, valid_to)) receives the same amount as roll-up
-      credit (<credit_id>><manager rep_id>), used by manager override components.
+    - rollup: every level above each direct credit's rep as of the credit date (effective-dated
+      hierarchy, dim_sales_rep_history, half-open [valid_from, valid_to)) receives the same amount
+      as roll-up credit: level 1 the rep's manager on that date, level 2 that manager's manager on
+      the same date, and so on, as the engine does (flows/commissions/hierarchy.py). The id is the
+      path <credit_id>><level 1 manager>><level 2 manager>... A manager already on the path (a
+      cycle) stops the walk. Bounded self-joins (macro rollup_credit_levels; Spark has no
+      recursive CTE), up to var('rollup_max_levels', 10) levels;
+      tests/credits/assert_rollup_chains_within_max_levels fails when a chain goes deeper.
     - reversed_on: the deal's sales orders were all cancelled (int_credit_cancellations); the
       engine claws the credit's paid lines back in that date's period.
     Plans pay in the reporting currency (config/README.md), so credit_amount is in it. -#}
@@ -165,28 +170,7 @@ direct_credits as (
     where p.rep_id is not null
 ),
 
-rollup_credits as (
-    select
-        {{ dbt.concat(['d.credit_id', "'>'", 'h.manager_id']) }} as credit_id,
-        d.deal_id,
-        h.manager_id as rep_id,
-        'rollup' as credit_kind,
-        d.credit_basis,
-        d.split_type,
-        d.credit_date,
-        d.split_share,
-        d.original_amount,
-        d.original_currency,
-        d.fx_rate,
-        d.credit_amount
-    from direct_credits as d
-    inner join history as h
-        on
-            h.rep_id = d.rep_id
-            and h.valid_from <= d.credit_date
-            and (h.valid_to is null or h.valid_to > d.credit_date)
-    where h.manager_id is not null
-),
+{{ rollup_credit_levels('direct_credits', 'history') }},
 
 credits as (
     select * from direct_credits
