@@ -44,6 +44,7 @@ from flows.reports.emailer import Resend
 from flows.reports.recipients import alert_recipients
 from flows.warehouse import publish
 from flows.warehouse.database import Warehouse, ingest_run_as_dict
+from flows.warehouse.dbt_docs import generate_static_docs
 from flows.warehouse.dbt_runner import mart_row_counts, run_dbt
 from flows.warehouse.versions import clean_leftovers
 
@@ -109,7 +110,8 @@ def gate_task(settings: Settings, run_id: str, layer: str) -> GateResult:
 @task(name="publish-marts", **publish_retries())
 def publish_task(settings: Settings, run_id: str, run_date: date) -> publish.PublishResult:
     with step("publish", str(settings.published_warehouse_path), get_run_logger()):
-        result = publish.publish_marts(settings, run_id=run_id, run_date=run_date)
+        docs = generate_static_docs(settings, run_date)
+        result = publish.publish_marts(settings, run_id=run_id, run_date=run_date, docs=docs)
     create_markdown_artifact(
         key="published-marts",
         markdown=f"Published {len(result.tables)} marts at {result.published_at:%Y-%m-%d %H:%M:%S} UTC "

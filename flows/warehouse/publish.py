@@ -13,6 +13,8 @@ use different files (``SALESOPS_HOME`` layout):
                                         ``main.salesops_publish``) for readers; open it read-only.
 ``<home>/marts/<mart>.parquet``         one Parquet file per mart, same night as the DuckDB file.
 ``<home>/marts/_manifest.json``         run id, run date, publish time and row count per mart.
+``<home>/marts/dbt_docs.html``          the dbt docs site of that night, one offline HTML file
+                                        (:mod:`flows.warehouse.dbt_docs`).
 ``<home>/published/<version>/``         where those live: one directory per publish; the paths
                                         above are symlinks through ``published/current``.
 ======================================  ===================================================
@@ -41,6 +43,7 @@ from pathlib import Path
 import duckdb
 
 from flows.config.settings import Settings
+from flows.warehouse.dbt_docs import DOCS_FILE
 from flows.warehouse.versions import StagedVersion, clean_leftovers
 
 log = logging.getLogger(__name__)
@@ -68,8 +71,11 @@ class PublishResult:
         return {name: self.parquet_dir / f"{name}.parquet" for name in self.tables}
 
 
-def publish_marts(settings: Settings, *, run_id: str, run_date: date | None = None) -> PublishResult:
-    """Copy the working file's ``marts`` into a new published version and make it the live one.
+def publish_marts(
+    settings: Settings, *, run_id: str, run_date: date | None = None, docs: Path | None = None
+) -> PublishResult:
+    """Copy the working file's ``marts`` into a new published version and make it the live one;
+    ``docs`` (the static dbt docs page) is published with them as ``dbt_docs.html``.
 
     The caller holds the run lock (leftovers of killed publishes are removed first) and no other
     connection to the working file in this process with a different configuration (the
@@ -88,7 +94,10 @@ def publish_marts(settings: Settings, *, run_id: str, run_date: date | None = No
             "database": str(settings.published_warehouse_path),
             "version": staged.name,
             "tables": {n: {"rows": r, "parquet": f"{n}.parquet"} for n, r in tables.items()},
+            "dbt_docs": DOCS_FILE if docs is not None else None,
         }
+        if docs is not None:
+            shutil.copyfile(docs, staged.marts / DOCS_FILE)
         (staged.marts / "_manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
         version = staged.commit()
     except BaseException:

@@ -16,7 +16,9 @@ import duckdb
 import pytest
 from reference_warehouse_support import build_reference_warehouse
 
-from flows.warehouse.publish import PublishResult, publish_marts
+from flows.config.settings import Settings
+from flows.warehouse.dbt_docs import DOCS_FILE, generate_static_docs
+from flows.warehouse.publish import PublishResult, publish_marts, published_info
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -30,7 +32,8 @@ def published(tmp_path_factory) -> PublishResult:
     settings, _ = build_reference_warehouse(
         home, deals=240, run_id="marts-test", run_date=RUN_DATE, quarantine=False
     )
-    return publish_marts(settings, run_id="bi-test", run_date=RUN_DATE)
+    docs = generate_static_docs(settings, RUN_DATE)  # what the nightly's publish step does first
+    return publish_marts(settings, run_id="bi-test", run_date=RUN_DATE, docs=docs)
 
 
 def _query(result: PublishResult, sql: str, params: list | None = None) -> list[tuple]:
@@ -128,3 +131,22 @@ def test_the_readme_scorecard_query_returns_data_to_date(published):
     # the newest month to date (the run date's), not an empty month of targets after it
     assert {r["period_month"] for r in rows} == {date(2026, 12, 1)}
     assert any(r["deals_won"] > 0 and r["won_amount"] > 0 for r in rows), rows
+
+
+def test_the_dbt_docs_page_is_published_with_the_marts_and_opens_offline(published):
+    """``dbt docs generate --static`` output goes out with the night it documents: one HTML file next
+    to the Parquet files, with the marts and their column descriptions inlined, loading nothing
+    from the network (a BI user opens it from the file system)."""
+    page = published.parquet_dir / DOCS_FILE
+    assert page.is_file()
+    assert published_info(published_settings(published))["dbt_docs"] == DOCS_FILE
+    html = page.read_text(encoding="utf-8")
+    assert "model.salesops.fct_pipeline_movement" in html and "model.salesops.fct_deals" in html
+    assert "Rep (`dim_sales_reps.rep_id`)." in html  # a column description from the YAML docs blocks
+    external = re.findall(r"<(?:script|link|img)\b[^>]*\b(?:src|href)=[\"']https?://[^\"']+", html, re.I)
+    assert external == [], external[:3]
+
+
+def published_settings(result: PublishResult) -> Settings:
+    """The settings of the home the fixture published into (the published file lives in it)."""
+    return Settings(home=result.database.parent)
