@@ -160,7 +160,36 @@ RECOMPUTE = PlanCase(
     },
 )
 
-CASES = [QUARTERLY, CASCADE, RECOMPUTE]
+PAYOUT = PlanCase(
+    case_id="payout_schedule",
+    plan_file="config/plans/payout_schedule.yml",
+    assign={"x2": "AE-INSTALMENTS"},
+    managers={},
+    # [ORA5050]: a 10,000 order at 10 %, invoiced in two halves, collected in February and March
+    deals=[
+        CaseDeal(
+            "E2E-P-1",
+            "x2",
+            D("10000"),
+            date(2026, 1, 15),
+            collections=((date(2026, 2, 10), D("5000")), (date(2026, 3, 12), D("5000"))),
+        )
+    ],
+    expected={
+        # 10,000 x 10 % = 1,000.00 earned in January; 50 % on booking: January pays 1,000.00 -
+        # 500.00 held back = 500.00. Each collected half releases 50 % x 1,000.00 x 5,000 / 10,000
+        # = 250.00: February 250.00, March 250.00 ([ORA5050] $500 + $250 + $250). Nothing changes
+        # in the second run.
+        run: {
+            ("x2", "2026-01"): D("500.00"),
+            ("x2", "2026-02"): D("250.00"),
+            ("x2", "2026-03"): D("250.00"),
+        }
+        for run in (1, 2)
+    },
+)
+
+CASES = [QUARTERLY, CASCADE, RECOMPUTE, PAYOUT]
 
 
 def _of_case(case: PlanCase, totals: dict) -> dict:
