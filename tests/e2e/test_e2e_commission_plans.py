@@ -189,7 +189,38 @@ PAYOUT = PlanCase(
     },
 )
 
-CASES = [QUARTERLY, CASCADE, RECOMPUTE, PAYOUT]
+DEFICIT = PlanCase(
+    case_id="deficit_carry_forward",
+    plan_file="config/plans/deficit_carry_forward.yml",
+    assign={"x3": "AE-DEFICIT"},
+    managers={},
+    deals=[
+        CaseDeal("E2E-D-1", "x3", D("2500"), date(2026, 1, 15)),
+        CaseDeal("E2E-D-2", "x3", D("1000"), date(2026, 3, 20)),
+        CaseDeal("E2E-D-3", "x3", D("1500"), date(2026, 4, 1)),
+    ],
+    # D-1, paid in closed January, is lost on 5 March (no clawback window: 100 %)
+    cancel={"E2E-D-1": date(2026, 3, 5)},
+    expected={
+        # flat 10 %: Jan 2,500 -> 250.00; Mar 1,000 -> 100.00; Apr 1,500 -> 150.00
+        1: {
+            ("x3", "2026-01"): D("250.00"),
+            ("x3", "2026-03"): D("100.00"),
+            ("x3", "2026-04"): D("150.00"),
+        },
+        # January (closed) stays 250.00. March: 100.00 - 250.00 clawed back = -150.00: paid 0.00
+        # ([ORAPP] -10 -> $0), deficit 150.00. April earns 150.00, recovers at most 100.00 (the
+        # plan's max_recovery_per_period): paid 50.00, deficit 50.00 left (the docs' worked example:
+        # March paid 0.00, April 50.00).
+        2: {
+            ("x3", "2026-01"): D("250.00"),
+            ("x3", "2026-03"): D("0.00"),
+            ("x3", "2026-04"): D("50.00"),
+        },
+    },
+)
+
+CASES = [QUARTERLY, CASCADE, RECOMPUTE, PAYOUT, DEFICIT]
 
 
 def _of_case(case: PlanCase, totals: dict) -> dict:
