@@ -74,6 +74,9 @@ class PlanCase:
     expected: dict[int, dict[tuple[str, str], Decimal]] = field(default_factory=dict)
     #: deals moved to Closed Lost between the two runs: name -> the cancellation date
     cancel: dict[str, date] = field(default_factory=dict)
+    #: hand-computed ``{(label, 'YYYY-MM'): (pending_balance, deficit_balance)}`` of the statements
+    #: after the second run (instalments earned not yet paid; deficit left to recover)
+    balances: dict[tuple[str, str], tuple[Decimal, Decimal]] = field(default_factory=dict)
     #: every case person's monthly target (the gate wants one for everyone paid, and attainment
     #: below 50x; the generated company's targets are sized for its own, random, deals)
     monthly_target: Decimal = Decimal("100000")
@@ -322,3 +325,15 @@ def statement_totals(home: Path, emails: dict[str, str], table: str) -> dict[tup
     with duckdb.connect(str(home / "work" / "warehouse.duckdb"), read_only=True) as conn:
         rows = conn.execute(sql).fetchall()
     return {(label_of[e], p): t for e, p, t in rows if e in label_of}
+
+
+def statement_balances(home: Path, emails: dict[str, str]) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
+    """``{(label, 'YYYY-MM'): (pending_balance, deficit_balance)}`` of ``marts.fct_commission_statements``
+    for the labelled people: what the statements show as still to pay and still to recover."""
+    label_of = {e.lower(): label for label, e in emails.items()}
+    sql = """
+        select lower(email), strftime(period_month, '%Y-%m'), pending_balance, deficit_balance
+        from marts.fct_commission_statements"""
+    with duckdb.connect(str(home / "work" / "warehouse.duckdb"), read_only=True) as conn:
+        rows = conn.execute(sql).fetchall()
+    return {(label_of[e], p): (pb, db) for e, p, pb, db in rows if e in label_of}

@@ -55,6 +55,7 @@ from commission_plans_support import (
     cancel_deal,
     change_deal_amount,
     plan_sandbox,
+    statement_balances,
     statement_totals,
 )
 from typer.testing import CliRunner
@@ -187,6 +188,13 @@ PAYOUT = PlanCase(
         }
         for run in (1, 2)
     },
+    # pending (earned, not yet paid): 1,000.00 - 500.00 = 500.00 after January, - 250.00 = 250.00
+    # after February, 0.00 once both halves are collected
+    balances={
+        ("x2", "2026-01"): (D("500.00"), D("0.00")),
+        ("x2", "2026-02"): (D("250.00"), D("0.00")),
+        ("x2", "2026-03"): (D("0.00"), D("0.00")),
+    },
 )
 
 DEFICIT = PlanCase(
@@ -218,6 +226,12 @@ DEFICIT = PlanCase(
             ("x3", "2026-04"): D("50.00"),
         },
     },
+    # deficit left: 150.00 after March, 150.00 - 100.00 recovered = 50.00 after April
+    balances={
+        ("x3", "2026-01"): (D("0.00"), D("0.00")),
+        ("x3", "2026-03"): (D("0.00"), D("150.00")),
+        ("x3", "2026-04"): (D("0.00"), D("50.00")),
+    },
 )
 
 CASES = [QUARTERLY, CASCADE, RECOMPUTE, PAYOUT, DEFICIT]
@@ -244,6 +258,7 @@ def runs(prefect_harness, tmp_path_factory):
         out["second"] = nightly(run_date=SECOND_RUN)
         out["totals_2"] = statement_totals(home, emails, "marts.fct_commissions")
         out["closed_2"] = statement_totals(home, emails, "finance.closed_statement_lines")
+        out["balances_2"] = statement_balances(home, emails)
     return out
 
 
@@ -266,3 +281,8 @@ def test_closed_months_never_change_and_changes_land_in_the_first_open_month(run
     assert _of_case(case, runs["closed_1"]) == closed_first
     assert _of_case(case, runs["closed_2"]) == closed_first  # the snapshot is insert-only
     assert _of_case(case, runs["totals_2"]) == case.expected[2]
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.balances], ids=lambda c: c.case_id)
+def test_statements_show_what_is_pending_and_what_is_left_to_recover(runs, case: PlanCase) -> None:
+    assert _of_case(case, runs["balances_2"]) == case.balances
