@@ -7,9 +7,11 @@ February are closed with ``salesops commissions close``, a February deal's amoun
 CRM, and a second nightly must leave the closed months exactly as they were while the change
 lands as a prior-period adjustment in March, the first open month.
 
-Each plan is one :class:`PlanCase`; a new plan (reversal with clawback windows, payout schedules,
-deficit carry-forward, ...) is one more entry of ``CASES`` with its own people, deals and
-hand-computed totals: the cases share the two nightly runs.
+Each plan is one :class:`PlanCase` with its own people, deals and hand-computed totals; the cases
+share the two nightly runs: the quarterly plan with monthly advances, the three-level override
+cascade, recompute-on-reversal with the 90/180-day clawback window (a January deal lost between the
+runs, 91 days after its close), the 50/50 booking/collection payout schedule (two Zoho invoices paid
+in February and March) and the deficit carried forward (a January deal lost in March).
 
 Sources of the hand-computed figures (the same the unit tests cite,
 tests/commissions/test_commissions_periods.py):
@@ -23,6 +25,22 @@ tests/commissions/test_commissions_periods.py):
 * [PROWI] Prowi glossary, "Override Commission": a 3 % manager override on Rep A's $75,000 is
   $2,250.
 * [IDYN] iDynamics, "Direct Commissions Example": team manager 2 %, sub-manager 1 % on the same sale.
+
+and, as in tests/commissions/test_reversals_and_clawback_windows.py and
+tests/commissions/test_balances_draws_payouts.py:
+
+* [CORE8] Core8 docs, "Commission plan patterns: Clawbacks and early exit": "Earned commission:
+  $10,000 - Early termination triggers 50% clawback - Post a CLAWBACK adjustment of -5,000".
+* [GANGLY] Gangly, "Sales Clawback: How It Works and When It Triggers": clawbacks are "most
+  commonly triggered within 90-180 days of contract execution".
+* [SCOOKIE] Sales Cookie, "Retroactive sales data and true-ups": "The rep who got paid an
+  accelerator in March no longer qualifies because the deal no longer belongs to March".
+* [ORAPP] Oracle Customer Connect, "Payment plan makes adjustment to all Plan Elements": a
+  recoverable payment plan pays "$0 and over ... recovered at a later date when there is positive
+  commission" (PE1 = -10 -> the worksheet is at $0).
+* [ORA5050] Oracle Customer Connect, "How to pay 50/50 on order/on payment collection?": a 10K
+  order at 10 % earns $1000, "paid 50% or $500 on order and the remaining as receivable invoices are
+  collected", $250 per collected half.
 """
 
 from __future__ import annotations
@@ -34,8 +52,10 @@ import pytest
 from commission_plans_support import (
     CaseDeal,
     PlanCase,
+    cancel_deal,
     change_deal_amount,
     plan_sandbox,
+    statement_balances,
     statement_totals,
 )
 from typer.testing import CliRunner
@@ -106,7 +126,115 @@ CASCADE = PlanCase(
     },
 )
 
-CASES = [QUARTERLY, CASCADE]
+RECOMPUTE = PlanCase(
+    case_id="recompute_clawback_windows",
+    plan_file="config/plans/recompute_clawback_windows.yml",
+    assign={"x1": "AE-RECOMPUTE"},
+    managers={},  # x1 reports to nobody
+    deals=[
+        CaseDeal("E2E-R-1", "x1", D("145000"), date(2026, 1, 20)),
+        CaseDeal("E2E-R-2", "x1", D("20000"), date(2026, 1, 1)),
+        CaseDeal("E2E-R-3", "x1", D("120000"), date(2026, 3, 10)),
+        CaseDeal("E2E-R-4", "x1", D("60000"), date(2026, 4, 1)),
+    ],
+    # R-2 lost on 2 April: 91 days after its close on 1 January (31 + 28 + 31 + 1), past the
+    # 90-day window, inside the 180-day one: 50 % clawed back ([CORE8] 50 %, [GANGLY] 90-180 days)
+    cancel={"E2E-R-2": date(2026, 4, 2)},
+    expected={
+        # [SPIFF] table, retroactive on the month. Jan: 145,000 + 20,000 = 165,000, band 2:
+        # 145,000 x 6 % = 8,700.00 + 20,000 x 6 % = 1,200.00 = 9,900.00. Mar: 120,000, band 1:
+        # 4,800.00. Apr: 60,000, band 1: 2,400.00.
+        1: {
+            ("x1", "2026-01"): D("9900.00"),
+            ("x1", "2026-03"): D("4800.00"),
+            ("x1", "2026-04"): D("2400.00"),
+        },
+        # January (closed) stays 9,900.00. Recomputed without R-2 ([SCOOKIE]) January is 145,000,
+        # band 1: R-1 earns 145,000 x 4 % = 5,800.00, 2,900.00 less than the 8,700.00 paid. At the
+        # 50 % window April, the month of the cancellation, posts 50 % x -2,900.00 = -1,450.00
+        # and the clawback 50 % x -1,200.00 = -600.00: 2,400.00 - 1,450.00 - 600.00 = 350.00.
+        2: {
+            ("x1", "2026-01"): D("9900.00"),
+            ("x1", "2026-03"): D("4800.00"),
+            ("x1", "2026-04"): D("350.00"),
+        },
+    },
+)
+
+PAYOUT = PlanCase(
+    case_id="payout_schedule",
+    plan_file="config/plans/payout_schedule.yml",
+    assign={"x2": "AE-INSTALMENTS"},
+    managers={},
+    # [ORA5050]: a 10,000 order at 10 %, invoiced in two halves, collected in February and March
+    deals=[
+        CaseDeal(
+            "E2E-P-1",
+            "x2",
+            D("10000"),
+            date(2026, 1, 15),
+            collections=((date(2026, 2, 10), D("5000")), (date(2026, 3, 12), D("5000"))),
+        )
+    ],
+    expected={
+        # 10,000 x 10 % = 1,000.00 earned in January; 50 % on booking: January pays 1,000.00 -
+        # 500.00 held back = 500.00. Each collected half releases 50 % x 1,000.00 x 5,000 / 10,000
+        # = 250.00: February 250.00, March 250.00 ([ORA5050] $500 + $250 + $250). Nothing changes
+        # in the second run.
+        run: {
+            ("x2", "2026-01"): D("500.00"),
+            ("x2", "2026-02"): D("250.00"),
+            ("x2", "2026-03"): D("250.00"),
+        }
+        for run in (1, 2)
+    },
+    # pending (earned, not yet paid): 1,000.00 - 500.00 = 500.00 after January, - 250.00 = 250.00
+    # after February, 0.00 once both halves are collected
+    balances={
+        ("x2", "2026-01"): (D("500.00"), D("0.00")),
+        ("x2", "2026-02"): (D("250.00"), D("0.00")),
+        ("x2", "2026-03"): (D("0.00"), D("0.00")),
+    },
+)
+
+DEFICIT = PlanCase(
+    case_id="deficit_carry_forward",
+    plan_file="config/plans/deficit_carry_forward.yml",
+    assign={"x3": "AE-DEFICIT"},
+    managers={},
+    deals=[
+        CaseDeal("E2E-D-1", "x3", D("2500"), date(2026, 1, 15)),
+        CaseDeal("E2E-D-2", "x3", D("1000"), date(2026, 3, 20)),
+        CaseDeal("E2E-D-3", "x3", D("1500"), date(2026, 4, 1)),
+    ],
+    # D-1, paid in closed January, is lost on 5 March (no clawback window: 100 %)
+    cancel={"E2E-D-1": date(2026, 3, 5)},
+    expected={
+        # flat 10 %: Jan 2,500 -> 250.00; Mar 1,000 -> 100.00; Apr 1,500 -> 150.00
+        1: {
+            ("x3", "2026-01"): D("250.00"),
+            ("x3", "2026-03"): D("100.00"),
+            ("x3", "2026-04"): D("150.00"),
+        },
+        # January (closed) stays 250.00. March: 100.00 - 250.00 clawed back = -150.00: paid 0.00
+        # ([ORAPP] -10 -> $0), deficit 150.00. April earns 150.00, recovers at most 100.00 (the
+        # plan's max_recovery_per_period): paid 50.00, deficit 50.00 left (the docs' worked example:
+        # March paid 0.00, April 50.00).
+        2: {
+            ("x3", "2026-01"): D("250.00"),
+            ("x3", "2026-03"): D("0.00"),
+            ("x3", "2026-04"): D("50.00"),
+        },
+    },
+    # deficit left: 150.00 after March, 150.00 - 100.00 recovered = 50.00 after April
+    balances={
+        ("x3", "2026-01"): (D("0.00"), D("0.00")),
+        ("x3", "2026-03"): (D("0.00"), D("150.00")),
+        ("x3", "2026-04"): (D("0.00"), D("50.00")),
+    },
+)
+
+CASES = [QUARTERLY, CASCADE, RECOMPUTE, PAYOUT, DEFICIT]
 
 
 def _of_case(case: PlanCase, totals: dict) -> dict:
@@ -124,9 +252,13 @@ def runs(prefect_harness, tmp_path_factory):
         out["close"] = [CliRunner().invoke(app, ["commissions", "close", "--period", p]) for p in CLOSED]
         out["closed_1"] = statement_totals(home, emails, "finance.closed_statement_lines")
         change_deal_amount(cluster, CHANGED_DEAL, CHANGED_AMOUNT)
+        for case in CASES:
+            for name, on in case.cancel.items():
+                cancel_deal(cluster, name, on)
         out["second"] = nightly(run_date=SECOND_RUN)
         out["totals_2"] = statement_totals(home, emails, "marts.fct_commissions")
         out["closed_2"] = statement_totals(home, emails, "finance.closed_statement_lines")
+        out["balances_2"] = statement_balances(home, emails)
     return out
 
 
@@ -149,3 +281,8 @@ def test_closed_months_never_change_and_changes_land_in_the_first_open_month(run
     assert _of_case(case, runs["closed_1"]) == closed_first
     assert _of_case(case, runs["closed_2"]) == closed_first  # the snapshot is insert-only
     assert _of_case(case, runs["totals_2"]) == case.expected[2]
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.balances], ids=lambda c: c.case_id)
+def test_statements_show_what_is_pending_and_what_is_left_to_recover(runs, case: PlanCase) -> None:
+    assert _of_case(case, runs["balances_2"]) == case.balances
