@@ -76,6 +76,21 @@ def _check_currencies(
             )
 
 
+def _check_nightly_filters(config_dir: Path, book: PlanBook) -> None:
+    """A SPIF ``segments`` filter would match no credit in the nightly, which has no stable segment
+    per deal (the RFM segment changes daily, and would re-pay closed months): refused here, never
+    quietly unpaid. ``commissions estimate`` takes it with the credit (a ``segment`` column)."""
+    for p in book.plans:
+        for comp in p.components:
+            if comp.filters is not None and comp.filters.segments:
+                raise ConfigError(
+                    f"{config_dir.name}/commission_plan.yml plan {p.plan_id} v{p.version} component "
+                    f"{comp.component}, field filters.segments: the nightly has no segment per deal, so this "
+                    "SPIF would pay nobody; filter on products, industries or min_deal_amount (segments "
+                    "work in `salesops commissions estimate`, whose credits carry a segment column)"
+                )
+
+
 def _target_row(t: Target) -> tuple[Any, ...]:
     return (
         t.scope_type,
@@ -133,6 +148,7 @@ def read_bundle(config_dir: Path, today: date | None = None) -> ConfigBundle:
         overrides = read_overrides(config_dir, countries)
         changes = read_target_changes(config_dir, fy_month)
     _check_currencies(config_dir, reporting, rates, targets, book)
+    _check_nightly_filters(config_dir, book)
 
     start, end = _calendar_span(targets, today or datetime.now(UTC).date())
     calendar = build_calendar(countries, start, end, fy_month, overrides)

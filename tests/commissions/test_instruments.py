@@ -554,3 +554,33 @@ assignments:
     assert plan_target(D("100000.00"), plans, ann, ("A", 1), april, {}, full=True) == D("33333.34")
     # a fixed amount: 10 days employed on B / 30 calendar days
     assert plan_share(plans, ann, ("B", 1), [april], {}) == D(10) / D(30)
+
+
+def test_the_nightly_configuration_refuses_a_spif_segment_filter_it_could_never_match(tmp_path):
+    """The nightly's credits carry product and industry, never a segment (the RFM segment changes
+    every day): a ``segments`` filter would pay nobody without a word, so the configuration load
+    refuses it, naming the file, plan, component and field. Products and industries load."""
+    import shutil
+
+    import yaml
+
+    from flows.config.bundle import read_bundle
+    from flows.config.errors import ConfigError
+
+    config = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config, ignore=shutil.ignore_patterns("plans", "maven"))
+    plan_file = config / "commission_plan.yml"
+    book = yaml.safe_load(plan_file.read_text(encoding="utf-8"))
+    spif = {"component": "push", "type": "spif", "amount_per_deal": 100, "filters": {"products": ["Premium"]}}
+    book["plans"][0]["components"].append(spif)
+    plan_file.write_text(yaml.safe_dump(book, sort_keys=False), encoding="utf-8")
+    read_bundle(config)  # a product filter: the nightly knows each deal's product
+    spif["filters"]["segments"] = ["Champions"]
+    plan_file.write_text(yaml.safe_dump(book, sort_keys=False), encoding="utf-8")
+    plan = book["plans"][0]
+    with pytest.raises(ConfigError) as raised:
+        read_bundle(config)
+    assert f"config/commission_plan.yml plan {plan['plan_id']} v{plan['version']} component push" in str(
+        raised.value
+    )
+    assert "field filters.segments" in str(raised.value)
