@@ -25,6 +25,8 @@ CDN_TAG = re.compile(
 )
 #: GX's logo, fetched from S3 on every page.
 REMOTE_IMAGE = re.compile(r"<img\b[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>", re.IGNORECASE)
+#: A CSS background fetched from another host (GX's dark-mode logo in its inline stylesheet).
+REMOTE_CSS_URL = re.compile(r"url\(\s*['\"]?https?://[^)]*\)", re.IGNORECASE)
 STYLE_ID = "salesops-offline-style"
 
 #: Enough styling for GX's server-rendered tables: borders, success/failure colours, and the Font
@@ -145,8 +147,8 @@ def _row(path: Path, link: str) -> ValidationRow:
 
 
 def offline_page(html: str, path: Path) -> str:
-    """The page without CDN tags or remote images, with the offline stylesheet (once)."""
-    html = REMOTE_IMAGE.sub("", CDN_TAG.sub("", html))
+    """The page without CDN tags or remote images and backgrounds, with the offline stylesheet (once)."""
+    html = REMOTE_CSS_URL.sub("none", REMOTE_IMAGE.sub("", CDN_TAG.sub("", html)))
     if STYLE_ID in html:
         return html
     if html.count("</head>") != 1:

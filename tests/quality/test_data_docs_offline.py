@@ -106,6 +106,7 @@ def test_no_page_fetches_anything_from_another_host(site: Path) -> None:
     for page in pages:
         remote = [u for u in parsed(page).fetched if re.match(r"(https?:)?//", u)]
         assert not remote, f"{page.relative_to(site)} still loads {remote}"
+        assert not re.search(r"url\(\s*['\"]?(https?:)?//", page.read_text("utf-8")), page.name
         assert 'id="salesops-offline-style"' in page.read_text("utf-8")
 
 
