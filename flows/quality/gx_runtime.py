@@ -21,6 +21,7 @@ import pandas as pd
 import yaml
 
 from flows.config.settings import Settings
+from flows.quality.docs_offline import make_offline
 from flows.quality.results import (
     EXAMPLE_COUNT,
     CheckResult,
@@ -79,13 +80,19 @@ def runtime_context(settings: Settings) -> AbstractDataContext:
 
 
 def build_data_docs(context: AbstractDataContext, settings: Settings) -> Path | None:
-    """Data Docs are a convenience: failing to build them must not fail the gate."""
+    """Data Docs are a convenience: failing to build them must not fail the gate.
+
+    The built site is rewritten to render offline (:mod:`flows.quality.docs_offline`); a site that
+    cannot be rewritten is reported as not built rather than left blank without internet.
+    """
+    site = gx_output_dir(settings) / "data_docs"
     try:
         context.build_data_docs(site_names=[DATA_DOCS_SITE])
+        make_offline(site, gx_output_dir(settings) / "validations")
     except Exception:
         log.exception("building Data Docs failed")
         return None
-    index = gx_output_dir(settings) / "data_docs" / "index.html"
+    index = site / "index.html"
     return index if index.exists() else None
 
 
