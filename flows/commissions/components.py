@@ -7,14 +7,13 @@ half-up to the cent (docs/commission_engine.md).
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from flows.commissions.curves import incentive_lines, table_lines
-from flows.commissions.lines import Credit, Line, Rep
+from flows.commissions.lines import Line, credit_line_fields
 from flows.commissions.money import ZERO, money
 from flows.commissions.spif import spif_lines
-from flows.config.commission_plan import Component, PlanVersion
+from flows.config.commission_plan import Component
 
 
 def _band_index(bands, position: Decimal, bounds: list[tuple[Decimal, Decimal | None]]) -> int:
@@ -44,34 +43,6 @@ def _multiplier(comp: Component, attainment: Decimal | None) -> tuple[Decimal, s
             mult = acc.multiplier
             notes.append(f"accelerator x{acc.multiplier} at attainment {attainment}")
     return mult, "; ".join(notes)
-
-
-def _base_line(
-    plan: PlanVersion, comp: Component, rep: Rep, period: date, c: Credit, cur: str, target, attainment
-):
-    return dict(
-        rep_id=rep.rep_id,
-        period_month=period,
-        deal_id=c.deal_id,
-        credit_id=c.credit_id,
-        credit_kind=c.kind,
-        credit_basis=c.basis,
-        credit_date=c.credit_date,
-        plan_id=plan.plan_id,
-        plan_version=plan.version,
-        component=comp.component,
-        component_type=comp.type,
-        tier_position=comp.tier_position if comp.type.startswith("tiered") else None,
-        weight=comp.weight,
-        credit_amount=c.amount,
-        split_share=c.split_share,
-        original_amount=c.original_amount,
-        original_currency=c.original_currency,
-        fx_rate=c.fx_rate,
-        target_amount=target,
-        attainment=attainment,
-        currency=cur,
-    )
 
 
 def component_lines(
@@ -120,7 +91,7 @@ def _flat_lines(plan, comp, rep, period, credits, target, attainment, mult, note
                 commission_amount=amount,
                 explanation=f"{comp.type}: {c.amount} x {comp.rate} x weight {comp.weight} x {mult}"
                 + (f"; {note}" if note else ""),
-                **_base_line(plan, comp, rep, period, c, cur, target, attainment),
+                **credit_line_fields(plan, comp, rep, period, c, cur, target, attainment),
             )
         )
     return lines
@@ -169,7 +140,7 @@ def _tiered_lines(plan, comp, rep, period, credits, target, attainment, mult, no
         before = ZERO if comp.tier_position == "per_transaction" else running
         after = before + c.amount
         running += c.amount
-        common = _base_line(plan, comp, rep, period, c, cur, target, attainment)
+        common = credit_line_fields(plan, comp, rep, period, c, cur, target, attainment)
         position = c.amount if comp.tier_position == "per_transaction" else total
         if retro:
             i = _band_index(comp.tiers, position, bounds) if has_target else 0

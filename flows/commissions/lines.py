@@ -11,8 +11,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from flows.commissions.money import ZERO
+
+if TYPE_CHECKING:  # types only: the plan schema never imports the engine, nor the reverse at run time
+    from flows.config.commission_plan import Component, PlanVersion
 
 
 @dataclass(frozen=True)
@@ -157,3 +161,34 @@ def statement_totals(lines: Iterable[Line]) -> dict[tuple[str, date], Decimal]:
     for ln in lines:
         totals[(ln.rep_id, ln.period_month)] += ln.commission_amount
     return dict(totals)
+
+
+def credit_line_fields(
+    plan: PlanVersion, comp: Component, rep: Rep, period: date, c: Credit, cur: str, target, attainment
+) -> dict:
+    """The fields every line paid on one credit carries (who, when, which plan component, the
+    credit and its currency conversion, the period's target and attainment): shared by the
+    commission, bonus and SPIF lines so that they describe a credit the same way."""
+    return dict(
+        rep_id=rep.rep_id,
+        period_month=period,
+        deal_id=c.deal_id,
+        credit_id=c.credit_id,
+        credit_kind=c.kind,
+        credit_basis=c.basis,
+        credit_date=c.credit_date,
+        plan_id=plan.plan_id,
+        plan_version=plan.version,
+        component=comp.component,
+        component_type=comp.type,
+        tier_position=comp.tier_position if comp.type.startswith("tiered") else None,
+        weight=comp.weight,
+        credit_amount=c.amount,
+        split_share=c.split_share,
+        original_amount=c.original_amount,
+        original_currency=c.original_currency,
+        fx_rate=c.fx_rate,
+        target_amount=target,
+        attainment=attainment,
+        currency=cur,
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-from flows.commissions.lines import Credit, Line, Rep
+from flows.commissions.lines import Credit, Line, Rep, credit_line_fields
 from flows.commissions.money import money
 from flows.config.commission_plan import Component, PlanVersion
 
@@ -52,30 +52,11 @@ def spif_lines(
             Line(
                 commission_line_id=f"{c.credit_id}:{plan.plan_id}:v{plan.version}:{comp.component}:spif",
                 line_type="bonus",
-                rep_id=rep.rep_id,
-                period_month=period,
-                deal_id=c.deal_id,
-                credit_id=c.credit_id,
-                credit_kind=c.kind,
-                credit_basis=c.basis,
-                credit_date=c.credit_date,
-                plan_id=plan.plan_id,
-                plan_version=plan.version,
-                component=comp.component,
-                component_type="spif",
+                **credit_line_fields(plan, comp, rep, period, c, cur, target, attainment),
                 tier_number=0,
-                weight=comp.weight,
                 multiplier=mult,
-                credit_amount=c.amount,
-                split_share=c.split_share,
-                original_amount=c.original_amount,
-                original_currency=c.original_currency,
-                fx_rate=c.fx_rate,
-                target_amount=target,
-                attainment=attainment,
                 base_amount=comp.amount_per_deal,
                 commission_amount=amount,
-                currency=cur,
                 explanation=f"spif: qualifying deal {c.deal_id} (deal amount {deal_amount(c)}"
                 + (f"; {tags}" if tags else "")
                 + f"): {comp.amount_per_deal} x split {c.split_share} x weight {comp.weight} x {mult}"
