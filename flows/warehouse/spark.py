@@ -167,7 +167,7 @@ def spark_method() -> str:
 def local_session(settings: Settings):
     """The in-process Spark session dbt-spark's ``session`` method picks up (``getOrCreate``):
     local mode, two cores, no UI, a Derby metastore and warehouse under ``<home>/spark/``, the
-    driver's memory bounded by ``SALESOPS_SPARK_DRIVER_MEMORY`` (default 3g: analysing the
+    driver's memory bounded by ``SALESOPS_SPARK_DRIVER_MEMORY`` (default 6g: analysing the
     stacked views of the scorecard marts ran out of a 1g heap)."""
     from pyspark.sql import SparkSession
 
@@ -176,7 +176,7 @@ def local_session(settings: Settings):
     metastore = place.local_dir / "metastore_db"
     builder = SparkSession.builder.appName("salesops").enableHiveSupport()
     conf = LOCAL_CONF | {
-        "spark.driver.memory": os.environ.get("SALESOPS_SPARK_DRIVER_MEMORY", "3g"),
+        "spark.driver.memory": os.environ.get("SALESOPS_SPARK_DRIVER_MEMORY", "6g"),
         "spark.sql.warehouse.dir": str(place.warehouse_dir),
         "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={metastore};create=true",
         # derby.log goes there too, not into the current directory
