@@ -95,8 +95,12 @@ fonts:
 		{ echo "installing Debian's fonts-wqy-microhei for the Chinese reports"; \
 		  $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends fonts-wqy-microhei; }
 
+# Whole modules spread over the cores, slow modules first (tests/conftest.py orders them).
+# One process: make test PYTEST_WORKERS=
+PYTEST_WORKERS ?= -n auto --dist loadfile --no-loadscope-reorder
+
 test: lint browser postgres java fonts
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_WORKERS)
 
 clean:
 	rm -rf data dbt_project/target dbt_project/logs .pytest_cache

@@ -42,3 +42,24 @@ def _smtp_pauses_stay_in_their_test() -> None:
     from flows.reports.emailer import forget_unresponsive_servers
 
     forget_unresponsive_servers()
+
+
+def _cost_rank(item: pytest.Item) -> int:
+    """0 for a module marked ``slow``, 1 for ``e2e``, 2 for the rest."""
+    if item.get_closest_marker("slow"):
+        return 0
+    return 1 if item.get_closest_marker("e2e") else 2
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the slow modules first (a stable sort: same order within a rank, module by module).
+
+    ``make test`` spreads whole modules over the cores (pytest-xdist ``--dist loadfile
+    --no-loadscope-reorder``), handing them out in this order: starting the longest ones first keeps
+    a worker from picking up the 7-minute Spark module when the other has nothing left to do.
+    """
+    rank_of_module: dict[str, int] = {}
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        rank_of_module[module] = min(rank_of_module.get(module, 2), _cost_rank(item))
+    items.sort(key=lambda item: rank_of_module[item.nodeid.split("::", 1)[0]])

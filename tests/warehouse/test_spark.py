@@ -29,7 +29,7 @@ from flows.cli.main import app
 from flows.config.settings import Settings, patched_environ
 from flows.warehouse.spark import SparkPlace, build_on_spark
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
 
 RUN_DATE = date(2026, 11, 28)
 
