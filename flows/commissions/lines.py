@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from flows.commissions.money import ZERO
@@ -55,6 +56,21 @@ class Credit:
     def rollup_level(self) -> int:
         """The roll-up level (a roll-up credit given without one is the direct manager's, 1)."""
         return max(self.level, 1) if self.kind == "rollup" else 0
+
+
+def copy_with(credit: Credit, **changes) -> Credit:
+    """``dataclasses.replace`` for a credit without re-running ``__init__`` (a credit has no
+    checks in it): 3x faster, and the nightly copies every credit once per level above its rep."""
+    unknown = changes.keys() - _CREDIT_FIELDS
+    if unknown:
+        raise TypeError(f"Credit has no field(s) {sorted(unknown)}")
+    out = object.__new__(Credit)
+    out.__dict__.update(credit.__dict__)
+    out.__dict__.update(changes)
+    return out
+
+
+_CREDIT_FIELDS = frozenset(f.name for f in fields(Credit))
 
 
 @dataclass(frozen=True)
@@ -121,10 +137,11 @@ class Line:
     explanation: str = ""
 
     def as_row(self) -> tuple:
-        return tuple(getattr(self, f.name) for f in fields(self))
+        return _line_row(self)
 
 
 LINE_COLUMNS = tuple(f.name for f in fields(Line))
+_line_row = attrgetter(*LINE_COLUMNS)  # one C call per line (``fields()`` per line was 40 % of writing)
 
 
 @dataclass
