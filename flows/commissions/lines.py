@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # types only: the plan schema never imports the engine, nor t
     from flows.config.commission_plan import Component, PlanVersion
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # no per-object dict: a third of the memory per credit
 class Credit:
     """One credited amount: a share of a deal credited to one rep on a date.
 
@@ -65,12 +65,13 @@ def copy_with(credit: Credit, **changes) -> Credit:
     if unknown:
         raise TypeError(f"Credit has no field(s) {sorted(unknown)}")
     out = object.__new__(Credit)
-    out.__dict__.update(credit.__dict__)
-    out.__dict__.update(changes)
+    for name in _CREDIT_NAMES:
+        object.__setattr__(out, name, changes[name] if name in changes else getattr(credit, name))
     return out
 
 
-_CREDIT_FIELDS = frozenset(f.name for f in fields(Credit))
+_CREDIT_NAMES = tuple(f.name for f in fields(Credit))
+_CREDIT_FIELDS = frozenset(_CREDIT_NAMES)
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class Rep:
         return self.role
 
 
-@dataclass
+@dataclass(slots=True)  # no per-object dict: a third of the memory per line
 class Line:
     """One statement line. Column order = ``finance.commission_lines`` / ``marts.fct_commissions``."""
 
