@@ -59,19 +59,19 @@ class Credit:
 
 
 def copy_with(credit: Credit, **changes) -> Credit:
-    """``dataclasses.replace`` for a credit without re-running ``__init__`` (a credit has no
-    checks in it): 3x faster, and the nightly copies every credit once per level above its rep."""
-    unknown = changes.keys() - _CREDIT_FIELDS
-    if unknown:
-        raise TypeError(f"Credit has no field(s) {sorted(unknown)}")
-    out = object.__new__(Credit)
-    for name in _CREDIT_NAMES:
-        object.__setattr__(out, name, changes[name] if name in changes else getattr(credit, name))
-    return out
+    """``dataclasses.replace`` for a credit, without its per-call look-up of the fields: the
+    nightly copies every credit once per level above its rep."""
+    values = list(_credit_values(credit))
+    for name, value in changes.items():
+        if name not in _CREDIT_INDEX:
+            raise TypeError(f"Credit has no field {name!r}")
+        values[_CREDIT_INDEX[name]] = value
+    return Credit(*values)
 
 
 _CREDIT_NAMES = tuple(f.name for f in fields(Credit))
-_CREDIT_FIELDS = frozenset(_CREDIT_NAMES)
+_CREDIT_INDEX = {name: i for i, name in enumerate(_CREDIT_NAMES)}
+_credit_values = attrgetter(*_CREDIT_NAMES)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Remembered plan look-ups (:class:`flows.commissions.plan_lookup.PlanLookup`), a month's days on
 each plan counted once when nothing changes within it (``proration.month_days``), credits copied
-without ``__init__`` (``lines.copy_with``), countries read from the holidays registry, and the
+as ``dataclasses.replace`` would (``lines.copy_with``), countries read from the holidays registry, and the
 cycle collector put back after the engine. The day counts are calendar arithmetic done by hand.
 """
 
@@ -98,7 +98,7 @@ def test_days_on_each_plan_follow_hire_dates_assignments_and_plan_versions():
     assert month_days(BOOK, left, date(2026, 7, 1), {})[:2] == (Counter(), 0)
 
 
-def test_a_credit_copied_without_init_equals_dataclasses_replace_and_refuses_unknown_fields():
+def test_a_credit_copied_equals_dataclasses_replace_and_refuses_unknown_fields():
     c = Credit("c1", "d1", "ann", date(2026, 3, 2), D("100.00"), attributes=(("product", "Pro"),))
     copied = copy_with(c, credit_id="c1>bo", rep_id="bo", kind="rollup", level=1)
     assert copied == replace(c, credit_id="c1>bo", rep_id="bo", kind="rollup", level=1)
