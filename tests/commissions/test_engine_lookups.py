@@ -119,3 +119,40 @@ def test_the_cycle_collector_is_back_on_after_the_engine_fails():
     with pytest.raises(RuntimeError, match="run dbt first"):
         run_engine(conn, settings, date(2026, 12, 5))
     assert gc.isenabled()
+
+
+def test_credits_are_read_once_each_with_their_deal_attributes_and_first_invoice_date():
+    # one query joins what with_deal_attributes and the invoice anchor used to add afterwards:
+    # product (fct_deals), industry (standard, else the CRM's spelling), first invoice date; a
+    # deal listed twice in a mart never doubles its credit; a deal in no mart gets none of them
+    from commissions_support import create_engine_inputs
+
+    from flows.commissions.inputs import read_inputs
+
+    conn = duckdb.connect()
+    create_engine_inputs(conn)
+    conn.execute("""
+        create table marts.fct_deals (deal_id varchar, account_id varchar, product_name varchar);
+        insert into marts.fct_deals values ('a', 'acc1', 'Premium'), ('b', 'acc2', 'Basic'),
+            ('b', 'acc2', 'Basic');
+        create table marts.dim_customers (account_id varchar, industry_standard varchar, industry varchar);
+        insert into marts.dim_customers values ('acc1', 'Retail', 'retail & co'), ('acc2', null, 'Mining');
+        create table intermediate.int_deal_invoice_dates (deal_id varchar, first_invoice_date date);
+        insert into intermediate.int_deal_invoice_dates values ('a', '2026-03-20');
+        insert into intermediate.int_commission_rep_months values
+            ('ann', 'ann@x.com', 'rep', null, null, '2026-03-01', 1000, 1000);
+    """)
+    for cid, deal in (("1", "a"), ("2", "b"), ("3", "c")):
+        conn.execute(
+            "insert into intermediate.int_credit_lines values (?, ?, 'ann', 'direct', 'booking', "
+            "'2026-03-10', '2026-03-01', 1, 100, 'USD', 1, 100, null)",
+            [cid, deal],
+        )
+    credits, reps, targets = read_inputs(conn)
+    got = [(c.credit_id, c.attributes, c.invoice_date, c.amount) for c in credits]
+    assert got == [
+        ("1", (("product", "Premium"), ("industry", "Retail")), date(2026, 3, 20), D("100.00")),
+        ("2", (("product", "Basic"), ("industry", "Mining")), None, D("100.00")),
+        ("3", (), None, D("100.00")),
+    ]
+    assert list(reps) == ["ann"] and targets == {("ann", date(2026, 3, 1)): D("1000.00")}
