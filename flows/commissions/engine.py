@@ -32,6 +32,7 @@ from flows.commissions.payouts import (
     release_months,
 )
 from flows.commissions.periods import period_months, period_start
+from flows.commissions.plan_lookup import PlanLookup
 from flows.commissions.proration import plan_share, plan_target
 from flows.commissions.recompute import recompute_lines, snapshot, wants_recompute
 from flows.commissions.to_date import to_date_lines
@@ -60,13 +61,17 @@ def calculate(
     ``balances`` adds the deficit carry-forward lines (:mod:`flows.commissions.balances`); the
     nightly's ledger adds them itself, over closed periods and adjustments too.
     """
+    book = PlanLookup.of(book)  # plan_for asked per credit, rep-month and day: remembered
     reps = dict(reps or {})
     targets = dict(targets or {})
     credits, reps, targets = canonical_inputs(list(credits), reps, targets)  # 'Ann' is 'ann'
     for c in credits:
         reps.setdefault(c.rep_id, Rep(c.rep_id))
     after = _AfterSale(
-        Anchors.of(credits), collections_of(credits), any(wants_recompute(p) for p in book.plans)
+        Anchors.of(credits),
+        collections_of(credits),
+        any(wants_recompute(p) for p in book.plans),
+        any(not c.measured_monthly for p in book.plans for c in p.components),
     )
     by_rep_period: dict[tuple[str, date], list[tuple[Credit, PlanVersion]]] = defaultdict(list)
     reversals: dict[tuple[str, date], list[Credit]] = defaultdict(list)
@@ -93,10 +98,13 @@ def calculate(
     for rep_id in reps:
         rep_periods[rep_id].update(extra)
 
+    histories: dict[str, dict[date, list[tuple[Credit, PlanVersion]]]] = defaultdict(dict)
+    for (r, p), e in by_rep_period.items():
+        histories[r][p] = e
     lines: list[Line] = []
     for rep_id in sorted(rep_periods):
         rep, state = reps[rep_id], RepState(fiscal_year_start_month)
-        history = {p: e for (r, p), e in by_rep_period.items() if r == rep_id}
+        history = histories.get(rep_id, {})
         for period in sorted(rep_periods[rep_id]):
             inputs = _Inputs(book, rep, period, history, targets, state, currency, prorate_targets, after)
             lines.extend(_rep_period(inputs, reversals.get((rep_id, period), [])))
@@ -111,6 +119,7 @@ class _AfterSale:
     anchors: Anchors = field(default_factory=Anchors)
     collections: Collections = field(default_factory=dict)
     recompute: bool = False
+    longer_periods: bool = False  # a component measured over a quarter, half or year
 
 
 @dataclass(frozen=True)
@@ -166,12 +175,16 @@ def _rep_period(inputs: _Inputs, reversed_credits: list[Credit]) -> list[Line]:
     period_plan = book.plan_for(rep_id=rep.rep_id, email=rep.email, role=rep.role_on(day), day=day)
     if period_plan is not None:
         plans.setdefault((period_plan.plan_id, period_plan.version), period_plan)
-    # a plan measured over a longer period is settled every month of it, new credits or not
-    for month, entries in inputs.history.items():
-        for _, p in entries:
-            if month < period and any(
+    # a plan measured over a longer period is settled every month of it, new credits or not (a
+    # monthly component's period is the month itself: an earlier month never falls in it)
+    for month, entries in inputs.history.items() if inputs.after.longer_periods else ():
+        if month >= period:
+            continue
+        for p in _distinct_plans(entries):
+            if any(
                 month >= period_start(period, c.measurement_period, state.fiscal_year_start_month)
                 for c in p.components
+                if not c.measured_monthly
             ):
                 plans.setdefault((p.plan_id, p.version), p)
 
@@ -197,6 +210,14 @@ def _rep_period(inputs: _Inputs, reversed_credits: list[Credit]) -> list[Line]:
     cur = inputs.currency or (period_plan.currency if period_plan else None) or "USD"
     out += period_draw_lines(period_plan, rep, period, out, state, cur)
     return out
+
+
+def _distinct_plans(entries: list[tuple[Credit, PlanVersion]]) -> list[PlanVersion]:
+    """The plan versions of a month's credits, each once, in the order first met."""
+    seen: dict[int, PlanVersion] = {}
+    for _, p in entries:
+        seen.setdefault(id(p), p)
+    return list(seen.values())
 
 
 def _recompute(inputs: _Inputs):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
-from flows.commissions.lines import Credit, Rep
+from flows.commissions.lines import Credit, Rep, copy_with
 
 
 @dataclass(frozen=True)
@@ -72,11 +72,15 @@ def with_rollups(credits: Iterable[Credit], hierarchy: Hierarchy) -> list[Credit
     Roll-up credits given in ``credits`` are replaced: the hierarchy decides who gets them."""
     direct = [c for c in credits if c.kind == "direct"]
     out = list(direct)
+    chains: dict[tuple[str, date], list[str]] = {}  # reps close many deals on the same day
     for c in direct:
+        key = (c.rep_id, c.credit_date)
+        if key not in chains:
+            chains[key] = hierarchy.chain(c.rep_id, c.credit_date)
         path = c.credit_id
-        for level, manager in enumerate(hierarchy.chain(c.rep_id, c.credit_date), start=1):
+        for level, manager in enumerate(chains[key], start=1):
             path = f"{path}>{manager}"
-            out.append(replace(c, credit_id=path, rep_id=manager, kind="rollup", level=level))
+            out.append(copy_with(c, credit_id=path, rep_id=manager, kind="rollup", level=level))
     return out
 
 

@@ -39,18 +39,21 @@ def canonical_inputs(
     """The engine's inputs with one spelling per rep id (idempotent; exact duplicates of a target
     under two spellings keep the first)."""
     spelling: dict[str, str] = {}
-    for rep_id in [*reps, *(c.rep_id for c in credits), *(r for r, _ in targets)]:
+    # each distinct id once, in the order first seen (40k credits name a few hundred reps)
+    seen = dict.fromkeys([*reps, *(c.rep_id for c in credits), *(r for r, _ in targets)])
+    for rep_id in seen:
         spelling.setdefault(rep_key(rep_id), rep_id)
+    canonical = {rep_id: spelling[rep_key(rep_id)] for rep_id in seen}
 
     def one(rep_id: str) -> str:
-        return spelling[rep_key(rep_id)]
+        return canonical[rep_id] if rep_id in canonical else spelling[rep_key(rep_id)]
 
     merged: dict[str, Rep] = {}
     for rep in reps.values():
         name = one(rep.rep_id)
         rep = replace(rep, rep_id=name)
         merged[name] = _merge(merged[name], rep) if name in merged else rep
-    same = [c if c.rep_id == one(c.rep_id) else replace(c, rep_id=one(c.rep_id)) for c in credits]
+    same = [c if canonical[c.rep_id] == c.rep_id else replace(c, rep_id=canonical[c.rep_id]) for c in credits]
     keyed: dict[tuple[str, date], Decimal] = {}
     for (rep_id, period), amount in targets.items():
         keyed.setdefault((one(rep_id), period), amount)

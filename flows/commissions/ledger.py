@@ -8,7 +8,10 @@ modules (docs/commission_engine.md).
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -19,11 +22,12 @@ import duckdb
 from flows.commissions.adjustments import manual_lines
 from flows.commissions.balances import DEFICIT, apply_balances
 from flows.commissions.engine import calculate
-from flows.commissions.hierarchy import Hierarchy, HierarchyVersion, level_of, with_rollups
+from flows.commissions.hierarchy import level_of
+from flows.commissions.inputs import read_inputs
 from flows.commissions.lines import Credit, Line, Rep
 from flows.commissions.money import ZERO, money, month_start, next_month
 from flows.commissions.pay_warnings import pay_warnings
-from flows.commissions.spif import with_deal_attributes
+from flows.commissions.plan_lookup import PlanLookup
 from flows.commissions.tables import (
     CLOSED,
     closed_periods,
@@ -43,72 +47,6 @@ def first_open_after(period: date, closed: set[date]) -> date:
     while p in closed:
         p = next_month(p)
     return p
-
-
-def read_inputs(conn) -> tuple[list[Credit], dict[str, Rep], dict[tuple[str, date], Decimal]]:
-    """Credits (``intermediate.int_credit_lines``), reps and their monthly targets, already
-    prorated by the targets mart (``intermediate.int_commission_rep_months``), as dbt built them.
-    Roll-up credit goes to every level above the rep (:mod:`flows.commissions.hierarchy`)."""
-    credits_table = find_table(conn, "intermediate", "int_credit_lines")
-    months_table = find_table(conn, "intermediate", "int_commission_rep_months")
-    if credits_table is None or months_table is None:
-        raise RuntimeError(
-            "run dbt first: intermediate.int_credit_lines / int_commission_rep_months are missing"
-        )
-    credits = [
-        Credit(
-            credit_id=r["credit_id"],
-            deal_id=r["deal_id"],
-            rep_id=r["rep_id"],
-            credit_date=r["credit_date"],
-            amount=r["credit_amount"],
-            kind=r["credit_kind"],
-            split_share=r["split_share"],
-            original_amount=r["original_amount"],
-            original_currency=r["original_currency"],
-            fx_rate=r["fx_rate"],
-            basis=r["credit_basis"],
-            reversed_on=r["reversed_on"],
-            level=level_of(r["credit_id"]) if r["credit_kind"] == "rollup" else 0,
-        )
-        for r in dict_rows(conn, f"select * from {credits_table} order by credit_id")
-    ]
-    reps: dict[str, Rep] = {}
-    targets: dict[tuple[str, date], Decimal] = {}
-    for r in dict_rows(conn, f"select * from {months_table}"):
-        reps[r["rep_id"]] = Rep(r["rep_id"], r["email"], r["role"], r["hired_on"], r["left_on"])
-        if r["target_amount"] is not None:
-            targets[(r["rep_id"], r["period_month"])] = r["target_amount"]
-    credits = with_deal_attributes(conn, credits)  # product, industry: what SPIF filters look at
-    invoices = find_table(conn, "intermediate", "int_deal_invoice_dates")
-    if invoices is not None:  # the anchor of clawback windows counted from the invoice
-        first = dict(conn.execute(f"select deal_id, first_invoice_date from {invoices}").fetchall())
-        credits = [replace(c, invoice_date=first.get(c.deal_id)) for c in credits]
-    hierarchy = read_hierarchy(conn, reps)
-    if hierarchy is not None:  # roll-up credit to every level, as of each credit date
-        credits = sorted(with_rollups(credits, hierarchy), key=lambda c: c.credit_id)
-    return credits, reps, targets
-
-
-def read_hierarchy(conn, reps: dict[str, Rep]) -> Hierarchy | None:
-    """The effective-dated hierarchy dbt built (``marts.dim_sales_rep_history``); people above
-    the reps who have no rep-month row (a director without a target) are added to ``reps`` with
-    their current email, role and dates, so that their own plan assignment applies."""
-    table = find_table(conn, "marts", "dim_sales_rep_history")
-    if table is None:
-        return None
-    versions = []
-    roles: dict[str, list[tuple[date, date | None, str]]] = defaultdict(list)
-    for r in dict_rows(conn, f"select * from {table} order by rep_id, valid_from"):
-        versions.append(HierarchyVersion(r["rep_id"], r["manager_id"], r["valid_from"], r["valid_to"]))
-        if r["role"]:
-            roles[r["rep_id"]].append((r["valid_from"], r["valid_to"], r["role"]))
-        if r["is_current"] and r["rep_id"] not in reps:
-            reps[r["rep_id"]] = Rep(r["rep_id"], r["email"], r["role"], r["hired_on"], r["left_on"])
-    for rep_id, history in roles.items():  # each credit's plan: the role held on the credit date
-        if rep_id in reps:
-            reps[rep_id] = replace(reps[rep_id], roles=tuple(history))
-    return Hierarchy.of(versions)
 
 
 def _cause(old: Line | None, new: Line | None) -> str:
@@ -328,8 +266,27 @@ def run_engine(conn: duckdb.DuckDBPyConnection, settings, run_date: date | None 
 
     Call after dbt has built ``int_credit_lines`` and ``int_commission_rep_months`` and before
     ``marts.fct_commissions`` is (re)built. Returns the number of lines written."""
-    run_date = run_date or date.today()
-    book = load_plan_file(Path(settings.config_path) / "commission_plan.yml")
+    with _without_cycle_collection():
+        return _run_engine(conn, settings, run_date or date.today())
+
+
+@contextmanager
+def _without_cycle_collection() -> Iterator[None]:
+    """The engine builds ~10 objects per credit and frees none until it is done: Python's cycle
+    collector would walk the growing heap again and again for nothing (15-20 % of the run at 20k
+    deals, docs/bench.md). Reference counting still frees everything as usual; the collector is
+    back on (as it was) when the engine returns or fails."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
+def _run_engine(conn: duckdb.DuckDBPyConnection, settings, run_date: date) -> int:
+    book = PlanLookup(load_plan_file(Path(settings.config_path) / "commission_plan.yml"))
     credits, reps, targets = read_inputs(conn)
     ensure_ledger(conn)
     closed = closed_periods(conn)

@@ -42,6 +42,7 @@ from decimal import Decimal
 from flows.commissions.identity import canonical_inputs, rep_key
 from flows.commissions.lines import Credit, Line, Rep
 from flows.commissions.money import ZERO, month_start
+from flows.commissions.plan_lookup import PlanLookup
 from flows.config.commission_plan import Assignment, PlanBook
 
 WARNING_COLUMNS = ("warning_code", "period_month", "rep_id", "subject", "message")
@@ -134,6 +135,7 @@ def _credit_warnings(book: PlanBook, credits: list[Credit], reps: dict[str, Rep]
     that pays no overrides assigns no manager)."""
     out = []
     rollups: dict[tuple[str, date], list[Credit]] = defaultdict(list)
+    never: dict[str, bool] = {}  # per rep: never assigned by the file
     for c in credits:
         rep = reps[c.rep_id]
         if rep.left_on is not None and c.credit_date > rep.left_on:
@@ -142,7 +144,9 @@ def _credit_warnings(book: PlanBook, credits: list[Credit], reps: dict[str, Rep]
         if book.plan_for(rep_id=rep.rep_id, email=rep.email, role=role, day=c.credit_date) is not None:
             continue
         if c.kind == "rollup":
-            if not _never_assigned(book, rep):
+            if c.rep_id not in never:
+                never[c.rep_id] = _never_assigned(book, rep)
+            if not never[c.rep_id]:
                 rollups[(c.rep_id, month_start(c.credit_date))].append(c)
             continue
         out.append(
@@ -300,6 +304,7 @@ def pay_warnings(
     targets_need_credits: bool = False,
 ) -> list[PayWarning]:
     """Every warning of a calculation, sorted and without duplicates."""
+    book = PlanLookup.of(book)  # plan_for is asked once per credit: remembered
     found = plan_warnings(book)
     found += input_warnings(book, credits, reps, targets, targets_need_credits=targets_need_credits)
     found += result_warnings(book, lines)

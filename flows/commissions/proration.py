@@ -30,17 +30,29 @@ def month_days(book: PlanBook, rep: Rep, month: date, cache: dict) -> tuple[Coun
     if key not in cache:
         size = calendar.monthrange(month.year, month.month)[1]
         on_plan: Counter = Counter()
-        employed = 0
-        for n in range(size):
-            day = month + timedelta(days=n)
-            if (rep.hired_on and day < rep.hired_on) or (rep.left_on and day > rep.left_on):
-                continue
-            employed += 1
+        days = [
+            day
+            for day in (month + timedelta(days=n) for n in range(size))
+            if not ((rep.hired_on and day < rep.hired_on) or (rep.left_on and day > rep.left_on))
+        ]
+        # the same plan every day unless an assignment, plan version or role starts or ends within
+        # the days: then it is asked once (asking per day was most of the engine's plan look-ups)
+        same = bool(days) and not _changes_within(book, rep, days[0], days[-1])
+        for day in days[:1] if same else days:
             plan = book.plan_for(rep_id=rep.rep_id, email=rep.email, role=rep.role_on(day), day=day)
             if plan is not None:
-                on_plan[(plan.plan_id, plan.version)] += 1
-        cache[key] = (on_plan, employed, size)
+                on_plan[(plan.plan_id, plan.version)] += len(days) if same else 1
+        cache[key] = (on_plan, len(days), size)
     return cache[key]
+
+
+def _changes_within(book: PlanBook, rep: Rep, first: date, last: date) -> bool:
+    """Whether the plan a rep is on can differ between ``first`` and ``last``: an assignment or
+    plan version starts or ends (half-open), or one of the rep's roles does, after ``first``."""
+    edges = [d for a in book.assignments or [] for d in (a.valid_from, a.valid_to)]
+    edges += [d for p in book.plans for d in (p.effective_from, p.effective_to)]
+    edges += [d for start, end, _ in rep.roles for d in (start, end)]
+    return any(d is not None and first < d <= last for d in edges)
 
 
 def plan_target(

@@ -10,7 +10,6 @@ when the credit carries no original amount).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal
 
 from flows.commissions.lines import Credit, Line, Rep, credit_line_fields
@@ -64,31 +63,3 @@ def spif_lines(
             )
         )
     return lines
-
-
-def with_deal_attributes(conn, credits: list[Credit]) -> list[Credit]:
-    """The nightly's credits with what SPIF filters look at: ``product`` (``fct_deals.product_name``)
-    and ``industry`` (the account's ``dim_customers.industry_standard``, else its CRM spelling).
-    Stable attributes of the deal only: the RFM segment changes every day, so a ``segments`` filter
-    is for ``commissions estimate`` (its credits CSV), where it is given with the credit."""
-    from flows.commissions.tables import find_table
-
-    deals, customers = find_table(conn, "marts", "fct_deals"), find_table(conn, "marts", "dim_customers")
-    if deals is None or "product_name" not in _columns(conn, deals):
-        return credits
-    industry, join = "cast(null as varchar)", ""
-    if customers and {"account_id", "industry_standard"} <= _columns(conn, customers):
-        industry = "coalesce(c.industry_standard, c.industry)"
-        join = f"left join {customers} as c on c.account_id = d.account_id"
-    sql = f"select d.deal_id, d.product_name, {industry} from {deals} as d {join}"
-    found = {deal: (product, ind) for deal, product, ind in conn.execute(sql).fetchall()}
-    out = []
-    for c in credits:
-        product, ind = found.get(c.deal_id, (None, None))
-        tags = tuple((k, str(v)) for k, v in (("product", product), ("industry", ind)) if v)
-        out.append(replace(c, attributes=tags) if tags else c)
-    return out
-
-
-def _columns(conn, table: str) -> set[str]:
-    return {d[0] for d in conn.execute(f"select * from {table} limit 0").description}

@@ -114,10 +114,13 @@ def write_lines(conn, lines: list[Line], run_date: date) -> None:
         conn.execute(f"delete from {LINES}")
         if lines:
             # values travel as text and are cast by the insert to the column types: exact decimals
+            rows = [ln.as_row() for ln in lines]
+            columns = {
+                name: [None if v is None else v if type(v) is str else str(v) for v in values]
+                for name, values in zip(LINE_COLUMNS, zip(*rows, strict=True), strict=True)
+            }
             frame = pd.DataFrame(
-                [[None if v is None else str(v) for v in (*ln.as_row(), run_date, now)] for ln in lines],
-                columns=[*LINE_COLUMNS, "run_date", "calculated_at"],
-                dtype=object,
+                {**columns, "run_date": str(run_date), "calculated_at": str(now)}, dtype=object
             )
             conn.register("_commission_lines_rows", frame)
             try:

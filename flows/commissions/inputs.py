@@ -1,0 +1,121 @@
+"""The engine's inputs as dbt built them: credits, reps and their prorated monthly targets, the
+effective-dated hierarchy (roll-up credit to every level above a rep).
+
+One query reads each credit with what SPIF filters look at (the deal's product and industry) and
+the anchor of invoice-based clawback windows (the deal's first invoice date), so every credit is
+built once: building them and then copying each to add those fields took half of the nightly
+engine's time at 20k deals (docs/bench.md).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+from flows.commissions.hierarchy import Hierarchy, HierarchyVersion, level_of, with_rollups
+from flows.commissions.lines import Credit, Rep
+from flows.commissions.tables import dict_rows, find_table
+
+_CREDIT_COLUMNS = (
+    "c.credit_id, c.deal_id, c.rep_id, c.credit_date, c.credit_amount, c.credit_kind, c.split_share, "
+    "c.original_amount, c.original_currency, c.fx_rate, c.reversed_on, c.credit_basis"
+)
+
+
+def read_inputs(conn) -> tuple[list[Credit], dict[str, Rep], dict[tuple[str, date], Decimal]]:
+    """Credits (``intermediate.int_credit_lines``), reps and their monthly targets, already
+    prorated by the targets mart (``intermediate.int_commission_rep_months``), as dbt built them.
+    Roll-up credit goes to every level above the rep (:mod:`flows.commissions.hierarchy`)."""
+    credits_table = find_table(conn, "intermediate", "int_credit_lines")
+    months_table = find_table(conn, "intermediate", "int_commission_rep_months")
+    if credits_table is None or months_table is None:
+        raise RuntimeError(
+            "run dbt first: intermediate.int_credit_lines / int_commission_rep_months are missing"
+        )
+    reps: dict[str, Rep] = {}
+    targets: dict[tuple[str, date], Decimal] = {}
+    for r in dict_rows(conn, f"select * from {months_table}"):
+        reps[r["rep_id"]] = Rep(r["rep_id"], r["email"], r["role"], r["hired_on"], r["left_on"])
+        if r["target_amount"] is not None:
+            targets[(r["rep_id"], r["period_month"])] = r["target_amount"]
+    hierarchy = read_hierarchy(conn, reps)
+    # with a hierarchy, the roll-up credits are derived from the direct ones (with_rollups
+    # replaces any given): the given ones are not read
+    only_direct = "where c.credit_kind = 'direct'" if hierarchy is not None else ""
+    attributes, joins = _deal_joins(conn)
+    sql = (
+        f"select {_CREDIT_COLUMNS}, {attributes} from {credits_table} as c {joins} {only_direct} "
+        "order by c.credit_id"
+    )
+    credits = [_credit(row) for row in conn.execute(sql).fetchall()]
+    if hierarchy is not None:  # roll-up credit to every level, as of each credit date
+        credits = sorted(with_rollups(credits, hierarchy), key=lambda c: c.credit_id)
+    return credits, reps, targets
+
+
+def _credit(row: tuple) -> Credit:
+    """A credit from a row of ``_CREDIT_COLUMNS`` + product, industry, invoice date (the deal's
+    attributes as :func:`flows.commissions.spif.with_deal_attributes` gives them)."""
+    product, industry, invoice_date = row[12:]
+    tags = tuple((k, str(v)) for k, v in (("product", product), ("industry", industry)) if v)
+    return Credit(
+        *row[:12],
+        level=level_of(row[0]) if row[5] == "rollup" else 0,
+        attributes=tags,
+        invoice_date=invoice_date,
+    )
+
+
+def _deal_joins(conn) -> tuple[str, str]:
+    """(product, industry, first invoice date) columns and the joins giving them, per deal (one
+    row per deal: a credit is never repeated); NULL where the mart or its column is missing."""
+    product = industry = "cast(null as varchar)"
+    invoice = "cast(null as date)"
+    joins = []
+    deals, customers = find_table(conn, "marts", "fct_deals"), find_table(conn, "marts", "dim_customers")
+    if deals is not None and "product_name" in _columns(conn, deals):
+        ind, join = "cast(null as varchar)", ""
+        if customers and {"account_id", "industry_standard"} <= _columns(conn, customers):
+            ind = "coalesce(cu.industry_standard, cu.industry)"
+            join = f"left join {customers} as cu on cu.account_id = d.account_id"
+        joins.append(
+            "left join (select d.deal_id, any_value(d.product_name) as product, "
+            f"any_value({ind}) as industry from {deals} as d {join} group by d.deal_id) as attrs "
+            "on attrs.deal_id = c.deal_id"
+        )
+        product, industry = "attrs.product", "attrs.industry"
+    invoices = find_table(conn, "intermediate", "int_deal_invoice_dates")
+    if invoices is not None:  # the anchor of clawback windows counted from the invoice
+        joins.append(
+            f"left join (select deal_id, any_value(first_invoice_date) as first_invoice_date "
+            f"from {invoices} group by deal_id) as inv on inv.deal_id = c.deal_id"
+        )
+        invoice = "inv.first_invoice_date"
+    return f"{product}, {industry}, {invoice}", " ".join(joins)
+
+
+def _columns(conn, table: str) -> set[str]:
+    return {d[0] for d in conn.execute(f"select * from {table} limit 0").description}
+
+
+def read_hierarchy(conn, reps: dict[str, Rep]) -> Hierarchy | None:
+    """The effective-dated hierarchy dbt built (``marts.dim_sales_rep_history``); people above
+    the reps who have no rep-month row (a director without a target) are added to ``reps`` with
+    their current email, role and dates, so that their own plan assignment applies."""
+    table = find_table(conn, "marts", "dim_sales_rep_history")
+    if table is None:
+        return None
+    versions = []
+    roles: dict[str, list[tuple[date, date | None, str]]] = defaultdict(list)
+    for r in dict_rows(conn, f"select * from {table} order by rep_id, valid_from"):
+        versions.append(HierarchyVersion(r["rep_id"], r["manager_id"], r["valid_from"], r["valid_to"]))
+        if r["role"]:
+            roles[r["rep_id"]].append((r["valid_from"], r["valid_to"], r["role"]))
+        if r["is_current"] and r["rep_id"] not in reps:
+            reps[r["rep_id"]] = Rep(r["rep_id"], r["email"], r["role"], r["hired_on"], r["left_on"])
+    for rep_id, history in roles.items():  # each credit's plan: the role held on the credit date
+        if rep_id in reps:
+            reps[rep_id] = replace(reps[rep_id], roles=tuple(history))
+    return Hierarchy.of(versions)

@@ -1,0 +1,37 @@
+"""A plan book whose ``plan_for`` answers are remembered.
+
+The engine asks which plan version applies once per credit, per rep-month and per day of a
+prorated month, and the warnings ask again per credit: at 40k credits that was ~125k walks over
+the assignments and plans (a third of the engine's Python time, docs/bench.md). The answer depends
+only on (rep id, e-mail, role, day) and the book, which is frozen, so remembering it is exact.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flows.config.commission_plan import Assignment, PlanBook, PlanVersion
+
+
+class PlanLookup:
+    """Stands in for a :class:`PlanBook` where the engine reads ``plans``, ``assignments`` and
+    ``plan_for`` (the only parts of the book it uses)."""
+
+    def __init__(self, book: PlanBook) -> None:
+        self.book = book
+        self.plans: list[PlanVersion] = book.plans
+        self.assignments: list[Assignment] | None = book.assignments
+        self._memo: dict[tuple, PlanVersion | None] = {}
+
+    @classmethod
+    def of(cls, book: PlanBook | PlanLookup) -> PlanLookup:
+        return book if isinstance(book, PlanLookup) else cls(book)
+
+    def plan_for(self, *, rep_id: str, email: str | None, role: str | None, day: date) -> PlanVersion | None:
+        """:meth:`PlanBook.plan_for`, computed once per (rep id, e-mail, role, day)."""
+        key = (rep_id, email, role, day)
+        try:
+            return self._memo[key]
+        except KeyError:
+            found = self._memo[key] = self.book.plan_for(rep_id=rep_id, email=email, role=role, day=day)
+            return found
