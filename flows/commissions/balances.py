@@ -19,14 +19,15 @@ from decimal import Decimal
 
 from flows.commissions.lines import Line, Rep
 from flows.commissions.money import ZERO, next_month
-from flows.config.commission_plan import PlanBook, PlanVersion
+from flows.commissions.plan_lookup import Book
+from flows.config.commission_plan import PlanVersion
 from flows.config.commission_policies import Balances
 
 DEFICIT = "deficit"
 DEFAULT = Balances()
 
 
-def _policy(book: PlanBook, rep: Rep, period: date, last: PlanVersion | None) -> PlanVersion | None:
+def _policy(book: Book, rep: Rep, period: date, last: PlanVersion | None) -> PlanVersion | None:
     day = max(period, rep.hired_on) if rep.hired_on and rep.hired_on < next_month(period) else period
     return book.plan_for(rep_id=rep.rep_id, email=rep.email, role=rep.role, day=day) or last
 
@@ -49,7 +50,7 @@ def _line(rep: Rep, period: date, plan: PlanVersion | None, kind: str, amount, c
 
 
 def apply_balances(
-    book: PlanBook, lines: list[Line], reps: dict[str, Rep], closed: set[date] = frozenset()
+    book: Book, lines: list[Line], reps: dict[str, Rep], closed: set[date] = frozenset()
 ) -> list[Line]:
     """``lines`` plus the deficit lines of every open period (closed periods keep theirs)."""
     by_rep: dict[str, dict[date, list[Line]]] = defaultdict(lambda: defaultdict(list))

@@ -32,15 +32,15 @@ from flows.commissions.payouts import (
     release_months,
 )
 from flows.commissions.periods import period_months, period_start
-from flows.commissions.plan_lookup import PlanLookup
+from flows.commissions.plan_lookup import Book, PlanLookup
 from flows.commissions.proration import plan_share, plan_target
 from flows.commissions.recompute import recompute_lines, snapshot, wants_recompute
 from flows.commissions.to_date import to_date_lines
-from flows.config.commission_plan import PlanBook, PlanVersion
+from flows.config.commission_plan import PlanVersion
 
 
 def calculate(
-    book: PlanBook,
+    book: Book,
     credits: Iterable[Credit],
     reps: dict[str, Rep] | None = None,
     targets: dict[tuple[str, date], Decimal] | None = None,
@@ -127,7 +127,7 @@ class _Inputs:
     """What one rep-month's calculation reads: the rep's credits by month (with their plan) and
     targets, the rep's state carried from earlier months."""
 
-    book: PlanBook
+    book: Book
     rep: Rep
     period: date
     history: dict[date, list[tuple[Credit, PlanVersion]]]

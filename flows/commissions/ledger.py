@@ -27,7 +27,7 @@ from flows.commissions.inputs import read_inputs
 from flows.commissions.lines import Credit, Line, Rep
 from flows.commissions.money import ZERO, money, month_start, next_month
 from flows.commissions.pay_warnings import pay_warnings
-from flows.commissions.plan_lookup import PlanLookup
+from flows.commissions.plan_lookup import Book, PlanLookup
 from flows.commissions.tables import (
     CLOSED,
     closed_periods,
@@ -39,7 +39,7 @@ from flows.commissions.tables import (
     write_warnings,
 )
 from flows.config.commission_adjustments import FILE_NAME, read_adjustments
-from flows.config.commission_plan import PlanBook, load_plan_file
+from flows.config.commission_plan import load_plan_file
 
 
 def first_open_after(period: date, closed: set[date]) -> date:
@@ -119,7 +119,7 @@ def adjustments(computed: list[Line], closed_lines: list[Line], closed: set[date
 
 
 def build_ledger(
-    book: PlanBook,
+    book: Book,
     credits: list[Credit],
     reps: dict[str, Rep],
     targets: dict[tuple[str, date], Decimal],

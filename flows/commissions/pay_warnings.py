@@ -42,8 +42,8 @@ from decimal import Decimal
 from flows.commissions.identity import canonical_inputs, rep_key
 from flows.commissions.lines import Credit, Line, Rep
 from flows.commissions.money import ZERO, month_start
-from flows.commissions.plan_lookup import PlanLookup
-from flows.config.commission_plan import Assignment, PlanBook
+from flows.commissions.plan_lookup import Book, PlanLookup
+from flows.config.commission_plan import Assignment
 
 WARNING_COLUMNS = ("warning_code", "period_month", "rep_id", "subject", "message")
 # instruments whose lines are measured on attainment (flows.commissions.curves): no target, no pay
@@ -64,7 +64,7 @@ class PayWarning:
         return (self.warning_code, self.period_month, self.rep_id, self.subject, self.message)
 
 
-def plan_warnings(book: PlanBook) -> list[PayWarning]:
+def plan_warnings(book: Book) -> list[PayWarning]:
     """Rates above 1 (100 %): ``rate: 10`` in a fraction plan pays 1,000 %; and plans a file
     without assignments never uses for a rep (each rep is on the first plan effective)."""
     out = []
@@ -106,7 +106,7 @@ def _percent(rate: Decimal) -> str:
     return f"{rate * 100:,.4f}".rstrip("0").rstrip(".")
 
 
-def _why_unpaid(book: PlanBook, rep: Rep, day: date) -> str:
+def _why_unpaid(book: Book, rep: Rep, day: date) -> str:
     if book.assignments is None:
         return "no plan of the file (which has no assignments) has a version effective on that date"
     assigned = book.assignments is None or any(
@@ -125,11 +125,11 @@ def _assignment_matches(a: Assignment, rep: Rep) -> bool:
     return a.role == rep.role or any(a.role == role for _, _, role in rep.roles)
 
 
-def _never_assigned(book: PlanBook, rep: Rep) -> bool:
+def _never_assigned(book: Book, rep: Rep) -> bool:
     return book.assignments is not None and not any(_assignment_matches(a, rep) for a in book.assignments)
 
 
-def _credit_warnings(book: PlanBook, credits: list[Credit], reps: dict[str, Rep]) -> list[PayWarning]:
+def _credit_warnings(book: Book, credits: list[Credit], reps: dict[str, Rep]) -> list[PayWarning]:
     """One warning per direct credit no plan pays; roll-up credits (derived for every manager)
     are summed per manager and month, and left out for a person the file never assigns (a company
     that pays no overrides assigns no manager)."""
@@ -175,7 +175,7 @@ def _credit_warnings(book: PlanBook, credits: list[Credit], reps: dict[str, Rep]
 
 
 def input_warnings(
-    book: PlanBook,
+    book: Book,
     credits: Iterable[Credit],
     reps: dict[str, Rep] | None,
     targets: dict[tuple[str, date], Decimal] | None,
@@ -211,7 +211,7 @@ def input_warnings(
     return out
 
 
-def _assignment_warnings(book: PlanBook, reps: list[Rep]) -> list[PayWarning]:
+def _assignment_warnings(book: Book, reps: list[Rep]) -> list[PayWarning]:
     out = []
     for i, a in enumerate(book.assignments or []):
         if any(_assignment_matches(a, rep) for rep in reps):
@@ -235,7 +235,7 @@ def _assignment_warnings(book: PlanBook, reps: list[Rep]) -> list[PayWarning]:
     return out
 
 
-def _needs_target(book: PlanBook, line: Line) -> bool:
+def _needs_target(book: Book, line: Line) -> bool:
     for plan in book.plans:
         if (plan.plan_id, plan.version) == (line.plan_id, line.plan_version):
             for comp in plan.components:
@@ -246,7 +246,7 @@ def _needs_target(book: PlanBook, line: Line) -> bool:
     return False
 
 
-def result_warnings(book: PlanBook, lines: Iterable[Line]) -> list[PayWarning]:
+def result_warnings(book: Book, lines: Iterable[Line]) -> list[PayWarning]:
     """Months paid without a needed target, and rep months whose total payable is negative."""
     totals: dict[tuple[str, date, str], Decimal] = defaultdict(lambda: ZERO)
     no_target: dict[tuple[str, date], set[str]] = defaultdict(set)
@@ -295,7 +295,7 @@ def result_warnings(book: PlanBook, lines: Iterable[Line]) -> list[PayWarning]:
 
 
 def pay_warnings(
-    book: PlanBook,
+    book: Book,
     credits: Iterable[Credit],
     reps: dict[str, Rep] | None,
     targets: dict[tuple[str, date], Decimal] | None,

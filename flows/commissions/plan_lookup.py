@@ -35,3 +35,7 @@ class PlanLookup:
         except KeyError:
             found = self._memo[key] = self.book.plan_for(rep_id=rep_id, email=email, role=role, day=day)
             return found
+
+
+#: What the engine's functions take as "the book": the plan book itself, or it with remembered look-ups.
+Book = PlanBook | PlanLookup

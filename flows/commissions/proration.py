@@ -19,12 +19,12 @@ from decimal import Decimal
 
 from flows.commissions.lines import Rep
 from flows.commissions.money import money, prorate
-from flows.config.commission_plan import PlanBook
+from flows.commissions.plan_lookup import Book
 
 PlanKey = tuple[str, int]
 
 
-def month_days(book: PlanBook, rep: Rep, month: date, cache: dict) -> tuple[Counter, int, int]:
+def month_days(book: Book, rep: Rep, month: date, cache: dict) -> tuple[Counter, int, int]:
     """(days employed on each plan version, days employed, calendar days) of ``month``."""
     key = (rep.rep_id, month)
     if key not in cache:
@@ -46,7 +46,7 @@ def month_days(book: PlanBook, rep: Rep, month: date, cache: dict) -> tuple[Coun
     return cache[key]
 
 
-def _changes_within(book: PlanBook, rep: Rep, first: date, last: date) -> bool:
+def _changes_within(book: Book, rep: Rep, first: date, last: date) -> bool:
     """Whether the plan a rep is on can differ between ``first`` and ``last``: an assignment or
     plan version starts or ends (half-open), or one of the rep's roles does, after ``first``."""
     edges = [d for a in book.assignments or [] for d in (a.valid_from, a.valid_to)]
@@ -56,7 +56,7 @@ def _changes_within(book: PlanBook, rep: Rep, first: date, last: date) -> bool:
 
 
 def plan_target(
-    target: Decimal | None, book: PlanBook, rep: Rep, plan: PlanKey, month: date, cache: dict, *, full: bool
+    target: Decimal | None, book: Book, rep: Rep, plan: PlanKey, month: date, cache: dict, *, full: bool
 ) -> Decimal | None:
     """The month's target of one plan, in two steps, each half-up to the cent: the target x days
     employed / calendar days (the targets mart's rule; ``full``: ``target`` is the whole month's
@@ -73,7 +73,7 @@ def plan_target(
     return money(target * days / employed)
 
 
-def plan_share(book: PlanBook, rep: Rep, plan: PlanKey, months: list[date], cache: dict) -> Decimal:
+def plan_share(book: Book, rep: Rep, plan: PlanKey, months: list[date], cache: dict) -> Decimal:
     """Days employed and on the plan / calendar days, over ``months`` (1 = the whole period)."""
     days = total = 0
     for month in months:
