@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from flows.sandbox.fxiaoke.protocol import ApiError, State, error_body, touch
-from flows.sandbox.fxiaoke.store import keyset_order
+from flows.sandbox.fxiaoke.store import RecordsView, keyset_order
 from flows.sandbox.fxiaoke.wire import CRM_LOG, MAX_LIMIT, to_ms
 
 
@@ -92,8 +92,8 @@ class QueryEndpoints:
         field_name = data.get("fieldApiName")
         log = self._state.data.objects[CRM_LOG]
         rows = (  # a generator: the keyset path reads it only when its kept order is stale
-            r
-            for r in log.values()
+            (pos, r)
+            for pos, r in log.records()
             if r["apiName"] == api_name and (not field_name or r["fieldApiName"] == field_name)
         )
         return self._serve_rows(
@@ -106,7 +106,7 @@ class QueryEndpoints:
         data: dict,
         api_name: str,
         *,
-        rows: Iterable[dict] | None = None,
+        rows: Iterable[tuple[int, dict]] | None = None,
         default_order: str = "last_modified_time",
         subset: tuple = (),
     ) -> dict:
@@ -123,14 +123,15 @@ class QueryEndpoints:
         for flt in filters:
             if not isinstance(flt, dict) or flt.get("operator") not in _OPERATORS:
                 raise ApiError(10001, f"不支持的过滤条件{flt}")
-        source = self._state.data.objects[api_name].values() if rows is None else rows
+        store = self._state.data.objects[api_name]
+        source = store.records() if rows is None else rows
         orders = info.get("orders") or [{"fieldName": default_order, "isAsc": False}]
         found = self._keyset_window(user, api_name, subset, source, orders, filters)
         if found is not None:
             seq, lo, hi = found
             page, total = seq[min(hi, lo + offset) : min(hi, lo + offset + limit)], hi - lo
         else:
-            matched = self._filtered(user, source, filters)
+            matched = self._filtered(user, (r for _, r in source), filters)
             page, total = _sort(matched, orders)[offset : offset + limit], len(matched)
         projection = info.get("fieldProjection")
         out = [
@@ -144,7 +145,7 @@ class QueryEndpoints:
         elif faults.modify_during_paging > 0 and page:
             now_ms = to_ms(self._clock())
             for rec in page[: faults.modify_during_paging]:
-                touch(rec, now_ms)
+                touch(store.pin(rec["_id"]) if rec["_id"] in store else rec, now_ms)
             faults.modify_during_paging = 0
             self._state.orders.changed(api_name)
         return {**error_body(0, "success"), "data": result}
@@ -165,10 +166,10 @@ class QueryEndpoints:
         user: str,
         api_name: str,
         subset: tuple,
-        rows: Iterable[dict],
+        rows: Iterable[tuple[int, dict]],
         orders: list[dict],
         filters: list[dict],
-    ) -> tuple[list[dict], int, int] | None:
+    ) -> tuple[RecordsView, int, int] | None:
         """The connector's keyset page (admin caller, time order, time ranges) from a kept order
         (:mod:`flows.sandbox.fxiaoke.store`); None for any other query."""
         field = keyset_order(orders, filters)
@@ -176,11 +177,12 @@ class QueryEndpoints:
             return None
         valid_only = not self._state.faults.return_invalid
 
-        def visible() -> Iterable[dict]:
-            return (r for r in rows if not valid_only or r.get("life_status") != "invalid")
+        def visible() -> Iterable[tuple[int, dict]]:
+            return (pr for pr in rows if not valid_only or pr[1].get("life_status") != "invalid")
 
+        store = self._state.data.objects[api_name]
         ordered = self._state.orders.sorted_rows((api_name, subset, field, valid_only), field, visible)
-        return ordered.window(filters) if ordered is not None else None
+        return ordered.window(filters, store.at) if ordered is not None else None
 
 
 _OPERATORS = frozenset({"EQ", "N", "IN", "NIN", "IS", "ISN", "GT", "GTE", "LT", "LTE", "BETWEEN"})

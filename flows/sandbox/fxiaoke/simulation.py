@@ -33,7 +33,7 @@ class Simulation:
             now_ms = to_ms(self._clock())
             self._state.sim_seq += 1
             rng = random.Random(f"{api_name(obj)}:{self._state.sim_seq}")
-            live = sorted(i for i, r in store.items() if r["life_status"] == "normal")
+            live = sorted(store.normal_ids())
             if update + invalidate + delete > len(live):
                 raise ValueError(f"only {len(live)} live {obj} rows to change")
             picked = rng.sample(live, update + invalidate + delete)
@@ -55,16 +55,16 @@ class Simulation:
                 del store[rid]
             created = []
             for n in range(create):
-                template = store[rng.choice(live)] if live else None
-                if template is None:
+                if not live:
                     raise ValueError(f"no {obj} row to copy")
+                template = store[rng.choice(live)]
                 rec = copy.deepcopy(template)
                 rec["_id"] = (
                     f"{now_ms // 1000 & 0xFFFFFFFF:08x}" + digest("sim", obj, self._state.sim_seq, n)[:16]
                 )
                 rec["name"] = f"{template.get('name') or ''}（新{self._state.sim_seq}-{n + 1}）"
                 rec.update(create_time=now_ms, last_modified_time=now_ms, version="1", life_status="normal")
-                store[rec["_id"]] = rec
+                store.add_new(rec)
                 created.append(rec["_id"])
             self._state.orders.changed(api_name(obj))
             self._state.orders.changed(CRM_LOG)
@@ -90,20 +90,22 @@ class Simulation:
         rec.update(sales_stage=new_code, sales_stage__r=nxt[0], probability=str(nxt[1]))
         log = self._state.data.objects[CRM_LOG]
         entry_id = f"{now_ms // 1000 & 0xFFFFFFFF:08x}" + digest("stage", rec["_id"], now_ms, len(log))[:16]
-        log[entry_id] = {
-            "_id": entry_id,
-            "apiName": "OpportunityObj",
-            "objectId": rec["_id"],
-            "objectName": rec.get("name"),
-            "operationType": "修改",
-            "fieldApiName": "sales_stage",
-            "fieldLabel": "销售阶段",
-            "oldValue": old_code,
-            "oldValue__r": current[0],
-            "newValue": new_code,
-            "newValue__r": nxt[0],
-            "operateTime": now_ms,
-            "operator": list(rec.get("owner") or [SYSTEM_USER]),
-            "operator__r": rec.get("owner__r"),
-        }
+        log.add_new(
+            {
+                "_id": entry_id,
+                "apiName": "OpportunityObj",
+                "objectId": rec["_id"],
+                "objectName": rec.get("name"),
+                "operationType": "修改",
+                "fieldApiName": "sales_stage",
+                "fieldLabel": "销售阶段",
+                "oldValue": old_code,
+                "oldValue__r": current[0],
+                "newValue": new_code,
+                "newValue__r": nxt[0],
+                "operateTime": now_ms,
+                "operator": list(rec.get("owner") or [SYSTEM_USER]),
+                "operator__r": rec.get("owner__r"),
+            }
+        )
         return entry_id

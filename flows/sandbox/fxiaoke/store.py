@@ -1,18 +1,21 @@
 """Sorted orders of the Fxiaoke sandbox's objects, so that the connector's keyset page (a time
 range, ordered by time then ``_id``) is a bisection and a slice, whatever the object's size.
 
-Why cached rather than kept sorted row by row: the sandbox's rows are plain dicts that the
-simulation and the faults edit in place, so an order is rebuilt (one sort) the first time it is
-asked for after the object changed (:meth:`ObjectOrders.changed`), and then serves every page
-until the next change. Reading an object page by page costs one sort, not one per page. Queries
-of any other shape (other orders, filters on other fields, a non-admin caller) take the general
-path in :mod:`flows.sandbox.fxiaoke.query`. See docs/sandbox.md ("Scale").
+Why cached rather than kept sorted row by row: the simulation and the faults edit the sandbox's
+rows in place, so an order is rebuilt (one pass, one sort) the first time it is asked for after
+the object changed (:meth:`ObjectOrders.changed`), and then serves every page until the next
+change. Reading an object page by page costs one sort, not one per page. An order holds positions
+in the object's :class:`~flows.sandbox.fxiaoke.lazy.LazyObject` (8 bytes a record) and its sort
+values, never the records: a page encodes its own records and no others. Queries of any other
+shape (other orders, filters on other fields, a non-admin caller) take the general path in
+:mod:`flows.sandbox.fxiaoke.query`. See docs/sandbox.md ("Scale").
 """
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 #: Integer time fields an order can be kept on.
@@ -20,19 +23,36 @@ ORDERED_FIELDS = frozenset({"last_modified_time", "create_time", "operateTime"})
 _RANGE_OPERATORS = frozenset({"GT", "GTE", "LT", "LTE", "BETWEEN"})
 
 
+class RecordsView:
+    """Records at ``positions``, fetched only when sliced (a page fetches its own records)."""
+
+    def __init__(self, positions: Sequence[int], fetch: Callable[[int], dict]):
+        self._positions, self._fetch = positions, fetch
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    def __getitem__(self, window: slice) -> list[dict]:
+        return [self._fetch(pos) for pos in self._positions[window]]
+
+
 @dataclass
 class SortedRows:
-    """Rows with an integer ``field``, sorted by (field, ``_id``); the rows without one, by ``_id``."""
+    """Positions of rows with an integer ``field``, sorted by (field, ``_id``), with their values;
+    the positions of the rows without one, by ``_id``."""
 
-    values: list[int]
-    rows: list[dict]
-    nulls: list[dict]
+    values: array
+    positions: array
+    nulls: array
 
-    def window(self, filters: list[dict]) -> tuple[list[dict], int, int] | None:
+    def window(
+        self, filters: list[dict], fetch: Callable[[int], dict]
+    ) -> tuple[RecordsView, int, int] | None:
         """The run of rows the range ``filters`` keep (all rows, nulls first, when there are none):
-        (sequence, lo, hi); None when a filter is not a plain integer range."""
+        (records, lo, hi); None when a filter is not a plain integer range."""
         if not filters:
-            return self.nulls + self.rows if self.nulls else self.rows, 0, len(self.nulls) + len(self.rows)
+            every = self.nulls + self.positions if self.nulls else self.positions
+            return RecordsView(every, fetch), 0, len(every)
         lo, hi = 0, len(self.values)
         for flt in filters:
             values = flt.get("field_values") or []
@@ -48,7 +68,7 @@ class SortedRows:
                 hi = min(hi, bisect_right(self.values, values[1]))
             else:
                 return None
-        return self.rows, lo, max(lo, hi)
+        return RecordsView(self.positions, fetch), lo, max(lo, hi)
 
 
 class ObjectOrders:
@@ -56,32 +76,42 @@ class ObjectOrders:
 
     def __init__(self) -> None:
         self._cache: dict[tuple, SortedRows | None] = {}
+        #: how many orders were built (what the tests count: one per change, not one per page)
+        self.builds = 0
 
     def changed(self, api_name: str) -> None:
         """Forget the orders of ``api_name`` (call after editing, adding or removing its rows)."""
         self._cache = {k: v for k, v in self._cache.items() if k[0] != api_name}
 
-    def sorted_rows(self, key: tuple, field: str, rows: Callable[[], Iterable[dict]]) -> SortedRows | None:
-        """The rows of ``key`` (``key[0]`` is the object's API name) ordered by ``field``; None
-        when ``field`` holds something other than integers."""
+    def sorted_rows(
+        self, key: tuple, field: str, rows: Callable[[], Iterable[tuple[int, dict]]]
+    ) -> SortedRows | None:
+        """The (position, row) pairs of ``key`` (``key[0]`` is the object's API name) ordered by
+        ``field``; None when ``field`` holds something other than integers."""
         if key not in self._cache:
+            self.builds += 1
             self._cache[key] = _build(field, rows())
         return self._cache[key]
 
 
-def _build(field: str, rows: Iterable[dict]) -> SortedRows | None:
-    keyed, nulls = [], []
-    for rec in rows:
+def _build(field: str, rows: Iterable[tuple[int, dict]]) -> SortedRows | None:
+    keyed: list[tuple[int, str, int]] = []
+    nulls: list[tuple[str, int]] = []
+    for pos, rec in rows:
         value = rec.get(field)
         if value is None:
-            nulls.append(rec)
+            nulls.append((str(rec.get("_id")), pos))
         elif type(value) is int:
-            keyed.append((value, str(rec.get("_id")), rec))
+            keyed.append((value, str(rec.get("_id")), pos))
         else:
             return None
     keyed.sort(key=lambda item: (item[0], item[1]))
-    nulls.sort(key=lambda rec: str(rec.get("_id")))
-    return SortedRows([v for v, _, _ in keyed], [rec for _, _, rec in keyed], nulls)
+    nulls.sort(key=lambda item: item[0])
+    return SortedRows(
+        array("q", (v for v, _, _ in keyed)),
+        array("q", (p for _, _, p in keyed)),
+        array("q", (p for _, p in nulls)),
+    )
 
 
 def keyset_order(orders: list[dict], filters: list[dict]) -> str | None:
