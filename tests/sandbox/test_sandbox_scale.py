@@ -4,6 +4,7 @@ store encodes up front, what one page encodes, how often an order is built. Coun
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime
 
 import pytest
@@ -14,6 +15,7 @@ from flows.sandbox.company.generator import generate_company
 from flows.sandbox.company.model import Company
 from flows.sandbox.fxiaoke.server import FxiaokeSandbox
 from flows.sandbox.fxiaoke.wire import CRM_LOG, QUERY_PATH, TOKEN_PATH
+from flows.sandbox.gc_pause import collector_paused
 from flows.sandbox.zoho.encoding.records import ZohoEncoder
 from flows.sandbox.zoho.server import ZohoSandbox
 
@@ -134,3 +136,20 @@ def test_every_fxiaoke_record_an_encoder_writes_is_normal(company: Company):
             if name != CRM_LOG:
                 assert {r["life_status"] for _, r in obj.records()} == {"normal"}, name
                 assert sorted(obj.normal_ids()) == sorted(obj)
+
+
+def test_the_collector_is_paused_while_building_and_enabled_again_after_the_last_build():
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+        with collector_paused():  # a nested build (the company inside a sandbox's start)
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # a caller that had switched it off keeps it off
+    finally:
+        gc.enable()
