@@ -14,7 +14,8 @@ from fxiaoke_support import AS_OF, FakeClock, post
 from flows.sandbox.company.generator import generate_company
 from flows.sandbox.company.model import Company
 from flows.sandbox.fxiaoke.server import FxiaokeSandbox
-from flows.sandbox.fxiaoke.wire import CRM_LOG, QUERY_PATH, TOKEN_PATH
+from flows.sandbox.fxiaoke.store import _build
+from flows.sandbox.fxiaoke.wire import CRM_LOG, CRM_LOG_PATH, QUERY_PATH, TOKEN_PATH, to_ms
 from flows.sandbox.gc_pause import collector_paused
 from flows.sandbox.zoho.encoding.records import ZohoEncoder
 from flows.sandbox.zoho.server import ZohoSandbox
@@ -76,9 +77,60 @@ def test_a_keyset_page_encodes_its_own_records_and_the_order_is_built_once_per_c
     assert opportunities.encoded - built == 100
     assert orders.builds == 1
     sandbox.simulate("opportunities", update=3)
-    _keyset_page(sandbox, 0)
-    _keyset_page(sandbox, 0)
-    assert orders.builds == 2  # a change: one rebuild, then pages again
+    before = opportunities.encoded
+    assert _keyset_page(sandbox, 0)
+    assert orders.builds == 1  # a change moves its rows in the kept order: no rebuild
+    assert opportunities.encoded - before == 50
+
+
+def _page(sb: FxiaokeSandbox, path: str, data: dict, field: str, after: int) -> list[dict]:
+    tok = post(
+        sb, TOKEN_PATH, {"appId": sb.APP_ID, "appSecret": sb.APP_SECRET, "permanentCode": sb.PERMANENT_CODE}
+    )
+    search = {
+        "limit": 100,
+        "offset": 0,
+        "filters": [{"field_name": field, "field_values": [after], "operator": "GTE"}],
+        "orders": [{"fieldName": field, "isAsc": True}, {"fieldName": "_id", "isAsc": True}],
+    }
+    body = {
+        "corpAccessToken": tok.json()["corpAccessToken"],
+        "corpId": sb.CORP_ID,
+        "currentOpenUserId": sb.ADMIN_OPEN_USER_ID,
+        "data": {**data, "search_query_info": search},
+    }
+    answer = post(sb, path, body).json()
+    assert answer["errorCode"] == 0, answer
+    return answer["data"]["dataList"]
+
+
+def test_kept_orders_stay_sorted_through_every_kind_of_change(sandbox: FxiaokeSandbox, clock: FakeClock):
+    """Updates, stage moves (new CRM log entries), 作废, deletions and creations move rows within
+    the kept orders; each must equal an order built from scratch afterwards."""
+    opportunity = {"dataObjectApiName": "OpportunityObj"}
+    log = {"apiName": "OpportunityObj", "fieldApiName": "sales_stage"}
+    _page(sandbox, QUERY_PATH, opportunity, "last_modified_time", 0)
+    _page(sandbox, QUERY_PATH, opportunity, "create_time", 0)
+    _page(sandbox, CRM_LOG_PATH, log, "operateTime", 0)
+    orders = sandbox._state.orders
+    assert orders.builds == 3
+    for step in range(3):
+        clock.advance(60)
+        sandbox.simulate("opportunities", update=20, invalidate=2, delete=2, create=3, advance_stage=True)
+        sandbox.faults.modify_during_paging = 2  # the fault's touches move rows too
+        _page(sandbox, QUERY_PATH, opportunity, "last_modified_time", step)
+    assert orders.builds == 3
+    for (api_name, _, field, _), kept in orders._cache.items():
+        store = _objects(sandbox)[api_name]
+        fresh = _build(field, ((pos, r) for pos, r in store.records() if kept.keep(r)))
+        assert kept.rows is not None and fresh is not None
+        assert (list(kept.rows.values), list(kept.rows.positions), list(kept.rows.nulls)) == (
+            list(fresh.values),
+            list(fresh.positions),
+            list(fresh.nulls),
+        ), (api_name, field)
+    changed = _page(sandbox, CRM_LOG_PATH, log, "operateTime", to_ms(clock.now) - 1000)
+    assert changed and all(e["operationType"] == "修改" for e in changed)
 
 
 def test_a_record_reached_by_id_is_kept_so_its_edits_are_served(sandbox: FxiaokeSandbox):

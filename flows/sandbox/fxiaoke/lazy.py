@@ -65,6 +65,14 @@ class LazyObject(MutableMapping[str, dict]):
         self.encoded += 1
         return self._encode(pos)
 
+    def live(self, pos: int) -> dict | None:
+        """The record at ``pos`` as :meth:`at` gives it, or None when it was deleted."""
+        return None if pos in self._gone or not 0 <= pos < self._next else self.at(pos)
+
+    def position(self, rid: str) -> int:
+        """Where the record ``rid`` is (KeyError when there is none)."""
+        return self._positions_by_id()[rid]
+
     def positions(self) -> Iterator[int]:
         """Live positions in the dict's order."""
         gone = self._gone
@@ -83,14 +91,15 @@ class LazyObject(MutableMapping[str, dict]):
             if pos not in pinned or pinned[pos].get("life_status") == "normal"
         ]
 
-    def add_new(self, rec: dict) -> None:
-        """Append a record whose ``_id`` is new (simulated creations, CRM log entries)."""
+    def add_new(self, rec: dict) -> int:
+        """Append a record whose ``_id`` is new (simulated creations, CRM log entries); its position."""
         pos = self._next
         self._next += 1
         self._pinned[pos] = rec
         self._added_ids[pos] = rec["_id"]
         if self._index is not None:
             self._index[rec["_id"]] = pos
+        return pos
 
     # --- the dict it replaces (pins) ---------------------------------------------------------------
 
