@@ -179,6 +179,19 @@ def test_a_zoho_store_encodes_nothing_up_front_and_a_page_only_its_rows(counted_
     )
     assert answer.status_code == 200 and len(answer.json()["data"]) == 7
     assert len(calls) == 7  # page 3 of 7-record pages: the 7 records served, not the 21 before them
+    deals_orders = sb._rows["Deals"]._orders[None]
+    assert deals_orders._by_created is None  # never sorted by Created_Time: that order is not built
+    sb.simulate("Deals", create=2, delete=1)
+    params |= {"sort_by": "Created_Time", "per_page": 200, "page": 1}
+    answer = requests.get(
+        sb.api_url + "/crm/v8/Deals",
+        params=params,
+        headers={"Authorization": f"Zoho-oauthtoken {token}"},
+        timeout=10,
+    )
+    assert answer.status_code == 200
+    live = [sb._rows["Deals"][rid] for rid in sb.live_ids("Deals")]
+    assert list(deals_orders.by_created) == sorted((r.created, r.rid) for r in live)
 
 
 def test_every_fxiaoke_record_an_encoder_writes_is_normal(company: Company):

@@ -54,6 +54,13 @@ class RowOrders:
     def __len__(self) -> int:
         return len(self.by_id)
 
+    def order(self, sort_by: str) -> SortedList:
+        """The order a listing sorts by (``Modified_Time`` for anything but ``id``/``Created_Time``);
+        the ``Created_Time`` one is built only when asked for."""
+        if sort_by == "id":
+            return self.by_id
+        return self.by_created if sort_by == "Created_Time" else self.by_modified
+
     def add(self, row: ZohoRow) -> None:
         """Add ``row`` (already in the ``source`` rows: a lazy order built later holds it too)."""
         self.by_id.add(row.rid)
@@ -69,14 +76,14 @@ class RowOrders:
         self.by_modified.remove((row.modified, row.rid))
 
     def ids(self, sort_by: str, desc: bool) -> Iterator[str]:
-        order = {"id": self.by_id, "Created_Time": self.by_created}.get(sort_by, self.by_modified)
+        order = self.order(sort_by)
         keys = reversed(order) if desc else iter(order)
         return keys if order is self.by_id else (rid for _, rid in keys)
 
     def window(self, sort_by: str, desc: bool, since: datetime | None) -> tuple[SortedList, int, int]:
         """The order and the [lo, hi) positions of its rows modified at or after ``since``, when
         the order allows a bisection (``Modified_Time``, or no ``since``)."""
-        order = {"id": self.by_id, "Created_Time": self.by_created}.get(sort_by, self.by_modified)
+        order = self.order(sort_by)
         lo = order.bisect_left((since,)) if since is not None else 0
         return order, lo, len(order)
 
