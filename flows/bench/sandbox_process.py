@@ -10,6 +10,7 @@ pipeline's CPU and peak RSS its own (issue 14).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import resource
@@ -107,6 +108,9 @@ def _serve(spec_path: Path) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     threading.Thread(target=_stop_with_parent, args=(stop, os.getppid()), daemon=True).start()
     with _services(home, company, config_dir) as (cluster, env):
+        # The company and the stores' indexes live as long as the process: out of the collector's
+        # walks, so a collection while serving scans the request's objects, not millions of rows.
+        gc.freeze()
         ready = {
             "env": env,
             "zoho_api": cluster.zoho.api_url,

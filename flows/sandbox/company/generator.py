@@ -17,6 +17,7 @@ from flows.sandbox.company.model import REGIONS, Company, Product, Region
 from flows.sandbox.company.order_to_cash import add_order_to_cash
 from flows.sandbox.company.people import generate_accounts, generate_users
 from flows.sandbox.company.vocabulary import PRODUCTS
+from flows.sandbox.gc_pause import collector_paused
 
 
 def generate_company(
@@ -25,6 +26,11 @@ def generate_company(
     """Generate a deterministic company. ``reps`` are spread evenly over 4 regions x 2 teams."""
     if reps < 1 or deals < 0:
         raise ValueError("reps must be >= 1 and deals >= 0")
+    with collector_paused():  # millions of long-lived objects: see flows/sandbox/gc_pause.py
+        return _generate(seed, reps, deals, as_of)
+
+
+def _generate(seed: int, reps: int, deals: int, as_of: date | None) -> Company:
     rng = SeededRandom(seed)
     as_of = as_of or datetime.now(UTC).date()
     start = as_of - timedelta(days=548)  # 18 months of history

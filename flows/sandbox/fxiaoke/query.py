@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from flows.sandbox.fxiaoke.protocol import ApiError, State, error_body, touch
-from flows.sandbox.fxiaoke.store import keyset_order
+from flows.sandbox.fxiaoke.store import RecordsView, keyset_order
 from flows.sandbox.fxiaoke.wire import CRM_LOG, MAX_LIMIT, to_ms
 
 
@@ -90,14 +90,12 @@ class QueryEndpoints:
         if not api_name:
             raise ApiError(10001, "apiName为必填项，不能为空")
         field_name = data.get("fieldApiName")
-        log = self._state.data.objects[CRM_LOG]
-        rows = (  # a generator: the keyset path reads it only when its kept order is stale
-            r
-            for r in log.values()
-            if r["apiName"] == api_name and (not field_name or r["fieldApiName"] == field_name)
-        )
+
+        def member(r: dict) -> bool:
+            return r["apiName"] == api_name and (not field_name or r["fieldApiName"] == field_name)
+
         return self._serve_rows(
-            user, data, CRM_LOG, rows=rows, default_order="operateTime", subset=(api_name, field_name)
+            user, data, CRM_LOG, member=member, default_order="operateTime", subset=(api_name, field_name)
         )
 
     def _serve_rows(
@@ -106,10 +104,12 @@ class QueryEndpoints:
         data: dict,
         api_name: str,
         *,
-        rows: Iterable[dict] | None = None,
+        member: Callable[[dict], bool] = lambda r: True,
         default_order: str = "last_modified_time",
         subset: tuple = (),
     ) -> dict:
+        """A data/query page of the ``api_name`` rows ``member`` is true of (``subset`` names that
+        choice in the kept orders' keys)."""
         info = data.get("search_query_info") or {}
         limit, offset = info.get("limit", 20), info.get("offset", 0)
         if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
@@ -123,14 +123,16 @@ class QueryEndpoints:
         for flt in filters:
             if not isinstance(flt, dict) or flt.get("operator") not in _OPERATORS:
                 raise ApiError(10001, f"不支持的过滤条件{flt}")
-        source = self._state.data.objects[api_name].values() if rows is None else rows
+        store = self._state.data.objects[api_name]
+        # a generator: the keyset path reads it only when it builds its kept order
+        source = ((pos, r) for pos, r in store.records() if member(r))
         orders = info.get("orders") or [{"fieldName": default_order, "isAsc": False}]
-        found = self._keyset_window(user, api_name, subset, source, orders, filters)
+        found = self._keyset_window(user, api_name, (subset, member), source, orders, filters)
         if found is not None:
             seq, lo, hi = found
             page, total = seq[min(hi, lo + offset) : min(hi, lo + offset + limit)], hi - lo
         else:
-            matched = self._filtered(user, source, filters)
+            matched = self._filtered(user, (r for _, r in source), filters)
             page, total = _sort(matched, orders)[offset : offset + limit], len(matched)
         projection = info.get("fieldProjection")
         out = [
@@ -143,10 +145,14 @@ class QueryEndpoints:
             faults.modify_after_pages -= 1
         elif faults.modify_during_paging > 0 and page:
             now_ms = to_ms(self._clock())
-            for rec in page[: faults.modify_during_paging]:
-                touch(rec, now_ms)
+            moved = [
+                store.position(r["_id"]) for r in page[: faults.modify_during_paging] if r["_id"] in store
+            ]
+            before = {pos: dict(store.at(pos)) for pos in moved}
+            for pos in moved:
+                touch(store.pin(store.key_at(pos)), now_ms)
             faults.modify_during_paging = 0
-            self._state.orders.changed(api_name)
+            self._state.orders.moved(api_name, store, before)
         return {**error_body(0, "success"), "data": result}
 
     def _filtered(self, user: str, rows: Iterable[dict], filters: list[dict]) -> list[dict]:
@@ -164,23 +170,29 @@ class QueryEndpoints:
         self,
         user: str,
         api_name: str,
-        subset: tuple,
-        rows: Iterable[dict],
+        shape: tuple[tuple, Callable[[dict], bool]],
+        rows: Iterable[tuple[int, dict]],
         orders: list[dict],
         filters: list[dict],
-    ) -> tuple[list[dict], int, int] | None:
+    ) -> tuple[RecordsView, int, int] | None:
         """The connector's keyset page (admin caller, time order, time ranges) from a kept order
         (:mod:`flows.sandbox.fxiaoke.store`); None for any other query."""
         field = keyset_order(orders, filters)
         if field is None or user != self.ADMIN_OPEN_USER_ID:
             return None
         valid_only = not self._state.faults.return_invalid
+        subset, member = shape
 
-        def visible() -> Iterable[dict]:
-            return (r for r in rows if not valid_only or r.get("life_status") != "invalid")
+        def keep(r: dict) -> bool:
+            return member(r) and (not valid_only or r.get("life_status") != "invalid")
 
-        ordered = self._state.orders.sorted_rows((api_name, subset, field, valid_only), field, visible)
-        return ordered.window(filters) if ordered is not None else None
+        def visible() -> Iterable[tuple[int, dict]]:
+            return (pr for pr in rows if not valid_only or pr[1].get("life_status") != "invalid")
+
+        store = self._state.data.objects[api_name]
+        key = (api_name, subset, field, valid_only)
+        ordered = self._state.orders.sorted_rows(key, field, visible, keep)
+        return ordered.window(filters, store.at) if ordered is not None else None
 
 
 _OPERATORS = frozenset({"EQ", "N", "IN", "NIN", "IS", "ISN", "GT", "GTE", "LT", "LTE", "BETWEEN"})

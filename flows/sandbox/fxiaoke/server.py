@@ -47,6 +47,7 @@ from flows.sandbox.fxiaoke.wire import (
     TOKEN_PATH,
     USER_LIST_PATH,
 )
+from flows.sandbox.gc_pause import collector_paused
 from flows.sandbox.httpd import AdminRouter, BackgroundServer, Reply, Request, SandboxHandler
 
 
@@ -64,7 +65,8 @@ class FxiaokeSandbox(Auth, QueryEndpoints, Simulation):
         self._company = company.for_crm("fxiaoke")
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.RLock()
-        self._state = State(data=encode_company(self._company))
+        with collector_paused():  # the id lookups of every record: flows/sandbox/gc_pause.py
+            self._state = State(data=encode_company(self._company))
         self._headers: Mapping[str, str] = {}  # headers of the call being dispatched (under the lock)
         self._in_flight = 0
         self._host, self._port = host, port

@@ -1,38 +1,62 @@
 """Sorted orders of the Fxiaoke sandbox's objects, so that the connector's keyset page (a time
 range, ordered by time then ``_id``) is a bisection and a slice, whatever the object's size.
 
-Why cached rather than kept sorted row by row: the sandbox's rows are plain dicts that the
-simulation and the faults edit in place, so an order is rebuilt (one sort) the first time it is
-asked for after the object changed (:meth:`ObjectOrders.changed`), and then serves every page
-until the next change. Reading an object page by page costs one sort, not one per page. Queries
-of any other shape (other orders, filters on other fields, a non-admin caller) take the general
+An order is built (one pass, one sort) the first time a query shape asks for it, and then kept
+sorted as rows change: the simulation and the modify-during-paging fault tell
+:meth:`ObjectOrders.moved` which positions they changed and what those rows were before, and
+each kept order of the object drops their old entries and inserts the new ones by bisection (an
+``array`` insert: a memmove, no re-sort). Anything else that edits rows (a test reaching into
+the store) calls :meth:`ObjectOrders.changed`, which forgets the object's orders. An order holds
+positions in the object's :class:`~flows.sandbox.fxiaoke.lazy.LazyObject` (8 bytes a record) and
+its sort values, never the records: a page encodes its own records and no others. Queries of
+any other shape (other orders, filters on other fields, a non-admin caller) take the general
 path in :mod:`flows.sandbox.fxiaoke.query`. See docs/sandbox.md ("Scale").
 """
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
+from flows.sandbox.fxiaoke.lazy import LazyObject
 
 #: Integer time fields an order can be kept on.
 ORDERED_FIELDS = frozenset({"last_modified_time", "create_time", "operateTime"})
 _RANGE_OPERATORS = frozenset({"GT", "GTE", "LT", "LTE", "BETWEEN"})
 
 
+class RecordsView:
+    """Records at ``positions``, fetched only when sliced (a page fetches its own records)."""
+
+    def __init__(self, positions: Sequence[int], fetch: Callable[[int], dict]):
+        self._positions, self._fetch = positions, fetch
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    def __getitem__(self, window: slice) -> list[dict]:
+        return [self._fetch(pos) for pos in self._positions[window]]
+
+
 @dataclass
 class SortedRows:
-    """Rows with an integer ``field``, sorted by (field, ``_id``); the rows without one, by ``_id``."""
+    """Positions of rows with an integer ``field``, sorted by (field, ``_id``), with their values;
+    the positions of the rows without one, by ``_id``."""
 
-    values: list[int]
-    rows: list[dict]
-    nulls: list[dict]
+    values: array
+    positions: array
+    nulls: array
 
-    def window(self, filters: list[dict]) -> tuple[list[dict], int, int] | None:
+    def window(
+        self, filters: list[dict], fetch: Callable[[int], dict]
+    ) -> tuple[RecordsView, int, int] | None:
         """The run of rows the range ``filters`` keep (all rows, nulls first, when there are none):
-        (sequence, lo, hi); None when a filter is not a plain integer range."""
+        (records, lo, hi); None when a filter is not a plain integer range."""
         if not filters:
-            return self.nulls + self.rows if self.nulls else self.rows, 0, len(self.nulls) + len(self.rows)
+            every = self.nulls + self.positions if self.nulls else self.positions
+            return RecordsView(every, fetch), 0, len(every)
         lo, hi = 0, len(self.values)
         for flt in filters:
             values = flt.get("field_values") or []
@@ -48,40 +72,114 @@ class SortedRows:
                 hi = min(hi, bisect_right(self.values, values[1]))
             else:
                 return None
-        return self.rows, lo, max(lo, hi)
+        return RecordsView(self.positions, fetch), lo, max(lo, hi)
+
+    def remove(self, pos: int, value: object) -> None:
+        """Drop the entry of ``pos``, filed under ``value``."""
+        if value is None:
+            self.nulls.remove(pos)
+            return
+        at = self.positions.index(pos, bisect_left(self.values, value), bisect_right(self.values, value))
+        del self.values[at], self.positions[at]
+
+    def insert(self, pos: int, value: int | None, rid: str, id_at: Callable[[int], str]) -> None:
+        """File ``pos`` under (``value``, ``rid``): after the rows of a lower value, or of the same
+        value and a lower ``_id``."""
+        if value is None:
+            at = _first_above(self.nulls, 0, len(self.nulls), rid, id_at)
+            self.nulls.insert(at, pos)
+            return
+        lo, hi = bisect_left(self.values, value), bisect_right(self.values, value)
+        at = _first_above(self.positions, lo, hi, rid, id_at)
+        self.values.insert(at, value)
+        self.positions.insert(at, pos)
+
+
+def _first_above(positions: array, lo: int, hi: int, rid: str, id_at: Callable[[int], str]) -> int:
+    """The first index in [lo, hi) whose row's ``_id`` sorts after ``rid`` (hi when none does)."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if id_at(positions[mid]) <= rid:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@dataclass
+class _Kept:
+    """One kept order: the rows it holds (``keep``), its field, and the order itself."""
+
+    field: str
+    keep: Callable[[dict], bool]
+    rows: SortedRows | None
 
 
 class ObjectOrders:
-    """Per object, the (field, ``_id``) orders asked for, rebuilt after the object changes."""
+    """Per object, the (field, ``_id``) orders asked for, kept sorted as rows change."""
 
     def __init__(self) -> None:
-        self._cache: dict[tuple, SortedRows | None] = {}
+        self._cache: dict[tuple, _Kept] = {}
+        #: how many orders were built (what the tests count: one per query shape, not per page)
+        self.builds = 0
 
     def changed(self, api_name: str) -> None:
-        """Forget the orders of ``api_name`` (call after editing, adding or removing its rows)."""
+        """Forget the orders of ``api_name`` (after edits :meth:`moved` was not told about)."""
         self._cache = {k: v for k, v in self._cache.items() if k[0] != api_name}
 
-    def sorted_rows(self, key: tuple, field: str, rows: Callable[[], Iterable[dict]]) -> SortedRows | None:
-        """The rows of ``key`` (``key[0]`` is the object's API name) ordered by ``field``; None
-        when ``field`` holds something other than integers."""
+    def moved(self, api_name: str, store: LazyObject, before: Mapping[int, dict | None]) -> None:
+        """Keep the orders of ``api_name`` sorted after the rows at the positions of ``before``
+        changed: ``before[pos]`` is the row as it was (None: the row is new), ``store`` holds
+        the rows as they are now (a deleted row is gone from it)."""
+        for key, kept in list(self._cache.items()):
+            if key[0] != api_name or kept.rows is None:
+                continue
+            for pos, old in before.items():
+                if old is not None and kept.keep(old):
+                    kept.rows.remove(pos, old.get(kept.field))
+                new = store.live(pos)
+                if new is None or not kept.keep(new):
+                    continue
+                value = new.get(kept.field)
+                if value is not None and type(value) is not int:
+                    del self._cache[key]  # no longer an integer order: the general path serves it
+                    break
+                kept.rows.insert(pos, value, str(new.get("_id")), store.key_at)
+
+    def sorted_rows(
+        self,
+        key: tuple,
+        field: str,
+        rows: Callable[[], Iterable[tuple[int, dict]]],
+        keep: Callable[[dict], bool],
+    ) -> SortedRows | None:
+        """The (position, row) pairs of ``key`` (``key[0]`` is the object's API name; ``rows``
+        gives those ``keep`` is true of) ordered by ``field``; None when ``field`` holds something
+        other than integers."""
         if key not in self._cache:
-            self._cache[key] = _build(field, rows())
-        return self._cache[key]
+            self.builds += 1
+            self._cache[key] = _Kept(field, keep, _build(field, rows()))
+        return self._cache[key].rows
 
 
-def _build(field: str, rows: Iterable[dict]) -> SortedRows | None:
-    keyed, nulls = [], []
-    for rec in rows:
+def _build(field: str, rows: Iterable[tuple[int, dict]]) -> SortedRows | None:
+    keyed: list[tuple[int, str, int]] = []
+    nulls: list[tuple[str, int]] = []
+    for pos, rec in rows:
         value = rec.get(field)
         if value is None:
-            nulls.append(rec)
+            nulls.append((str(rec.get("_id")), pos))
         elif type(value) is int:
-            keyed.append((value, str(rec.get("_id")), rec))
+            keyed.append((value, str(rec.get("_id")), pos))
         else:
             return None
     keyed.sort(key=lambda item: (item[0], item[1]))
-    nulls.sort(key=lambda rec: str(rec.get("_id")))
-    return SortedRows([v for v, _, _ in keyed], [rec for _, _, rec in keyed], nulls)
+    nulls.sort(key=lambda item: item[0])
+    return SortedRows(
+        array("q", (v for v, _, _ in keyed)),
+        array("q", (p for _, _, p in keyed)),
+        array("q", (p for _, p in nulls)),
+    )
 
 
 def keyset_order(orders: list[dict], filters: list[dict]) -> str | None:

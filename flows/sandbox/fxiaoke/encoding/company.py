@@ -1,5 +1,7 @@
 """Encode the Fxiaoke part of a :class:`~flows.sandbox.company.model.Company` (users whose crm is
-``fxiaoke``, their accounts, deals and order-to-cash records) as the server holds it."""
+``fxiaoke``, their accounts, deals and order-to-cash records) as the server holds it: employees and
+departments as lists, every CRM object as a :class:`~flows.sandbox.fxiaoke.lazy.LazyObject` whose
+records are encoded when read."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from flows.sandbox.fxiaoke.encoding.customers import (
 from flows.sandbox.fxiaoke.encoding.deals import encode_opportunities, encode_stage_log
 from flows.sandbox.fxiaoke.encoding.order_to_cash import encode_invoices, encode_orders, encode_payments
 from flows.sandbox.fxiaoke.encoding.org import encode_departments, encode_employee, encode_personnel
+from flows.sandbox.fxiaoke.lazy import LazyObject
 from flows.sandbox.fxiaoke.wire import CRM_LOG, VISIT_OBJECT
 
 
@@ -25,7 +28,7 @@ class FxiaokeData:
 
     employees: list[dict]
     departments: list[dict]
-    objects: dict[str, dict[str, dict]]  # api name -> _id -> record
+    objects: dict[str, LazyObject]  # api name -> _id -> record (encoded when read)
 
 
 def encode_company(company: Company) -> FxiaokeData:
@@ -42,7 +45,7 @@ def encode_company(company: Company) -> FxiaokeData:
             "AccountObj": encode_accounts(ctx),
             "ContactObj": encode_contacts(ctx),
             "LeadsObj": encode_leads(ctx),
-            "PersonnelObj": encode_personnel(ctx, employees),
+            "PersonnelObj": LazyObject.of(list(encode_personnel(ctx, employees).values())),
             "SalesOrderObj": encode_orders(ctx),
             "InvoiceApplicationObj": encode_invoices(ctx),
             "PaymentObj": encode_payments(ctx),
