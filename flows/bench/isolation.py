@@ -4,7 +4,9 @@ The sandbox serves from yet another process (:mod:`flows.bench.sandbox_process`)
 figures include the time or memory the CRMs spend answering. CPU is the child's user + system time
 (every thread: DuckDB and dbt run in threads); peak RSS is ``ru_maxrss`` of the child, which
 includes the interpreter and the imports the measured code needs, and excludes any process the
-child starts (Prefect's temporary API server).
+child starts (Prefect's temporary API server). The child's wall still includes waiting for the
+CRMs' answers: ``http_wait_s`` is that share (:mod:`flows.bench.httpwait`), so a row can also
+state a rate over the child's own time (wall minus HTTP waits).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from flows.bench.httpwait import http_wait
+
 
 @dataclass
 class Side:
@@ -28,6 +32,9 @@ class Side:
     wall_s: float | None = None
     cpu_s: float | None = None
     peak_rss_mib: float | None = None
+    #: seconds of the wall with an HTTP call in flight (the server's share), and the calls sent
+    http_wait_s: float | None = None
+    http_calls: int | None = None
     result: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -44,17 +51,21 @@ def _enter(env: dict[str, str]) -> None:
         main.__file__ = "<salesops bench measurement>"
 
 
-def _timed(fn: Callable[..., dict[str, Any]], args: tuple) -> tuple[float, float, float, dict[str, Any]]:
+def _timed(
+    fn: Callable[..., dict[str, Any]], args: tuple
+) -> tuple[float, float, float, dict[str, Any], tuple[float, int]]:
     wall, cpu = time.perf_counter(), time.process_time()
     try:
-        result = fn(*args)
+        with http_wait() as waited:
+            result = fn(*args)
     except BaseException as failure:
         # the parent must get the message: some exceptions (the nightly's StepFailed) do not survive
         # pickling back, and the pool then only says the child "terminated abruptly"
         raise RuntimeError(f"{type(failure).__name__}: {failure}") from None
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    return wall, cpu, peak_kib / 1024, result
+    # the counts, not the HttpWait: its lock cannot be pickled back to the parent
+    return wall, cpu, peak_kib / 1024, result, (waited.seconds, waited.calls)
 
 
 def in_child(label: str, env: dict[str, str], fn: Callable[..., dict[str, Any]], *args: Any) -> Side:
@@ -64,5 +75,5 @@ def in_child(label: str, env: dict[str, str], fn: Callable[..., dict[str, Any]],
     is raised here, with the child's traceback attached by ``concurrent.futures``."""
     context = multiprocessing.get_context("spawn")  # a clean interpreter: no memory inherited
     with ProcessPoolExecutor(1, mp_context=context, initializer=_enter, initargs=(env,)) as pool:
-        wall, cpu, rss, result = pool.submit(_timed, fn, args).result()
-    return Side(label, round(wall, 3), round(cpu, 3), round(rss, 1), result)
+        wall, cpu, rss, result, waited = pool.submit(_timed, fn, args).result()
+    return Side(label, round(wall, 3), round(cpu, 3), round(rss, 1), round(waited[0], 3), waited[1], result)

@@ -2,8 +2,12 @@
 
 OAuth refresh, then ``GET /crm/v8/Deals`` 200 records a page (``page`` up to record 2,000, then
 ``page_token``, as Zoho requires), and every page ``executemany``'d into a DuckDB table of the same
-shape the pipeline lands (id, record JSON, modified time). No retries, no hashing, no upsert, no
-bookkeeping: what the pipeline's landing is measured against (docs/bench.md).
+shape the pipeline lands (id, record JSON, modified time), one transaction per page as the pipeline
+commits. No retries, no hashing, no upsert, no bookkeeping: what the pipeline's landing is measured
+against (docs/bench.md). Why the explicit transaction: DuckDB's Python connection autocommits, so a
+bare ``executemany`` commits every row on its own; that made the loop about 5x slower in wall time
+(2,000 rows: 4.1 s vs 0.8 s measured) for a reason that has nothing to do with paging through an
+API, and would have flattered the pipeline.
 """
 
 from __future__ import annotations
@@ -55,10 +59,12 @@ def naive_zoho_deals(db_path: str) -> dict[str, Any]:
         answer.raise_for_status()
         body = answer.json() if answer.status_code == 200 else {"data": [], "info": {}}
         data = body.get("data") or []
+        conn.begin()
         conn.executemany(
             "insert into deals values (?, ?, ?)",
             [(r["id"], json.dumps(r), r.get("Modified_Time")) for r in data],
         )
+        conn.commit()
         records += len(data)
         info = body.get("info") or {}
         if not info.get("more_records") or not data:

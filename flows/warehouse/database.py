@@ -245,12 +245,15 @@ def upsert_raw(
     conn.register("_salesops_batch", frame)
     try:
         counts = _classify_batch(conn, table)
-        _insert_new(conn, table, source=source, obj=obj, run_id=run_id, loaded_at=loaded_at)
-        _update_changed(conn, table, run_id=run_id, loaded_at=loaded_at)
+        # a statement with nothing to do still costs its fixed time: a first load inserts only
+        if counts.get("insert"):
+            _insert_new(conn, table, source=source, obj=obj, run_id=run_id, loaded_at=loaded_at)
+        if counts.get("update") or counts.get("delete"):
+            _update_changed(conn, table, run_id=run_id, loaded_at=loaded_at)
     finally:
         conn.unregister("_salesops_batch")
-        conn.execute("drop table if exists _salesops_merge")
-        conn.execute("drop table if exists _salesops_apply")
+        # _salesops_apply stays until the next batch replaces it or the connection closes: one
+        # statement less per page (a 200-record REST page pays about 1.5 ms per statement)
     stats.inserted = counts.get("insert", 0)
     stats.updated = counts.get("update", 0)
     stats.deleted = counts.get("delete", 0)
@@ -260,24 +263,21 @@ def upsert_raw(
 
 def _classify_batch(conn: duckdb.DuckDBPyConnection, table: str) -> dict[str, int]:
     """Join the registered batch to ``table`` into ``_salesops_apply`` with one action per row
-    (insert, unchanged, stale, delete, update); returns the count of each action."""
-    conn.execute(
-        f"""
-        create or replace temp table _salesops_merge as
-        select
-            b.*,
-            t.id is not null as present,
-            t.record_hash as old_hash,
-            t.is_deleted as old_deleted,
-            coalesce(t.deleted_at, t.modified_at) as old_version_at
-        from _salesops_batch as b
-        left join {table} as t on t.id = b.id
-        """
-    )
+    (insert, unchanged, stale, delete, update); returns the count of each action. One statement
+    (the join in a CTE), as each statement is a fixed cost every landed page pays."""
     # A version is applied when it is new, or not older than what is stored and different.
     conn.execute(
-        """
+        f"""
         create or replace temp table _salesops_apply as
+        with batch_vs_stored as (
+            select
+                b.*,
+                t.id is not null as present,
+                t.record_hash as old_hash,
+                coalesce(t.deleted_at, t.modified_at) as old_version_at
+            from _salesops_batch as b
+            left join {table} as t on t.id = b.id
+        )
         select *,
             case
                 when not present then 'insert'
@@ -288,7 +288,7 @@ def _classify_batch(conn: duckdb.DuckDBPyConnection, table: str) -> dict[str, in
                 when is_deleted then 'delete'
                 else 'update'
             end as action
-        from _salesops_merge
+        from batch_vs_stored
         """
     )
     return dict(conn.execute("select action, count(*) from _salesops_apply group by 1").fetchall())

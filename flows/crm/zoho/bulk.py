@@ -33,8 +33,15 @@ from flows.warehouse.database import RawRecord
 log = logging.getLogger(__name__)
 
 BULK_PREFIX = "/crm/bulk/v8/read"
-#: Rows per landed page (one transaction); a bulk result page holds up to 200,000.
-LAND_BATCH = 2000
+#: Rows per landed page (one transaction); a bulk result page holds up to 200,000. Only the last
+#: page of a job carries the cursor, so a bigger batch changes nothing a rerun sees; it saves the
+#: per-transaction cost of the upsert (measured: 2,000 -> 10,000 rows cut landing a 10k-deal
+#: export from 6 upserts to 2).
+LAND_BATCH = 10_000
+#: Seconds before the second status poll (the first is right after creating the job), doubling up to
+#: POLL_MAX.
+POLL_FIRST = 0.25
+POLL_MAX = 30.0
 #: How a lookup's name is found in its landed record: raw object -> the record's name key(s).
 NAME_KEYS = {
     "users": ("full_name", "email"),
@@ -131,8 +138,13 @@ class ZohoBulkRead:
         return str(details["id"])
 
     def _bulk_wait(self, obj: str, module: str, job_id: str) -> dict:
-        """Poll the job with backoff (1 s doubling to 30 s) for up to ``bulk_max_wait`` seconds."""
-        waited, delay = 0.0, 1.0
+        """Poll the job with backoff (0.25 s doubling to 30 s) for up to ``bulk_max_wait`` seconds.
+
+        Why start small: Zoho's Bulk Read overview leaves polling "periodically" to the client
+        (no minimum interval), and a small export completes in well under a second; a first wait of
+        1 s was most of a small first load. Doubling keeps a long job's polls (one API call each)
+        nearly as few as before: a 10-minute job takes 27 polls, against 25 starting at 1 s."""
+        waited, delay = 0.0, POLL_FIRST
         while True:
             resp = self._call(obj, "GET", f"{BULK_PREFIX}/{job_id}")
             body = _json(resp)
@@ -154,7 +166,7 @@ class ZohoBulkRead:
                 )
             self._sleep(delay)
             waited += delay
-            delay = min(delay * 2, 30.0)
+            delay = min(delay * 2, POLL_MAX)
 
     def _bulk_download(self, obj: str, module: str, job_id: str, result: dict) -> list[dict[str, str]]:
         url = str(result.get("download_url") or f"{BULK_PREFIX}/{job_id}/result")
@@ -180,12 +192,16 @@ class ZohoBulkRead:
         """CSV rows as the REST listing's records: ``id`` first, each field converted per its
         metadata, lookups as ``{name, id}`` (owners with ``email``) named by ``names``."""
         types = self._field_types.get(module, {})
+        metas: dict[str, dict] = {}  # per column, looked up once: every row has the CSV's header
         out = []
         for row in rows:
             record: dict[str, Any] = {"id": row.get("Id")}
             for name, text in row.items():
                 if name != "Id":
-                    record[name] = _convert(text, types.get(name) or {}, names)
+                    meta = metas.get(name)
+                    if meta is None:
+                        meta = metas[name] = types.get(name) or {}
+                    record[name] = _convert(text, meta, names)
             out.append(
                 RawRecord(
                     id=str(record["id"]),
@@ -270,6 +286,9 @@ def _convert(text: str | None, meta: dict, names: dict[str, dict[str, Any]]) -> 
     if json_type == "boolean":
         return text == "true"
     if json_type in ("double", "integer"):
+        # plain digits (most cells) are what json.loads makes an int, without the JSON decoder
+        if text.isascii() and text.isdigit() and (len(text) == 1 or text[0] != "0"):
+            return int(text)
         return json.loads(text)  # keeps 10 an int and 48000.5 a float, as the REST JSON has them
     return text
 
