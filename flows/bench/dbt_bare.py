@@ -138,6 +138,7 @@ def gate_side(home: str) -> dict[str, Any]:
 def measure_gate(env: dict[str, str], source_db: Path, workdir: Path, run_date: date) -> Row:
     gate = in_child("gate (raw + marts)", env, gate_side, str(copy_home(source_db, workdir / "gate")))
     test_home = copy_home(source_db, workdir / "dbt-test")
+    in_child("dbt parse", env, dbt_side, str(test_home), ["parse"], run_date.isoformat())  # as for dbt run
     dbt = in_child("dbt test", env, dbt_side, str(test_home), ["test"], run_date.isoformat())
     return Row(
         "data gate vs dbt test",
