@@ -81,3 +81,33 @@
     {%- endif -%}
     {{ return(none) }}
 {%- endmacro %}
+
+{#-
+    drop_stale_stage_events(): the pre-hook of the incremental int_funnel_stage_events. Deletes
+    the events of deals no longer in fct_deals (deleted, quarantined) and of deals with stage
+    history staged after the newest `history_loaded_at` kept (changed since the last build: the
+    staged history keeps the landing's `loaded_at`, as landed_since_last_build() relies on). The
+    model then adds every deal of fct_deals with no events here, which re-adds those changed deals
+    whole (a deal's events depend on its history alone) and adds new and released ones. Nothing
+    on a full build.
+-#}
+{% macro drop_stale_stage_events() -%}
+    {%- if is_incremental() -%}
+        {%- set kept_up_to -%}
+            (select coalesce(max(kept.history_loaded_at), cast('1900-01-01' as timestamp))
+            from {{ this }} as kept)
+        {%- endset -%}
+    delete from {{ this }}
+    where
+        deal_id not in (select live.deal_id from {{ ref('fct_deals') }} as live)
+        or deal_id in (
+            select {{ dbt.concat(["'zoho:'", 'zoho.deal_id']) }}
+            from {{ ref('stg_zoho__deal_stage_history') }} as zoho
+            where zoho.loaded_at > {{ kept_up_to }}
+            union all
+            select {{ dbt.concat(["'fxiaoke:'", 'fxiaoke.deal_id']) }}
+            from {{ ref('stg_fxiaoke__opportunity_stage_changes') }} as fxiaoke
+            where fxiaoke.loaded_at > {{ kept_up_to }}
+        )
+    {%- endif -%}
+{%- endmacro %}

@@ -53,14 +53,25 @@ class DbtRunResult:
 
 
 @contextmanager
-def _dbt_environment(settings: Settings):
+def _dbt_environment(settings: Settings, run_date: date | None = None):
     """profiles.yml opens ``$SALESOPS_HOME/warehouse.duckdb``; for dbt that is the *working* file.
 
     dbt builds into ``<home>/work/warehouse.duckdb`` (the pipeline's private file); readers only
     ever see the published copy that :mod:`flows.warehouse.publish` swaps in after the gate.
+    The run date goes in ``SALESOPS_RUN_DATE`` rather than ``--vars``: dbt re-parses the whole
+    project when ``--vars`` differ from its last parse, which a new date each night would force
+    (``macros/run_date.sql`` reads it while executing only).
     """
     # DBT_USE_COLORS: dbt's log lines end up in Prefect logs and artifacts, where ANSI codes are noise.
-    env = {"SALESOPS_HOME": str(settings.warehouse_path.parent), "DBT_USE_COLORS": "false"}
+    env = {
+        "SALESOPS_HOME": str(settings.warehouse_path.parent),
+        "DBT_USE_COLORS": "false",
+        # dbt's anonymous usage events: a network call per command and per model, from a nightly
+        # that has nothing to tell anyone (and, offline, a failed flush at every command's end)
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        # empty: the macro falls back to today, as without a run date before
+        "SALESOPS_RUN_DATE": run_date.isoformat() if run_date is not None else "",
+    }
     with patched_environ(env):
         yield
 
@@ -73,7 +84,7 @@ def _target_dir(command: Sequence[str]) -> str:
     return "dbt_target"
 
 
-def dbt_args(settings: Settings, command: Sequence[str], *, run_date: date | None = None) -> list[str]:
+def dbt_args(settings: Settings, command: Sequence[str]) -> list[str]:
     project = settings.dbt_project_dir
     args = [
         *command,
@@ -86,12 +97,10 @@ def dbt_args(settings: Settings, command: Sequence[str], *, run_date: date | Non
         "--log-path",
         str(settings.home_dir / "logs"),
     ]
-    if run_date is not None and command and command[0] in {"build", "run", "test", "seed"}:
-        args += [
-            "--vars",
-            f"{{run_date: '{run_date.isoformat()}', reporting_currency: '{settings.reporting_currency}'}}",
-        ]
-    return args
+    # The same --vars on every command (freshness, docs, run-operation too): a command with other
+    # --vars than the previous one makes dbt re-parse the whole project instead of partially.
+    # The run date is not among them: it goes in the environment (_dbt_environment).
+    return [*args, "--vars", f"{{reporting_currency: '{settings.reporting_currency}'}}"]
 
 
 def run_dbt(
@@ -107,8 +116,8 @@ def run_dbt(
 
     ``callbacks`` get dbt's structured events as they happen (progress displays count finished nodes).
     """
-    args = dbt_args(settings, command, run_date=run_date)
-    with _dbt_environment(settings):
+    args = dbt_args(settings, command)
+    with _dbt_environment(settings, run_date):
         if in_prefect and settings.dbt_task_per_node:
             from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 

@@ -1,11 +1,12 @@
 """Incremental dbt: two nightlies on consecutive run dates, then the same warehouse rebuilt with
-``--full-refresh``, must hold the same marts and staging tables row for row.
+``--full-refresh``, must hold the same marts, intermediate and staging tables row for row.
 
 Between the nights one Zoho deal is edited, one deleted, one made invalid (the gate quarantines it
 when it is landed again, so yesterday's staged copy must go) and one Fxiaoke opportunity edited.
-The incremental staging models (``macros/incremental.sql``) re-parse only those rows; the full
-rebuild re-parses everything. Any row the incremental path kept, missed or merged wrongly shows
-up in one of the two EXCEPT ALL queries.
+The incremental staging models (``macros/incremental.sql``) re-parse only those rows, and the
+incremental ``int_funnel_stage_events`` redoes only the deals whose history changed or that left
+fct_deals; the full rebuild redoes everything. Any row the incremental path kept, missed or merged
+wrongly shows up in one of the two EXCEPT ALL queries.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 
 #: written by the engine at each run, not by dbt: the full rebuild re-runs the engine
 VOLATILE = {"calculated_at"}
-SCHEMAS = ("staging", "marts")
+SCHEMAS = ("staging", "intermediate", "marts")
 
 
 def _tables(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
@@ -129,6 +130,11 @@ def test_incremental_nights_equal_a_full_refresh(tmp_path: Path) -> None:
     assert query_work(
         home, f"select is_deleted from staging.stg_zoho__deals where deal_id = '{deleted}'"
     ) == [(True,)]
+    # and int_funnel_stage_events kept yesterday's events of the other deals: its pre-hook deleted
+    # only the deals that changed or left fct_deals (the quarantined one is among them)
+    assert 'delete from "warehouse"."intermediate"."int_funnel_stage_events"' in dbt_log.read_text()
+    event_deals = {d for (d,) in query_work(home, "select deal_id from intermediate.int_funnel_stage_events")}
+    assert event_deals and f"zoho:{invalid}" not in event_deals
     names = query_work(
         home,
         "select opportunity_name from staging.stg_fxiaoke__opportunities "
@@ -139,9 +145,14 @@ def test_incremental_nights_equal_a_full_refresh(tmp_path: Path) -> None:
     snap = tmp_path / "incremental.duckdb"
     counts = _snapshot(work, snap)
     assert counts[("marts", "fct_deals")] > 0 and counts[("staging", "stg_zoho__deals")] > 0
+    assert counts[("intermediate", "int_funnel_stage_events")] > 0
 
     with demo_environment(home, company):  # same settings; no CRM is read again
         rebuilt = run_dbt(get_settings(), build_before_engine(full_refresh=True), run_date=second_date)
         refresh_commissions(get_settings(), second_date)
-    assert {n.name for n in rebuilt.models_built} >= {"stg_zoho__deals", "stg_fxiaoke__opportunities"}
+    assert {n.name for n in rebuilt.models_built} >= {
+        "stg_zoho__deals",
+        "stg_fxiaoke__opportunities",
+        "int_funnel_stage_events",
+    }
     assert _differences(work, snap) == {}
