@@ -5,15 +5,18 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from importlib.machinery import ModuleSpec
 
 import pytest
 
 # A pytest-xdist worker runs under execnet, whose ``__main__`` has neither ``__spec__`` nor ``__file__``.
 # pyspark's Spark Connect package (imported by Great Expectations whenever pyspark is installed) takes
 # that for a doctest run and calls ``sys.exit(0)`` when grpc is missing: the gate would crash the test.
+# A spec named ``__main__`` ends that, and multiprocessing's spawned children (the bench's measured
+# sides) then leave their own ``__main__`` alone, as they must (a ``__file__`` would be run as a script).
 _main = sys.modules["__main__"]
 if getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
-    _main.__file__ = "<pytest-xdist worker>"
+    _main.__spec__ = ModuleSpec("__main__", None)
 
 #: The Fxiaoke fixtures (clock, sandbox, sleeps, make_connector) and helpers: tests/fxiaoke_support.py.
 pytest_plugins = ("fxiaoke_support",)
