@@ -24,7 +24,8 @@ from flows.quality.tables import find_table
 from flows.reports.charts import chart_fmt, chart_label, render_attainment_chart
 from flows.reports.common import column_or_null, columns, dicts, render, to_float
 from flows.reports.formatting import Fmt
-from flows.reports.manager_figures import pipeline_total, rep_row, team_figures, team_label, total_row
+from flows.reports.manager_context import manager_context
+from flows.reports.manager_figures import rep_row, team_figures
 from flows.reports.manager_sections import STALE_DAYS, SectionSources
 from flows.reports.model import MANAGER_REPORT_KIND, Report
 from flows.reports.periods import report_week
@@ -146,29 +147,15 @@ def _manager_report(
     sections: dict,
     checks: dict | None,
 ) -> Report:
-    total = total_row(team_figs, fmt)
-    team = team_label(manager)
-    month_label = fmt.month(as_of)
-    words = {"team": team, "month": month_label, "as_of": fmt.full_date(as_of)}
-    subject = fmt.t("subject_daily", **words)
+    context = manager_context(
+        fmt, manager, as_of, subject_key="subject_daily", rows=rows, team_figs=team_figs, checks=checks
+    )
+    total = context["total"]
     active = [row for row, r in zip(rows, reps, strict=True) if not r["has_left"]]
-    context = {
-        "t": fmt.t,
-        "lang": fmt.language,
-        "subject": subject,
-        "manager_name": manager["rep_name"],
-        "team_name": team,
-        "month_label": month_label,
-        "as_of": words["as_of"],
-        "words": words,
-        "currency": fmt.currency,
-        "rows": rows,
-        "total": total,
+    context |= {
         "pipeline_rows": active,
-        "pipeline_total": pipeline_total(team_figs, fmt),
         "leavers": [row["rep_name"] for row in rows if row["has_left"]],
         "chart_cid": CHART_CID,
-        "checks": checks,
         "stale_days": STALE_DAYS,
         **sections,
     }
@@ -185,7 +172,7 @@ def _manager_report(
         kind=MANAGER_REPORT_KIND,
         period_key=as_of.isoformat(),
         recipients=[manager["email"]],
-        subject=subject,
+        subject=context["subject"],
         html=render("manager_report.html", context),
         text=render("manager_report.txt", context),
         inline_images={CHART_CID: chart},
