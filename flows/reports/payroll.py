@@ -21,7 +21,7 @@ import duckdb
 from flows.exports.spreadsheet import csv_bytes, xlsx_bytes
 from flows.quality.tables import find_table
 from flows.reports.commission_data import adjustment_rows
-from flows.reports.common import column_or_null, columns, dec, dicts
+from flows.reports.common import columns, dec, dicts
 
 #: amount columns, by the ledger line type they sum
 AMOUNT_COLUMNS = {
@@ -73,18 +73,15 @@ def period_status(conn: duckdb.DuckDBPyConnection, month: date) -> str:
 
 
 def _rep_columns(conn) -> tuple[str, str]:
+    """The reps table and its name columns (blank names when the ledger is read without dbt's marts)."""
     dim = find_table(conn, "marts.dim_sales_reps")
     if dim is None:
         return "(select null as rep_id)", "null as rep_name, null as email, null as team_name"
-    cols = columns(conn, dim)
-    names = ", ".join(f"{column_or_null(cols, c, 'r')} as {c}" for c in ("rep_name", "email", "team_name"))
-    return dim, names
+    return dim, "r.rep_name, r.email, r.team_name"
 
 
 def _draw_balances(conn, ledger: Ledger, month: date) -> dict[str, Decimal]:
     """Recoverable draw balance per rep after ``month``: recoverable top-ups minus recoveries so far."""
-    if "component_type" not in columns(conn, ledger.history):
-        return {}
     return {
         rep_id: dec(balance)
         for rep_id, balance in conn.execute(
@@ -123,20 +120,17 @@ def payroll_rows(conn: duckdb.DuckDBPyConnection, month: date, currency: str = "
     ``currency`` is used for lines (or adjustments) that carry none."""
     month = month.replace(day=1)
     ledger = ledger_for(conn, month)
-    cols = columns(conn, ledger.lines)
     dim, names_sql = _rep_columns(conn)
-    line_type = "c.line_type" if "line_type" in cols else "'commission'"
-    line_currency = f"coalesce(c.currency, '{currency}')" if "currency" in cols else f"'{currency}'"
     found = dicts(
         conn,
         f"""
-        select c.rep_id, {line_type} as line_type, {line_currency} as currency, {names_sql},
+        select c.rep_id, c.line_type, coalesce(c.currency, ?) as currency, {names_sql},
                count(*) as line_count, sum(c.commission_amount) as amount
         from {ledger.lines} as c left join {dim} as r using (rep_id)
         where c.period_month = ?
         group by all order by team_name nulls last, rep_name nulls last, rep_id, line_type
         """,
-        [month],
+        [currency, month],
     )
     rows: dict[tuple[str, str], dict] = {}
     for f in found:
@@ -214,6 +208,7 @@ def payroll_xlsx(rows: list[dict], lines: list[dict]) -> bytes:
 def month_lines(conn: duckdb.DuckDBPyConnection, month: date) -> list[dict]:
     """Every statement line of ``month``, from the same table as the payroll rows."""
     ledger = ledger_for(conn, month.replace(day=1))
+    # which of the ledger tables it is (the engine's tables carry run bookkeeping, the mart does not)
     bookkeeping = sorted({"run_date", "calculated_at", "closed_at"} & columns(conn, ledger.lines))
     drop = f" exclude ({', '.join(bookkeeping)})" if bookkeeping else ""
     return dicts(
