@@ -23,8 +23,9 @@ from flows.quality.tables import find_table
 from flows.reports.commission_data import adjustment_rows
 from flows.reports.common import columns, dec, dicts
 
-#: amount columns, by the ledger line type they sum
-AMOUNT_COLUMNS = {
+#: the amount column each ledger line type is summed into (every line type the engine writes,
+#: flows/commissions; a line type not here is an error, never folded into another column)
+LINE_TYPE_COLUMNS = {
     "commission": "commission_amount",
     "bonus": "bonus_amount",
     "cap": "cap_amount",
@@ -32,10 +33,20 @@ AMOUNT_COLUMNS = {
     "adjustment": "adjustment_amount",
     "draw": "draw_amount",
     "draw_recovery": "draw_recovery_amount",
+    # deficit carry-forward (flows/commissions/balances.py): + carried, - recovered / written off
+    "deficit_carry": "deficit_amount",
+    "deficit_recovery": "deficit_amount",
+    "deficit_write_off": "deficit_amount",
+    # payout schedules (flows/commissions/payouts.py): - held back, + released, 0.00 cancelled
+    "deferral": "deferred_amount",
+    "release": "deferred_amount",
+    "pending_cancel": "deferred_amount",
 }
+#: the amount columns, in file order; they add up to ``payable_amount``
+AMOUNT_COLUMNS = tuple(dict.fromkeys(LINE_TYPE_COLUMNS.values()))
 PAYROLL_COLUMNS = (
     "period_month", "period_status", "rep_id", "rep_name", "email", "team_name", "currency",
-    "line_count", *AMOUNT_COLUMNS.values(), "payable_amount", "draw_balance",
+    "line_count", *AMOUNT_COLUMNS, "payable_amount", "draw_balance",
 )  # fmt: skip
 TOTAL_LABEL = "TOTAL"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -109,7 +120,7 @@ def _new_row(month: date, status: str, rep_id: str, currency: str, names: dict) 
         **{k: names.get(k) for k in ("rep_name", "email", "team_name")},
         "currency": currency,
         "line_count": 0,
-        **{c: Decimal("0.00") for c in AMOUNT_COLUMNS.values()},
+        **{c: Decimal("0.00") for c in AMOUNT_COLUMNS},
         "payable_amount": Decimal("0.00"),
         "draw_balance": None,
     }
@@ -137,7 +148,7 @@ def payroll_rows(conn: duckdb.DuckDBPyConnection, month: date, currency: str = "
         row = rows.setdefault(
             (f["rep_id"], f["currency"]), _new_row(month, ledger.status, f["rep_id"], f["currency"], f)
         )
-        row[AMOUNT_COLUMNS.get(f["line_type"], "adjustment_amount")] += dec(f["amount"])
+        row[_amount_column(f["line_type"], f["rep_id"], month, ledger.lines)] += dec(f["amount"])
         row["payable_amount"] += dec(f["amount"])
         row["line_count"] += int(f["line_count"])
     _add_adjustment_mart(conn, month, ledger.status, currency, rows)
@@ -145,6 +156,18 @@ def payroll_rows(conn: duckdb.DuckDBPyConnection, month: date, currency: str = "
     for (rep_id, _), row in rows.items():
         row["draw_balance"] = balances.get(rep_id)
     return list(rows.values())
+
+
+def _amount_column(line_type: str | None, rep_id: str, month: date, table: str) -> str:
+    """The payroll column of a ledger line type; ValueError naming it (and where it is) when there is
+    none, so a new line type is never paid under another column's name."""
+    try:
+        return LINE_TYPE_COLUMNS[line_type]
+    except KeyError:
+        raise ValueError(
+            f"{table}: rep {rep_id}, {month:%Y-%m}: line_type {line_type!r} has no payroll column "
+            f"(known: {', '.join(LINE_TYPE_COLUMNS)})"
+        ) from None
 
 
 def _add_adjustment_mart(conn, month: date, status: str, currency: str, rows: dict) -> None:
@@ -175,10 +198,10 @@ def totals_rows(rows: list[dict]) -> list[dict]:
                 "rep_id": TOTAL_LABEL,
                 "currency": r["currency"],
                 "line_count": 0,
-                **{c: Decimal("0.00") for c in (*AMOUNT_COLUMNS.values(), "payable_amount")},
+                **{c: Decimal("0.00") for c in (*AMOUNT_COLUMNS, "payable_amount")},
             },
         )
-        for c in ("line_count", *AMOUNT_COLUMNS.values(), "payable_amount"):
+        for c in ("line_count", *AMOUNT_COLUMNS, "payable_amount"):
             total[c] += r[c]
     return [out[c] for c in sorted(out)]
 
