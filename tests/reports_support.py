@@ -111,12 +111,13 @@ def add_commissions(c) -> None:
     c.execute(
         """
         create table marts.fct_commissions (
-            commission_line_id varchar, rep_id varchar, deal_id varchar, period_month date, close_date date,
-            plan_id varchar, plan_version integer, component varchar, tier_number integer,
+            commission_line_id varchar, line_type varchar, rep_id varchar, deal_id varchar,
+            period_month date, close_date date, plan_id varchar, plan_version integer, component varchar,
+            component_type varchar, tier_number integer,
             band_lower decimal(9, 4), band_upper decimal(9, 4), rate decimal(9, 6), weight decimal(9, 4),
             deal_amount decimal(18, 2), target_amount decimal(18, 2), running_before decimal(18, 2),
             running_after decimal(18, 2), base_amount decimal(18, 2), commission_amount decimal(18, 2),
-            currency varchar
+            currency varchar, explanation varchar
         )"""
     )
     rows = [
@@ -128,8 +129,9 @@ def add_commissions(c) -> None:
     ]
     for line, rep, deal, tier, lower, upper, rate, base, amount in rows:
         c.execute(
-            "insert into marts.fct_commissions values (?, ?, ?, date '2026-11-01', date '2026-11-09', "
-            "'AE', 1, 'bookings', ?, ?, ?, ?, 1, ?, 100000, 0, 0, ?, ?, 'USD')",
+            "insert into marts.fct_commissions values (?, 'commission', ?, ?, date '2026-11-01', "
+            "date '2026-11-09', 'AE', 1, 'bookings', 'tiered', ?, ?, ?, ?, 1, ?, 100000, 0, 0, ?, ?, 'USD', "
+            "'tier rate x base')",
             [line, rep, deal or "fx:d9", tier, lower, upper, rate, base, base, amount],
         )
     c.execute("update marts.dim_sales_reps set manager_email = 'mia@example.com' where manager_id = 'm1'")

@@ -25,6 +25,7 @@ def commission_sources(conn: duckdb.DuckDBPyConnection) -> tuple[str, str, str |
         raise LookupError("marts.fct_commissions and marts.dim_sales_reps must exist for commission reports")
     deals = find_table(conn, "marts.fct_deals")
     adjustments = None
+    # Not a dbt mart (no contract): a table finance may load by hand, so its columns are looked up.
     table = find_table(conn, "marts.fct_commission_adjustments")
     if table:
         cols = columns(conn, table)

@@ -1,7 +1,8 @@
 """Helpers the report builders share: reading the marts, Decimal amounts and the Jinja templates.
 
-The marts are being reshaped in parallel, so the builders ask which columns exist (:func:`columns`,
-:func:`pick`, :func:`column_or_null`) instead of assuming them.
+The marts' columns are dbt contracts (``contract: enforced``), so builders name them directly and a
+missing one fails loudly. :func:`columns`, :func:`pick` and :func:`column_or_null` are for the
+tables without a contract (a hand-loaded adjustments table) and sections whose mart may be absent.
 """
 
 from __future__ import annotations

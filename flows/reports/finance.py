@@ -72,7 +72,8 @@ def build_finance_summary(
 
 
 def _other(row: dict) -> Decimal:
-    """Everything payable besides commission lines: bonuses, caps, clawbacks, adjustments, draws."""
+    """Everything payable besides commission lines: bonuses, caps, clawbacks, adjustments, draws,
+    deficit carry / recovery and deferred / released instalments."""
     return row["payable_amount"] - row["commission_amount"]
 
 

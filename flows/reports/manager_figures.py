@@ -104,7 +104,7 @@ def rep_row(r: dict, fmt: Fmt) -> dict:
         "deals_lost": int(r["deals_lost"] or 0),
         "win_rate": fmt.pct(r["win_rate"]),
         "open_pipeline": fmt.number(r["open_pipeline_amount"]),
-        "weighted": fmt.number(r.get("weighted_pipeline_amount")),
+        "weighted": fmt.number(r["weighted_pipeline_amount"]),
         "gap": fmt.number(r["gap"]),
         "coverage": _coverage_cell(r["coverage"], r["gap"], fmt),
     }
@@ -146,7 +146,7 @@ def _pace_color(target: Any, rep_pace: Decimal | None) -> str:
 
 
 def _sum(reps: list[dict], key: str) -> Decimal:
-    return sum((dec(r.get(key)) for r in reps), Decimal(0))
+    return sum((dec(r[key]) for r in reps), Decimal(0))
 
 
 def _gap(target: Any, won: Any) -> Decimal | None:

@@ -22,9 +22,10 @@ from flows.config.settings import Settings
 from flows.quality.quarantine import quarantine_summary
 from flows.quality.tables import find_table
 from flows.reports.charts import chart_fmt, chart_label, render_attainment_chart
-from flows.reports.common import column_or_null, columns, dicts, render, to_float
+from flows.reports.common import dicts, render, to_float
 from flows.reports.formatting import Fmt
-from flows.reports.manager_figures import pipeline_total, rep_row, team_figures, team_label, total_row
+from flows.reports.manager_context import manager_context
+from flows.reports.manager_figures import rep_row, team_figures
 from flows.reports.manager_sections import STALE_DAYS, SectionSources
 from flows.reports.model import MANAGER_REPORT_KIND, Report
 from flows.reports.periods import report_week
@@ -67,7 +68,7 @@ def build_manager_reports(
     managers = dicts(
         conn,
         f"""
-        select rep_id, rep_name, email, team_name, {column_or_null(columns(conn, dim), "source")} as source
+        select rep_id, rep_name, email, team_name, source
         from {dim}
         where lower(role) = 'manager' and coalesce(is_active, true)
         order by team_name, rep_name
@@ -110,23 +111,19 @@ def _team(
     A rep has left when ``left_on`` is on or before the date (else, without ``left_on``, when not
     active); a rep who left is listed only with numbers that month.
     """
-    dim_cols = columns(conn, dim)
-    left_on = column_or_null(dim_cols, "left_on", "r")
-    sc_cols = columns(conn, scorecard)
     return dicts(
         conn,
         f"""
         with team as (
             select r.*,
-                   case when {left_on} is not null then {left_on} <= ?
+                   case when r.left_on is not null then r.left_on <= ?
                         else not coalesce(r.is_active, true) end as has_left
             from {dim} as r
             where r.manager_id = ? and r.rep_id <> ?
         )
         select r.rep_id, r.rep_name, r.email, r.has_left,
                s.won_amount, s.target_amount, s.attainment, s.deals_won, s.deals_lost, s.win_rate,
-               s.open_pipeline_amount,
-               {column_or_null(sc_cols, "weighted_pipeline_amount", "s")} as weighted_pipeline_amount
+               s.open_pipeline_amount, s.weighted_pipeline_amount
         from team as r
         left join {scorecard} as s on s.rep_id = r.rep_id and s.period_month = ?
         where not r.has_left or s.rep_id is not null
@@ -146,29 +143,15 @@ def _manager_report(
     sections: dict,
     checks: dict | None,
 ) -> Report:
-    total = total_row(team_figs, fmt)
-    team = team_label(manager)
-    month_label = fmt.month(as_of)
-    words = {"team": team, "month": month_label, "as_of": fmt.full_date(as_of)}
-    subject = fmt.t("subject_daily", **words)
+    context = manager_context(
+        fmt, manager, as_of, subject_key="subject_daily", rows=rows, team_figs=team_figs, checks=checks
+    )
+    total = context["total"]
     active = [row for row, r in zip(rows, reps, strict=True) if not r["has_left"]]
-    context = {
-        "t": fmt.t,
-        "lang": fmt.language,
-        "subject": subject,
-        "manager_name": manager["rep_name"],
-        "team_name": team,
-        "month_label": month_label,
-        "as_of": words["as_of"],
-        "words": words,
-        "currency": fmt.currency,
-        "rows": rows,
-        "total": total,
+    context |= {
         "pipeline_rows": active,
-        "pipeline_total": pipeline_total(team_figs, fmt),
         "leavers": [row["rep_name"] for row in rows if row["has_left"]],
         "chart_cid": CHART_CID,
-        "checks": checks,
         "stale_days": STALE_DAYS,
         **sections,
     }
@@ -185,7 +168,7 @@ def _manager_report(
         kind=MANAGER_REPORT_KIND,
         period_key=as_of.isoformat(),
         recipients=[manager["email"]],
-        subject=subject,
+        subject=context["subject"],
         html=render("manager_report.html", context),
         text=render("manager_report.txt", context),
         inline_images={CHART_CID: chart},

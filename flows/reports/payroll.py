@@ -21,10 +21,11 @@ import duckdb
 from flows.exports.spreadsheet import csv_bytes, xlsx_bytes
 from flows.quality.tables import find_table
 from flows.reports.commission_data import adjustment_rows
-from flows.reports.common import column_or_null, columns, dec, dicts
+from flows.reports.common import columns, dec, dicts
 
-#: amount columns, by the ledger line type they sum
-AMOUNT_COLUMNS = {
+#: the amount column each ledger line type is summed into (every line type the engine writes,
+#: flows/commissions; a line type not here is an error, never folded into another column)
+LINE_TYPE_COLUMNS = {
     "commission": "commission_amount",
     "bonus": "bonus_amount",
     "cap": "cap_amount",
@@ -32,10 +33,20 @@ AMOUNT_COLUMNS = {
     "adjustment": "adjustment_amount",
     "draw": "draw_amount",
     "draw_recovery": "draw_recovery_amount",
+    # deficit carry-forward (flows/commissions/balances.py): + carried, - recovered / written off
+    "deficit_carry": "deficit_amount",
+    "deficit_recovery": "deficit_amount",
+    "deficit_write_off": "deficit_amount",
+    # payout schedules (flows/commissions/payouts.py): - held back, + released, 0.00 cancelled
+    "deferral": "deferred_amount",
+    "release": "deferred_amount",
+    "pending_cancel": "deferred_amount",
 }
+#: the amount columns, in file order; they add up to ``payable_amount``
+AMOUNT_COLUMNS = tuple(dict.fromkeys(LINE_TYPE_COLUMNS.values()))
 PAYROLL_COLUMNS = (
     "period_month", "period_status", "rep_id", "rep_name", "email", "team_name", "currency",
-    "line_count", *AMOUNT_COLUMNS.values(), "payable_amount", "draw_balance",
+    "line_count", *AMOUNT_COLUMNS, "payable_amount", "draw_balance",
 )  # fmt: skip
 TOTAL_LABEL = "TOTAL"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -73,18 +84,15 @@ def period_status(conn: duckdb.DuckDBPyConnection, month: date) -> str:
 
 
 def _rep_columns(conn) -> tuple[str, str]:
+    """The reps table and its name columns (blank names when the ledger is read without dbt's marts)."""
     dim = find_table(conn, "marts.dim_sales_reps")
     if dim is None:
         return "(select null as rep_id)", "null as rep_name, null as email, null as team_name"
-    cols = columns(conn, dim)
-    names = ", ".join(f"{column_or_null(cols, c, 'r')} as {c}" for c in ("rep_name", "email", "team_name"))
-    return dim, names
+    return dim, "r.rep_name, r.email, r.team_name"
 
 
 def _draw_balances(conn, ledger: Ledger, month: date) -> dict[str, Decimal]:
     """Recoverable draw balance per rep after ``month``: recoverable top-ups minus recoveries so far."""
-    if "component_type" not in columns(conn, ledger.history):
-        return {}
     return {
         rep_id: dec(balance)
         for rep_id, balance in conn.execute(
@@ -112,7 +120,7 @@ def _new_row(month: date, status: str, rep_id: str, currency: str, names: dict) 
         **{k: names.get(k) for k in ("rep_name", "email", "team_name")},
         "currency": currency,
         "line_count": 0,
-        **{c: Decimal("0.00") for c in AMOUNT_COLUMNS.values()},
+        **{c: Decimal("0.00") for c in AMOUNT_COLUMNS},
         "payable_amount": Decimal("0.00"),
         "draw_balance": None,
     }
@@ -123,27 +131,24 @@ def payroll_rows(conn: duckdb.DuckDBPyConnection, month: date, currency: str = "
     ``currency`` is used for lines (or adjustments) that carry none."""
     month = month.replace(day=1)
     ledger = ledger_for(conn, month)
-    cols = columns(conn, ledger.lines)
     dim, names_sql = _rep_columns(conn)
-    line_type = "c.line_type" if "line_type" in cols else "'commission'"
-    line_currency = f"coalesce(c.currency, '{currency}')" if "currency" in cols else f"'{currency}'"
     found = dicts(
         conn,
         f"""
-        select c.rep_id, {line_type} as line_type, {line_currency} as currency, {names_sql},
+        select c.rep_id, c.line_type, coalesce(c.currency, ?) as currency, {names_sql},
                count(*) as line_count, sum(c.commission_amount) as amount
         from {ledger.lines} as c left join {dim} as r using (rep_id)
         where c.period_month = ?
         group by all order by team_name nulls last, rep_name nulls last, rep_id, line_type
         """,
-        [month],
+        [currency, month],
     )
     rows: dict[tuple[str, str], dict] = {}
     for f in found:
         row = rows.setdefault(
             (f["rep_id"], f["currency"]), _new_row(month, ledger.status, f["rep_id"], f["currency"], f)
         )
-        row[AMOUNT_COLUMNS.get(f["line_type"], "adjustment_amount")] += dec(f["amount"])
+        row[_amount_column(f["line_type"], f["rep_id"], month, ledger.lines)] += dec(f["amount"])
         row["payable_amount"] += dec(f["amount"])
         row["line_count"] += int(f["line_count"])
     _add_adjustment_mart(conn, month, ledger.status, currency, rows)
@@ -151,6 +156,18 @@ def payroll_rows(conn: duckdb.DuckDBPyConnection, month: date, currency: str = "
     for (rep_id, _), row in rows.items():
         row["draw_balance"] = balances.get(rep_id)
     return list(rows.values())
+
+
+def _amount_column(line_type: str | None, rep_id: str, month: date, table: str) -> str:
+    """The payroll column of a ledger line type; ValueError naming it (and where it is) when there is
+    none, so a new line type is never paid under another column's name."""
+    try:
+        return LINE_TYPE_COLUMNS[line_type]
+    except KeyError:
+        raise ValueError(
+            f"{table}: rep {rep_id}, {month:%Y-%m}: line_type {line_type!r} has no payroll column "
+            f"(known: {', '.join(LINE_TYPE_COLUMNS)})"
+        ) from None
 
 
 def _add_adjustment_mart(conn, month: date, status: str, currency: str, rows: dict) -> None:
@@ -181,10 +198,10 @@ def totals_rows(rows: list[dict]) -> list[dict]:
                 "rep_id": TOTAL_LABEL,
                 "currency": r["currency"],
                 "line_count": 0,
-                **{c: Decimal("0.00") for c in (*AMOUNT_COLUMNS.values(), "payable_amount")},
+                **{c: Decimal("0.00") for c in (*AMOUNT_COLUMNS, "payable_amount")},
             },
         )
-        for c in ("line_count", *AMOUNT_COLUMNS.values(), "payable_amount"):
+        for c in ("line_count", *AMOUNT_COLUMNS, "payable_amount"):
             total[c] += r[c]
     return [out[c] for c in sorted(out)]
 
@@ -214,6 +231,7 @@ def payroll_xlsx(rows: list[dict], lines: list[dict]) -> bytes:
 def month_lines(conn: duckdb.DuckDBPyConnection, month: date) -> list[dict]:
     """Every statement line of ``month``, from the same table as the payroll rows."""
     ledger = ledger_for(conn, month.replace(day=1))
+    # which of the ledger tables it is (the engine's tables carry run bookkeeping, the mart does not)
     bookkeeping = sorted({"run_date", "calculated_at", "closed_at"} & columns(conn, ledger.lines))
     drop = f" exclude ({', '.join(bookkeeping)})" if bookkeeping else ""
     return dicts(

@@ -37,7 +37,7 @@ def funnel_days(row: dict, usual: UsualDays | None) -> Decimal | None:
     the funnel mart's own median when the transitions mart is missing."""
     if usual is None:
         return row["median_days"]
-    if row.get("source") is not None:
+    if row["source"] is not None:
         return usual.get((row["source"], row["stage"]))
     found = [days for (_, stage), days in usual.items() if stage == row["stage"]]
     return found[0] if len(found) == 1 else None

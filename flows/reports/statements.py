@@ -16,7 +16,7 @@ import duckdb
 
 from flows.config.settings import Settings
 from flows.reports.commission_data import adjustment_rows, commission_sources
-from flows.reports.common import column_or_null, columns, dec, dicts, render
+from flows.reports.common import dec, dicts, render
 from flows.reports.formatting import Fmt
 from flows.reports.model import STATEMENT_KIND, Report
 from flows.reports.payroll import draw_balances, period_status
@@ -79,23 +79,18 @@ class _Ledger:
     commissions: str
     dim: str
     adjustments: tuple | None
-    base_line: str  # which ledger lines are tiered commission lines (all, without ``line_type``)
     deal_name: str
     deal_join: str
-    explanation: str
 
     @classmethod
     def discover(cls, conn: duckdb.DuckDBPyConnection) -> _Ledger:
         commissions, dim, deals, adjustments = commission_sources(conn)
-        commission_cols = columns(conn, commissions)
         return cls(
             commissions=commissions,
             dim=dim,
             adjustments=adjustments,
-            base_line="c.line_type = 'commission'" if "line_type" in commission_cols else "true",
             deal_name="coalesce(d.deal_name, c.deal_id)" if deals else "c.deal_id",
             deal_join=f"left join {deals} as d on d.deal_id = c.deal_id" if deals else "",
-            explanation=column_or_null(commission_cols, "explanation", "c"),
         )
 
     def rep_rows(
@@ -108,7 +103,7 @@ class _Ledger:
             select c.commission_line_id, {self.deal_name} as deal, c.close_date, c.component, c.tier_number,
                    c.band_lower, c.band_upper, c.rate, c.base_amount, c.commission_amount
             from {self.commissions} as c {self.deal_join}
-            where c.rep_id = ? and c.period_month = ? and {self.base_line}
+            where c.rep_id = ? and c.period_month = ? and c.line_type = 'commission'
             order by c.close_date, c.commission_line_id
             """,
             [rep_id, month],
@@ -118,25 +113,22 @@ class _Ledger:
             f"""
             select component, tier_number, min(band_lower) as band_lower, max(band_upper) as band_upper,
                    max(rate) as rate, sum(base_amount) as base, sum(commission_amount) as commission
-            from {self.commissions} as c where rep_id = ? and period_month = ? and {self.base_line}
+            from {self.commissions} as c where rep_id = ? and period_month = ? and line_type = 'commission'
             group by component, tier_number order by component, tier_number
             """,
             [rep_id, month],
         )
         # bonus, cap, clawback, prior-period adjustment and draw lines of the ledger are adjustments
-        adj = (
-            []
-            if self.base_line == "true"
-            else dicts(
-                conn,
-                f"""
+        adj = dicts(
+            conn,
+            f"""
             select c.commission_amount as amount,
-                   c.line_type || coalesce(': ' || {self.explanation}, '') as reason
-            from {self.commissions} as c where c.rep_id = ? and c.period_month = ? and not {self.base_line}
+                   c.line_type || coalesce(': ' || c.explanation, '') as reason
+            from {self.commissions} as c
+            where c.rep_id = ? and c.period_month = ? and c.line_type <> 'commission'
             order by c.line_type, c.commission_line_id
             """,
-                [rep_id, month],
-            )
+            [rep_id, month],
         )
         adj += adjustment_rows(conn, self.adjustments, month, rep_id)
         return lines, tiers, adj
@@ -154,7 +146,7 @@ def _statement_reps(
         conn,
         f"""
         select r.rep_id, r.rep_name, r.email, r.team_name, r.manager_email,
-               {column_or_null(columns(conn, ledger.dim), "source", "r")} as source
+               r.source
         from {ledger.dim} as r
         where r.rep_id in (select rep_id from {ledger.commissions} where period_month = ?)
            {adjusted}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from flows.reports.common import render
 from flows.reports.formatting import Fmt
-from flows.reports.manager_figures import pipeline_total, team_label, total_row
+from flows.reports.manager_context import manager_context
 from flows.reports.model import MANAGER_WEEKLY_KIND, Report
 from flows.reports.periods import ReportWeek
 
@@ -29,40 +29,24 @@ def weekly_report(
     """The rendered weekly report of one manager (``team_figs``: the team row's figures from
     :func:`flows.reports.manager_figures.team_figures`; ``sections``: week, movement, next_week,
     pace_basis, quarantined)."""
-    team = team_label(manager)
-    month_label = fmt.month(week.end)
-    words = {
-        "team": team,
-        "month": month_label,
-        "as_of": fmt.full_date(week.end),
-        "week": week.number,
-        "start": fmt.short_date(week.start),
-        "end": fmt.short_date(week.end),
-    }
-    subject = fmt.t("subject_weekly", **words)
-    context = {
-        "t": fmt.t,
-        "lang": fmt.language,
-        "subject": subject,
-        "manager_name": manager["rep_name"],
-        "team_name": team,
-        "month_label": month_label,
-        "as_of": words["as_of"],
-        "words": words,
-        "currency": fmt.currency,
-        "rows": rows,
-        "total": total_row(team_figs, fmt),
-        "pipeline_total": pipeline_total(team_figs, fmt),
-        "checks": checks,
-        "movement": None,
-        "next_week": None,
-        **sections,
-    }
+    context = manager_context(
+        fmt,
+        manager,
+        week.end,
+        subject_key="subject_weekly",
+        rows=rows,
+        team_figs=team_figs,
+        checks=checks,
+        week=week.number,
+        start=fmt.short_date(week.start),
+        end=fmt.short_date(week.end),
+    )
+    context |= {"movement": None, "next_week": None, **sections}
     return Report(
         kind=MANAGER_WEEKLY_KIND,
         period_key=week.label,
         recipients=[manager["email"]],
-        subject=subject,
+        subject=context["subject"],
         html=render("weekly_report.html", context),
         text=render("weekly_report.txt", context),
         language=fmt.language,

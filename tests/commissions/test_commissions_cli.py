@@ -138,7 +138,7 @@ def test_close_and_export(tmp_path, monkeypatch):
     text = (tmp_path / "out" / "payroll_2026-10.csv").read_text(encoding="utf-8-sig")
     assert "2026-10-01,closed,ann,,,,USD,1,80.00,0.00," in text
     assert text.rstrip().endswith(
-        "2026-10-01,closed,TOTAL,,,,USD,1,80.00,0.00,0.00,0.00,0.00,0.00,0.00,80.00,"
+        "2026-10-01,closed,TOTAL,,,,USD,1,80.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,80.00,"
     )
     assert (tmp_path / "out" / "payroll_2026-10.xlsx").exists()
 

@@ -183,15 +183,17 @@ def test_payroll_export_csv_and_xlsx(wh, tmp_path):
         "period_month,period_status,rep_id,rep_name,email,team_name,currency,line_count,commission_amount,"
     )
     # October, closed: 4 commission lines, 550.00 (see OCTOBER); nothing else
-    assert text[1] == "2026-10-01,closed,r1,,,,USD,4,550.00,0.00,0.00,0.00,0.00,0.00,0.00,550.00,"
-    assert text[2] == "2026-10-01,closed,TOTAL,,,,USD,4,550.00,0.00,0.00,0.00,0.00,0.00,0.00,550.00,"
+    assert text[1] == "2026-10-01,closed,r1,,,,USD,4,550.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,550.00,"
+    assert (
+        text[2] == "2026-10-01,closed,TOTAL,,,,USD,4,550.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,550.00,"
+    )
     book = openpyxl.load_workbook(xlsx_path)
     assert book.sheetnames == ["payroll", "lines"]
     sheet = book["payroll"]
-    assert sheet["P2"].value == 550 and sheet["P1"].value == "payable_amount"
+    assert sheet["R2"].value == 550 and sheet["R1"].value == "payable_amount"
     assert sheet["A2"].is_date and sheet["H2"].data_type == "n"  # typed: a date and numbers
-    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:Q2"
-    assert sheet["C3"].value == "TOTAL" and sheet["P3"].value == 550 and sheet["P3"].font.b
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:S2"
+    assert sheet["C3"].value == "TOTAL" and sheet["R3"].value == 550 and sheet["R3"].font.b
     assert book["lines"].max_row == 6  # header + 4 lines + totals
 
 

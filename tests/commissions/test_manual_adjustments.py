@@ -185,6 +185,9 @@ def test_an_adjustment_for_an_open_period_is_a_line_of_that_period(tmp_path):
     ]
     codes = wh.conn.execute("select warning_code, subject from finance.commission_warnings").fetchall()
     assert ("unmatched_adjustment", "config/commission_adjustments.csv row 3") in codes
-    # the payroll export of October: the adjustment and its deficit carry net to a payable of 0.00
+    # the payroll export of October: the adjustment (-80.00) and its deficit carry (+80.00), each in
+    # its own column, net to a payable of 0.00
     (row,) = [r for r in payroll_rows(wh.conn, OCT) if r["rep_id"] == "ann"]
-    assert (row["adjustment_amount"], row["payable_amount"]) == (D("0.00"), D("0.00"))
+    assert (row["adjustment_amount"], row["deficit_amount"], row["payable_amount"]) == (
+        D("-80.00"), D("80.00"), D("0.00"),
+    )  # fmt: skip

@@ -66,11 +66,10 @@ def test_the_finance_summary_lists_the_months_warnings(conn, settings):
 def test_a_statement_shows_the_recoverable_draw_balance(conn, settings):
     # r1 got a 500.00 recoverable top-up in November: the balance after November is 500.00
     add_commissions(conn)
-    conn.execute("alter table marts.fct_commissions add column component_type varchar")
     conn.execute(
-        "insert into marts.fct_commissions (commission_line_id, rep_id, period_month, commission_amount, "
-        "currency, component_type) values ('draw:r1:2026-11:AE', 'r1', date '2026-11-01', 500.00, 'USD', "
-        "'recoverable_draw')"
+        "insert into marts.fct_commissions (commission_line_id, line_type, rep_id, period_month, "
+        "commission_amount, currency, component_type) values ('draw:r1:2026-11:AE', 'draw', 'r1', "
+        "date '2026-11-01', 500.00, 'USD', 'recoverable_draw')"
     )
     (liam,) = build_commission_statements(conn, settings, month=NOV, rep="liam@example.com")
     assert "Recoverable draw balance after November 2026: $500.00" in liam.text

@@ -8,6 +8,8 @@ from decimal import Decimal
 from email import policy
 from email.parser import BytesParser
 
+import duckdb
+import pytest
 from reports_support import (
     RUN_DATE,
     RejectingHandler,
@@ -180,16 +182,24 @@ def test_sections_appear_only_for_marts_that_exist(conn, settings):
     assert "Pipeline and coverage" in html and "No data-check results recorded." in html
 
     add_deals(conn)
+    # no row flagged is_bottleneck: the report takes the stage with the lowest conversion
     conn.execute(
-        "create table marts.fct_funnel as select * from (values "
-        "('NA East', 1, 'Qualify', 40, 0.5, 3.0), ('NA East', 2, 'Proposal', 20, 0.25, 9.5), "
-        "('NA East', 3, 'Negotiate', 5, 0.8, 4.0), ('华东一组', 1, 'Qualify', 9, 0.1, 1.0)) "
-        "t(team_name, stage_order, stage, entered, conversion_rate, median_days_in_stage)"
+        "create table marts.fct_funnel as select 'month' as period_grain, 'team' as funnel_level, "
+        "date '2026-11-01' as period_start, 'zoho' as source, * from (values "
+        "('NA East', 1, 'Qualify', 40, 0.5, 3.0, false), ('NA East', 2, 'Proposal', 20, 0.25, 9.5, false), "
+        "('NA East', 3, 'Negotiate', 5, 0.8, 4.0, false), ('华东一组', 1, 'Qualify', 9, 0.1, 1.0, false)) "
+        "t(team_name, stage_order, stage, deals_entered, conversion_rate, median_days_in_stage, "
+        "is_bottleneck)"
     )
     conn.execute(
         "create table marts.dim_customers as select * from (values "
+        "('zoho:a1', 'Acme Corp', 'r1'), ('zoho:a2', 'Globex', 'r2')) "
+        "t(account_id, account_name, owner_rep_id)"
+    )
+    conn.execute(
+        "create table marts.fct_customer_risk as select * from (values "
         "('zoho:a1', 'Acme Corp', 'r1', false, null), ('zoho:a2', 'Globex', 'r2', true, 'overdue 95 days')) "
-        "t(customer_id, customer_name, owner_rep_id, is_high_risk, risk_reasons)"
+        "t(account_id, account_name, owner_rep_id, is_high_risk, risk_reasons)"
     )
     conn.execute(
         "create schema ops; create table ops.validation_results as select * from (values "
@@ -206,6 +216,18 @@ def test_sections_appear_only_for_marts_that_exist(conn, settings):
     assert "Data checks of run run-1: 1 passed, 1 failed (0 critical)." in html
     assert "Old stuck deal" in mia.text and "Acme Corp" in mia.text
     assert cells(html, "Liam Rossi")[:3] == ["50,000", "100,000", "50.0%"]
+
+
+def test_a_section_mart_without_a_contracted_column_fails_the_report_naming_it(conn, settings):
+    """fct_stalled_deals' contract has usual_days_in_stage: a mart without it is an error that names the
+    column, not a stalled-deals section quietly left out of the report."""
+    conn.execute(
+        "create table marts.fct_stalled_deals as select * from (values "
+        "('Old stuck deal', 'r1', 'Proposal', 80000.00, date '2026-12-20', 88)) "
+        "t(deal_name, rep_id, stage, amount_reporting, close_date, days_in_stage)"
+    )
+    with pytest.raises(duckdb.BinderException, match="usual_days_in_stage"):
+        build_manager_reports(conn, settings, run_date=RUN_DATE)
 
 
 def test_language_per_recipient_from_recipients_yml(conn, settings, tmp_path):
@@ -324,8 +346,6 @@ def test_ledger_line_types_other_than_commission_show_as_adjustments(conn, setti
     """fct_commissions with line_type (bonus, cap, clawback, ...): only commission lines are tiered."""
     add_commissions(conn)
     conn.execute("drop table marts.fct_commission_adjustments")
-    conn.execute("alter table marts.fct_commissions add column line_type varchar default 'commission'")
-    conn.execute("alter table marts.fct_commissions add column explanation varchar")
     conn.execute(
         "insert into marts.fct_commissions (commission_line_id, rep_id, period_month, component, "
         "tier_number, base_amount, commission_amount, currency, line_type, explanation) values "

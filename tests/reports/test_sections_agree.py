@@ -14,10 +14,10 @@ def _funnel_and_stalled(conn) -> None:
     # this month's cohort: only the quick visits have left the stage yet (median 1 day)
     conn.execute(
         "create table marts.fct_funnel as select * from (values "
-        "('month', 'team', date '2026-11-01', 'zoho', 'NA East', 1, 'Qualify', 10, 0.5, 1.00), "
-        "('month', 'team', date '2026-11-01', 'zoho', 'NA East', 2, 'Proposal', 4, 0.25, 0.50)) "
+        "('month', 'team', date '2026-11-01', 'zoho', 'NA East', 1, 'Qualify', 10, 0.5, 1.00, false), "
+        "('month', 'team', date '2026-11-01', 'zoho', 'NA East', 2, 'Proposal', 4, 0.25, 0.50, true)) "
         "t(period_grain, funnel_level, period_start, source, team_name, stage_order, stage, deals_entered, "
-        "conversion_rate, median_days_in_stage)"
+        "conversion_rate, median_days_in_stage, is_bottleneck)"
     )
     # every ended visit: Qualify 2, 4, 30 days (median 4); Proposal 6, 10, 20, 40 (median 15); an open one;
     # another CRM's Proposal (median 99) must not be taken
