@@ -33,7 +33,8 @@ def bench_command(
     fxiaoke_rate_limit: Annotated[
         bool,
         typer.Option(
-            help="Keep the Fxiaoke sandbox's rate limit on (default off: figures measure work, not waits)."
+            help="Keep the Fxiaoke sandbox's rate limit and the pipeline's pacing to it on "
+            "(default off: figures measure work, not waits)."
         ),
     ] = False,
     keep: Annotated[
