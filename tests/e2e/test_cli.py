@@ -74,6 +74,8 @@ def test_sandbox_serve_runs_as_a_real_http_server_and_prints_credentials() -> No
         stderr=subprocess.STDOUT,
         text=True,
         env=os.environ | {"COLUMNS": "200"},
+        # Ctrl-C as in a terminal: a pytest-xdist worker ignores SIGINT, and a child inherits that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         output = ""
