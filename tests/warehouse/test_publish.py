@@ -221,35 +221,11 @@ def test_backfill_runs_each_day_in_order_and_stops_at_the_first_failure(monkeypa
 
 
 def test_report_preview_renders_from_the_published_file_without_sending(settings, monkeypatch):
-    from reports_support import REPS, SCORECARD
+    from reports_support import add_commissions, build_marts
 
     with duckdb.connect(str(settings.warehouse_path)) as conn:
-        conn.execute("create schema marts")
-        conn.execute(
-            "create table marts.dim_sales_reps (rep_id varchar, rep_name varchar, email varchar, "
-            "role varchar, "
-            "team_name varchar, manager_id varchar, is_active boolean, manager_email varchar, source varchar)"
-        )
-        for rep_id, name, email, role, team, manager_id, active in REPS:
-            conn.execute(
-                "insert into marts.dim_sales_reps values (?, ?, ?, ?, ?, ?, ?, null, 'zoho')",
-                [rep_id, name, email, role, team, manager_id, active],
-            )
-        conn.execute(
-            "create table marts.fct_rep_scorecard as select * from (values "
-            + ", ".join(
-                f"('{r[0]}', date '{r[1]}', {r[2]}, {r[3]}, {r[4]}, {r[5]}, {r[6]}, {r[7]}, {r[8]}, {r[9]})"
-                for r in SCORECARD
-            )
-            + ") t(rep_id, period_month, won_amount, deals_won, deals_lost, win_rate, open_pipeline_amount, "
-            "weighted_pipeline_amount, target_amount, attainment)"
-        )
-        conn.execute(
-            "create table marts.fct_commissions as select 'l1' as commission_line_id, 'r1' as rep_id, "
-            "'d1' as deal_id, date '2026-11-01' as period_month, date '2026-11-03' as close_date, "
-            "'bookings' as component, 1 as tier_number, 0.0 as band_lower, null as band_upper, "
-            "0.02 as rate, 1000.00 as base_amount, 20.00 as commission_amount"
-        )
+        build_marts(conn)  # the marts with their contracted columns, as dbt builds them
+        add_commissions(conn)
     publish_marts(settings, run_id="run-1")
     monkeypatch.setenv("SALESOPS_HOME", str(settings.home_dir))
     runner = CliRunner()
