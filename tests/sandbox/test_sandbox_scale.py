@@ -8,8 +8,8 @@ import gc
 from datetime import UTC, datetime
 
 import pytest
-import requests
 from fxiaoke_support import AS_OF, FakeClock, post
+from zoho_support import api, token
 
 from flows.sandbox.company.generator import generate_company
 from flows.sandbox.company.model import Company
@@ -163,32 +163,16 @@ def test_a_zoho_store_encodes_nothing_up_front_and_a_page_only_its_rows(counted_
     sb, calls = counted_zoho
     deals = len(sb._rows["Deals"])
     assert deals > 200 and calls == []
-    body = {
-        "grant_type": "refresh_token",
-        "client_id": sb.CLIENT_ID,
-        "client_secret": sb.CLIENT_SECRET,
-        "refresh_token": sb.REFRESH_TOKEN,
-    }
-    token = requests.post(sb.accounts_url + "/oauth/v2/token", data=body, timeout=10).json()["access_token"]
+    tok = token(sb)
     params = {"fields": "Deal_Name,Amount", "per_page": 7, "page": 3, "sort_by": "Modified_Time"}
-    answer = requests.get(
-        sb.api_url + "/crm/v8/Deals",
-        params=params,
-        headers={"Authorization": f"Zoho-oauthtoken {token}"},
-        timeout=10,
-    )
+    answer = api(sb, "/Deals", tok, **params)
     assert answer.status_code == 200 and len(answer.json()["data"]) == 7
     assert len(calls) == 7  # page 3 of 7-record pages: the 7 records served, not the 21 before them
     deals_orders = sb._rows["Deals"]._orders[None]
     assert deals_orders._by_created is None  # never sorted by Created_Time: that order is not built
     sb.simulate("Deals", create=2, delete=1)
     params |= {"sort_by": "Created_Time", "per_page": 200, "page": 1}
-    answer = requests.get(
-        sb.api_url + "/crm/v8/Deals",
-        params=params,
-        headers={"Authorization": f"Zoho-oauthtoken {token}"},
-        timeout=10,
-    )
+    answer = api(sb, "/Deals", tok, **params)
     assert answer.status_code == 200
     live = [sb._rows["Deals"][rid] for rid in sb.live_ids("Deals")]
     assert list(deals_orders.by_created) == sorted((r.created, r.rid) for r in live)

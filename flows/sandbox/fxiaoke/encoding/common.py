@@ -4,10 +4,13 @@ labels of the option fields."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from flows.sandbox.company.model import Account, Company, Deal, Product, User
+from flows.sandbox.fxiaoke.lazy import LazyObject
 from flows.sandbox.fxiaoke.wire import SYSTEM_USER, object_id, open_user_id, to_ms
 
 #: company status -> (Fxiaoke option code, label)
@@ -116,3 +119,9 @@ class EncodingContext:
             "account_id": self.account_ids[acc.key] if acc else None,
             "account_id__r": acc.name if acc else None,
         }
+
+
+def lazy_object(items: Sequence[Any], kind: str, encode: Callable[[Any], dict]) -> LazyObject:
+    """An object over company ``items`` whose record ids are ``object_id(kind, key, created_at)``, as
+    every Fxiaoke object the sandbox generates names its records."""
+    return LazyObject.over(items, encode, lambda item: object_id(kind, item.key, item.created_at))

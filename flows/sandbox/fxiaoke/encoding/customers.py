@@ -7,7 +7,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flows.sandbox.company.model import Account, Contact, Lead
-from flows.sandbox.fxiaoke.encoding.common import INDUSTRY_CN, LEAD_SOURCE_CN, LEAD_STATUS, EncodingContext
+from flows.sandbox.fxiaoke.encoding.common import (
+    INDUSTRY_CN,
+    LEAD_SOURCE_CN,
+    LEAD_STATUS,
+    EncodingContext,
+    lazy_object,
+)
 from flows.sandbox.fxiaoke.lazy import LazyObject
 from flows.sandbox.fxiaoke.wire import CHINA_TZ, VISIT_OBJECT, date_ms, money, object_id
 
@@ -35,11 +41,7 @@ def _account(ctx: EncodingContext, acc: Account) -> dict:
 
 
 def encode_contacts(ctx: EncodingContext) -> LazyObject:
-    return LazyObject.over(
-        ctx.company.contacts,
-        lambda con: _contact(ctx, con),
-        lambda con: object_id("ContactObj", con.key, con.created_at),
-    )
+    return lazy_object(ctx.company.contacts, "ContactObj", lambda con: _contact(ctx, con))
 
 
 def _contact(ctx: EncodingContext, con: Contact) -> dict:
@@ -58,11 +60,7 @@ def _contact(ctx: EncodingContext, con: Contact) -> dict:
 
 
 def encode_leads(ctx: EncodingContext) -> LazyObject:
-    return LazyObject.over(
-        ctx.company.leads,
-        lambda lead: _lead(ctx, lead),
-        lambda lead: object_id("LeadsObj", lead.key, lead.created_at),
-    )
+    return lazy_object(ctx.company.leads, "LeadsObj", lambda lead: _lead(ctx, lead))
 
 
 def _lead(ctx: EncodingContext, lead: Lead) -> dict:

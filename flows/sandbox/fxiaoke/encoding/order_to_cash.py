@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from flows.sandbox.company.model import Invoice, Payment, SalesOrder
-from flows.sandbox.fxiaoke.encoding.common import INVOICE_STATUS, ORDER_STATUS, EncodingContext
+from flows.sandbox.fxiaoke.encoding.common import INVOICE_STATUS, ORDER_STATUS, EncodingContext, lazy_object
 from flows.sandbox.fxiaoke.lazy import LazyObject
 from flows.sandbox.fxiaoke.wire import date_ms, money, object_id, to_ms
 
@@ -14,11 +14,7 @@ def order_ids(ctx: EncodingContext) -> dict[int, str]:
 
 
 def encode_orders(ctx: EncodingContext) -> LazyObject:
-    return LazyObject.over(
-        ctx.company.sales_orders,
-        lambda order: _order(ctx, order),
-        lambda order: object_id("SalesOrderObj", order.key, order.created_at),
-    )
+    return lazy_object(ctx.company.sales_orders, "SalesOrderObj", lambda order: _order(ctx, order))
 
 
 def _order(ctx: EncodingContext, order: SalesOrder) -> dict:
@@ -48,11 +44,7 @@ def _order(ctx: EncodingContext, order: SalesOrder) -> dict:
 
 def encode_invoices(ctx: EncodingContext) -> LazyObject:
     orders = order_ids(ctx)
-    return LazyObject.over(
-        ctx.company.invoices,
-        lambda inv: _invoice(ctx, orders, inv),
-        lambda inv: object_id("InvoiceApplicationObj", inv.key, inv.created_at),
-    )
+    return lazy_object(ctx.company.invoices, "InvoiceApplicationObj", lambda inv: _invoice(ctx, orders, inv))
 
 
 def _invoice(ctx: EncodingContext, orders: dict[int, str], inv: Invoice) -> dict:
@@ -77,11 +69,7 @@ def _invoice(ctx: EncodingContext, orders: dict[int, str], inv: Invoice) -> dict
 def encode_payments(ctx: EncodingContext) -> LazyObject:
     orders = order_ids(ctx)
     invoices = {i.key: i for i in ctx.company.invoices}
-    return LazyObject.over(
-        ctx.company.payments,
-        lambda pay: _payment(ctx, orders, invoices, pay),
-        lambda pay: object_id("PaymentObj", pay.key, pay.created_at),
-    )
+    return lazy_object(ctx.company.payments, "PaymentObj", lambda pay: _payment(ctx, orders, invoices, pay))
 
 
 def _payment(
