@@ -1,5 +1,6 @@
 """Sorted orders of the Fxiaoke sandbox's objects, so that the connector's keyset page (a time
-range, ordered by time then ``_id``) is a bisection and a slice, whatever the object's size.
+range, ordered by time then ``_id``, and its offset pages within one instant, ordered by ``_id``)
+is a bisection and a slice, whatever the object's size.
 
 An order is built (one pass, one sort) the first time a query shape asks for it, and then kept
 sorted as rows change: the simulation and the modify-during-paging fault tell
@@ -183,17 +184,42 @@ def _build(field: str, rows: Iterable[tuple[int, dict]]) -> SortedRows | None:
 
 
 def keyset_order(orders: list[dict], filters: list[dict]) -> str | None:
-    """The field of a ``[field asc, _id asc]`` order whose filters are all ranges on that field
-    (the connector's keyset page); None for any other query."""
-    if len(orders) != 2 or not all(isinstance(o, dict) for o in orders):
+    """The field of a kept order that serves the query, or None for any other query: a
+    ``[field asc, _id asc]`` order whose filters are all ranges on that field (the connector's
+    keyset page), or an ``[_id asc]`` order whose range filters pin one value of such a field
+    (the connector's offset pages inside one instant: within one value, the kept order is by
+    ``_id``, so the same slice serves it)."""
+    if not orders or not all(isinstance(o, dict) for o in orders):
         return None
-    first, second = orders
-    field = first.get("fieldName")
-    if field not in ORDERED_FIELDS or second.get("fieldName") != "_id":
+    if not all(o.get("isAsc", True) for o in orders):
         return None
-    if not first.get("isAsc", True) or not second.get("isAsc", True):
+    names = [o.get("fieldName") for o in orders]
+    if names == ["_id"]:
+        fields = {flt.get("field_name") for flt in filters}
+        field = fields.pop() if len(fields) == 1 else None
+        return field if field in ORDERED_FIELDS and _pins_one_value(filters) else None
+    if len(names) != 2 or names[0] not in ORDERED_FIELDS or names[1] != "_id":
         return None
+    field = names[0]
     for flt in filters:
         if flt.get("field_name") != field or flt.get("operator") not in _RANGE_OPERATORS:
             return None
     return field
+
+
+def _pins_one_value(filters: list[dict]) -> bool:
+    """Whether inclusive integer range filters (``BETWEEN``, ``GTE``, ``LTE``) leave one value."""
+    lows: list[int] = []
+    highs: list[int] = []
+    for flt in filters:
+        op, values = flt.get("operator"), flt.get("field_values") or []
+        if not values or any(type(v) is not int for v in values):
+            return False
+        if op == "BETWEEN" and len(values) >= 2:
+            lows.append(values[0])
+            highs.append(values[1])
+        elif op in ("GTE", "LTE"):
+            (lows if op == "GTE" else highs).append(values[0])
+        else:
+            return False
+    return bool(lows and highs) and max(lows) == min(highs)
