@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
 
 from flows.commissions.balances import apply_balances
 from flows.commissions.caps import cap_lines
@@ -161,6 +162,9 @@ class _Inputs:
     currency: str | None
     prorate_targets: bool
     after: _AfterSale = field(default_factory=_AfterSale)
+    # (plan version, months) -> its credits in order: a plan's components ask for the same ones
+    # (not an init field: ``replace`` for another history or state starts with an empty one)
+    _credits: dict[tuple, tuple[Credit, ...]] = field(default_factory=dict, init=False, repr=False)
 
     def share(self, credit: Credit, line: Line):
         """The clawback window's fraction for a line of a cancelled credit (its plan's policy)."""
@@ -184,10 +188,16 @@ class _Inputs:
         found = [t for t in (self.target(m, plan) for m in months) if t is not None]
         return sum(found, ZERO) if found else None
 
-    def credits(self, key: tuple[str, int], months: list[date]) -> list[Credit]:
+    def credits(self, key: tuple[str, int], months: list[date]) -> tuple[Credit, ...]:
         """The plan version's credits of ``months``, in credit-date order (ties by credit id)."""
-        out = [c for m in months for c, p in self.history.get(m, []) if (p.plan_id, p.version) == key]
-        return sorted(out, key=lambda c: (c.credit_date, c.credit_id))
+        memo = (key, *months)
+        if memo not in self._credits:
+            out = [c for m in months for c, p in self.history.get(m, []) if (p.plan_id, p.version) == key]
+            self._credits[memo] = tuple(sorted(out, key=_BY_DATE_AND_ID))
+        return self._credits[memo]
+
+
+_BY_DATE_AND_ID = attrgetter("credit_date", "credit_id")
 
 
 def _rep_period(inputs: _Inputs, reversed_credits: list[Credit]) -> list[Line]:

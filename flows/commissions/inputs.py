@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
 
 from flows.commissions.hierarchy import Hierarchy, HierarchyVersion, level_of, with_rollups
 from flows.commissions.lines import Credit, Rep
@@ -54,7 +55,7 @@ def read_inputs(conn) -> tuple[list[Credit], dict[str, Rep], dict[tuple[str, dat
     )
     credits = _credits(conn.execute(sql).fetchall())
     if hierarchy is not None:  # roll-up credit to every level, as of each credit date
-        credits = sorted(with_rollups(credits, hierarchy), key=lambda c: c.credit_id)
+        credits = sorted(with_rollups(credits, hierarchy), key=attrgetter("credit_id"))
     return credits, reps, targets
 
 
