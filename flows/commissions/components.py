@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 from flows.commissions.curves import incentive_lines, table_lines
-from flows.commissions.lines import Line, credit_line_fields
+from flows.commissions.lines import CreditLineMaker, Line
 from flows.commissions.money import ZERO, money
 from flows.commissions.spif import spif_lines
 from flows.config.commission_plan import Component
@@ -77,23 +77,15 @@ def component_lines(
 
 def _flat_lines(plan, comp, rep, period, credits, target, attainment, mult, note, cur) -> list[Line]:
     prefix = f"{plan.plan_id}:v{plan.version}:{comp.component}"
+    make = CreditLineMaker(plan, comp, rep, period, cur, target, attainment)
+    tier, unmoved = (0, None, None, comp.rate), (None, None)
     lines: list[Line] = []
     for c in credits:
         amount = money(c.amount * comp.rate * comp.weight * mult)
-        lines.append(
-            Line(
-                commission_line_id=f"{c.credit_id}:{prefix}:0",
-                line_type="commission",
-                tier_number=0,
-                rate=comp.rate,
-                multiplier=mult,
-                base_amount=c.amount,
-                commission_amount=amount,
-                explanation=f"{comp.type}: {c.amount} x {comp.rate} x weight {comp.weight} x {mult}"
-                + (f"; {note}" if note else ""),
-                **credit_line_fields(plan, comp, rep, period, c, cur, target, attainment),
-            )
+        how = f"{comp.type}: {c.amount} x {comp.rate} x weight {comp.weight} x {mult}" + (
+            f"; {note}" if note else ""
         )
+        lines.append(make.line(c, f"{c.credit_id}:{prefix}:0", tier, mult, unmoved, c.amount, amount, how))
     return lines
 
 
@@ -133,6 +125,7 @@ def _tiered_lines(plan, comp, rep, period, credits, target, attainment, mult, no
     prefix = f"{plan.plan_id}:v{plan.version}:{comp.component}"
     money_bounds, has_target, bounds = _tier_bounds(comp, target)
     retro = comp.type == "tiered_retroactive"
+    make = CreditLineMaker(plan, comp, rep, period, cur, target, attainment)
     lines: list[Line] = []
     running = ZERO
     total = sum((c.amount for c in credits), ZERO)
@@ -140,7 +133,7 @@ def _tiered_lines(plan, comp, rep, period, credits, target, attainment, mult, no
         before = ZERO if comp.tier_position == "per_transaction" else running
         after = before + c.amount
         running += c.amount
-        common = credit_line_fields(plan, comp, rep, period, c, cur, target, attainment)
+        moved = (before, after)
         position = c.amount if comp.tier_position == "per_transaction" else total
         if retro:
             i = _band_index(comp.tiers, position, bounds) if has_target else 0
@@ -159,22 +152,10 @@ def _tiered_lines(plan, comp, rep, period, credits, target, attainment, mult, no
                 f"{where}; "
                 f"{base} x {band.rate} x weight {comp.weight} x {mult}"
             )
+            tier = (i + 1, band.band_lower, band.band_upper, band.rate)
+            how += f"; {note}" if note else ""
             lines.append(
-                Line(
-                    commission_line_id=f"{c.credit_id}:{prefix}:{i + 1}",
-                    line_type="commission",
-                    tier_number=i + 1,
-                    band_lower=band.band_lower,
-                    band_upper=band.band_upper,
-                    rate=band.rate,
-                    multiplier=mult,
-                    running_before=before,
-                    running_after=after,
-                    base_amount=base,
-                    commission_amount=amount,
-                    explanation=how + (f"; {note}" if note else ""),
-                    **common,
-                )
+                make.line(c, f"{c.credit_id}:{prefix}:{i + 1}", tier, mult, moved, base, amount, how)
             )
     return lines
 

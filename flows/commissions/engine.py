@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
 
 from flows.commissions.balances import apply_balances
 from flows.commissions.caps import cap_lines
@@ -73,25 +74,7 @@ def calculate(
         any(wants_recompute(p) for p in book.plans),
         any(not c.measured_monthly for p in book.plans for c in p.components),
     )
-    by_rep_period: dict[tuple[str, date], list[tuple[Credit, PlanVersion]]] = defaultdict(list)
-    reversals: dict[tuple[str, date], list[Credit]] = defaultdict(list)
-    rep_periods: dict[str, set[date]] = defaultdict(set)
-    for c in credits:
-        rep = reps[c.rep_id]
-        if rep.left_on is not None and c.credit_date > rep.left_on:
-            continue  # earned only while employed: e.g. cash collected after the rep left
-        plan = book.plan_for(
-            rep_id=rep.rep_id, email=rep.email, role=rep.role_on(c.credit_date), day=c.credit_date
-        )
-        if plan is None or c.basis not in plan.bases:
-            continue
-        by_rep_period[(c.rep_id, month_start(c.credit_date))].append((c, plan))
-        rep_periods[c.rep_id].add(month_start(c.credit_date))
-        rep_periods[c.rep_id] |= release_months(c, plan, after.collections)  # payout schedules
-        if c.reversed_on is not None:
-            when = month_start(max(c.reversed_on, c.credit_date))
-            reversals[(c.rep_id, when)].append(c)
-            rep_periods[c.rep_id].add(when)
+    by_rep_period, reversals, rep_periods = _by_rep_period(book, credits, reps, after.collections)
     for rep_id, period in targets:
         rep_periods[rep_id].add(period)
     extra = sorted({month_start(p) for p in periods})
@@ -109,6 +92,49 @@ def calculate(
             inputs = _Inputs(book, rep, period, history, targets, state, currency, prorate_targets, after)
             lines.extend(_rep_period(inputs, reversals.get((rep_id, period), [])))
     return apply_balances(book, lines, reps) if balances else lines
+
+
+def _by_rep_period(
+    book: PlanLookup, credits: list[Credit], reps: dict[str, Rep], collections: Collections
+) -> tuple[
+    dict[tuple[str, date], list[tuple[Credit, PlanVersion]]], dict[tuple[str, date], list[Credit]], dict
+]:
+    """Each credit with the plan that pays it, by rep and month; the reversed credits by rep and
+    month of the reversal; the months to compute per rep. The plan is asked once per (rep, day)
+    and a plan's bases and payout schedules once per plan version: this loop sees every credit
+    and roll-up credit (200k at 100k deals)."""
+    by_rep_period: dict[tuple[str, date], list[tuple[Credit, PlanVersion]]] = defaultdict(list)
+    reversals: dict[tuple[str, date], list[Credit]] = defaultdict(list)
+    rep_periods: dict[str, set[date]] = defaultdict(set)
+    plan_on: dict[tuple[str, date], PlanVersion | None] = {}
+    pays: dict[int, tuple[set[str], bool]] = {}  # id(plan) -> (bases, has payout schedules)
+    for c in credits:
+        rep = reps[c.rep_id]
+        if rep.left_on is not None and c.credit_date > rep.left_on:
+            continue  # earned only while employed: e.g. cash collected after the rep left
+        key = (c.rep_id, c.credit_date)
+        if key not in plan_on:
+            role = rep.role_on(c.credit_date)
+            plan_on[key] = book.plan_for(rep_id=rep.rep_id, email=rep.email, role=role, day=c.credit_date)
+        plan = plan_on[key]
+        if plan is None:
+            continue
+        if id(plan) not in pays:
+            pays[id(plan)] = (plan.bases, any(comp.payout for comp in plan.components))
+        bases, scheduled = pays[id(plan)]
+        if c.basis not in bases:
+            continue
+        period = month_start(c.credit_date)
+        by_rep_period[(c.rep_id, period)].append((c, plan))
+        months = rep_periods[c.rep_id]
+        months.add(period)
+        if scheduled:  # payout schedules: the months an instalment can fall due in
+            months |= release_months(c, plan, collections)
+        if c.reversed_on is not None:
+            when = month_start(max(c.reversed_on, c.credit_date))
+            reversals[(c.rep_id, when)].append(c)
+            months.add(when)
+    return by_rep_period, reversals, rep_periods
 
 
 @dataclass(frozen=True)
@@ -136,6 +162,9 @@ class _Inputs:
     currency: str | None
     prorate_targets: bool
     after: _AfterSale = field(default_factory=_AfterSale)
+    # (plan version, months) -> its credits in order: a plan's components ask for the same ones
+    # (not an init field: ``replace`` for another history or state starts with an empty one)
+    _credits: dict[tuple, tuple[Credit, ...]] = field(default_factory=dict, init=False, repr=False)
 
     def share(self, credit: Credit, line: Line):
         """The clawback window's fraction for a line of a cancelled credit (its plan's policy)."""
@@ -159,10 +188,16 @@ class _Inputs:
         found = [t for t in (self.target(m, plan) for m in months) if t is not None]
         return sum(found, ZERO) if found else None
 
-    def credits(self, key: tuple[str, int], months: list[date]) -> list[Credit]:
+    def credits(self, key: tuple[str, int], months: list[date]) -> tuple[Credit, ...]:
         """The plan version's credits of ``months``, in credit-date order (ties by credit id)."""
-        out = [c for m in months for c, p in self.history.get(m, []) if (p.plan_id, p.version) == key]
-        return sorted(out, key=lambda c: (c.credit_date, c.credit_id))
+        memo = (key, *months)
+        if memo not in self._credits:
+            out = [c for m in months for c, p in self.history.get(m, []) if (p.plan_id, p.version) == key]
+            self._credits[memo] = tuple(sorted(out, key=_BY_DATE_AND_ID))
+        return self._credits[memo]
+
+
+_BY_DATE_AND_ID = attrgetter("credit_date", "credit_id")
 
 
 def _rep_period(inputs: _Inputs, reversed_credits: list[Credit]) -> list[Line]:

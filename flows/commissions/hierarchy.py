@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
-from flows.commissions.lines import Credit, Rep, copy_with
+from flows.commissions.lines import Credit, Rep
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,32 @@ def with_rollups(credits: Iterable[Credit], hierarchy: Hierarchy) -> list[Credit
         path = c.credit_id
         for level, manager in enumerate(chains[key], start=1):
             path = f"{path}>{manager}"
-            out.append(copy_with(c, credit_id=path, rep_id=manager, kind="rollup", level=level))
+            out.append(_rollup(c, path, manager, level))
     return out
+
+
+def _rollup(c: Credit, path: str, manager: str, level: int) -> Credit:
+    """``copy_with(c, credit_id=path, rep_id=manager, kind="rollup", level=level)`` spelt out
+    positionally (Credit's field order): the nightly builds one per credit and level above its
+    rep, and the generic copy was a tenth of the engine's time at 100k deals."""
+    return Credit(
+        path,
+        c.deal_id,
+        manager,
+        c.credit_date,
+        c.amount,
+        "rollup",
+        c.split_share,
+        c.original_amount,
+        c.original_currency,
+        c.fx_rate,
+        c.reversed_on,
+        c.basis,
+        level,
+        c.attributes,
+        c.invoice_date,
+        c.cancelled_on,
+    )
 
 
 class HierarchyError(ValueError):

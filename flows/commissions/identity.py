@@ -53,7 +53,12 @@ def canonical_inputs(
         name = one(rep.rep_id)
         rep = replace(rep, rep_id=name)
         merged[name] = _merge(merged[name], rep) if name in merged else rep
-    same = [c if canonical[c.rep_id] == c.rep_id else replace(c, rep_id=canonical[c.rep_id]) for c in credits]
+    if all(name == rep_id for rep_id, name in canonical.items()):
+        same = list(credits)  # one spelling already (the nightly's case): no credit to look at
+    else:
+        same = [
+            c if canonical[c.rep_id] == c.rep_id else replace(c, rep_id=canonical[c.rep_id]) for c in credits
+        ]
     keyed: dict[tuple[str, date], Decimal] = {}
     for (rep_id, period), amount in targets.items():
         keyed.setdefault((one(rep_id), period), amount)

@@ -13,14 +13,18 @@ from collections import defaultdict
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
 
 from flows.commissions.hierarchy import Hierarchy, HierarchyVersion, level_of, with_rollups
 from flows.commissions.lines import Credit, Rep
 from flows.commissions.tables import dict_rows, find_table
 
+# decimals travel as text and become Decimal here (one per distinct value): DuckDB's own Decimal
+# conversion cost more than the rest of reading the credits (docs/commission_engine.md)
 _CREDIT_COLUMNS = (
-    "c.credit_id, c.deal_id, c.rep_id, c.credit_date, c.credit_amount, c.credit_kind, c.split_share, "
-    "c.original_amount, c.original_currency, c.fx_rate, c.reversed_on, c.credit_basis"
+    "c.credit_id, c.deal_id, c.rep_id, c.credit_date, cast(c.credit_amount as varchar), c.credit_kind, "
+    "cast(c.split_share as varchar), cast(c.original_amount as varchar), c.original_currency, "
+    "cast(c.fx_rate as varchar), c.reversed_on, c.credit_basis"
 )
 
 
@@ -49,23 +53,52 @@ def read_inputs(conn) -> tuple[list[Credit], dict[str, Rep], dict[tuple[str, dat
         f"select {_CREDIT_COLUMNS}, {attributes} from {credits_table} as c {joins} {only_direct} "
         "order by c.credit_id"
     )
-    credits = [_credit(row) for row in conn.execute(sql).fetchall()]
+    credits = _credits(conn.execute(sql).fetchall())
     if hierarchy is not None:  # roll-up credit to every level, as of each credit date
-        credits = sorted(with_rollups(credits, hierarchy), key=lambda c: c.credit_id)
+        credits = sorted(with_rollups(credits, hierarchy), key=attrgetter("credit_id"))
     return credits, reps, targets
 
 
-def _credit(row: tuple) -> Credit:
-    """A credit from a row of ``_CREDIT_COLUMNS`` + product, industry, invoice date (the deal's
-    attributes as :func:`flows.commissions.spif.with_deal_attributes` gives them)."""
-    product, industry, invoice_date = row[12:]
-    tags = tuple((k, str(v)) for k, v in (("product", product), ("industry", industry)) if v)
-    return Credit(
-        *row[:12],
-        level=level_of(row[0]) if row[5] == "rollup" else 0,
-        attributes=tags,
-        invoice_date=invoice_date,
-    )
+class _Decimals(dict):
+    """Text -> Decimal, each distinct text converted once (amounts, shares and rates repeat)."""
+
+    def __missing__(self, text: str) -> Decimal:
+        value = self[text] = Decimal(text)
+        return value
+
+
+def _credits(rows: list[tuple]) -> list[Credit]:
+    """Credits from rows of ``_CREDIT_COLUMNS`` + product, industry, invoice date (the deal's
+    attributes as :func:`flows.commissions.spif.with_deal_attributes` gives them), built with
+    positional arguments: ``Credit``'s field order is the query's column order."""
+    dec = _Decimals({None: None})
+    tags: dict[tuple, tuple[tuple[str, str], ...]] = {}
+    out = []
+    for cid, deal, rep, day, amount, kind, share, orig, cur, fx, rev, basis, product, industry, inv in rows:
+        pair = (product, industry)
+        if pair not in tags:
+            tags[pair] = tuple((k, str(v)) for k, v in (("product", product), ("industry", industry)) if v)
+        level = level_of(cid) if kind == "rollup" else 0
+        out.append(
+            Credit(
+                cid,
+                deal,
+                rep,
+                day,
+                dec[amount],
+                kind,
+                dec[share],
+                dec[orig],
+                cur,
+                dec[fx],
+                rev,
+                basis,
+                level,
+                tags[pair],
+                inv,
+            )
+        )
+    return out
 
 
 def _deal_joins(conn) -> tuple[str, str]:

@@ -313,7 +313,8 @@ def _run_engine(conn: duckdb.DuckDBPyConnection, settings, run_date: date) -> in
         fiscal_year_start_month=_fiscal_year_start_month(settings),
         manual=manual,
     )
-    write_lines(conn, ledger, run_date)
     found = sorted(set(pay_warnings(book, credits, reps, targets, ledger) + unmatched))
+    del credits  # the credits are not needed to write: their memory is free for the writing
+    write_lines(conn, ledger, run_date)
     write_warnings(conn, [w.as_row() for w in found], run_date)
     return len(ledger)

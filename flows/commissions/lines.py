@@ -210,3 +210,92 @@ def credit_line_fields(
         attainment=attainment,
         currency=cur,
     )
+
+
+class CreditLineMaker:
+    """Makes the commission lines of one component's credits in a rep-month: the fields of
+    :func:`credit_line_fields` that do not depend on the credit are taken once, and each line is
+    built positionally (``Line``'s field order). Flat and tiered components make a line per credit
+    and band crossed (59k at 100k deals), and building each from keyword dicts was a fifth of the
+    engine's calculation time; ``tests/commissions/test_engine_lookups.py`` holds it equal to the
+    keyword construction."""
+
+    __slots__ = (
+        "attainment",
+        "component",
+        "currency",
+        "period",
+        "plan_id",
+        "position",
+        "rep_id",
+        "target",
+        "type",
+        "version",
+        "weight",
+    )
+
+    def __init__(
+        self, plan: PlanVersion, comp: Component, rep: Rep, period: date, cur: str, target, attainment
+    ) -> None:
+        self.rep_id, self.period, self.currency = rep.rep_id, period, cur
+        self.plan_id, self.version, self.component, self.type = (
+            plan.plan_id,
+            plan.version,
+            comp.component,
+            comp.type,
+        )
+        self.position = comp.tier_position if comp.type.startswith("tiered") else None
+        self.weight, self.target, self.attainment = comp.weight, target, attainment
+
+    def line(
+        self,
+        c: Credit,
+        line_id: str,
+        tier: tuple[int, Decimal | None, Decimal | None, Decimal],
+        multiplier: Decimal,
+        running: tuple[Decimal | None, Decimal | None],
+        base: Decimal,
+        amount: Decimal,
+        explanation: str,
+    ) -> Line:
+        """A ``commission`` line on ``c``: ``tier`` is (tier number, band lower, band upper, rate),
+        ``running`` the position (before, after) the credit moved."""
+        number, lower, upper, rate = tier
+        before, after = running
+        return Line(
+            line_id,
+            "commission",
+            self.rep_id,
+            self.period,
+            c.deal_id,
+            c.credit_id,
+            c.kind,
+            c.basis,
+            c.credit_date,
+            self.plan_id,
+            self.version,
+            self.component,
+            self.type,
+            self.position,
+            number,
+            lower,
+            upper,
+            rate,
+            self.weight,
+            multiplier,
+            c.amount,
+            c.split_share,
+            c.original_amount,
+            c.original_currency,
+            c.fx_rate,
+            self.target,
+            self.attainment,
+            before,
+            after,
+            base,
+            amount,
+            self.currency,
+            None,
+            None,
+            explanation,
+        )

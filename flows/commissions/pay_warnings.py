@@ -136,13 +136,18 @@ def _credit_warnings(book: Book, credits: list[Credit], reps: dict[str, Rep]) ->
     out = []
     rollups: dict[tuple[str, date], list[Credit]] = defaultdict(list)
     never: dict[str, bool] = {}  # per rep: never assigned by the file
+    # paid or not depends on the rep and the day only: asked once per (rep, day), not per credit
+    paid: dict[tuple[str, date], bool] = {}
     for c in credits:
-        rep = reps[c.rep_id]
-        if rep.left_on is not None and c.credit_date > rep.left_on:
-            continue  # documented: earned only while employed
-        role = rep.role_on(c.credit_date)
-        if book.plan_for(rep_id=rep.rep_id, email=rep.email, role=role, day=c.credit_date) is not None:
+        key = (c.rep_id, c.credit_date)
+        if key not in paid:
+            rep = reps[c.rep_id]
+            paid[key] = (rep.left_on is not None and c.credit_date > rep.left_on) or book.plan_for(
+                rep_id=rep.rep_id, email=rep.email, role=rep.role_on(c.credit_date), day=c.credit_date
+            ) is not None  # after leaving: documented, earned only while employed (no warning)
+        if paid[key]:
             continue
+        rep = reps[c.rep_id]
         if c.kind == "rollup":
             if c.rep_id not in never:
                 never[c.rep_id] = _never_assigned(book, rep)
@@ -319,12 +324,13 @@ def aftersale_warnings(lines: Iterable[Line]) -> list[PayWarning]:
     that follows a rule someone should know was applied."""
     out: list[PayWarning] = []
     for ln in lines:
-        subject = f"{ln.rep_id} {ln.period_month:%Y-%m}"
         if ln.commission_line_id.startswith("draw-carried:"):
+            subject = f"{ln.rep_id} {ln.period_month:%Y-%m}"
             out.append(
                 PayWarning("draw_balance_carried", ln.period_month, ln.rep_id, subject, ln.explanation)
             )
         elif ln.line_type == "deficit_write_off":
+            subject = f"{ln.rep_id} {ln.period_month:%Y-%m}"
             out.append(PayWarning("deficit_written_off", ln.period_month, ln.rep_id, subject, ln.explanation))
         elif ln.line_type == "clawback" and "[anchor missing]" in ln.explanation:
             out.append(

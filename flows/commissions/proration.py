@@ -30,19 +30,21 @@ def month_days(book: Book, rep: Rep, month: date, cache: dict) -> tuple[Counter,
     if key not in cache:
         size = calendar.monthrange(month.year, month.month)[1]
         on_plan: Counter = Counter()
-        days = [
-            day
-            for day in (month + timedelta(days=n) for n in range(size))
-            if not ((rep.hired_on and day < rep.hired_on) or (rep.left_on and day > rep.left_on))
-        ]
+        # the days employed are one run of days: from the later of the month start and the hire
+        # date to the earlier of the month end and the leave date
+        first = max(month, rep.hired_on) if rep.hired_on else month
+        last = month + timedelta(days=size - 1)
+        last = min(last, rep.left_on) if rep.left_on else last
+        employed = max((last - first).days + 1, 0)
         # the same plan every day unless an assignment, plan version or role starts or ends within
         # the days: then it is asked once (asking per day was most of the engine's plan look-ups)
-        same = bool(days) and not _changes_within(book, rep, days[0], days[-1])
-        for day in days[:1] if same else days:
+        same = employed > 0 and not _changes_within(book, rep, first, last)
+        for n in range(min(employed, 1) if same else employed):
+            day = first + timedelta(days=n)
             plan = book.plan_for(rep_id=rep.rep_id, email=rep.email, role=rep.role_on(day), day=day)
             if plan is not None:
-                on_plan[(plan.plan_id, plan.version)] += len(days) if same else 1
-        cache[key] = (on_plan, len(days), size)
+                on_plan[(plan.plan_id, plan.version)] += employed if same else 1
+        cache[key] = (on_plan, employed, size)
     return cache[key]
 
 

@@ -7,6 +7,7 @@ insert-only snapshots of closed periods), ``commission_periods`` and ``commissio
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from operator import attrgetter
 
 import duckdb
 import pandas as pd
@@ -106,21 +107,25 @@ def closed_periods(conn) -> set[date]:
     return {r[0] for r in conn.execute(f"select period_month from {PERIODS}").fetchall()}
 
 
+#: lines converted and inserted at a time: the text columns of a chunk, not of the whole ledger, are
+#: in memory at once (16 DuckDB vectors of 2,048 rows)
+CHUNK = 32_768
+
+
 def write_lines(conn, lines: list[Line], run_date: date) -> None:
     ensure_ledger(conn)
     now = datetime.now(UTC)
     conn.execute("begin transaction")
     try:
         conn.execute(f"delete from {LINES}")
-        if lines:
-            # values travel as text and are cast by the insert to the column types: exact decimals
-            rows = [ln.as_row() for ln in lines]
-            columns = {
-                name: [None if v is None else v if type(v) is str else str(v) for v in values]
-                for name, values in zip(LINE_COLUMNS, zip(*rows, strict=True), strict=True)
-            }
+        for start in range(0, len(lines), CHUNK):
             frame = pd.DataFrame(
-                {**columns, "run_date": str(run_date), "calculated_at": str(now)}, dtype=object
+                {
+                    **line_columns(lines[start : start + CHUNK]),
+                    "run_date": str(run_date),
+                    "calculated_at": str(now),
+                },
+                dtype=object,
             )
             conn.register("_commission_lines_rows", frame)
             try:
@@ -131,6 +136,37 @@ def write_lines(conn, lines: list[Line], run_date: date) -> None:
     except BaseException:
         conn.execute("rollback")
         raise
+
+
+_TEXT_TYPES = {str, type(None)}
+_DATE_TYPES = {date, type(None)}
+_GETTERS = {name: attrgetter(name) for name in LINE_COLUMNS}
+
+
+class _IsoDates(dict):
+    """date -> its ISO text, each distinct date formatted once (a ledger has a few hundred)."""
+
+    def __missing__(self, day: date | None) -> str | None:
+        text = self[day] = None if day is None else str(day)
+        return text
+
+
+def line_columns(lines: list[Line]) -> dict[str, list]:
+    """The lines as one list per column, values as text (or None) that the insert casts to the
+    column types: exact decimals, no float on the way. Built column by column (one C-level pass
+    per column; a text column is passed on as it is): a dict per line and a transposition of
+    the rows was most of the nightly's writing time (docs/commission_engine.md)."""
+    out: dict[str, list] = {}
+    iso = _IsoDates()
+    for name in LINE_COLUMNS:
+        values = list(map(_GETTERS[name], lines))
+        types = set(map(type, values))
+        if types <= _DATE_TYPES:
+            values = list(map(iso.__getitem__, values))
+        elif not types <= _TEXT_TYPES:
+            values = [None if v is None else v if type(v) is str else str(v) for v in values]
+        out[name] = values
+    return out
 
 
 def write_warnings(conn, rows: list[tuple], run_date: date) -> None:
