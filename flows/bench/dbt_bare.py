@@ -45,12 +45,14 @@ def dbt_side(home: str, command: list[str], run_date: str) -> dict[str, Any]:
 
 def bare_side(home: str, target: str) -> dict[str, Any]:
     """Every model of the dbt run in ``target`` (its manifest and run_results), executed bare."""
-    import duckdb
+    from flows.config.settings import get_settings
+    from flows.warehouse import duckdb_limits
 
     target_dir = Path(target)
     manifest = json.loads((target_dir / "manifest.json").read_text())["nodes"]
     order = [r["unique_id"] for r in json.loads((target_dir / "run_results.json").read_text())["results"]]
-    conn = duckdb.connect(str(Path(home) / "work" / "warehouse.duckdb"))
+    # dbt's memory limit, threads and spill directory, so that the two sides are compared like for like
+    conn = duckdb_limits.connect(Path(home) / "work" / "warehouse.duckdb", get_settings(home=home))
     done = 0
     try:
         for uid in order:

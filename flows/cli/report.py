@@ -19,7 +19,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import duckdb
 import typer
 from rich.console import Console
 
@@ -109,12 +108,13 @@ def _render(kind: Kind, settings, path: Path, day, *, weekly: bool, rep: str | N
     from flows.reports.model import previous_month
     from flows.reports.recipients import load_recipients
     from flows.reports.statements import build_commission_statements
+    from flows.warehouse import duckdb_limits
     from flows.warehouse.database import Warehouse
 
     if from_work:
-        opened = Warehouse(path).connect("salesops report preview --from-work")
+        opened = Warehouse(path, settings).connect("salesops report preview --from-work")
     else:
-        opened = contextlib.closing(duckdb.connect(str(path), read_only=True))
+        opened = contextlib.closing(duckdb_limits.connect(path, settings, read_only=True))
     with opened as conn:
         if kind is Kind.manager:
             return build_manager_reports(conn, settings, run_date=day, weekly=weekly)

@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository root: config/, dbt_project/ and expectations/ live here.
@@ -146,6 +146,37 @@ class Settings(BaseSettings):
             "~110 s instead of ~27 s for the demo's 430 nodes."
         ),
     )
+
+    # --- DuckDB resources (every connection the pipeline opens: flows/warehouse/duckdb_limits.py) --
+    duckdb_memory_limit: str = Field(
+        default="1GiB",
+        description="DuckDB's memory_limit per database (a DuckDB size: 1GiB, 768MiB, 2GB); beyond it "
+        "DuckDB spills to SALESOPS_DUCKDB_TEMP_DIRECTORY. Chosen in docs/operations.md.",
+    )
+    duckdb_threads: int = Field(
+        default_factory=lambda: len(os.sched_getaffinity(0)),
+        ge=1,
+        description="DuckDB worker threads per database (default: the CPU cores this process may use).",
+    )
+    duckdb_temp_directory: Path | None = Field(
+        default=None,
+        description="Where DuckDB spills what does not fit in its memory limit (default: duckdb_tmp beside "
+        "the database file, <home>/work/duckdb_tmp for the pipeline's); a subdirectory per process and file.",
+    )
+
+    @field_validator("duckdb_memory_limit")
+    @classmethod
+    def _duckdb_size(cls, value: str) -> str:
+        """DuckDB itself parses the size, so what passes here is exactly what it accepts at connect."""
+        import duckdb
+
+        try:
+            duckdb.connect(":memory:", config={"memory_limit": value}).close()
+        except duckdb.Error as exc:
+            raise ValueError(
+                f"SALESOPS_DUCKDB_MEMORY_LIMIT={value!r} is not a DuckDB size such as 1GiB or 768MiB ({exc})"
+            ) from None
+        return value
 
     # --- PostgreSQL (optional: `salesops warehouse postgres`, dbt target `pg`) ----------------
     pg_host: str = Field(default="127.0.0.1", description="PostgreSQL host the marts are built on.")

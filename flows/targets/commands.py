@@ -18,6 +18,7 @@ from flows.config.bundle import read_bundle
 from flows.config.settings import Settings
 from flows.config.target_locks import approved_targets, check_locked_targets
 from flows.targets.locking import LockResult, history, lock_targets
+from flows.warehouse import duckdb_limits
 from flows.warehouse.runlock import RunLocked, run_lock
 
 
@@ -34,7 +35,7 @@ class CheckResult:
 
 def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        return duckdb_limits.connect(path, read_only=read_only)
     except duckdb.IOException as exc:  # a nightly run holds the file
         raise TargetsCommandError(
             f"{path}: cannot open the warehouse ({exc}); is a nightly run in progress?"

@@ -27,6 +27,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from flows.config.settings import Settings, get_settings
+from flows.warehouse import duckdb_limits
 from flows.warehouse.runlock import writer_lock
 
 RAW_SCHEMA = "raw"
@@ -113,8 +115,10 @@ def record_hash(record: dict) -> str:
 class Warehouse:
     """The DuckDB file a run writes to. One writer process at a time (a DuckDB rule)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, settings: Settings | None = None):
         self.path = Path(path)
+        #: DuckDB limits (flows.warehouse.duckdb_limits); None: from the environment at connect
+        self.settings = settings
 
     @contextmanager
     def connect(self, holder: str = "a salesops command") -> Iterator[duckdb.DuckDBPyConnection]:
@@ -123,7 +127,9 @@ class Warehouse:
         :class:`~flows.warehouse.runlock.RunLocked` naming the run that holds the file."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with writer_lock(self.path.parent / "run.lock", holder):
-            conn = duckdb.connect(str(self.path))
+            settings = self.settings or get_settings()
+            duckdb_limits.prune_spill_directories(settings, self.path)
+            conn = duckdb_limits.connect(self.path, settings)
             try:
                 conn.execute("set TimeZone = 'UTC'")
                 ensure_ops_schema(conn)

@@ -19,6 +19,7 @@ from datetime import date
 from typing import Any
 
 from flows.config.settings import Settings, patched_environ
+from flows.warehouse.duckdb_limits import dbt_environment
 
 
 class DbtError(RuntimeError):
@@ -60,7 +61,9 @@ def _dbt_environment(settings: Settings, run_date: date | None = None):
     ever see the published copy that :mod:`flows.warehouse.publish` swaps in after the gate.
     The run date goes in ``SALESOPS_RUN_DATE`` rather than ``--vars``: dbt re-parses the whole
     project when ``--vars`` differ from its last parse, which a new date each night would force
-    (``macros/run_date.sql`` reads it while executing only).
+    (``macros/run_date.sql`` reads it while executing only). DuckDB's memory limit, threads and
+    spill directory go in the environment too: profiles.yml opens the file with the same
+    configuration as every other opener in this process (:mod:`flows.warehouse.duckdb_limits`).
     """
     # DBT_USE_COLORS: dbt's log lines end up in Prefect logs and artifacts, where ANSI codes are noise.
     env = {
@@ -71,6 +74,7 @@ def _dbt_environment(settings: Settings, run_date: date | None = None):
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         # empty: the macro falls back to today, as without a run date before
         "SALESOPS_RUN_DATE": run_date.isoformat() if run_date is not None else "",
+        **dbt_environment(settings),
     }
     with patched_environ(env):
         yield

@@ -43,6 +43,7 @@ from pathlib import Path
 import duckdb
 
 from flows.config.settings import Settings
+from flows.warehouse import duckdb_limits
 from flows.warehouse.dbt_docs import DOCS_FILE
 from flows.warehouse.versions import StagedVersion, clean_leftovers
 
@@ -86,7 +87,7 @@ def publish_marts(
     staged = StagedVersion(home, _version_name(run_id))
     published_at = datetime.now(UTC)
     try:
-        tables = _stage_marts(settings.warehouse_path, staged, (run_id, run_date, published_at))
+        tables = _stage_marts(settings, staged, (run_id, run_date, published_at))
         manifest = {
             "run_id": run_id,
             "run_date": run_date.isoformat() if run_date else None,
@@ -117,9 +118,9 @@ def _version_name(run_id: str) -> str:
 
 
 def _stage_marts(
-    work: Path, staged: StagedVersion, info: tuple[str, date | None, datetime]
+    settings: Settings, staged: StagedVersion, info: tuple[str, date | None, datetime]
 ) -> dict[str, int]:
-    """Copy every mart of ``work`` into the staged DuckDB file and a staged Parquet file each.
+    """Copy every mart of the work warehouse into the staged DuckDB file and a staged Parquet file each.
 
     The new DuckDB file is written in :data:`PUBLISHED_STORAGE_VERSION`, so that every reader from
     DuckDB 1.0 on (the CLI, a BI tool's bundled DuckDB) opens it, whatever DuckDB the pipeline runs.
@@ -128,7 +129,8 @@ def _stage_marts(
     key-value metadata, so a reader can tell which night any single file is from.
     """
     tables: dict[str, int] = {}
-    with duckdb.connect(str(work)) as conn:
+    work = settings.warehouse_path
+    with duckdb_limits.connect(work, settings) as conn:
         marts = [
             name
             for (name,) in conn.execute(
@@ -199,7 +201,7 @@ def migrate_legacy_layout(settings: Settings) -> bool:
     old, new = settings.published_warehouse_path, settings.warehouse_path
     if new.exists() or not old.exists():
         return False
-    with duckdb.connect(str(old)) as conn:
+    with duckdb_limits.connect(old, settings) as conn:
         schemas = {
             s for (s,) in conn.execute("select schema_name from information_schema.schemata").fetchall()
         }
@@ -216,7 +218,7 @@ def migrate_legacy_layout(settings: Settings) -> bool:
 @contextlib.contextmanager
 def read_published(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection to the published marts (what a BI tool should do)."""
-    conn = duckdb.connect(str(settings.published_warehouse_path), read_only=True)
+    conn = duckdb_limits.connect(settings.published_warehouse_path, settings, read_only=True)
     try:
         yield conn
     finally:

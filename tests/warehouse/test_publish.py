@@ -20,6 +20,7 @@ from flows.cli import backfill as backfill_mod
 from flows.cli import report as report_cli
 from flows.config.settings import Settings
 from flows.pipeline.summary import NightlySummary, StepFailed
+from flows.warehouse import duckdb_limits
 from flows.warehouse.publish import migrate_legacy_layout, publish_marts, published_info
 from flows.warehouse.runlock import RunLocked, run_lock
 
@@ -229,7 +230,9 @@ def test_report_preview_renders_from_the_published_file_without_sending(settings
     publish_marts(settings, run_id="run-1")
     monkeypatch.setenv("SALESOPS_HOME", str(settings.home_dir))
     runner = CliRunner()
-    with duckdb.connect(str(settings.published_warehouse_path), read_only=True):  # a BI tool is attached
+    # a BI tool is attached; in this process DuckDB shares one instance per file and refuses another
+    # configuration, so the stand-in opens it with salesops' limits (a real BI tool has its own process)
+    with duckdb_limits.connect(settings.published_warehouse_path, settings, read_only=True):
         manager = runner.invoke(
             report_cli.app, ["preview", "--kind", "manager", "--run-date", "2026-11-28"], terminal_width=300
         )

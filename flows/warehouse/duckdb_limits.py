@@ -1,0 +1,106 @@
+"""DuckDB's resource limits (memory, threads, spill directory) for every DuckDB database salesops opens.
+
+Without them DuckDB may use 80 % of the machine's RAM and its buffer pool grows with the data: at
+100k deals the nightly's process peaked at 2,095 MiB, most of it DuckDB's. With a memory limit
+DuckDB spills what does not fit to a temporary directory instead (docs/operations.md, "DuckDB
+memory", has the measurements behind the default).
+
+DuckDB keeps one database instance per file and process, and refuses a second connection to a
+file that is open with another configuration ("Can't open a connection to same database file with
+a different configuration"). So every opener — the warehouse layer, publish, the report preview,
+the targets commands and dbt (through its profile, :func:`dbt_environment`) — takes its
+configuration from :func:`duckdb_config`, and they all agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from flows.config.settings import Settings, get_settings
+
+#: Environment variables dbt_project/profiles.yml reads into the DuckDB profile's ``config_options``.
+DBT_MEMORY_LIMIT_VAR = "SALESOPS_DUCKDB_MEMORY_LIMIT"
+DBT_THREADS_VAR = "SALESOPS_DUCKDB_THREADS"
+#: Not SALESOPS_DUCKDB_TEMP_DIRECTORY: that one is the root the settings read, this one the resolved
+#: per-process directory (a settings object built while dbt runs must still see the root).
+DBT_TEMP_DIRECTORY_VAR = "SALESOPS_DBT_DUCKDB_TEMP_DIRECTORY"
+
+
+def spill_root(settings: Settings, database: Path | str) -> Path:
+    """SALESOPS_DUCKDB_TEMP_DIRECTORY, else ``duckdb_tmp`` beside the database file (for the work
+    warehouse ``<home>/work/duckdb_tmp``): it depends on the file, not on the home of whichever
+    settings object the opener holds, so every opener of one file agrees."""
+    path = Path(database).expanduser().resolve()
+    return (settings.duckdb_temp_directory or path.parent / "duckdb_tmp").expanduser().resolve()
+
+
+def spill_directory(settings: Settings, database: Path | str) -> Path:
+    """``<spill root>/<file stem>-<path hash>-<pid>``: DuckDB names its spill files by a counter,
+    not by database, so two databases (or two processes reading the published file) spilling into
+    one directory could overwrite each other's blocks; a directory of its own each avoids that."""
+    path = Path(database).expanduser().resolve()
+    digest = hashlib.sha1(str(path).encode("utf-8")).hexdigest()[:8]
+    return spill_root(settings, path) / f"{path.stem}-{digest}-{os.getpid()}"
+
+
+def duckdb_config(settings: Settings, database: Path | str) -> dict[str, str]:
+    """The ``config`` of ``duckdb.connect`` for ``database``: the same in every opener of a file.
+
+    Creates the spill root: DuckDB creates the last level of its temp directory only (and removes
+    it again on close), so a missing root would fail the first query that spills, mid-run.
+    """
+    spill = spill_directory(settings, database)
+    spill.parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "memory_limit": settings.duckdb_memory_limit,
+        "threads": str(settings.duckdb_threads),
+        "temp_directory": str(spill),
+    }
+
+
+def connect(
+    database: Path | str, settings: Settings | None = None, *, read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect`` with the configured limits (settings from the environment when not given)."""
+    settings = settings or get_settings()
+    return duckdb.connect(str(database), read_only=read_only, config=duckdb_config(settings, database))
+
+
+def dbt_environment(settings: Settings) -> dict[str, str]:
+    """What profiles.yml needs to open the work warehouse exactly as :func:`connect` does."""
+    config = duckdb_config(settings, settings.warehouse_path)
+    return {
+        DBT_MEMORY_LIMIT_VAR: config["memory_limit"],
+        DBT_THREADS_VAR: config["threads"],
+        DBT_TEMP_DIRECTORY_VAR: config["temp_directory"],
+    }
+
+
+def prune_spill_directories(settings: Settings, database: Path | str) -> list[Path]:
+    """Remove the spill directories beside ``database`` left by processes that no longer run (a
+    killed run's spilled blocks; DuckDB deletes its own on a clean close); returns what it removed."""
+    root = spill_root(settings, database)
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    for entry in root.iterdir():
+        pid = entry.name.rsplit("-", 1)[-1]
+        if entry.is_dir() and pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: running, and not ours to clean
+        return True
+    return True

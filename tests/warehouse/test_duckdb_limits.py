@@ -1,0 +1,113 @@
+"""DuckDB's memory limit, threads and spill directory reach every connection the pipeline opens:
+the warehouse layer, dbt (through profiles.yml), publish's reader; a wrong value fails naming its
+variable (flows/warehouse/duckdb_limits.py, docs/operations.md "DuckDB memory")."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from pydantic import ValidationError
+
+from flows.config.settings import Settings
+from flows.warehouse.database import Warehouse
+from flows.warehouse.dbt_runner import run_dbt
+from flows.warehouse.duckdb_limits import prune_spill_directories, spill_directory
+from flows.warehouse.publish import read_published
+
+LIMITS = (
+    "select current_setting('memory_limit'), current_setting('threads'), current_setting('temp_directory')"
+)
+
+
+@pytest.fixture
+def limited(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
+    """768 MiB and one thread, from the environment as a deployment sets them (not DuckDB's defaults:
+    80 % of RAM and one thread per core)."""
+    monkeypatch.setenv("SALESOPS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SALESOPS_DUCKDB_MEMORY_LIMIT", "768MiB")
+    monkeypatch.setenv("SALESOPS_DUCKDB_THREADS", "1")
+    monkeypatch.delenv("SALESOPS_DUCKDB_TEMP_DIRECTORY", raising=False)
+    return Settings()
+
+
+def test_warehouse_connection_has_the_configured_limits(limited: Settings, tmp_path: Path) -> None:
+    with Warehouse(limited.warehouse_path).connect() as conn:
+        memory, threads, temp = conn.execute(LIMITS).fetchone()
+    assert (memory, threads) == ("768.0 MiB", 1)
+    # the default spill root: duckdb_tmp beside the work warehouse, one directory per process and file
+    assert Path(temp).parent == tmp_path / "home" / "work" / "duckdb_tmp"
+    assert Path(temp).name.startswith("warehouse-") and Path(temp).name.endswith(f"-{os.getpid()}")
+
+
+def test_dbt_opens_the_warehouse_with_the_same_limits(limited: Settings, capsys) -> None:
+    """dbt show through run_dbt (the pipeline's path) while the warehouse layer holds a connection:
+    DuckDB refuses a second opener of the file with another configuration, so dbt succeeding here
+    is itself the proof that profiles.yml opens it exactly as Warehouse.connect does."""
+    with Warehouse(limited.warehouse_path).connect() as conn:
+        expected_temp = conn.execute("select current_setting('temp_directory')").fetchone()[0]
+        capsys.readouterr()
+        same_spill = f"current_setting('temp_directory') = '{expected_temp}'"  # dbt show cuts long values
+        sql = f"select current_setting('memory_limit'), current_setting('threads'), {same_spill}"
+        result = run_dbt(limited, ["show", "--inline", sql], raise_on_failure=False)
+        shown = " ".join(" ".join(capsys.readouterr()).split())
+    assert result.success, shown
+    assert "| 768.0 MiB | 1 | True |" in shown
+
+
+def test_published_reader_has_the_limits(limited: Settings) -> None:
+    limited.published_warehouse_path.parent.mkdir(parents=True)
+    duckdb.connect(str(limited.published_warehouse_path)).close()
+    with read_published(limited) as conn:
+        memory, threads, temp = conn.execute(LIMITS).fetchone()
+    assert (memory, threads) == ("768.0 MiB", 1)
+    assert Path(temp) == spill_directory(limited, limited.published_warehouse_path)
+    assert Path(temp) != spill_directory(limited, limited.warehouse_path)  # no shared spill files
+
+
+def test_a_query_larger_than_the_limit_spills_instead_of_failing(monkeypatch, tmp_path: Path) -> None:
+    """A 3M-row sort needs ~200 MiB: under a 64 MiB limit it finishes only by spilling, and the same
+    query on a connection without a spill directory fails with DuckDB's out-of-memory error."""
+    monkeypatch.setenv("SALESOPS_DUCKDB_MEMORY_LIMIT", "64MiB")
+    monkeypatch.setenv("SALESOPS_DUCKDB_THREADS", "1")
+    settings = Settings(home=tmp_path / "home")
+    big_sort = (
+        "select count(*), min(s) from (select hash(i)::varchar || repeat('x', 20) as s "
+        "from range(3000000) t(i) order by s)"
+    )
+    with Warehouse(settings.warehouse_path, settings).connect() as conn:
+        assert conn.execute(big_sort).fetchone()[0] == 3_000_000
+    no_spill = {"memory_limit": "64MiB", "threads": "1", "temp_directory": ""}
+    bare = duckdb.connect(str(tmp_path / "bare.duckdb"), config=no_spill)
+    with pytest.raises(duckdb.OutOfMemoryException):
+        bare.execute(big_sort).fetchone()
+    bare.close()
+
+
+@pytest.mark.parametrize("value", ["lots", "", "0"])
+def test_a_memory_limit_duckdb_cannot_read_names_the_variable(monkeypatch, value: str) -> None:
+    monkeypatch.setenv("SALESOPS_DUCKDB_MEMORY_LIMIT", value)
+    with pytest.raises(ValidationError, match=f"SALESOPS_DUCKDB_MEMORY_LIMIT='{value}' is not a DuckDB size"):
+        Settings()
+
+
+def test_threads_below_one_fail_naming_the_setting(monkeypatch) -> None:
+    monkeypatch.setenv("SALESOPS_DUCKDB_THREADS", "0")
+    with pytest.raises(ValidationError, match="duckdb_threads"):
+        Settings()
+
+
+def test_spill_directories_of_ended_processes_are_removed(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home", duckdb_temp_directory=tmp_path / "spill")
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
+    dead = tmp_path / "spill" / f"warehouse-0123abcd-{int(ended.stdout)}"
+    alive = spill_directory(settings, settings.warehouse_path)
+    for directory in (dead, alive):
+        directory.mkdir(parents=True)
+        (directory / "duckdb_temp_storage-0.tmp").write_bytes(b"spilled")
+    assert prune_spill_directories(settings, settings.warehouse_path) == [dead]
+    assert not dead.exists() and alive.exists()
