@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     zoho_bulk_read_max_wait_seconds: float = Field(
         default=1800.0, gt=0, description="How long a Bulk Read job may take before the load fails."
     )
+    # Zoho's per-app concurrency limit is 5 (Free) to 25 (Ultimate): flows/crm/zoho/limits.py.
+    zoho_concurrency: int = Field(
+        default=5,
+        ge=1,
+        le=25,
+        description="Zoho API calls in flight at once (stage history reads this many deals at a time); "
+        "the default is the Free edition's concurrency limit, within every edition's; raise it to your "
+        "edition's (Standard 10, Professional 15, Enterprise 20, Ultimate 25) if nothing else uses the app.",
+    )
 
     # --- Fxiaoke -----------------------------------------------------------------------------
     fxiaoke_enabled: bool = True

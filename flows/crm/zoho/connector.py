@@ -26,6 +26,7 @@ from flows.crm.base import CallStats, CrmError, Page
 from flows.crm.retry import RetriesExhausted, RetryPolicy
 from flows.crm.zoho.auth import AUTH_ERRORS, AccessToken, ZohoAuth, secret
 from flows.crm.zoho.bulk import ZohoBulkRead
+from flows.crm.zoho.limits import SAFE_CONCURRENCY, SUB_CONCURRENCY_LIMIT, under_sub_concurrency
 from flows.crm.zoho.objects import MODULES
 from flows.crm.zoho.reads import ZohoReads, cursor_value, parse_datetime
 from flows.crm.zoho.transport import describe_response, request_with_retries
@@ -65,7 +66,7 @@ class ZohoConnector(ZohoBulkRead, ZohoReads, ZohoAuth):
         max_retries: int = 5,
         backoff_base: float = 1.0,
         backoff_max: float = 60.0,
-        max_concurrency: int = 4,
+        max_concurrency: int = SAFE_CONCURRENCY,
         overlap: timedelta = timedelta(minutes=5),
         per_page: int = 200,
         refresh_throttle_wait: float = 60.0,
@@ -102,7 +103,9 @@ class ZohoConnector(ZohoBulkRead, ZohoReads, ZohoAuth):
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(1, max_concurrency), max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
-        self._slots = threading.BoundedSemaphore(max(1, max_concurrency))
+        self._slots = threading.BoundedSemaphore(self.max_concurrency)
+        #: listings with ``sort_by`` also hold one of these: Zoho's sub-concurrency limit (limits.py)
+        self._sub_slots = threading.BoundedSemaphore(min(self.max_concurrency, SUB_CONCURRENCY_LIMIT))
         self._token_lock = threading.Lock()
         self._token: AccessToken | None = None
         self._fields_cache: dict[str, list[str]] = {}
@@ -141,6 +144,7 @@ class ZohoConnector(ZohoBulkRead, ZohoReads, ZohoAuth):
             "backoff_max": settings.http_backoff_max_seconds,
             "bulk_min_records": settings.zoho_bulk_read_min_records if settings.zoho_bulk_read else None,
             "bulk_max_wait": settings.zoho_bulk_read_max_wait_seconds,
+            "max_concurrency": settings.zoho_concurrency,
         }
         kwargs.update(overrides)
         return cls(**kwargs)
@@ -212,7 +216,15 @@ class ZohoConnector(ZohoBulkRead, ZohoReads, ZohoAuth):
                 return {**headers, "Authorization": f"Zoho-oauthtoken {token.value.get_secret_value()}"}
 
             url = f"{used[0].api_domain}/crm/{self.api_version}{path}"
-            resp = self._send(obj, endpoint, "GET", url, params=params, headers_fn=auth_headers)
+            resp = self._send(
+                obj,
+                endpoint,
+                "GET",
+                url,
+                sub=under_sub_concurrency(params),
+                params=params,
+                headers_fn=auth_headers,
+            )
             token = used[-1]
             if resp.status_code == 401 and attempt == 1 and self._error_code(resp) in AUTH_ERRORS:
                 log.info(
@@ -259,10 +271,20 @@ class ZohoConnector(ZohoBulkRead, ZohoReads, ZohoAuth):
         raise AssertionError("unreachable")
 
     def _send(
-        self, obj: str, endpoint: str, method: str, url: str, *, slot: bool = True, **kwargs: Any
+        self,
+        obj: str,
+        endpoint: str,
+        method: str,
+        url: str,
+        *,
+        slot: bool = True,
+        sub: bool = False,
+        **kwargs: Any,
     ) -> requests.Response:
         """One request with retries; CRM API calls hold one of ``max_concurrency`` slots (token
-        calls to the accounts server do not: they are not counted against the org's cap)."""
+        calls to the accounts server do not: they are not counted against the org's cap), and a
+        call under Zoho's sub-concurrency limit (``sub``) one of its slots as well, taken first so
+        a call waiting for it does not sit on a general slot (flows/crm/zoho/limits.py)."""
         stats = self.stats(obj)
 
         def on_attempt() -> None:
@@ -274,7 +296,8 @@ class ZohoConnector(ZohoBulkRead, ZohoReads, ZohoAuth):
                 stats.retries += 1
             log.warning(self._redact(f"zoho {obj}: {endpoint}: {cause}; retry {n} in {delay:.1f}s"))
 
-        with self._slots if slot else contextlib.nullcontext():
+        no_slot = contextlib.nullcontext()
+        with self._sub_slots if sub else no_slot, self._slots if slot else no_slot:
             try:
                 return request_with_retries(
                     self._session,

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -128,48 +129,66 @@ class ZohoReads:
     def _landed_history_pages(
         self, obj: str, landed: Any, after: str | None, since: datetime | None
     ) -> Iterator[Page]:
-        workers = ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="zoho-history")
-        try:
-            for batch in landed.changed("deals", after=after, modified_since=since, batch=self.per_page):
-                ids = [deal_id for deal_id, _ in batch]
-                records = [
-                    rec
-                    for found in workers.map(lambda deal_id: self._deal_history(obj, deal_id), ids)
-                    for rec in found
-                ]
-                yield Page(records, cursor=(obj, batch[-1][1]))
-        finally:
-            workers.shutdown(wait=True, cancel_futures=True)
+        batches = (
+            ([deal_id for deal_id, _ in batch], (obj, batch[-1][1]))
+            for batch in landed.changed("deals", after=after, modified_since=since, batch=self.per_page)
+        )
+        yield from self._history_batches(obj, batches)
 
     def _stage_history_pages(self, obj: str, stored: datetime | None) -> Iterator[Page]:
         """History of the deals changed since ``stored``: one related-list call per changed deal."""
-        workers = ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="zoho-history")
+        yield from self._history_batches(obj, self._changed_deal_batches(obj, stored))
+
+    def _changed_deal_batches(
+        self, obj: str, stored: datetime | None
+    ) -> Iterator[tuple[list[str], tuple[str, str] | None]]:
+        """Ids of the deals changed since ``stored`` by a keyset listing, page by page, with the
+        cursor that is safe once their history is landed."""
         # Deals in the overlap window that did not change since the cursor are listed (cheap: 200
         # per call) but their history is not re-fetched; a deal in the cursor's own second is.
         changed_since = stored - KEYSET_SLACK if stored else None
         previous: set[tuple[str, datetime | None]] = set()
-        try:
-            for deals, high in self._keyset(obj, "Deals", ["Modified_Time"], stored):
-                current = {(r.id, r.modified_at) for r in deals}
-                self._count(obj, "listed", len(current - previous))
-                ids = list(
-                    dict.fromkeys(
-                        r.id
-                        for r in deals
-                        # a keyset restart re-reads the previous page's last second: fetch once
-                        if (r.id, r.modified_at) not in previous
-                        and (changed_since is None or r.modified_at is None or r.modified_at >= changed_since)
-                    )
+        for deals, high in self._keyset(obj, "Deals", ["Modified_Time"], stored):
+            current = {(r.id, r.modified_at) for r in deals}
+            self._count(obj, "listed", len(current - previous))
+            ids = list(
+                dict.fromkeys(
+                    r.id
+                    for r in deals
+                    # a keyset restart re-reads the previous page's last second: fetch once
+                    if (r.id, r.modified_at) not in previous
+                    and (changed_since is None or r.modified_at is None or r.modified_at >= changed_since)
                 )
-                previous = current
-                records = [
-                    rec
-                    for batch in workers.map(lambda deal_id: self._deal_history(obj, deal_id), ids)
-                    for rec in batch
-                ]
-                yield Page(records, cursor=(obj, cursor_value(high)) if high else None)
+            )
+            previous = current
+            yield ids, (obj, cursor_value(high)) if high else None
+
+    def _history_batches(
+        self, obj: str, batches: Iterator[tuple[list[str], tuple[str, str] | None]]
+    ) -> Iterator[Page]:
+        """One page per batch of deals, its history fetched ``max_concurrency`` deals at a time.
+
+        Why this shape: Zoho has no bulk endpoint for Stage_History, so a first load is one call per
+        deal, and one after another they would take a round trip each. The calls of the next batch
+        are already under way while this batch's page is landed (the caller's one writer), so the
+        workers do not idle at batch ends. A page holds its deals' rows in the batch's order, however
+        the calls completed, and carries the batch's cursor only once every deal of it is fetched:
+        a call that fails raises here, before its page, so the cursor stays where it was."""
+        workers = ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="zoho-history")
+        ahead: deque[tuple[list[Future[list[RawRecord]]], tuple[str, str] | None]] = deque()
+        try:
+            for ids, cursor in batches:
+                ahead.append(([workers.submit(self._deal_history, obj, deal_id) for deal_id in ids], cursor))
+                if len(ahead) > 1:
+                    yield self._history_page(*ahead.popleft())
+            while ahead:
+                yield self._history_page(*ahead.popleft())
         finally:
             workers.shutdown(wait=True, cancel_futures=True)
+
+    @staticmethod
+    def _history_page(fetches: list[Future[list[RawRecord]]], cursor: tuple[str, str] | None) -> Page:
+        return Page([rec for fetch in fetches for rec in fetch.result()], cursor=cursor)
 
     def _deal_history(self, obj: str, deal_id: str) -> list[RawRecord]:
         out: list[RawRecord] = []

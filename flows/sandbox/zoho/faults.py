@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from flows.crm.zoho.limits import SAFE_CONCURRENCY, SUB_CONCURRENCY_LIMIT
+from flows.sandbox.httpd import Reply
+from flows.sandbox.zoho.protocol import error
+
 
 @dataclass
 class ZohoFaults:
@@ -43,8 +47,11 @@ class ZohoFaults:
     omit_modified_time: set[str] = field(default_factory=set)
     #: extra custom fields in ``/settings/fields``, to push a module past the 50-field limit.
     extra_custom_fields: int = 0
-    #: per-app concurrency cap (Zoho: 5-25 by edition); requests beyond it get 429 TOO_MANY_REQUESTS.
-    concurrency_cap: int | None = None
+    #: per-app concurrency limit (Zoho: 5-25 by edition, flows/crm/zoho/limits.py); calls beyond it
+    #: get 429 TOO_MANY_REQUESTS. The sandbox org is a Free-edition org (5); None lifts the limit.
+    concurrency_cap: int | None = SAFE_CONCURRENCY
+    #: sub-concurrency limit of listings with ``sort_by``/``cvid`` (Zoho: 10 on every edition).
+    sub_concurrency_cap: int | None = SUB_CONCURRENCY_LIMIT
     #: API credits per rolling 24 h (1 per CRM call); once spent, 429 until the oldest call ages out.
     daily_credits: int | None = None
     #: send ``Retry-After`` (seconds until a credit frees up) with credit-exhaustion 429s.
@@ -57,6 +64,26 @@ class ZohoFaults:
     duplicate_ids: int = 0
     #: the next K Bulk Read jobs end in ``FAILURE`` instead of ``COMPLETED``.
     bulk_failures: int = 0
+
+    def over_concurrency(self, in_flight: int, sub_in_flight: int, *, sub: bool) -> Reply | None:
+        """Zoho's answer to a call beyond the app's concurrency limit, or beyond the sub-concurrency
+        limit when it is a listing with ``sort_by``/``cvid`` (flows/crm/zoho/limits.py); None within."""
+        cap, sub_cap = self.concurrency_cap, self.sub_concurrency_cap
+        if cap is not None and in_flight >= cap:
+            return error(
+                429,
+                "TOO_MANY_REQUESTS",
+                "The concurrency limit of the user for the app is exceeded",
+                {"limit": cap},
+            )
+        if sub and sub_cap is not None and sub_in_flight >= sub_cap:
+            return error(
+                429,
+                "TOO_MANY_REQUESTS",
+                "The sub-concurrency limit of the user for the app is exceeded",
+                {"limit": sub_cap},
+            )
+        return None
 
     def update(self, changes: dict[str, Any]) -> None:
         known = {f.name for f in fields(self)}

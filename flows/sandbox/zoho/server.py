@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
+from flows.crm.zoho.limits import under_sub_concurrency
 from flows.sandbox.company.model import Company
 from flows.sandbox.gc_pause import collector_paused
 from flows.sandbox.httpd import (
@@ -106,8 +107,13 @@ class ZohoSandbox(RecordEndpoints, SettingsEndpoints, Simulation, BulkRead):
         #: Stage_History of the deals the sandbox edited or created; the others' is encoded when read.
         self._history: dict[str, list[ZohoRow]] = {}
         self._in_flight = 0
+        self._sub_in_flight = 0
         #: the most API requests seen in flight at once (what a concurrency test asserts on).
         self.max_in_flight = 0
+        #: the most sub-concurrency listings (``sort_by``/``cvid``) seen in flight at once.
+        self.max_sub_in_flight = 0
+        #: calls refused with 429 for the concurrency or sub-concurrency limit.
+        self.concurrency_rejections = 0
         self._credits: deque[datetime] = deque()
         self._last_served: dict[str, dict[str, Any]] = {}
         self._deleted_owner_id, self._disabled_user_id = self._pick_deleted_users()
@@ -160,6 +166,8 @@ class ZohoSandbox(RecordEndpoints, SettingsEndpoints, Simulation, BulkRead):
             self._last_served.clear()
             self.page_token_requests = 0
             self.max_in_flight = 0
+            self.max_sub_in_flight = 0
+            self.concurrency_rejections = 0
 
     def now(self) -> datetime:
         return self.clock().astimezone(UTC).replace(microsecond=0)
@@ -263,23 +271,23 @@ class ZohoSandbox(RecordEndpoints, SettingsEndpoints, Simulation, BulkRead):
     ) -> Reply:
         if path.startswith("/__admin/"):
             return self._admin.handle(method, path, body)
+        sub = method == "GET" and under_sub_concurrency(query)
         with self._lock:
             self._counts[path] += 1
-            cap = self.faults.concurrency_cap
-            if cap is not None and self._in_flight >= cap:
-                return error(
-                    429,
-                    "TOO_MANY_REQUESTS",
-                    "The concurrency limit of the user for the app is exceeded",
-                    {"limit": cap},
-                )
+            refused = self.faults.over_concurrency(self._in_flight, self._sub_in_flight, sub=sub)
+            if refused is not None:
+                self.concurrency_rejections += 1
+                return refused
             self._in_flight += 1
+            self._sub_in_flight += sub
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
+            self.max_sub_in_flight = max(self.max_sub_in_flight, self._sub_in_flight)
         try:
             return self._dispatch_api_call(method, path, query, headers, body)
         finally:
             with self._lock:
                 self._in_flight -= 1
+                self._sub_in_flight -= sub
 
     def _dispatch_api_call(
         self, method: str, path: str, query: dict[str, str], headers: Any, body: bytes
@@ -436,6 +444,8 @@ class ZohoSandbox(RecordEndpoints, SettingsEndpoints, Simulation, BulkRead):
                 "tokens_issued": self.tokens_issued,
                 "page_token_requests": self.page_token_requests,
                 "max_in_flight": self.max_in_flight,
+                "max_sub_in_flight": self.max_sub_in_flight,
+                "concurrency_rejections": self.concurrency_rejections,
                 "credits_used_24h": len(self._credits),
                 "records": {m: len(r) for m, r in self._rows.items()},
                 "deleted": {m: len(d) for m, d in self._deleted.items()},
