@@ -181,3 +181,15 @@ def test_an_amount_on_a_zero_line_type_is_an_error_not_a_figure_that_does_not_ad
 def test_every_figure_sums_distinct_line_types():
     types = [t for f in FIGURES for t in f.line_types]
     assert len(types) == len(set(types))
+
+
+def test_lines_in_another_currency_get_their_own_total_and_reconciliation(ledger, settings):
+    # dan's lines are in EUR: USD keeps ann, bob and cat (465.00 + 1,500.00 + 0.00 = 1,965.00), EUR has
+    # dan's 3,000.00 - 1,000.00 = 2,000.00; no total mixes the two
+    ledger.execute("update marts.fct_commissions set currency = 'EUR' where rep_id = 'dan'")
+    (report,) = build_finance_summary(ledger, settings, month=APRIL, to=["fin@example.com"])
+    assert _reconciliation(report.text)[-1] == ("= Total payable", "$1,965.00")
+    eur = report.text.split("Reconciliation (EUR)\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert eur[0].split() == ["Commission", "earned", "€3,000.00"] and eur[-1].split()[-1] == "€2,000.00"
+    totals = [line.split() for line in report.text.splitlines() if line.startswith("Total EUR")]
+    assert [t[2] for t in totals] == ["1"] and totals[0][-1] == "€2,000.00"
