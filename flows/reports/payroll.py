@@ -190,6 +190,8 @@ def _add_adjustment_mart(conn, month: date, status: str, currency: str, rows: di
 
 
 def _add_line_type(row: dict, line_type: str, amount: Decimal) -> None:
+    """Keep the amount per line type too: a payroll column nets two directions (deficit carried and
+    recovered, instalments held back and released) that the finance summary's reconciliation shows apart."""
     row["line_type_amounts"][line_type] = row["line_type_amounts"].get(line_type, Decimal("0.00")) + amount
 
 
