@@ -123,6 +123,8 @@ def _new_row(month: date, status: str, rep_id: str, currency: str, names: dict) 
         **{c: Decimal("0.00") for c in AMOUNT_COLUMNS},
         "payable_amount": Decimal("0.00"),
         "draw_balance": None,
+        # not a file column: the amount per line type, for the finance summary's reconciliation
+        "line_type_amounts": {},
     }
 
 
@@ -149,6 +151,7 @@ def payroll_rows(conn: duckdb.DuckDBPyConnection, month: date, currency: str = "
             (f["rep_id"], f["currency"]), _new_row(month, ledger.status, f["rep_id"], f["currency"], f)
         )
         row[_amount_column(f["line_type"], f["rep_id"], month, ledger.lines)] += dec(f["amount"])
+        _add_line_type(row, f["line_type"], dec(f["amount"]))
         row["payable_amount"] += dec(f["amount"])
         row["line_count"] += int(f["line_count"])
     _add_adjustment_mart(conn, month, ledger.status, currency, rows)
@@ -183,6 +186,13 @@ def _add_adjustment_mart(conn, month: date, status: str, currency: str, rows: di
         row = rows.setdefault(key, _new_row(month, status, a["rep_id"], currency, {}))
         row["adjustment_amount"] += dec(a["amount"])
         row["payable_amount"] += dec(a["amount"])
+        _add_line_type(row, "adjustment", dec(a["amount"]))
+
+
+def _add_line_type(row: dict, line_type: str, amount: Decimal) -> None:
+    """Keep the amount per line type too: a payroll column nets two directions (deficit carried and
+    recovered, instalments held back and released) that the finance summary's reconciliation shows apart."""
+    row["line_type_amounts"][line_type] = row["line_type_amounts"].get(line_type, Decimal("0.00")) + amount
 
 
 def totals_rows(rows: list[dict]) -> list[dict]:

@@ -7,6 +7,9 @@ the report's own connection (:mod:`flows.semantic.metrics`). Each rep's figures 
 columns on the report's rep rows, and the team rows are the same metrics over the team's reps (a
 ratio of sums, as MetricFlow computes it, never an average of the reps' ratios), so the report,
 ``mf query`` and a BI tool on the semantic layer show one number (tests/dbt/test_semantic_layer.py).
+The month's deal figures are as of the report date (deals closed after it, which a report for a past
+date sees in the data, are not counted), and attainment is that won amount over the whole month's
+target.
 Without the nightly's semantic manifest (a warehouse that dbt did not build, such as the report
 tests' hand-made marts) :mod:`flows.reports.manager_figures` computes them from the scorecard, and the
 log says so.
@@ -28,14 +31,16 @@ from flows.semantic.metrics import SemanticLayer, as_decimal, manifest_path
 log = logging.getLogger(__name__)
 
 # metric -> the report's key (the scorecard's column name where there is one)
-MONTH_METRICS = {
+# the deals closed in the month up to the report date (a report for a past date counts none after it)
+DEAL_METRICS = {
     "won_revenue": "won_amount",
     "deals_won": "deals_won",
     "deals_lost": "deals_lost",
     "win_rate": "win_rate",
-    "target": "target_amount",
-    "attainment": "attainment",
 }
+# the whole month's target (a day filter would cut it to the target to date)
+TARGET_METRICS = {"target": "target_amount"}
+MONTH_METRICS = DEAL_METRICS | TARGET_METRICS
 PIPELINE_METRICS = {
     "open_pipeline": "open_pipeline_amount",
     "weighted_pipeline": "weighted_pipeline_amount",
@@ -53,6 +58,19 @@ def _month_where(as_of: date) -> str:
 
 def _day_where(as_of: date) -> str:
     return f"{{{{ TimeDimension('metric_time', 'day') }}}} = '{as_of.isoformat()}'"
+
+
+def _by_day_where(as_of: date) -> str:
+    return f"{{{{ TimeDimension('metric_time', 'day') }}}} <= '{as_of.isoformat()}'"
+
+
+def _with_attainment(figures: dict) -> dict:
+    """``attainment`` = won to date / the month's target: the ``attainment`` metric's ratio (won_revenue
+    / target) with the won revenue as of the report date. MetricFlow cannot filter one side of a ratio,
+    and filtering both would divide by the target to date, which is pace."""
+    won, target = figures.get("won_amount"), figures.get("target_amount")
+    figures["attainment"] = None if won is None or not target else won / target
+    return figures
 
 
 def _reps_where(rep_ids: Sequence[str]) -> str:
@@ -82,29 +100,32 @@ class SemanticFigures:
     as_of: date
     reps: dict[str, dict]
 
-    def _by_rep(self, metrics: dict[str, str], grain: str, where: str) -> dict[str, dict]:
-        result = self.layer.query(self.conn, list(metrics), ["rep", grain], [where])
+    def _by_rep(self, metrics: dict[str, str], grain: str, *where: str) -> dict[str, dict]:
+        result = self.layer.query(self.conn, list(metrics), ["rep", grain], list(where))
         return {row["rep"]: _renamed(row, metrics) for row in result.rows if row["rep"] is not None}
 
-    def _over(self, metrics: dict[str, str], rep_ids: Sequence[str], where: str, grain: str) -> dict:
+    def _over(self, metrics: dict[str, str], rep_ids: Sequence[str], grain: str, *where: str) -> dict:
         """The metrics computed once over ``rep_ids`` together (MetricFlow sums, then divides)."""
         rows = []
         if rep_ids:
-            rows = self.layer.query(self.conn, list(metrics), [grain], [where, _reps_where(rep_ids)]).rows
+            rows = self.layer.query(self.conn, list(metrics), [grain], [*where, _reps_where(rep_ids)]).rows
         return _renamed(rows[0] if rows else {}, metrics)
 
     def team(self, shown: Sequence[str], active: Sequence[str]) -> dict:
         """The team rows: attainment and pace over every rep shown, pipeline over the reps still in it."""
-        month, day = _month_where(self.as_of), _day_where(self.as_of)
-        return (
-            self._over(MONTH_METRICS, shown, month, "metric_time__month")
-            | self._over(TO_DATE_METRICS, shown, day, "metric_time__day")
-            | self._over(PIPELINE_METRICS, active, month, "metric_time__month")
+        month, day, by_day = _month_where(self.as_of), _day_where(self.as_of), _by_day_where(self.as_of)
+        return _with_attainment(
+            self._over(DEAL_METRICS, shown, "metric_time__month", month, by_day)
+            | self._over(TARGET_METRICS, shown, "metric_time__month", month)
+            | self._over(TO_DATE_METRICS, shown, "metric_time__day", day)
+            | self._over(PIPELINE_METRICS, active, "metric_time__month", month)
         )
 
 
 def month_figures(conn: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> SemanticFigures | None:
-    """Every rep's figures of ``as_of``'s month, pace and target to date as of that day.
+    """Every rep's figures of ``as_of``'s month as of that day: won, deals and win rate over the deals
+    closed by then, attainment against the month's target, pace and target to date; the pipeline
+    figures as far as the data goes (open deals are not kept per day).
 
     None without a semantic manifest (the caller then computes them from the scorecard).
     """
@@ -113,11 +134,14 @@ def month_figures(conn: duckdb.DuckDBPyConnection, settings: Settings, as_of: da
         log.info("no semantic manifest at %s: manager report figures from fct_rep_scorecard", path)
         return None
     figures = SemanticFigures(SemanticLayer.for_connection(path, conn), conn, as_of, {})
-    month = figures._by_rep(MONTH_METRICS | PIPELINE_METRICS, "metric_time__month", _month_where(as_of))
+    month_where = _month_where(as_of)
+    deals = figures._by_rep(DEAL_METRICS, "metric_time__month", month_where, _by_day_where(as_of))
+    month = figures._by_rep(TARGET_METRICS | PIPELINE_METRICS, "metric_time__month", month_where)
     to_date = figures._by_rep(TO_DATE_METRICS, "metric_time__day", _day_where(as_of))
-    for rep_id in month.keys() | to_date.keys():
-        empty = _renamed({}, MONTH_METRICS | PIPELINE_METRICS | TO_DATE_METRICS)
-        figures.reps[rep_id] = empty | month.get(rep_id, {}) | to_date.get(rep_id, {})
+    empty = _renamed({}, MONTH_METRICS | PIPELINE_METRICS | TO_DATE_METRICS)
+    for rep_id in deals.keys() | month.keys() | to_date.keys():
+        got = empty | deals.get(rep_id, {}) | month.get(rep_id, {}) | to_date.get(rep_id, {})
+        figures.reps[rep_id] = _with_attainment(got)
     return figures
 
 
@@ -128,9 +152,11 @@ def apply_month_figures(reps: list[dict], figures: SemanticFigures | None) -> No
     """
     if figures is None:
         return
-    empty = _renamed({}, MONTH_METRICS | PIPELINE_METRICS | TO_DATE_METRICS)
+    empty = _with_attainment(_renamed({}, MONTH_METRICS | PIPELINE_METRICS | TO_DATE_METRICS))
     for r in reps:
         got = figures.reps.get(r["rep_id"])
         if got is None and r["won_amount"] is None:
             continue  # no numbers this month at all
         r.update(got or empty)
+    # best attainment first, as the scorecard's order had it for the whole month
+    reps.sort(key=lambda r: (r["attainment"] is None, -(r["attainment"] or 0), r["rep_name"] or ""))

@@ -260,12 +260,21 @@ def test_the_manager_report_shows_the_semantic_layers_won_revenue_and_win_rate(p
     assert checked >= 5, checked
 
 
+def _by_day_where(as_of: date) -> str:
+    """The deals closed by the report date (the report's won, deals and win rate are as of it)."""
+    return f"{{{{ TimeDimension('metric_time', 'day') }}}} <= '{as_of}'"
+
+
 def _check_reports_against_mf(published: Published, settings: Settings, as_of: date) -> int:
     month = as_of.replace(day=1)
     by_rep = {
         r["rep"]: r
         for r in _mf_rows(
-            published, ["won_revenue", "win_rate"], ["rep", "metric_time__month"], _month_where(month)
+            published,
+            ["won_revenue", "win_rate"],
+            ["rep", "metric_time__month"],
+            _month_where(month),
+            _by_day_where(as_of),
         )
     }
     by_manager = {
@@ -275,6 +284,7 @@ def _check_reports_against_mf(published: Published, settings: Settings, as_of: d
             ["won_revenue", "win_rate"],
             ["rep__manager_id", "metric_time__month"],
             _month_where(month),
+            _by_day_where(as_of),
         )
     }
     with duckdb.connect(str(published.home / "warehouse.duckdb"), read_only=True) as conn:
@@ -325,16 +335,19 @@ def test_salesops_metrics_query_reads_the_published_warehouse_like_mf(published)
     assert unknown.exit_code == 1 and "unknown metric(s) ['won_revenu']" in unknown.output
 
 
-# the month's metrics per rep / team, and pace and target to date as of the report date
-MONTH_CELLS = ["won_revenue", "target", "attainment"]
+# the month's won revenue as of the report date and the month's target per rep / team (attainment is
+# the one over the other), and pace and target to date as of the report date
+DEAL_CELLS = ["won_revenue"]
+MONTH_CELLS = ["target"]
 DAY_CELLS = ["target_mtd", "pace"]
 PIPELINE_CELLS = ["open_pipeline", "weighted_pipeline", "target_gap", "coverage"]
 
 
 def test_the_manager_reports_attainment_pace_and_coverage_are_the_metrics(published):
-    """Every rep's and every team's attainment, target to date, pace, gap and coverage cells equal
-    `mf query` (by rep, and by rep__manager_id for the team rows: MetricFlow sums, then divides), on
-    the run date and on a past date mid-month, where pace must count only the deals won by then."""
+    """Every rep's and every team's won, target, attainment, target to date, pace, gap and coverage
+    cells equal `mf query` (by rep, and by rep__manager_id for the team rows: MetricFlow sums, then
+    divides), on the run date and on a past date mid-month, where won, attainment and pace must count
+    only the deals won by then (attainment: that won revenue / the month's target)."""
     settings = Settings(home=published.home)
     checked = {"rep": 0, "team": 0, "coverage": 0}
     for as_of in (RUN_DATE, date(2026, 11, 10)):
@@ -366,6 +379,7 @@ def _check_figure_cells(published: Published, settings: Settings, as_of: date) -
     still_in = [f"{{{{ Entity('rep') }}}} not in ({', '.join(left)})"] if left else []
     expected = {
         by: {
+            "deals": _mf_by(published, DEAL_CELLS, by, month, _by_day_where(as_of)),
             "month": _mf_by(published, MONTH_CELLS, by, month),
             "day": _mf_by(published, DAY_CELLS, by, day),
             "pipeline": _mf_by(published, PIPELINE_CELLS, by, month, *still_in),
@@ -380,7 +394,7 @@ def _check_figure_cells(published: Published, settings: Settings, as_of: date) -
         attainment_html, pipeline_html = report.html[:split], report.html[split:]
         team = [(rep, name, left) for rep, name, boss, left in reps if boss == manager and rep != manager]
         for rep, name, left in team:
-            if rep not in expected["rep"]["month"]:
+            if rep not in expected["rep"]["month"] and rep not in expected["rep"]["deals"]:
                 continue  # no numbers this month: not in the report or only dashes
             label = name + fmt.t("left_marker") if left else name
             _assert_attainment_cells(cells(attainment_html, label), expected["rep"], rep, fmt, (as_of, name))
@@ -405,15 +419,16 @@ def _check_figure_cells(published: Published, settings: Settings, as_of: date) -
 
 def _assert_attainment_cells(got: list[str], expected: dict, key: str, fmt: Fmt, where: object) -> None:
     """won, target, attainment, target to date, pace: the report's first five cells."""
-    month, day = expected["month"].get(key, {}), expected["day"].get(key, {})
+    deals, month, day = (expected[k].get(key, {}) for k in ("deals", "month", "day"))
+    won, target = _num(deals.get("won_revenue")) or Decimal(0), _num(month.get("target"))
     want = [
-        fmt.number(_num(month.get("won_revenue")) or Decimal(0)),
-        fmt.number(_num(month.get("target"))),
-        fmt.pct(_num(month.get("attainment"))),
+        fmt.number(won),
+        fmt.number(target),
+        fmt.pct(won / target if target else None),
         fmt.number(_num(day.get("target_mtd"))),
         fmt.pct(_num(day.get("pace"))),
     ]
-    assert got[:5] == want, (where, got, month, day)
+    assert got[:5] == want, (where, got, deals, month, day)
 
 
 def _assert_pipeline_cells(got: list[str], expected: dict, fmt: Fmt, where: object) -> int:
@@ -462,3 +477,54 @@ def test_pace_on_a_past_date_counts_the_deals_won_by_then(published):
         assert _close(_num(mf[rep]["pace"]), won_to_date / target_to_date, RATIO_TOLERANCE), rep
         later += (month_won or 0) > won_to_date
     assert len(rows) > 10 and later >= 1, (len(rows), later)
+
+
+def test_a_report_for_a_past_date_counts_only_the_deals_won_by_then(published):
+    """The manager report of 10 November, built from data that runs to the 28th: each rep's won amount
+    and deals are those closed from 1 to 10 November, and attainment is that won amount over the whole
+    month's target (docs/semantic_layer.md). Expected: independent SQL over fct_deals and the day-grain
+    targets; at least one rep won a deal after the 10th that the report must not show."""
+    as_of = date(2026, 11, 10)
+    settings = Settings(home=published.home)
+    rows = _published(
+        published,
+        f"""
+        with won as (
+            select rep_id, sum(coalesce(amount_reporting, 0)) as won_to_date, count(*) as deals_won
+            from marts.fct_deals
+            where stage_category = 'won' and close_date between date '2026-11-01' and date '{as_of}'
+            group by rep_id
+        ), month_target as (
+            select rep_id, sum(target_amount) as target
+            from marts.fct_sales_targets
+            where scope_type = 'rep' and calendar_date between date '2026-11-01' and date '2026-11-30'
+            group by rep_id
+        )
+        select r.rep_name, coalesce(won.won_to_date, 0), coalesce(won.deals_won, 0), t.target,
+               s.won_amount
+        from marts.fct_rep_scorecard as s
+        join marts.dim_sales_reps as r using (rep_id)
+        left join won using (rep_id)
+        left join month_target as t using (rep_id)
+        where s.period_month = date '2026-11-01' and coalesce(r.left_on > date '{as_of}', r.is_active, true)
+        """,
+    )
+    with duckdb.connect(str(published.home / "warehouse.duckdb"), read_only=True) as conn:
+        reports = build_manager_reports(conn, settings, run_date=as_of)
+    shown = {}
+    for report in reports:
+        fmt = Fmt(report.language, settings.reporting_currency)
+        attainment_html = report.html[: report.html.index(fmt.t("pipeline_title"))]
+        for name, *_ in rows:
+            if f">{name}<" in attainment_html:
+                shown[name] = (fmt, cells(attainment_html, name))
+    later = 0
+    for name, won_to_date, deals_won, target, month_won in rows:
+        if name not in shown:
+            continue
+        fmt, got = shown[name]
+        assert got[0] == fmt.number(won_to_date), (name, got)
+        assert got[2] == fmt.pct(won_to_date / target if target else None), (name, got, target)
+        assert got[5].split("/")[0].strip() == str(deals_won), (name, got)
+        later += (month_won or 0) > won_to_date
+    assert len(shown) > 10 and later >= 1, (len(shown), later)

@@ -356,6 +356,9 @@ def test_ledger_line_types_other_than_commission_show_as_adjustments(conn, setti
     assert "$2,000.00" in emma.text and "$500.00" in emma.text and "$2,500.00" in emma.text
     (finance,) = build_finance_summary(conn, settings, month=date(2026, 11, 1), to=["fin@example.com"])
     assert "$2,500.00" in finance.html
+    # in the finance summary the bonus is a bonus (2,000.00 + 500.00 = 2,500.00), not an adjustment
+    emma_row = next(line for line in finance.text.splitlines() if line.startswith("Emma"))
+    assert emma_row.split()[-3:] == ["$2,000.00", "$500.00", "$2,500.00"]
 
 
 def test_footnote_lists_the_team_deals_held_back_by_the_data_gate(conn, settings):
