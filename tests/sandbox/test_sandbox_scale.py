@@ -32,26 +32,30 @@ def _objects(sb: FxiaokeSandbox) -> dict:
     return sb._state.data.objects
 
 
-def _keyset_page(sb: FxiaokeSandbox, after_ms: int, limit: int = 50) -> list[dict]:
+def _query(sb: FxiaokeSandbox, search: dict, data: dict | None = None, path: str = QUERY_PATH) -> dict:
+    """One page as the admin caller: the answer's ``data`` (``search_query_info`` is ``search``)."""
     tok = post(
         sb, TOKEN_PATH, {"appId": sb.APP_ID, "appSecret": sb.APP_SECRET, "permanentCode": sb.PERMANENT_CODE}
-    )
-    tok = tok.json()
+    ).json()
+    body = {
+        "corpAccessToken": tok["corpAccessToken"],
+        "corpId": tok["corpId"],
+        "currentOpenUserId": sb.ADMIN_OPEN_USER_ID,
+        "data": {**(data or {"dataObjectApiName": "OpportunityObj"}), "search_query_info": search},
+    }
+    answer = post(sb, path, body).json()
+    assert answer["errorCode"] == 0, answer
+    return answer["data"]
+
+
+def _keyset_page(sb: FxiaokeSandbox, after_ms: int, limit: int = 50) -> list[dict]:
     search = {
         "limit": limit,
         "offset": 0,
         "filters": [{"field_name": "last_modified_time", "field_values": [after_ms], "operator": "GTE"}],
         "orders": ASC,
     }
-    body = {
-        "corpAccessToken": tok["corpAccessToken"],
-        "corpId": tok["corpId"],
-        "currentOpenUserId": sb.ADMIN_OPEN_USER_ID,
-        "data": {"dataObjectApiName": "OpportunityObj", "search_query_info": search},
-    }
-    answer = post(sb, QUERY_PATH, body).json()
-    assert answer["errorCode"] == 0, answer
-    return answer["data"]["dataList"]
+    return _query(sb, search)["dataList"]
 
 
 def test_a_fxiaoke_sandbox_encodes_no_record_up_front(sandbox: FxiaokeSandbox, company: Company):
@@ -84,42 +88,44 @@ def test_a_keyset_page_encodes_its_own_records_and_the_order_is_built_once_per_c
 
 
 def _page(sb: FxiaokeSandbox, path: str, data: dict, field: str, after: int) -> list[dict]:
-    tok = post(
-        sb, TOKEN_PATH, {"appId": sb.APP_ID, "appSecret": sb.APP_SECRET, "permanentCode": sb.PERMANENT_CODE}
-    )
     search = {
         "limit": 100,
         "offset": 0,
         "filters": [{"field_name": field, "field_values": [after], "operator": "GTE"}],
         "orders": [{"fieldName": field, "isAsc": True}, {"fieldName": "_id", "isAsc": True}],
     }
-    body = {
-        "corpAccessToken": tok.json()["corpAccessToken"],
-        "corpId": sb.CORP_ID,
-        "currentOpenUserId": sb.ADMIN_OPEN_USER_ID,
-        "data": {**data, "search_query_info": search},
+    return _query(sb, search, data, path)["dataList"]
+
+
+def _sweep_page(sb: FxiaokeSandbox, after_id: str | None, limit: int = 100) -> list[str]:
+    """The connector's deletion sweep page: ids above the last one seen, ordered by ``_id``."""
+    search = {
+        "limit": limit,
+        "offset": 0,
+        "filters": [{"field_name": "_id", "field_values": [after_id], "operator": "GT"}] if after_id else [],
+        "orders": [{"fieldName": "_id", "isAsc": True}],
+        "fieldProjection": ["_id"],
     }
-    answer = post(sb, path, body).json()
-    assert answer["errorCode"] == 0, answer
-    return answer["data"]["dataList"]
+    return [r["_id"] for r in _query(sb, search)["dataList"]]
 
 
 def test_kept_orders_stay_sorted_through_every_kind_of_change(sandbox: FxiaokeSandbox, clock: FakeClock):
     """Updates, stage moves (new CRM log entries), 作废, deletions and creations move rows within
-    the kept orders; each must equal an order built from scratch afterwards."""
+    the kept orders (the ``_id`` order too); each must equal an order built from scratch afterwards."""
     opportunity = {"dataObjectApiName": "OpportunityObj"}
     log = {"apiName": "OpportunityObj", "fieldApiName": "sales_stage"}
     _page(sandbox, QUERY_PATH, opportunity, "last_modified_time", 0)
     _page(sandbox, QUERY_PATH, opportunity, "create_time", 0)
     _page(sandbox, CRM_LOG_PATH, log, "operateTime", 0)
+    _sweep_page(sandbox, None)
     orders = sandbox._state.orders
-    assert orders.builds == 3
+    assert orders.builds == 4
     for step in range(3):
         clock.advance(60)
         sandbox.simulate("opportunities", update=20, invalidate=2, delete=2, create=3, advance_stage=True)
         sandbox.faults.modify_during_paging = 2  # the fault's touches move rows too
         _page(sandbox, QUERY_PATH, opportunity, "last_modified_time", step)
-    assert orders.builds == 3
+    assert orders.builds == 4
     for (api_name, _, field, _), kept in orders._cache.items():
         store = _objects(sandbox)[api_name]
         fresh = _build(field, ((pos, r) for pos, r in store.records() if kept.keep(r)))
@@ -135,9 +141,6 @@ def test_kept_orders_stay_sorted_through_every_kind_of_change(sandbox: FxiaokeSa
 
 def _instant_page(sb: FxiaokeSandbox, at_ms: int, offset: int, limit: int = 10) -> dict:
     """The connector's offset page inside one instant: ``BETWEEN [t, t]`` ordered by ``_id``."""
-    tok = post(
-        sb, TOKEN_PATH, {"appId": sb.APP_ID, "appSecret": sb.APP_SECRET, "permanentCode": sb.PERMANENT_CODE}
-    ).json()
     search = {
         "limit": limit,
         "offset": offset,
@@ -146,15 +149,7 @@ def _instant_page(sb: FxiaokeSandbox, at_ms: int, offset: int, limit: int = 10) 
         ],
         "orders": [{"fieldName": "_id", "isAsc": True}],
     }
-    body = {
-        "corpAccessToken": tok["corpAccessToken"],
-        "corpId": tok["corpId"],
-        "currentOpenUserId": sb.ADMIN_OPEN_USER_ID,
-        "data": {"dataObjectApiName": "OpportunityObj", "search_query_info": search},
-    }
-    answer = post(sb, QUERY_PATH, body).json()
-    assert answer["errorCode"] == 0, answer
-    return answer["data"]
+    return _query(sb, search)
 
 
 def test_offset_pages_inside_one_instant_are_served_from_the_kept_order(
@@ -246,3 +241,29 @@ def test_the_collector_is_paused_while_building_and_enabled_again_after_the_last
         assert not gc.isenabled()  # a caller that had switched it off keeps it off
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("return_invalid", [True, False])
+def test_the_deletion_sweep_is_served_from_the_kept_id_order(
+    sandbox: FxiaokeSandbox, clock: FakeClock, return_invalid: bool
+):
+    """The sweep pages every live id by ``_id`` above the last one seen. Each page must encode
+    only its own rows once the ``_id`` order is kept (a scan and sort per page would make the
+    sweep quadratic in the object's size: issue 14), the order must follow deletions and
+    creations, and the pages together must be exactly the live ids in ``_id`` order (作废 rows
+    included as the CRM does by default, left out when ``faults.return_invalid`` is off)."""
+    sandbox.faults.return_invalid = return_invalid
+    opportunities, orders = _objects(sandbox)["OpportunityObj"], sandbox._state.orders
+    _sweep_page(sandbox, None)
+    clock.advance(60)
+    changed = sandbox.simulate("opportunities", delete=3, create=4, invalidate=2)
+    builds, before = orders.builds, opportunities.encoded
+    seen: list[str] = []
+    while page := _sweep_page(sandbox, seen[-1] if seen else None, limit=100):
+        seen += page
+    assert orders.builds == builds
+    assert opportunities.encoded - before <= len(seen)  # each served row at most once, no scan
+    invalid = set(changed["invalidated"])
+    assert seen == sorted(rid for rid in opportunities if return_invalid or rid not in invalid)
+    assert not set(changed["deleted"]) & set(seen) and set(changed["created"]) <= set(seen)
+    assert invalid <= set(seen) if return_invalid else not invalid & set(seen)

@@ -175,8 +175,9 @@ class QueryEndpoints:
         orders: list[dict],
         filters: list[dict],
     ) -> tuple[RecordsView, int, int] | None:
-        """The connector's keyset page (admin caller, time order, time ranges) from a kept order
-        (:mod:`flows.sandbox.fxiaoke.store`); None for any other query."""
+        """The connector's keyset, instant and sweep pages (admin caller; the orders and ranges
+        :func:`~flows.sandbox.fxiaoke.store.keyset_order` names) from a kept order; None for any
+        other query."""
         field = keyset_order(orders, filters)
         if field is None or user != self.ADMIN_OPEN_USER_ID:
             return None

@@ -1,6 +1,7 @@
 """Sorted orders of the Fxiaoke sandbox's objects, so that the connector's keyset page (a time
-range, ordered by time then ``_id``, and its offset pages within one instant, ordered by ``_id``)
-is a bisection and a slice, whatever the object's size.
+range, ordered by time then ``_id``), its offset pages within one instant (ordered by ``_id``) and
+its deletion sweep (``_id`` above the last one seen, ordered by ``_id``) are a bisection and a
+slice, whatever the object's size.
 
 An order is built (one pass, one sort) the first time a query shape asks for it, and then kept
 sorted as rows change: the simulation and the modify-during-paging fault tell
@@ -25,6 +26,8 @@ from flows.sandbox.fxiaoke.lazy import LazyObject
 
 #: Integer time fields an order can be kept on.
 ORDERED_FIELDS = frozenset({"last_modified_time", "create_time", "operateTime"})
+#: The record id: an order on it alone is kept too (its values are text).
+ID_FIELD = "_id"
 _RANGE_OPERATORS = frozenset({"GT", "GTE", "LT", "LTE", "BETWEEN"})
 
 
@@ -44,31 +47,33 @@ class RecordsView:
 @dataclass
 class SortedRows:
     """Positions of rows with an integer ``field``, sorted by (field, ``_id``), with their values;
-    the positions of the rows without one, by ``_id``."""
+    the positions of the rows without one, by ``_id``. An order on ``_id`` itself holds its
+    values as a list of text (``kind`` str) and has no nulls."""
 
-    values: array
+    values: array | list
     positions: array
     nulls: array
+    kind: type = int
 
     def window(
         self, filters: list[dict], fetch: Callable[[int], dict]
     ) -> tuple[RecordsView, int, int] | None:
         """The run of rows the range ``filters`` keep (all rows, nulls first, when there are none):
-        (records, lo, hi); None when a filter is not a plain integer range."""
+        (records, lo, hi); None when a filter is not a plain range of this order's ``kind``."""
         if not filters:
             every = self.nulls + self.positions if self.nulls else self.positions
             return RecordsView(every, fetch), 0, len(every)
         lo, hi = 0, len(self.values)
         for flt in filters:
             values = flt.get("field_values") or []
-            if not values or any(type(v) is not int for v in values):
+            if not values or any(type(v) is not self.kind for v in values):
                 return None
             op, first = flt["operator"], values[0]
             if op in ("GT", "GTE"):
                 lo = max(lo, (bisect_right if op == "GT" else bisect_left)(self.values, first))
             elif op in ("LT", "LTE"):
                 hi = min(hi, (bisect_left if op == "LT" else bisect_right)(self.values, first))
-            elif len(values) >= 2 and type(values[1]) is int:
+            elif len(values) >= 2:
                 lo = max(lo, bisect_left(self.values, first))
                 hi = min(hi, bisect_right(self.values, values[1]))
             else:
@@ -142,7 +147,7 @@ class ObjectOrders:
                 if new is None or not kept.keep(new):
                     continue
                 value = new.get(kept.field)
-                if value is not None and type(value) is not int:
+                if value is not None and type(value) is not kept.rows.kind:
                     del self._cache[key]  # no longer an integer order: the general path serves it
                     break
                 kept.rows.insert(pos, value, str(new.get("_id")), store.key_at)
@@ -164,6 +169,9 @@ class ObjectOrders:
 
 
 def _build(field: str, rows: Iterable[tuple[int, dict]]) -> SortedRows | None:
+    if field == ID_FIELD:
+        by_id = sorted((str(rec.get(ID_FIELD)), pos) for pos, rec in rows)
+        return SortedRows([rid for rid, _ in by_id], array("q", (p for _, p in by_id)), array("q"), str)
     keyed: list[tuple[int, str, int]] = []
     nulls: list[tuple[str, int]] = []
     for pos, rec in rows:
@@ -188,13 +196,18 @@ def keyset_order(orders: list[dict], filters: list[dict]) -> str | None:
     ``[field asc, _id asc]`` order whose filters are all ranges on that field (the connector's
     keyset page), or an ``[_id asc]`` order whose range filters pin one value of such a field
     (the connector's offset pages inside one instant: within one value, the kept order is by
-    ``_id``, so the same slice serves it)."""
+    ``_id``, so the same slice serves it), or an ``[_id asc]`` order whose filters are all ranges
+    on ``_id`` (the deletion sweep: the ``_id`` order itself)."""
     if not orders or not all(isinstance(o, dict) for o in orders):
         return None
     if not all(o.get("isAsc", True) for o in orders):
         return None
     names = [o.get("fieldName") for o in orders]
-    if names == ["_id"]:
+    if names == [ID_FIELD] and all(
+        flt.get("field_name") == ID_FIELD and flt.get("operator") in _RANGE_OPERATORS for flt in filters
+    ):
+        return ID_FIELD
+    if names == [ID_FIELD]:
         fields = {flt.get("field_name") for flt in filters}
         field = fields.pop() if len(fields) == 1 else None
         return field if field in ORDERED_FIELDS and _pins_one_value(filters) else None
