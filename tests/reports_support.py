@@ -10,6 +10,13 @@ import duckdb
 
 from flows.sandbox.smtp_outbox import OutboxHandler
 
+#: ``marts.fct_commissions`` with the columns the payroll export and the finance summary read.
+FCT_COMMISSIONS_DDL = (
+    "create schema marts; create table marts.fct_commissions (commission_line_id varchar, "
+    "line_type varchar, rep_id varchar, period_month date, commission_amount decimal(18, 2), "
+    "currency varchar, component_type varchar)"
+)
+
 RUN_DATE = date(2026, 11, 28)
 NOV, OCT = date(2026, 11, 1), date(2026, 10, 1)
 

@@ -445,6 +445,26 @@ def _assert_pipeline_cells(got: list[str], expected: dict, fmt: Fmt, where: obje
     return coverage is not None
 
 
+def _rep_targets(last: date, column: str) -> str:
+    """Independent SQL: each rep's day-grain targets summed from 1 November to ``last``."""
+    return f"""
+            select rep_id, sum(target_amount) as {column}
+            from marts.fct_sales_targets
+            where scope_type = 'rep' and calendar_date between date '2026-11-01' and date '{last}'
+            group by rep_id
+        """
+
+
+def _won_in_november(as_of: date) -> str:
+    """Independent SQL: each rep's won amount and deals closed from 1 November to ``as_of``."""
+    return f"""
+            select rep_id, sum(coalesce(amount_reporting, 0)) as won_to_date, count(*) as deals_won
+            from marts.fct_deals
+            where stage_category = 'won' and close_date between date '2026-11-01' and date '{as_of}'
+            group by rep_id
+        """
+
+
 def test_pace_on_a_past_date_counts_the_deals_won_by_then(published):
     """On 10 November the month's won revenue (the scorecard's, which the report's pace used before
     the semantic layer) includes deals won later in the month; the metric counts those won by the 10th
@@ -454,17 +474,7 @@ def test_pace_on_a_past_date_counts_the_deals_won_by_then(published):
     rows = _published(
         published,
         f"""
-        with won as (
-            select rep_id, sum(coalesce(amount_reporting, 0)) as won_to_date
-            from marts.fct_deals
-            where stage_category = 'won' and close_date between date '2026-11-01' and date '{as_of}'
-            group by rep_id
-        ), due as (
-            select rep_id, sum(target_amount) as target_to_date
-            from marts.fct_sales_targets
-            where scope_type = 'rep' and calendar_date between date '2026-11-01' and date '{as_of}'
-            group by rep_id
-        )
+        with won as ({_won_in_november(as_of)}), due as ({_rep_targets(as_of, "target_to_date")})
         select due.rep_id, coalesce(won.won_to_date, 0), due.target_to_date, s.won_amount
         from due
         left join won using (rep_id)
@@ -489,17 +499,8 @@ def test_a_report_for_a_past_date_counts_only_the_deals_won_by_then(published):
     rows = _published(
         published,
         f"""
-        with won as (
-            select rep_id, sum(coalesce(amount_reporting, 0)) as won_to_date, count(*) as deals_won
-            from marts.fct_deals
-            where stage_category = 'won' and close_date between date '2026-11-01' and date '{as_of}'
-            group by rep_id
-        ), month_target as (
-            select rep_id, sum(target_amount) as target
-            from marts.fct_sales_targets
-            where scope_type = 'rep' and calendar_date between date '2026-11-01' and date '2026-11-30'
-            group by rep_id
-        )
+        with won as ({_won_in_november(as_of)}),
+        month_target as ({_rep_targets(date(2026, 11, 30), "target")})
         select r.rep_name, coalesce(won.won_to_date, 0), coalesce(won.deals_won, 0), t.target,
                s.won_amount
         from marts.fct_rep_scorecard as s

@@ -23,6 +23,7 @@ from decimal import Decimal as D
 
 import duckdb
 import pytest
+from reports_support import FCT_COMMISSIONS_DDL
 
 from flows.reports.finance import build_finance_summary
 from flows.reports.finance_figures import FIGURES, total_figures
@@ -80,9 +81,7 @@ REPS = ("ann", "bob", "cat", "dan")
 def ledger() -> duckdb.DuckDBPyConnection:
     conn = duckdb.connect()
     conn.execute(
-        "create schema marts; create table marts.fct_commissions (commission_line_id varchar, "
-        "line_type varchar, rep_id varchar, period_month date, commission_amount decimal(18, 2), "
-        "currency varchar, component_type varchar); create table marts.dim_sales_reps (rep_id varchar, "
+        FCT_COMMISSIONS_DDL + "; create table marts.dim_sales_reps (rep_id varchar, "
         "rep_name varchar, email varchar, team_name varchar); create table marts.fct_commission_adjustments "
         "(rep_id varchar, period_month date, amount decimal(18, 2), reason varchar)"
     )

@@ -23,6 +23,7 @@ from decimal import Decimal as D
 
 import duckdb
 import pytest
+from reports_support import FCT_COMMISSIONS_DDL
 
 from flows.reports.payroll import AMOUNT_COLUMNS, payroll_csv, payroll_rows
 
@@ -47,11 +48,7 @@ LINES = [
 @pytest.fixture
 def ledger() -> duckdb.DuckDBPyConnection:
     conn = duckdb.connect()
-    conn.execute(
-        "create schema marts; create table marts.fct_commissions (commission_line_id varchar, "
-        "line_type varchar, rep_id varchar, period_month date, commission_amount decimal(18, 2), "
-        "currency varchar, component_type varchar)"
-    )
+    conn.execute(FCT_COMMISSIONS_DDL)
     conn.executemany(
         "insert into marts.fct_commissions values (?, ?, 'ann', ?, ?, 'USD', ?)",
         [
