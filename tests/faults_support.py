@@ -23,9 +23,15 @@ def delete_zoho_record(sb: ZohoSandbox, module: str, rid: str, *, permanent: boo
 
 
 def delete_fxiaoke_record(sb: FxiaokeSandbox, api_name: str, rid: str) -> None:
-    """Delete one chosen Fxiaoke record for good (``/delete``, not 作废): it vanishes from data/query."""
+    """Delete one chosen Fxiaoke record for good (``/delete``, not 作废): it vanishes from data/query.
+    The sandbox's kept orders are told, as ``simulate`` tells them (flows/sandbox/fxiaoke/store.py):
+    otherwise the ``_id`` order the deletion sweep pages would still list the record."""
     with sb._lock:
-        del sb._state.data.objects[api_name][rid]
+        store = sb._state.data.objects[api_name]
+        pos = store.position(rid)
+        before = {pos: dict(store.at(pos))}
+        del store[rid]
+        sb._state.orders.moved(api_name, store, before)
 
 
 def paid_deals(work: Path, period_from: date | None = None, period_to: date | None = None) -> dict[str, date]:
