@@ -136,18 +136,17 @@ def _credit_warnings(book: Book, credits: list[Credit], reps: dict[str, Rep]) ->
     out = []
     rollups: dict[tuple[str, date], list[Credit]] = defaultdict(list)
     never: dict[str, bool] = {}  # per rep: never assigned by the file
-    # paid or not depends on the rep and the day only: asked once per (rep, day), not per credit
-    paid: dict[tuple[str, date], bool] = {}
+    # whether a credit needs no warning (paid by a plan, or earned after leaving: documented, paid
+    # only while employed) depends on the rep and the day only: asked once per (rep, day)
+    no_warning: dict[tuple[str, date], bool] = {}
     for c in credits:
-        key = (c.rep_id, c.credit_date)
-        if key not in paid:
-            rep = reps[c.rep_id]
-            paid[key] = (rep.left_on is not None and c.credit_date > rep.left_on) or book.plan_for(
+        rep, key = reps[c.rep_id], (c.rep_id, c.credit_date)
+        if key not in no_warning:
+            no_warning[key] = (rep.left_on is not None and c.credit_date > rep.left_on) or book.plan_for(
                 rep_id=rep.rep_id, email=rep.email, role=rep.role_on(c.credit_date), day=c.credit_date
-            ) is not None  # after leaving: documented, earned only while employed (no warning)
-        if paid[key]:
+            ) is not None
+        if no_warning[key]:
             continue
-        rep = reps[c.rep_id]
         if c.kind == "rollup":
             if c.rep_id not in never:
                 never[c.rep_id] = _never_assigned(book, rep)
