@@ -9,6 +9,7 @@ from prefect.artifacts import create_table_artifact
 
 from flows.config.settings import get_settings
 from flows.crm.landing import IngestError, ingest_source
+from flows.crm.page_batches import BatchLimits
 from flows.crm.registry import build_connectors
 from flows.pipeline.logs import route_project_logs
 from flows.pipeline.progress import ingest_page
@@ -55,6 +56,7 @@ def ingest_flow(
                 full_refresh=full_refresh,
                 since=since,
                 progress=ingest_page,
+                batch=BatchLimits.of(settings),
             )
     except IngestError as failure:  # the run in Prefect still shows what landed, and what failed
         ingest_runs_artifact([ingest_run_as_dict(r) for r in failure.runs])

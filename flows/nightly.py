@@ -19,6 +19,7 @@ from flows.commissions.refresh import build_before_engine
 from flows.config import loader as config_loader
 from flows.config.settings import Settings, get_settings
 from flows.crm.landing import IngestError, ingest_source
+from flows.crm.page_batches import BatchLimits
 from flows.crm.registry import build_connectors
 from flows.ingest import ingest_runs_artifact
 from flows.pipeline.logs import route_project_logs
@@ -58,7 +59,12 @@ def ingest_task(settings: Settings, run_id: str, full_refresh: bool = False) -> 
         with step("ingest", connector.source, logger):
             try:
                 runs = ingest_source(
-                    connector, warehouse, run_id=run_id, full_refresh=full_refresh, progress=ingest_page
+                    connector,
+                    warehouse,
+                    run_id=run_id,
+                    full_refresh=full_refresh,
+                    progress=ingest_page,
+                    batch=BatchLimits.of(settings),
                 )
             except IngestError as failure:  # the run still shows what landed, and what failed
                 ingest_runs_artifact(landed + [ingest_run_as_dict(r) for r in failure.runs])

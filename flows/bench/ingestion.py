@@ -25,6 +25,7 @@ from flows.bench.naive import naive_zoho_deals
 from flows.bench.table import Row
 from flows.config.settings import get_settings
 from flows.crm.landing import ingest_source
+from flows.crm.page_batches import BatchLimits
 from flows.crm.registry import build_connectors
 from flows.warehouse.database import Warehouse
 
@@ -43,6 +44,7 @@ def pipeline_zoho_deals(home: str) -> dict[str, Any]:
             run_id="bench-ingest",
             objects=["deals"],
             full_refresh=True,
+            batch=BatchLimits.of(settings),
         )
         extra = dict(connector.stats("deals").extra)
     finally:

@@ -124,6 +124,17 @@ class Settings(BaseSettings):
         description="Fxiaoke objects read at once (threads); one writer lands their pages.",
     )
 
+    # --- landing (both CRMs) -----------------------------------------------------------------
+    landing_batch_records: int = Field(
+        default=5_000,
+        ge=1,
+        description="Records of consecutive pages landed in one transaction with their cursors "
+        "(1: every page alone); a killed run re-reads at most one batch.",
+    )
+    landing_batch_seconds: float = Field(
+        default=5.0, gt=0, description="A batch waits at most this long for more pages before it lands."
+    )
+
     # --- HTTP behaviour shared by the connectors ---------------------------------------------
     http_timeout_seconds: float = 30.0
     http_max_retries: int = 5

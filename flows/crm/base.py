@@ -2,8 +2,9 @@
 
 A connector yields :class:`Page` objects. Each page carries the records to land and, optionally,
 the cursor value that is safe to store once those records are committed. The ingest step writes
-a page's records and its cursor in one transaction, so a run killed between pages resumes from
-the last committed page: nothing lost, nothing duplicated.
+a page's records and its cursor in one transaction (with the pages before it in its batch,
+:mod:`flows.crm.page_batches`), so a killed run resumes from the last committed batch: nothing
+lost, nothing duplicated.
 """
 
 from __future__ import annotations

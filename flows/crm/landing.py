@@ -1,15 +1,15 @@
-"""Land CRM objects into the warehouse, page by page.
+"""Land CRM objects into the warehouse, a batch of pages at a time.
 
-Each page is one transaction: its rows are upserted and the connector's cursor is advanced in
-the same commit. Killing the process at any point therefore leaves the warehouse at the end of
-the last committed page; the next run re-reads from that cursor (minus the connector's overlap)
-and the idempotent upsert absorbs the overlap. Memory stays flat: nothing is accumulated across
-pages.
+Each batch is one transaction: its rows are upserted and the connector's cursors are advanced in
+the same commit (:mod:`flows.crm.page_batches` says why pages are batched and what keeps the result
+the same as landing page by page). Killing the process at any point therefore leaves the warehouse
+at the end of the last committed batch; the next run re-reads from that cursor (minus the
+connector's overlap) and the idempotent upsert absorbs the overlap. Memory stays flat: at most one
+batch per object is held.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 import duckdb
 
 from flows.crm.base import CrmConnector, Page
+from flows.crm.landed_rows import lend_warehouse
+from flows.crm.page_batches import BatchLimits, PageBatch, merged
 from flows.warehouse.database import (
     OPS_SCHEMA,
     IngestRun,
@@ -30,13 +32,12 @@ from flows.warehouse.database import (
     raw_table_name,
     record_ingest_run,
     set_watermark,
-    stored_live_ids,
     upsert_raw,
 )
 
 log = logging.getLogger(__name__)
 
-#: Called after every committed page: (source, object, rows so far in this object).
+#: Called after every committed batch of pages: (source, object, rows so far in this object).
 ProgressCallback = Callable[[str, str, int], None]
 
 
@@ -67,8 +68,10 @@ def ingest_object(
     full_refresh: bool = False,
     cursor_overrides: dict[str, str] | None = None,
     progress: ProgressCallback | None = None,
+    batch: BatchLimits | None = None,
 ) -> IngestRun:
-    """Land one object. Raises :class:`IngestError` after recording the failed run."""
+    """Land one object, ``batch`` pages at a time (:mod:`flows.crm.page_batches`). Raises
+    :class:`IngestError` after recording the failed run."""
     run = _new_run(connector, obj, run_id, full_refresh)
     with warehouse.connect() as conn:
         # An object the CRM has no records of still gets its (empty) raw table: "landed, zero rows"
@@ -76,14 +79,10 @@ def ingest_object(
         ensure_raw_table(conn, raw_table_name(connector.source, obj))
         cursors = read_cursors(conn, connector.source)
         cursors.update(cursor_overrides or {})
-        lent = _lend_warehouse(connector, conn)
+        lent = lend_warehouse(connector, conn)
         try:
             pages = timed_pages(connector.pages(obj, cursors, full_refresh=full_refresh))
-            for page, waited in pages:
-                run.read_seconds += waited
-                land_page(conn, connector, obj, page, run, run_id)
-                if progress:
-                    progress(connector.source, obj, run.stats.received)
+            _land_in_batches(conn, connector, obj, pages, run, run_id, progress, batch or BatchLimits())
             run.status = "succeeded"
         except Exception as exc:
             run.status = "failed"
@@ -108,108 +107,6 @@ def _new_run(connector: CrmConnector, obj: str, run_id: str, full_refresh: bool)
     )
 
 
-#: Separates the landing time and the id in a :class:`LandedRows` key ("<loaded_at ISO>|<id>").
-KEY_SEP = "|"
-
-
-class LandedRows:
-    """What a connector may read of the raw tables while the ingest step writes them: which rows
-    landed (inserted or changed) after a key. Why: a dependent object (Zoho's stage history) needs
-    re-reading only for the parent rows whose content changed since it was last read, and the
-    warehouse knows exactly which those are (an unchanged record is not rewritten). Each call reads
-    through a DuckDB cursor of its own, so a reader thread may call it while pages commit."""
-
-    def __init__(self, conn: duckdb.DuckDBPyConnection, source: str):
-        self._conn = conn
-        self._source = source
-        self._lock = threading.Lock()
-
-    def _query(self, sql: str, params: list) -> list[tuple]:
-        with self._lock:
-            cursor = self._conn.cursor()
-        try:
-            return cursor.execute(sql, params).fetchall()
-        finally:
-            cursor.close()
-
-    def _table(self, obj: str) -> str | None:
-        schema, table = raw_table_name(self._source, obj).split(".", 1)
-        found = self._query(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema, table],
-        )
-        return f"{schema}.{table}" if found[0][0] else None
-
-    def has_rows(self, obj: str) -> bool:
-        table = self._table(obj)
-        return bool(table and self._query(f"select count(*) > 0 from {table}", [])[0][0])
-
-    def records(self, obj: str, ids: Sequence[str]) -> list[tuple[str, dict]]:
-        """``(id, record)`` of the landed rows of ``obj`` with these ids (deleted ones included: a
-        lookup may name a deleted record), for lookups a bulk export gives as bare ids."""
-        table = self._table(obj)
-        if table is None or not ids:
-            return []
-        rows = self._query(f"select id, record from {table} where id in (select unnest(?))", [list(ids)])
-        return [(rid, json.loads(record) if isinstance(record, str) else record) for rid, record in rows]
-
-    def changed(
-        self, obj: str, *, after: str | None = None, modified_since: datetime | None = None, batch: int = 200
-    ) -> Iterator[list[tuple[str, str]]]:
-        """Live rows of ``obj`` landed after the key ``after`` (all when None) and, when given,
-        modified at or after ``modified_since``: ``(id, key)`` in key order, ``batch`` at a time."""
-        table = self._table(obj)
-        if table is None:
-            return
-        at, last_id = (None, None)
-        if after:
-            stamp, _, last_id = after.rpartition(KEY_SEP)
-            at = datetime.fromisoformat(stamp)
-        while True:
-            where, params = ["not is_deleted"], []
-            if modified_since is not None:
-                where.append("modified_at >= ?")
-                params.append(modified_since)
-            if at is not None:
-                where.append("(loaded_at > ? or (loaded_at = ? and id > ?))")
-                params += [at, at, last_id]
-            rows = self._query(
-                f"select id, loaded_at from {table} where {' and '.join(where)} "
-                f"order by loaded_at, id limit {int(batch)}",
-                params,
-            )
-            if not rows:
-                return
-            yield [(rid, f"{loaded.astimezone(UTC).isoformat()}{KEY_SEP}{rid}") for rid, loaded in rows]
-            at, last_id = rows[-1][1], rows[-1][0]
-
-
-def _lend_warehouse(connector: CrmConnector, conn: duckdb.DuckDBPyConnection) -> list[str]:
-    """Hooks into the warehouse for a connector that asks for them (the attribute exists and is
-    None); returns the attributes lent, to be set back to None after the read.
-
-    ``known_ids``: a full refresh or a deletion sweep can find records deleted for good in the CRM
-    (no delete feed), given the ids stored live. ``landed``: a :class:`LandedRows`."""
-    lent = []
-    if getattr(connector, "known_ids", False) is None:
-        lock = threading.Lock()
-
-        def known_ids(obj: str) -> set[str]:
-            with lock:
-                cursor = conn.cursor()
-            try:
-                return stored_live_ids(cursor, connector.source)(obj)
-            finally:
-                cursor.close()
-
-        connector.known_ids = known_ids  # type: ignore[attr-defined]
-        lent.append("known_ids")
-    if getattr(connector, "landed", False) is None:
-        connector.landed = LandedRows(conn, connector.source)  # type: ignore[attr-defined]
-        lent.append("landed")
-    return lent
-
-
 def timed_pages(pages: Iterator[Page]) -> Iterator[tuple[Page, float]]:
     """Each page with the seconds spent waiting for it (the connector's HTTP and parsing)."""
     while True:
@@ -221,28 +118,84 @@ def timed_pages(pages: Iterator[Page]) -> Iterator[tuple[Page, float]]:
         yield page, time.perf_counter() - started
 
 
-def land_page(
+def land_pages(
     conn: duckdb.DuckDBPyConnection,
     connector: CrmConnector,
     obj: str,
-    page: Page,
+    pages: list[Page],
     run: IngestRun,
     run_id: str,
 ) -> None:
-    """One page and its cursor in one transaction; its time counts as landing."""
+    """Consecutive pages of ``obj`` and their cursors in one transaction; the time counts as
+    landing. If the batch fails, its pages are landed again one by one: the pages before the bad
+    one commit, and the error raised is the bad page's, as if the pages had come one at a time."""
     started = time.perf_counter()
+    records, cursors = merged(pages)
     conn.begin()
     try:
-        stats = upsert_raw(conn, source=connector.source, obj=obj, records=page.records, run_id=run_id)
-        if page.cursor is not None:
-            name, value = page.cursor
+        stats = upsert_raw(conn, source=connector.source, obj=obj, records=records, run_id=run_id)
+        for name, value in cursors:
             set_watermark(conn, connector.source, name, value, run_id)
         conn.commit()
+    except Exception:
+        conn.rollback()
+        run.land_seconds += time.perf_counter() - started
+        if len(pages) == 1:
+            raise
+        log.info(
+            "%s.%s: a batch of %d pages failed to land; landing its pages one by one",
+            connector.source,
+            obj,
+            len(pages),
+        )
+        for page in pages:
+            land_pages(conn, connector, obj, [page], run, run_id)
+        return
     except BaseException:
         conn.rollback()
         raise
     run.stats.add(stats)
     run.land_seconds += time.perf_counter() - started
+
+
+def _land_in_batches(
+    conn: duckdb.DuckDBPyConnection,
+    connector: CrmConnector,
+    obj: str,
+    pages: Iterator[tuple[Page, float]],
+    run: IngestRun,
+    run_id: str,
+    progress: ProgressCallback | None,
+    limits: BatchLimits,
+) -> None:
+    """Read ``obj``'s pages and land them in batches (:class:`PageBatch`). A read that fails
+    still lands the pages read before the failure, as page-by-page landing did, then raises."""
+    batch = PageBatch(limits)
+
+    def land() -> None:
+        land_pages(conn, connector, obj, batch.take(), run, run_id)
+        if progress:
+            progress(connector.source, obj, run.stats.received)
+
+    try:
+        for page, waited in pages:
+            run.read_seconds += waited
+            if not batch.accepts(page):
+                land()
+            batch.add(page)
+            if batch.due():
+                land()
+    except Exception:
+        if batch:
+            try:
+                land()
+            except Exception:
+                log.exception(
+                    "%s.%s: landing the pages read before the failure failed", connector.source, obj
+                )
+        raise
+    if batch:
+        land()
 
 
 def finish_run(conn: duckdb.DuckDBPyConnection, connector: CrmConnector, run: IngestRun) -> None:
@@ -278,8 +231,10 @@ def ingest_source(
     full_refresh: bool = False,
     since: datetime | None = None,
     progress: ProgressCallback | None = None,
+    batch: BatchLimits | None = None,
 ) -> list[IngestRun]:
-    """Land every requested object of one CRM, in the connector's order. Stops at the first failure."""
+    """Land every requested object of one CRM, in the connector's order, ``batch`` pages at a time
+    (default :class:`BatchLimits`; the flows pass the settings'). Stops at the first failure."""
     wanted = list(objects) if objects else list(connector.objects)
     unknown = [o for o in wanted if o not in connector.objects]
     if unknown:
@@ -300,6 +255,7 @@ def ingest_source(
             full_refresh=full_refresh,
             cursor_overrides=overrides,
             progress=progress,
+            batch=batch,
         )
     runs: list[IngestRun] = []
     for obj in connector.objects:
@@ -313,6 +269,7 @@ def ingest_source(
                     full_refresh=full_refresh,
                     cursor_overrides=overrides,
                     progress=progress,
+                    batch=batch,
                 )
             except IngestError as failure:
                 failure.runs = runs + failure.runs
@@ -343,8 +300,9 @@ def ingest_concurrently(
     full_refresh: bool = False,
     cursor_overrides: dict[str, str] | None = None,
     progress: ProgressCallback | None = None,
+    batch: BatchLimits | None = None,
 ) -> list[IngestRun]:
-    """Read ``objects`` in ``connector.read_workers`` threads, land every page in this thread.
+    """Read ``objects`` in ``connector.read_workers`` threads, land their pages in this thread.
 
     Why: a CRM that limits calls per endpoint (Fxiaoke) gives each endpoint its own budget, so
     objects on different endpoints read at once finish in the time of the slowest endpoint, not the
@@ -361,13 +319,14 @@ def ingest_concurrently(
             ensure_raw_table(conn, raw_table_name(connector.source, obj))
         cursors = read_cursors(conn, connector.source)
         cursors.update(cursor_overrides or {})
-        lent = _lend_warehouse(connector, conn)
+        lent = lend_warehouse(connector, conn)
         failed: _Reader | None = None
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{connector.source}-read")
         try:
             for obj in objects:
                 pool.submit(_read_object, connector, readers[obj], cursors, full_refresh, pages, stop)
-            failed = _write_pages(conn, connector, readers, pages, stop, run_id, progress)
+            limits = batch or BatchLimits()
+            failed = _write_pages(conn, connector, readers, pages, stop, run_id, progress, limits)
         finally:
             stop.set()
             pool.shutdown(wait=True, cancel_futures=True)
@@ -430,27 +389,62 @@ def _write_pages(
     stop: threading.Event,
     run_id: str,
     progress: ProgressCallback | None,
+    limits: BatchLimits,
 ) -> _Reader | None:
-    """The one writer: land queued pages until every reader is done; the reader that failed, if any."""
-    pending = len(readers)
-    while pending:
-        reader, page, waited = pages.get()
-        if page is _DONE:
-            pending -= 1
-            if reader.error is not None:
-                reader.run.status, reader.run.error = "failed", str(reader.error)
-                stop.set()
-                return reader
-            reader.done = True
-            continue
-        reader.run.read_seconds += waited
+    """The one writer: land queued pages until every reader is done; the reader that failed, if any.
+
+    Each object's pages gather in a batch of its own (:class:`PageBatch`), landed when it is due,
+    when a page cannot join it, and when its reader is done. Not whenever the queue runs empty:
+    a writer that kept up with its readers would then land page by page and pay each page's fixed
+    cost in CPU again (docs/connectors.md, "Landing")."""
+    batches = {obj: PageBatch(limits) for obj in readers}
+
+    def land(reader: _Reader) -> bool:
+        """Land the reader's batch; False (the reader failed) when landing raised."""
         try:
-            land_page(conn, connector, reader.obj, page, reader.run, run_id)
+            land_pages(conn, connector, reader.obj, batches[reader.obj].take(), reader.run, run_id)
         except Exception as exc:
             reader.error = exc
             reader.run.status, reader.run.error = "failed", str(exc)
             stop.set()
-            return reader
+            return False
         if progress:
             progress(connector.source, reader.obj, reader.run.stats.received)
+        return True
+
+    def fail(reader: _Reader) -> _Reader:
+        """The other objects' pages already read still land, as they would have page by page."""
+        for other in readers.values():
+            if other is not reader and batches[other.obj]:
+                try:
+                    land_pages(conn, connector, other.obj, batches[other.obj].take(), other.run, run_id)
+                except Exception:
+                    log.exception(
+                        "%s.%s: landing its pages read before %s failed",
+                        connector.source,
+                        other.obj,
+                        reader.obj,
+                    )
+        return reader
+
+    pending = len(readers)
+    while pending:
+        reader, page, waited = pages.get()
+        batch = batches[reader.obj]
+        if page is _DONE:
+            pending -= 1
+            if batch and not land(reader):
+                return fail(reader)
+            if reader.error is not None:
+                reader.run.status, reader.run.error = "failed", str(reader.error)
+                stop.set()
+                return fail(reader)
+            reader.done = True
+            continue
+        reader.run.read_seconds += waited
+        if not batch.accepts(page) and not land(reader):
+            return fail(reader)
+        batch.add(page)
+        if batch.due() and not land(reader):
+            return fail(reader)
     return None

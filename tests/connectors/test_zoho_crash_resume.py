@@ -44,6 +44,9 @@ def _env(sb: ZohoSandbox, home: Path) -> dict[str, str]:
             "SALESOPS_ZOHO_REFRESH_TOKEN": sb.REFRESH_TOKEN,
             "SALESOPS_FXIAOKE_ENABLED": "false",
             "PYTHONUNBUFFERED": "1",
+            # two 200-record pages of deals (or one page of stage history) a landing batch: the kill
+            # falls after a committed batch and with a batch gathered but not landed
+            "SALESOPS_LANDING_BATCH_RECORDS": "400",
         }
     )
     return env
@@ -57,8 +60,9 @@ def _ingest(env: dict[str, str], objects: str) -> subprocess.Popen:
 @pytest.mark.parametrize(
     ("objects", "killed", "path", "min_calls", "delay"),
     [
-        # killed while the 3rd page of deals is in flight: pages 1 and 2 are committed
-        ("deals", "deals", "/crm/v8/Deals", 3, 0.25),
+        # killed while the 4th page of deals is in flight: pages 1 and 2 are committed (a batch),
+        # page 3 is read but not landed
+        ("deals", "deals", "/crm/v8/Deals", 4, 0.25),
         # killed while fetching histories of the 2nd page of changed deals
         ("deal_stage_history", "deal_stage_history", "/Stage_History", 260, 0.03),
     ],

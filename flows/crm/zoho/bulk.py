@@ -6,7 +6,7 @@ through the REST API; a Bulk Read job exports 200,000 records per page for a han
 is cheaper for the few records a night changes. The CSV gives every value as text and lookups as
 the looked-up id only, so rows are converted per the module's field metadata (``/settings/fields``)
 and lookup names come from the records already landed (users, accounts, contacts, products: the
-ingest step lends the warehouse, :class:`flows.crm.landing.LandedRows`), so the raw row has the
+ingest step lends the warehouse, :class:`flows.crm.landed_rows.LandedRows`), so the raw row has the
 REST listing's field names and types. What the CSV cannot carry, the ``$`` metadata keys the REST
 listing adds (``$approval_state``, ``$currency_symbol`` ...), is absent until the record is next
 read through REST. docs/connectors.md ("Bulk Read for first loads") has the details.

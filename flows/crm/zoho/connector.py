@@ -114,7 +114,7 @@ class ZohoConnector(ZohoBulkRead, ZohoReads, ZohoAuth):
         #: first loads of modules with at least this many records go through Bulk Read (None: never)
         self.bulk_min_records = bulk_min_records
         self.bulk_max_wait = bulk_max_wait
-        self.landed = None  # lent by the ingest step: flows.crm.landing.LandedRows
+        self.landed = None  # lent by the ingest step: flows.crm.landed_rows.LandedRows
         self._stats: dict[str, CallStats] = {}
         self._stats_lock = threading.Lock()
 

@@ -21,7 +21,7 @@ from flows.warehouse.database import RawRecord, record_hash
 
 log = logging.getLogger(__name__)
 
-#: How the ingest step keys a landed row ("<loaded_at>|<id>", :class:`flows.crm.landing.LandedRows`).
+#: How the ingest step keys a landed row ("<loaded_at>|<id>", :class:`flows.crm.landed_rows.LandedRows`).
 KEY_SEP = "|"
 
 DISCRETE_LIMIT = 2000
@@ -57,7 +57,7 @@ class ZohoReads:
     _fields_cache: dict[str, list[str]]
     _field_types: dict[str, dict[str, dict]]
     _stats_lock: threading.Lock
-    #: the ingest step's :class:`flows.crm.landing.LandedRows` while it runs (None: on our own)
+    #: the ingest step's :class:`flows.crm.landed_rows.LandedRows` while it runs (None: on our own)
     landed: Any = None
 
     if TYPE_CHECKING:

@@ -1,0 +1,104 @@
+"""Consecutive pages of one object, gathered to be landed in one transaction.
+
+Why: every landing transaction pays a cost that does not depend on its size - the upsert's
+statements, the watermark and the commit (about 20 ms on the 2-core machine), and a join of the
+batch to the raw table that DuckDB answers by scanning the whole table. A first load of a
+million-record object read 100 or 200 records a call pays it tens of thousands of times (Fxiaoke's
+34,612 pages at 1M deals). A batch of pages committed with the last cursor of each name is as safe
+as one page: its rows and its cursors commit together or not at all, so a killed run resumes from
+the last committed batch and re-reads at most one batch (docs/connectors.md, "Landing").
+
+What keeps the warehouse exactly as landing page by page would leave it:
+
+- a page that repeats an id already in the batch starts a new batch: within one upsert a record
+  has one version, while page by page a later delete keeps the earlier page's body;
+- each cursor name is stored with its last value, in the order the pages came;
+- a batch that fails to land is landed again page by page (:func:`flows.crm.landing.land_pages`),
+  so the pages before the bad one commit as before and the error is the same page's.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from flows.crm.base import Page
+from flows.warehouse.database import RawRecord
+
+#: Records gathered before a batch is landed (``SALESOPS_LANDING_BATCH_RECORDS``). Why this size:
+#: at 5,000 the fixed ~20 ms of a transaction is a small share of the batch's own upsert time (about
+#: 0.01 ms a record), and the batch (a few MB) is small next to a Bulk Read page, landed as it comes.
+BATCH_RECORDS = 5_000
+
+#: Seconds a batch may wait for more pages before it is landed anyway
+#: (``SALESOPS_LANDING_BATCH_SECONDS``): against a real, slow API the cursors still move every few
+#: seconds, and a killed run re-reads at most this long.
+BATCH_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    """When a batch is landed: ``records`` gathered, or its first page ``seconds`` old."""
+
+    records: int = BATCH_RECORDS
+    seconds: float = BATCH_SECONDS
+
+    @classmethod
+    def of(cls, settings: object) -> BatchLimits:
+        """The limits the pipeline's settings name (``landing_batch_records`` / ``_seconds``)."""
+        return cls(
+            int(getattr(settings, "landing_batch_records", BATCH_RECORDS)),
+            float(getattr(settings, "landing_batch_seconds", BATCH_SECONDS)),
+        )
+
+
+@dataclass
+class PageBatch:
+    """Pages of one object not yet landed, in the order they were read."""
+
+    limits: BatchLimits = field(default_factory=BatchLimits)
+    pages: list[Page] = field(default_factory=list)
+    records: int = 0
+    started: float = 0.0
+    _ids: set[str] = field(default_factory=set, repr=False)
+
+    def __bool__(self) -> bool:
+        return bool(self.pages)
+
+    def accepts(self, page: Page) -> bool:
+        """Whether ``page`` may join: within the size limit and repeating no id of the batch."""
+        if not self.pages:
+            return True
+        if self.records + len(page.records) > self.limits.records:
+            return False
+        return not any(r.id in self._ids for r in page.records)
+
+    def add(self, page: Page) -> None:
+        if not self.pages:
+            self.started = time.monotonic()
+        self.pages.append(page)
+        self.records += len(page.records)
+        self._ids.update(r.id for r in page.records)
+
+    def due(self) -> bool:
+        """Full, or gathering for longer than the limits allow: time to land it."""
+        return self.records >= self.limits.records or (
+            bool(self.pages) and time.monotonic() - self.started >= self.limits.seconds
+        )
+
+    def take(self) -> list[Page]:
+        """The batch's pages; the batch starts empty again."""
+        pages = self.pages
+        self.pages, self.records, self._ids = [], 0, set()
+        return pages
+
+
+def merged(pages: list[Page]) -> tuple[list[RawRecord], list[tuple[str, str]]]:
+    """The pages' records in order, and each cursor name with its last value (in first-seen order)."""
+    records = [rec for page in pages for rec in page.records]
+    cursors: dict[str, str] = {}
+    for page in pages:
+        if page.cursor is not None:
+            name, value = page.cursor
+            cursors[name] = value
+    return records, list(cursors.items())
