@@ -23,7 +23,7 @@ import duckdb
 
 from flows.crm.base import CrmConnector, Page
 from flows.crm.landed_rows import lend_warehouse
-from flows.crm.page_batches import BatchLimits, PageBatch, merged
+from flows.crm.page_batches import BatchLimits, PageBatch, merged, repeats
 from flows.warehouse.database import (
     OPS_SCHEMA,
     IngestRun,
@@ -154,6 +154,7 @@ def land_pages(
     except BaseException:
         conn.rollback()
         raise
+    stats.unchanged += repeats(pages)
     run.stats.add(stats)
     run.land_seconds += time.perf_counter() - started
 

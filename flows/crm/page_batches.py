@@ -10,8 +10,11 @@ the last committed batch and re-reads at most one batch (docs/connectors.md, "La
 
 What keeps the warehouse exactly as landing page by page would leave it:
 
-- a page that repeats an id already in the batch starts a new batch: within one upsert a record
-  has one version, while page by page a later delete keeps the earlier page's body;
+- a page that repeats an id of the batch with a different version starts a new batch: within one
+  upsert a record has one version, while page by page a later delete keeps the earlier page's body.
+  The same version again (a keyset restart re-reads the previous page's last second, so most Zoho
+  pages repeat a few records of the page before) joins: page by page it would land as unchanged,
+  and is counted so (:func:`repeats`);
 - each cursor name is stored with its last value, in the order the pages came;
 - a batch that fails to land is landed again page by page (:func:`flows.crm.landing.land_pages`),
   so the pages before the bad one commit as before and the error is the same page's.
@@ -60,25 +63,28 @@ class PageBatch:
     pages: list[Page] = field(default_factory=list)
     records: int = 0
     started: float = 0.0
-    _ids: set[str] = field(default_factory=set, repr=False)
+    _versions: dict[str, RawRecord] = field(default_factory=dict, repr=False)
 
     def __bool__(self) -> bool:
         return bool(self.pages)
 
     def accepts(self, page: Page) -> bool:
-        """Whether ``page`` may join: within the size limit and repeating no id of the batch."""
+        """Whether ``page`` may join: within the size limit, and any id of the batch it repeats
+        in the very version the batch holds."""
         if not self.pages:
             return True
         if self.records + len(page.records) > self.limits.records:
             return False
-        return not any(r.id in self._ids for r in page.records)
+        held = self._versions
+        return all(r.id not in held or _same(held[r.id], r) for r in page.records)
 
     def add(self, page: Page) -> None:
         if not self.pages:
             self.started = time.monotonic()
         self.pages.append(page)
         self.records += len(page.records)
-        self._ids.update(r.id for r in page.records)
+        for r in page.records:
+            self._versions[r.id] = r
 
     def due(self) -> bool:
         """Full, or gathering for longer than the limits allow: time to land it."""
@@ -89,7 +95,7 @@ class PageBatch:
     def take(self) -> list[Page]:
         """The batch's pages; the batch starts empty again."""
         pages = self.pages
-        self.pages, self.records, self._ids = [], 0, set()
+        self.pages, self.records, self._versions = [], 0, {}
         return pages
 
 
@@ -102,3 +108,19 @@ def merged(pages: list[Page]) -> tuple[list[RawRecord], list[tuple[str, str]]]:
             name, value = page.cursor
             cursors[name] = value
     return records, list(cursors.items())
+
+
+def _same(a: RawRecord, b: RawRecord) -> bool:
+    return a.modified_at == b.modified_at and a.deleted_at == b.deleted_at and a.record == b.record
+
+
+def repeats(pages: list[Page]) -> int:
+    """Records whose id an earlier page of the batch already had (in the same version, as
+    :meth:`PageBatch.accepts` requires): page by page each would have landed as unchanged."""
+    seen: set[str] = set()
+    count = 0
+    for page in pages:
+        ids = {r.id for r in page.records}
+        count += sum(1 for r in page.records if r.id in seen)
+        seen |= ids
+    return count
