@@ -292,13 +292,13 @@ def _run_engine(conn: duckdb.DuckDBPyConnection, settings, run_date: date) -> in
         rows, reps, currency or book.plans[0].currency, f"{config_dir.name}/{FILE_NAME}"
     )
     group = _Group(book, reps, closed, manual, run_date, currency, _fiscal_year_start_month(settings))
-    bound = getattr(settings, "commission_engine_chunk_credits", None) or DEFAULT_CHUNK_CREDITS
+    bound = getattr(settings, "commission_engine_chunk_credits", None)
     found: set[PayWarning] = set(unmatched)
     matched: set[int] = set()  # assignments some rep matches
     written = 0
     staged = ChunkedInputs(conn, months_table, credits_table, hierarchy)
     try:
-        groups = staged.plan(reps, int(bound))
+        groups = staged.plan(reps, DEFAULT_CHUNK_CREDITS if bound is None else int(bound))
         with replacing_lines(conn, run_date) as add:
             for reps_of_group in groups:
                 staged.select(reps_of_group)
