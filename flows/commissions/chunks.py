@@ -8,9 +8,9 @@ its credits, targets, closed lines and cancelled deals filtered to its reps.
 
 What crosses reps, and why the groups still give the all-at-once result:
 
-* roll-up credits are the manager's, derived from the reports' direct credits: a group reads the
-  direct credits of its reps and of everyone whose chain holds one of them
-  (:func:`flows.commissions.hierarchy.credits_of` walks the same chains as ``with_rollups``);
+* roll-up credits are the manager's, derived from the reports' direct credits: each direct
+  credit's chain of managers is walked once (``Hierarchy.chain``, as ``with_rollups``) and staged,
+  and a group reads its roll-up credits by joining the direct credits with its reps' chain rows;
 * a credit id can move to another rep (the owner's credit keeps the deal's id when the owner
   changes) and a closed line or its adjustment may be another rep's: reps that share a credit id
   or a line id between the closed lines and the credits are one unit, never split
@@ -32,21 +32,24 @@ import duckdb
 import pandas as pd
 
 from flows.commissions.clawback_windows import Anchors
-from flows.commissions.hierarchy import Hierarchy, credits_of
+from flows.commissions.hierarchy import Hierarchy, rollup_credit
 from flows.commissions.identity import rep_key
 from flows.commissions.inputs import credits_from_rows, credits_select
 from flows.commissions.lines import Credit, Line, Rep
 from flows.commissions.tables import CLOSED, dict_rows, find_table, line_from_row
 
-#: Credits (roll-ups included) a group of reps may hold when the setting is not given: ~50k
-#: credits and their lines are ~150 MiB of Python objects, against ~3 GiB for the 1M credits of
-#: the 1M-deal bench all at once; at that size the per-group queries are a few % of the run.
+#: Credits (roll-ups included) a group of reps may hold when the setting is not given
+#: (``SALESOPS_COMMISSION_ENGINE_CHUNK_CREDITS`` has the same default): the all-at-once engine
+#: peaked at ~490 MiB at 100k deals (~200k credits) and 2,928 MiB at 1M, so a group of 50k credits
+#: keeps the engine's own objects to a few hundred MiB, while groups stay few (5 at 100k deals):
+#: each group costs a few queries and re-reads the direct credits below its managers.
 DEFAULT_CHUNK_CREDITS = 50_000
 
 _CREDITS = "_engine_credits"
 _CHAINS = "_engine_chains"
 _GROUP = "_engine_group"
 _PAIRS = "_engine_rep_days"
+_ROLLUPS = "_engine_group_rollups"
 _BY_ID = attrgetter("credit_id")
 
 
@@ -62,15 +65,18 @@ class ChunkedInputs:
         select = credits_select(conn, credits_table, only_direct)
         conn.execute(f"create or replace temp table {_CREDITS} as {select} order by c.rep_id, c.credit_id")
         conn.execute(f"create or replace temp table {_GROUP} (rep_id varchar)")
+        self._columns = [d[0] for d in conn.execute(f"select * from {_CREDITS} limit 0").description]
         if hierarchy is not None:
             self._stage_chains(hierarchy)
 
     def _stage_chains(self, hierarchy: Hierarchy) -> None:
         """Each (rep, credit date) of a direct credit with the managers above the rep that day
-        (``Hierarchy.chain``: the walk ``with_rollups`` does), a row per manager."""
+        (``Hierarchy.chain``: the walk ``with_rollups`` does), a row per manager with its level and
+        the path its roll-up credit ids end with (``>level 1 manager>...>this manager``)."""
         conn = self.conn
         conn.execute(
-            f"create or replace temp table {_CHAINS} (rep_id varchar, credit_date date, manager_id varchar)"
+            f"create or replace temp table {_CHAINS} (rep_id varchar, credit_date date, level integer, "
+            "manager_id varchar, path varchar)"
         )
         conn.execute(
             f"create or replace temp table {_PAIRS} as select row_number() over (order by rep_id, "
@@ -83,21 +89,26 @@ class ChunkedInputs:
             f"select rep_id, credit_date from {_PAIRS} where n > ? and n <= ?", [start, start + page]
         ).fetchall():
             start += page
-            rows = [(r, d, m) for r, d in batch for m in hierarchy.chain(r, d)]
+            rows = []
+            for rep, day in batch:
+                path = ""
+                for level, manager in enumerate(hierarchy.chain(rep, day), start=1):
+                    path = f"{path}>{manager}"
+                    rows.append((rep, day, level, manager, path))
             if rows:
-                frame = pd.DataFrame(rows, columns=["rep_id", "credit_date", "manager_id"], dtype=object)
-                conn.register("_engine_chain_rows", frame)
+                columns = ["rep_id", "credit_date", "level", "manager_id", "path"]
+                conn.register("_engine_chain_rows", pd.DataFrame(rows, columns=columns, dtype=object))
                 try:
                     conn.execute(
-                        f"insert into {_CHAINS} select rep_id, cast(credit_date as date), manager_id "
-                        "from _engine_chain_rows"
+                        f"insert into {_CHAINS} select rep_id, cast(credit_date as date), "
+                        "cast(level as integer), manager_id, path from _engine_chain_rows"
                     )
                 finally:
                     conn.unregister("_engine_chain_rows")
         conn.execute(f"drop table {_PAIRS}")
 
     def close(self) -> None:
-        for table in (_CREDITS, _CHAINS, _GROUP, _PAIRS):
+        for table in (_CREDITS, _CHAINS, _GROUP, _PAIRS, _ROLLUPS):
             self.conn.execute(f"drop table if exists {table}")
 
     # --- the groups -----------------------------------------------------------------------------
@@ -187,19 +198,30 @@ class ChunkedInputs:
 
     def credits(self) -> list[Credit]:
         """The group's credits, as ``read_inputs`` gives them (sorted by credit id): their direct
-        credits and roll-up credits (given rows without a hierarchy, derived with one)."""
+        credits and roll-up credits (given rows without a hierarchy; with one, built from the
+        staged chains exactly as ``with_rollups`` builds them)."""
         mine = f"c.rep_id in (select rep_id from {_GROUP})"
         if self.hierarchy is None:
             rows = self.conn.execute(f"select * from {_CREDITS} as c where {mine}").fetchall()
             return sorted(credits_from_rows(rows), key=_BY_ID)
+        # the direct credits the group's roll-ups come from are built once (a manager's reports'),
+        # each roll-up from its direct credit as with_rollups builds it (rollup_credit)
+        below = (
+            f"select c.credit_id, ch.manager_id, ch.level, ch.path from {_CREDITS} as c join {_CHAINS} "
+            "as ch on ch.rep_id = c.rep_id and ch.credit_date = c.credit_date "
+            f"where ch.manager_id in (select rep_id from {_GROUP})"
+        )
+        self.conn.execute(f"create or replace temp table {_ROLLUPS} as {below}")
         sql = (
-            f"with below as (select distinct rep_id, credit_date from {_CHAINS} "
-            f"where manager_id in (select rep_id from {_GROUP})) "
-            f"select c.* from {_CREDITS} as c left join below as b "
-            f"on b.rep_id = c.rep_id and b.credit_date = c.credit_date where {mine} or b.rep_id is not null"
+            f"select * from {_CREDITS} as c where {mine} or c.credit_id in (select credit_id from {_ROLLUPS})"
         )
         direct = credits_from_rows(self.conn.execute(sql).fetchall())
-        return sorted(credits_of(direct, self.hierarchy, self.group), key=_BY_ID)
+        by_id = {c.credit_id: c for c in direct}
+        out = [c for c in direct if c.rep_id in self.group]
+        for cid, manager, level, path in self.conn.execute(f"select * from {_ROLLUPS}").fetchall():
+            out.append(rollup_credit(by_id[cid], cid + path, manager, level))
+        self.conn.execute(f"drop table {_ROLLUPS}")
+        return sorted(out, key=_BY_ID)
 
     def targets(self) -> dict[tuple[str, date], Decimal]:
         """The group's monthly targets, as ``read_inputs`` reads them."""

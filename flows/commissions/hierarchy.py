@@ -80,34 +80,11 @@ def with_rollups(credits: Iterable[Credit], hierarchy: Hierarchy) -> list[Credit
         path = c.credit_id
         for level, manager in enumerate(chains[key], start=1):
             path = f"{path}>{manager}"
-            out.append(_rollup(c, path, manager, level))
+            out.append(rollup_credit(c, path, manager, level))
     return out
 
 
-def credits_of(credits: Iterable[Credit], hierarchy: Hierarchy, reps: set[str]) -> list[Credit]:
-    """``with_rollups(credits, hierarchy)`` restricted to the credits of ``reps``: their direct
-    credits and the roll-up credits they receive (the nightly's group of reps; ``credits`` holds
-    the direct credits of those reps and of everyone below them, in any order). Each roll-up is
-    built by the same walk as :func:`with_rollups`, so ids, levels and fields are the same."""
-    out: list[Credit] = []
-    chains: dict[tuple[str, date], list[str]] = {}
-    for c in credits:
-        if c.kind != "direct":
-            continue
-        if c.rep_id in reps:
-            out.append(c)
-        key = (c.rep_id, c.credit_date)
-        if key not in chains:
-            chains[key] = hierarchy.chain(c.rep_id, c.credit_date)
-        path = c.credit_id
-        for level, manager in enumerate(chains[key], start=1):
-            path = f"{path}>{manager}"
-            if manager in reps:
-                out.append(_rollup(c, path, manager, level))
-    return out
-
-
-def _rollup(c: Credit, path: str, manager: str, level: int) -> Credit:
+def rollup_credit(c: Credit, path: str, manager: str, level: int) -> Credit:
     """``copy_with(c, credit_id=path, rep_id=manager, kind="rollup", level=level)`` spelt out
     positionally (Credit's field order): the nightly builds one per credit and level above its
     rep, and the generic copy was a tenth of the engine's time at 100k deals."""

@@ -72,7 +72,8 @@ def credits_select(conn, credits_table: str, where: str = "") -> str:
     """The query of the credits with their deal attributes, in the column order
     :func:`credits_from_rows` reads (also what the nightly stages once, :mod:`.chunks`)."""
     attributes, joins = deal_joins(conn)
-    return f"select {CREDIT_COLUMNS}, {attributes} from {credits_table} as c {joins} {where}"
+    level = "cast(null as integer) as level"
+    return f"select {CREDIT_COLUMNS}, {attributes}, {level} from {credits_table} as c {joins} {where}"
 
 
 class _Decimals(dict):
@@ -85,16 +86,34 @@ class _Decimals(dict):
 
 def credits_from_rows(rows: list[tuple]) -> list[Credit]:
     """Credits from rows of ``CREDIT_COLUMNS`` + product, industry, invoice date (the deal's
-    attributes as :func:`flows.commissions.spif.with_deal_attributes` gives them), built with
-    positional arguments: ``Credit``'s field order is the query's column order."""
+    attributes as :func:`flows.commissions.spif.with_deal_attributes` gives them) + the roll-up
+    level (NULL: from the id), built with positional arguments: ``Credit``'s field order is the
+    query's column order."""
     dec = _Decimals({None: None})
     tags: dict[tuple, tuple[tuple[str, str], ...]] = {}
     out = []
-    for cid, deal, rep, day, amount, kind, share, orig, cur, fx, rev, basis, product, industry, inv in rows:
+    for (
+        cid,
+        deal,
+        rep,
+        day,
+        amount,
+        kind,
+        share,
+        orig,
+        cur,
+        fx,
+        rev,
+        basis,
+        product,
+        industry,
+        inv,
+        lvl,
+    ) in rows:
         pair = (product, industry)
         if pair not in tags:
             tags[pair] = tuple((k, str(v)) for k, v in (("product", product), ("industry", industry)) if v)
-        level = level_of(cid) if kind == "rollup" else 0
+        level = lvl if lvl is not None else level_of(cid) if kind == "rollup" else 0
         out.append(
             Credit(
                 cid,

@@ -186,10 +186,12 @@ def input_warnings(
     *,
     targets_need_credits: bool = False,
     assignments: bool = True,
+    matched: set[int] | None = None,
 ) -> list[PayWarning]:
     """Credits, targets and assignments that match nothing (``targets_need_credits``: a target
     whose rep id is in no credit matches nothing either - the estimator's case; ``assignments``
-    false: not the assignments, which need every rep - :func:`group_warnings`)."""
+    false: not the assignments, which need every rep - :func:`group_warnings` - but the indices
+    of those these reps match are added to ``matched``)."""
     credits, reps, targets = canonical_inputs(list(credits), dict(reps or {}), dict(targets or {}))
     for c in credits:
         reps.setdefault(c.rep_id, Rep(c.rep_id))
@@ -215,6 +217,8 @@ def input_warnings(
             )
     if assignments:
         out += _assignment_warnings(book, list(reps.values()))
+    elif matched is not None:
+        matched |= matched_assignments(book, reps.values())
     return out
 
 
@@ -344,14 +348,11 @@ def group_warnings(
     the assignments its reps match). The nightly adds :func:`plan_warnings` and
     :func:`unmatched_assignment_warnings` of the indices no group matched, once."""
     book = PlanLookup.of(book)
-    credits, reps, targets = canonical_inputs(list(credits), dict(reps), dict(targets))
-    for c in credits:
-        reps.setdefault(c.rep_id, Rep(c.rep_id))
-    lines = list(lines)
-    found = input_warnings(book, credits, reps, targets, assignments=False)
+    matched: set[int] = set()
+    found = input_warnings(book, credits, reps, targets, assignments=False, matched=matched)
     found += result_warnings(book, lines)
     found += aftersale_warnings(lines)
-    return set(found), matched_assignments(book, reps.values())
+    return set(found), matched
 
 
 def aftersale_warnings(lines: Iterable[Line]) -> list[PayWarning]:

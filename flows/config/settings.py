@@ -163,7 +163,7 @@ class Settings(BaseSettings):
         description="Credits (roll-ups included) the nightly's commission engine holds at once: it runs "
         "over groups of reps of at most this many credits (a rep with more is a group alone), so its "
         "memory does not grow with the company; the ledger is the same for any value "
-        "(docs/commission_engine.md, \"Streaming by groups of reps\").",
+        '(docs/commission_engine.md, "Streaming by groups of reps").',
     )
 
     # --- DuckDB resources (every connection the pipeline opens: flows/warehouse/duckdb_limits.py) --

@@ -98,7 +98,8 @@ def wh(tmp_path: Path):
         create table intermediate.int_deal_invoice_dates (deal_id varchar, first_invoice_date date)""")
     for rep, role, manager in [*REPS, ("zed", "director", None)]:
         conn.execute(
-            "insert into marts.dim_sales_rep_history values (?, ?, ?, ?, '2025-01-01', null, true, null, null)",
+            "insert into marts.dim_sales_rep_history "
+            "values (?, ?, ?, ?, '2025-01-01', null, true, null, null)",
             [rep, f"{rep}@example.com", role, manager],
         )
     for rep, role, _ in REPS:
