@@ -51,6 +51,7 @@ def calculate(
     prorate_targets: bool = True,
     fiscal_year_start_month: int = 1,
     balances: bool = True,
+    anchors: Anchors | None = None,
 ) -> list[Line]:
     """Statement lines for every rep and period.
 
@@ -61,6 +62,9 @@ def calculate(
     ``fiscal_year_start_month`` (settings.yml) decides which months a ``per_year`` cap spans.
     ``balances`` adds the deficit carry-forward lines (:mod:`flows.commissions.balances`); the
     nightly's ledger adds them itself, over closed periods and adjustments too.
+    ``anchors``: the clawback windows' anchor dates of the deals of the reversed credits, when
+    ``credits`` are only some reps' (the nightly's group of reps, :mod:`flows.commissions.chunks`:
+    a deal's close or payment date may be another rep's credit); default: from ``credits``.
     """
     book = PlanLookup.of(book)  # plan_for asked per credit, rep-month and day: remembered
     reps = dict(reps or {})
@@ -69,7 +73,7 @@ def calculate(
     for c in credits:
         reps.setdefault(c.rep_id, Rep(c.rep_id))
     after = _AfterSale(
-        Anchors.of(credits),
+        Anchors.of(credits) if anchors is None else anchors,
         collections_of(credits),
         any(wants_recompute(p) for p in book.plans),
         any(not c.measured_monthly for p in book.plans for c in p.components),

@@ -80,11 +80,11 @@ def with_rollups(credits: Iterable[Credit], hierarchy: Hierarchy) -> list[Credit
         path = c.credit_id
         for level, manager in enumerate(chains[key], start=1):
             path = f"{path}>{manager}"
-            out.append(_rollup(c, path, manager, level))
+            out.append(rollup_credit(c, path, manager, level))
     return out
 
 
-def _rollup(c: Credit, path: str, manager: str, level: int) -> Credit:
+def rollup_credit(c: Credit, path: str, manager: str, level: int) -> Credit:
     """``copy_with(c, credit_id=path, rep_id=manager, kind="rollup", level=level)`` spelt out
     positionally (Credit's field order): the nightly builds one per credit and level above its
     rep, and the generic copy was a tenth of the engine's time at 100k deals."""

@@ -21,23 +21,36 @@ from flows.commissions.tables import dict_rows, find_table
 
 # decimals travel as text and become Decimal here (one per distinct value): DuckDB's own Decimal
 # conversion cost more than the rest of reading the credits (docs/commission_engine.md)
-_CREDIT_COLUMNS = (
-    "c.credit_id, c.deal_id, c.rep_id, c.credit_date, cast(c.credit_amount as varchar), c.credit_kind, "
-    "cast(c.split_share as varchar), cast(c.original_amount as varchar), c.original_currency, "
-    "cast(c.fx_rate as varchar), c.reversed_on, c.credit_basis"
+CREDIT_COLUMNS = (
+    "c.credit_id, c.deal_id, c.rep_id, c.credit_date, cast(c.credit_amount as varchar) as credit_amount, "
+    "c.credit_kind, cast(c.split_share as varchar) as split_share, "
+    "cast(c.original_amount as varchar) as original_amount, c.original_currency, "
+    "cast(c.fx_rate as varchar) as fx_rate, c.reversed_on, c.credit_basis"
 )
 
 
-def read_inputs(conn) -> tuple[list[Credit], dict[str, Rep], dict[tuple[str, date], Decimal]]:
-    """Credits (``intermediate.int_credit_lines``), reps and their monthly targets, already
-    prorated by the targets mart (``intermediate.int_commission_rep_months``), as dbt built them.
-    Roll-up credit goes to every level above the rep (:mod:`flows.commissions.hierarchy`)."""
+def engine_tables(conn) -> tuple[str, str]:
+    """The quoted names of the credits and the rep-months tables dbt built for the engine."""
     credits_table = find_table(conn, "intermediate", "int_credit_lines")
     months_table = find_table(conn, "intermediate", "int_commission_rep_months")
     if credits_table is None or months_table is None:
         raise RuntimeError(
             "run dbt first: intermediate.int_credit_lines / int_commission_rep_months are missing"
         )
+    return credits_table, months_table
+
+
+def read_reps(conn, months_table: str) -> dict[str, Rep]:
+    """The reps of the rep-months table (a rep's last row wins, as in :func:`read_inputs`)."""
+    sql = f"select rep_id, email, role, hired_on, left_on from {months_table}"
+    return {r[0]: Rep(*r) for r in conn.execute(sql).fetchall()}
+
+
+def read_inputs(conn) -> tuple[list[Credit], dict[str, Rep], dict[tuple[str, date], Decimal]]:
+    """Credits (``intermediate.int_credit_lines``), reps and their monthly targets, already
+    prorated by the targets mart (``intermediate.int_commission_rep_months``), as dbt built them.
+    Roll-up credit goes to every level above the rep (:mod:`flows.commissions.hierarchy`)."""
+    credits_table, months_table = engine_tables(conn)
     reps: dict[str, Rep] = {}
     targets: dict[tuple[str, date], Decimal] = {}
     for r in dict_rows(conn, f"select * from {months_table}"):
@@ -48,15 +61,19 @@ def read_inputs(conn) -> tuple[list[Credit], dict[str, Rep], dict[tuple[str, dat
     # with a hierarchy, the roll-up credits are derived from the direct ones (with_rollups
     # replaces any given): the given ones are not read
     only_direct = "where c.credit_kind = 'direct'" if hierarchy is not None else ""
-    attributes, joins = _deal_joins(conn)
-    sql = (
-        f"select {_CREDIT_COLUMNS}, {attributes} from {credits_table} as c {joins} {only_direct} "
-        "order by c.credit_id"
-    )
-    credits = _credits(conn.execute(sql).fetchall())
+    sql = f"{credits_select(conn, credits_table, only_direct)} order by c.credit_id"
+    credits = credits_from_rows(conn.execute(sql).fetchall())
     if hierarchy is not None:  # roll-up credit to every level, as of each credit date
         credits = sorted(with_rollups(credits, hierarchy), key=attrgetter("credit_id"))
     return credits, reps, targets
+
+
+def credits_select(conn, credits_table: str, where: str = "") -> str:
+    """The query of the credits with their deal attributes, in the column order
+    :func:`credits_from_rows` reads (also what the nightly stages once, :mod:`.chunks`)."""
+    attributes, joins = deal_joins(conn)
+    level = "cast(null as integer) as level"
+    return f"select {CREDIT_COLUMNS}, {attributes}, {level} from {credits_table} as c {joins} {where}"
 
 
 class _Decimals(dict):
@@ -67,18 +84,36 @@ class _Decimals(dict):
         return value
 
 
-def _credits(rows: list[tuple]) -> list[Credit]:
-    """Credits from rows of ``_CREDIT_COLUMNS`` + product, industry, invoice date (the deal's
-    attributes as :func:`flows.commissions.spif.with_deal_attributes` gives them), built with
-    positional arguments: ``Credit``'s field order is the query's column order."""
+def credits_from_rows(rows: list[tuple]) -> list[Credit]:
+    """Credits from rows of ``CREDIT_COLUMNS`` + product, industry, invoice date (the deal's
+    attributes as :func:`flows.commissions.spif.with_deal_attributes` gives them) + the roll-up
+    level (NULL: from the id), built with positional arguments: ``Credit``'s field order is the
+    query's column order."""
     dec = _Decimals({None: None})
     tags: dict[tuple, tuple[tuple[str, str], ...]] = {}
     out = []
-    for cid, deal, rep, day, amount, kind, share, orig, cur, fx, rev, basis, product, industry, inv in rows:
+    for (
+        cid,
+        deal,
+        rep,
+        day,
+        amount,
+        kind,
+        share,
+        orig,
+        cur,
+        fx,
+        rev,
+        basis,
+        product,
+        industry,
+        inv,
+        lvl,
+    ) in rows:
         pair = (product, industry)
         if pair not in tags:
             tags[pair] = tuple((k, str(v)) for k, v in (("product", product), ("industry", industry)) if v)
-        level = level_of(cid) if kind == "rollup" else 0
+        level = lvl if lvl is not None else level_of(cid) if kind == "rollup" else 0
         out.append(
             Credit(
                 cid,
@@ -101,7 +136,7 @@ def _credits(rows: list[tuple]) -> list[Credit]:
     return out
 
 
-def _deal_joins(conn) -> tuple[str, str]:
+def deal_joins(conn) -> tuple[str, str]:
     """(product, industry, first invoice date) columns and the joins giving them, per deal (one
     row per deal: a credit is never repeated); NULL where the mart or its column is missing."""
     product = industry = "cast(null as varchar)"
@@ -126,7 +161,7 @@ def _deal_joins(conn) -> tuple[str, str]:
             f"from {invoices} group by deal_id) as inv on inv.deal_id = c.deal_id"
         )
         invoice = "inv.first_invoice_date"
-    return f"{product}, {industry}, {invoice}", " ".join(joins)
+    return f"{product} as product, {industry} as industry, {invoice} as invoice_date", " ".join(joins)
 
 
 def _columns(conn, table: str) -> set[str]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import gc
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -21,23 +21,21 @@ import duckdb
 
 from flows.commissions.adjustments import manual_lines
 from flows.commissions.balances import DEFICIT, apply_balances
+from flows.commissions.chunks import DEFAULT_CHUNK_CREDITS, ChunkedInputs
+from flows.commissions.clawback_windows import Anchors
 from flows.commissions.engine import calculate
 from flows.commissions.hierarchy import level_of
-from flows.commissions.inputs import read_inputs
+from flows.commissions.inputs import engine_tables, read_hierarchy, read_reps
 from flows.commissions.lines import Credit, Line, Rep
 from flows.commissions.money import ZERO, money, month_start, next_month
-from flows.commissions.pay_warnings import pay_warnings
-from flows.commissions.plan_lookup import Book, PlanLookup
-from flows.commissions.tables import (
-    CLOSED,
-    closed_periods,
-    dict_rows,
-    ensure_ledger,
-    find_table,
-    line_from_row,
-    write_lines,
-    write_warnings,
+from flows.commissions.pay_warnings import (
+    PayWarning,
+    group_warnings,
+    plan_warnings,
+    unmatched_assignment_warnings,
 )
+from flows.commissions.plan_lookup import Book, PlanLookup
+from flows.commissions.tables import closed_periods, ensure_ledger, replacing_lines, write_warnings
 from flows.config.commission_adjustments import FILE_NAME, read_adjustments
 from flows.config.commission_plan import load_plan_file
 
@@ -131,6 +129,7 @@ def build_ledger(
     currency: str | None = None,
     fiscal_year_start_month: int = 1,
     manual: list[Line] | None = None,
+    anchors_of: Callable[[set[str]], Anchors] | None = None,
 ) -> list[Line]:
     """All periods' lines: closed periods as snapshotted, open periods recalculated, plus
     adjustments. ``manual``: the manual adjustment lines (:mod:`flows.commissions.adjustments`),
@@ -138,8 +137,13 @@ def build_ledger(
     that was paid in a closed period and has since disappeared (the deal was cancelled, lost or
     deleted) is kept for its period's attainment and clawed back - its closed lines negated - in
     the period of the cancellation (``cancelled_on[credit_id]``, default ``run_date``), moved to
-    the first open period if that one is closed."""
+    the first open period if that one is closed. ``anchors_of``: the clawback windows' anchors of
+    the given deals (those of the reversed credits), when ``credits`` are only some reps' (the
+    nightly's groups of reps); default: from the credits given."""
     all_credits = _credits_with_reversals(credits, closed_lines, closed, cancelled_on or {}, run_date)
+    anchors = None
+    if anchors_of is not None:
+        anchors = anchors_of({c.deal_id for c in all_credits if c.reversed_on is not None})
     computed = calculate(
         book,
         all_credits,
@@ -149,6 +153,7 @@ def build_ledger(
         prorate_targets=False,
         fiscal_year_start_month=fiscal_year_start_month,
         balances=False,
+        anchors=anchors,
     )
     _limit_clawbacks_to_paid(computed, closed_lines)
     computed += manual or []
@@ -244,23 +249,6 @@ def _fiscal_year_start_month(settings) -> int:
     return int(getattr(settings, "fiscal_year_start_month", 1) or 1)
 
 
-def _deals_gone_on(conn: duckdb.DuckDBPyConnection) -> dict[str, date]:
-    """When each deal that may have been paid stopped counting: a deal no longer won on its last
-    modification, a deal deleted in the CRM on its deletion (``fct_deals`` leaves deleted deals
-    out; the conformed ``int_deals_unioned`` keeps them flagged), as the CRM reports it."""
-    gone: dict[str, date] = {}
-    deals = find_table(conn, "marts", "fct_deals")
-    if deals:
-        sql = f"select deal_id, cast(modified_at as date) from {deals} where not is_won"
-        gone.update({d: when for d, when in conn.execute(sql).fetchall() if when is not None})
-    unioned = find_table(conn, "intermediate", "int_deals_unioned")
-    if unioned:
-        when = "cast(coalesce(deleted_at, modified_at) as date)"
-        sql = f"select deal_id, {when} from {unioned} where is_deleted"
-        gone.update({d: when for d, when in conn.execute(sql).fetchall() if when is not None})
-    return gone
-
-
 def run_engine(conn: duckdb.DuckDBPyConnection, settings, run_date: date | None = None) -> int:
     """Recalculate every period from dbt's credits and write ``finance.commission_lines``.
 
@@ -286,35 +274,83 @@ def _without_cycle_collection() -> Iterator[None]:
 
 
 def _run_engine(conn: duckdb.DuckDBPyConnection, settings, run_date: date) -> int:
+    """Streams by groups of reps (:mod:`flows.commissions.chunks`): what is global - the plan
+    book, reps and hierarchy, closed periods, manual adjustments and the warnings on the book and
+    its assignments - once; each group's credits, targets, closed lines, ledger and warnings in
+    turn, its lines added to the one transaction that replaces ``finance.commission_lines`` and
+    freed before the next group. The result is the all-at-once one for any group size."""
     book = PlanLookup(load_plan_file(Path(settings.config_path) / "commission_plan.yml"))
-    credits, reps, targets = read_inputs(conn)
+    credits_table, months_table = engine_tables(conn)
+    reps = read_reps(conn, months_table)
+    hierarchy = read_hierarchy(conn, reps)
     ensure_ledger(conn)
     closed = closed_periods(conn)
-    closed_lines = [line_from_row(r) for r in dict_rows(conn, f"select * from {CLOSED}")]
-    cancelled_on = _deals_gone_on(conn) if closed_lines else {}
-    by_credit = {ln.credit_id: cancelled_on.get(ln.deal_id) for ln in closed_lines if ln.credit_id}
     currency = getattr(settings, "reporting_currency", None)
     config_dir = Path(settings.config_path)
     rows = read_adjustments(config_dir / FILE_NAME, f"{config_dir.name}/{FILE_NAME}")  # optional file
     manual, unmatched = manual_lines(
         rows, reps, currency or book.plans[0].currency, f"{config_dir.name}/{FILE_NAME}"
     )
-    ledger = build_ledger(
-        book,
-        credits,
-        reps,
-        targets,
-        closed_lines,
-        closed,
-        run_date=run_date,
-        # never after the run date: a rerun or backfill of an earlier day posts in that day's period
-        cancelled_on={k: min(v, run_date) for k, v in by_credit.items() if v is not None},
-        currency=currency,
-        fiscal_year_start_month=_fiscal_year_start_month(settings),
-        manual=manual,
-    )
-    found = sorted(set(pay_warnings(book, credits, reps, targets, ledger) + unmatched))
-    del credits  # the credits are not needed to write: their memory is free for the writing
-    write_lines(conn, ledger, run_date)
-    write_warnings(conn, [w.as_row() for w in found], run_date)
-    return len(ledger)
+    group = _Group(book, reps, closed, manual, run_date, currency, _fiscal_year_start_month(settings))
+    bound = getattr(settings, "commission_engine_chunk_credits", None)
+    found: set[PayWarning] = set(unmatched)
+    matched: set[int] = set()  # assignments some rep matches
+    written = 0
+    staged = ChunkedInputs(conn, months_table, credits_table, hierarchy)
+    try:
+        groups = staged.plan(reps, DEFAULT_CHUNK_CREDITS if bound is None else int(bound))
+        with replacing_lines(conn, run_date) as add:
+            for reps_of_group in groups:
+                staged.select(reps_of_group)
+                ledger, warnings, hits = group.ledger(staged)
+                add(ledger)
+                written += len(ledger)
+                found |= warnings
+                matched |= hits
+                # freed here by reference counting (a group's objects hold no cycles: a collection
+                # after each group found nothing at 100k deals), with the collector off
+                del ledger, warnings
+    finally:
+        staged.close()
+    found |= set(plan_warnings(book)) | set(unmatched_assignment_warnings(book, matched))
+    write_warnings(conn, [w.as_row() for w in sorted(found)], run_date)
+    return written
+
+
+@dataclass(frozen=True)
+class _Group:
+    """What every group of reps is calculated with: the global inputs."""
+
+    book: PlanLookup
+    reps: dict[str, Rep]
+    closed: set[date]
+    manual: list[Line]
+    run_date: date
+    currency: str | None
+    fiscal_year_start_month: int
+
+    def ledger(self, staged: ChunkedInputs) -> tuple[list[Line], set[PayWarning], set[int]]:
+        """The selected group's ledger lines, warnings and the assignments its reps match."""
+        members = staged.group
+        credits, targets, closed_lines = staged.credits(), staged.targets(), staged.closed_lines()
+        reps = {k: v for k, v in self.reps.items() if k in members}
+        gone_on = staged.deals_gone_on() if closed_lines else {}
+        by_credit = {ln.credit_id: gone_on.get(ln.deal_id) for ln in closed_lines if ln.credit_id}
+        run_date = self.run_date
+        ledger = build_ledger(
+            self.book,
+            credits,
+            reps,
+            targets,
+            closed_lines,
+            self.closed,
+            run_date=run_date,
+            # never after the run date: a rerun or backfill of an earlier day posts in that day's period
+            cancelled_on={k: min(v, run_date) for k, v in by_credit.items() if v is not None},
+            currency=self.currency,
+            fiscal_year_start_month=self.fiscal_year_start_month,
+            manual=[ln for ln in self.manual if ln.rep_id in members],
+            anchors_of=staged.anchors,
+        )
+        warnings, matched = group_warnings(self.book, credits, reps, targets, ledger)
+        return ledger, warnings, matched

@@ -185,9 +185,13 @@ def input_warnings(
     targets: dict[tuple[str, date], Decimal] | None,
     *,
     targets_need_credits: bool = False,
+    assignments: bool = True,
+    matched: set[int] | None = None,
 ) -> list[PayWarning]:
     """Credits, targets and assignments that match nothing (``targets_need_credits``: a target
-    whose rep id is in no credit matches nothing either - the estimator's case)."""
+    whose rep id is in no credit matches nothing either - the estimator's case; ``assignments``
+    false: not the assignments, which need every rep - :func:`group_warnings` - but the indices
+    of those these reps match are added to ``matched``)."""
     credits, reps, targets = canonical_inputs(list(credits), dict(reps or {}), dict(targets or {}))
     for c in credits:
         reps.setdefault(c.rep_id, Rep(c.rep_id))
@@ -211,14 +215,28 @@ def input_warnings(
                     f"matches nothing: {why}",
                 )
             )
-    out += _assignment_warnings(book, list(reps.values()))
+    if assignments:
+        out += _assignment_warnings(book, list(reps.values()))
+    elif matched is not None:
+        matched |= matched_assignments(book, reps.values())
     return out
 
 
+def matched_assignments(book: Book, reps: Iterable[Rep]) -> set[int]:
+    """The indices of the book's assignments that match one of ``reps``."""
+    reps = list(reps)
+    return {i for i, a in enumerate(book.assignments or []) if any(_assignment_matches(a, r) for r in reps)}
+
+
 def _assignment_warnings(book: Book, reps: list[Rep]) -> list[PayWarning]:
+    return unmatched_assignment_warnings(book, matched_assignments(book, reps))
+
+
+def unmatched_assignment_warnings(book: Book, matched: set[int]) -> list[PayWarning]:
+    """A warning per assignment whose index is not in ``matched``."""
     out = []
     for i, a in enumerate(book.assignments or []):
-        if any(_assignment_matches(a, rep) for rep in reps):
+        if i in matched:
             continue
         who = (
             f"rep_id {a.rep_id}"
@@ -316,6 +334,25 @@ def pay_warnings(
     return sorted(
         set(found), key=lambda w: (w.period_month or date.min, w.warning_code, w.rep_id or "", w.subject)
     )
+
+
+def group_warnings(
+    book: Book,
+    credits: Iterable[Credit],
+    reps: dict[str, Rep],
+    targets: dict[tuple[str, date], Decimal],
+    lines: Iterable[Line],
+) -> tuple[set[PayWarning], set[int]]:
+    """:func:`pay_warnings` of one group of reps (the nightly's, :mod:`flows.commissions.chunks`)
+    without what depends on the whole book or on every rep: (the group's warnings, the indices of
+    the assignments its reps match). The nightly adds :func:`plan_warnings` and
+    :func:`unmatched_assignment_warnings` of the indices no group matched, once."""
+    book = PlanLookup.of(book)
+    matched: set[int] = set()
+    found = input_warnings(book, credits, reps, targets, assignments=False, matched=matched)
+    found += result_warnings(book, lines)
+    found += aftersale_warnings(lines)
+    return set(found), matched
 
 
 def aftersale_warnings(lines: Iterable[Line]) -> list[PayWarning]:

@@ -6,6 +6,8 @@ insert-only snapshots of closed periods), ``commission_periods`` and ``commissio
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from operator import attrgetter
 
@@ -113,25 +115,37 @@ CHUNK = 32_768
 
 
 def write_lines(conn, lines: list[Line], run_date: date) -> None:
+    """Replace ``finance.commission_lines`` with ``lines`` (one transaction)."""
+    with replacing_lines(conn, run_date) as add:
+        add(lines)
+
+
+@contextmanager
+def replacing_lines(conn, run_date: date) -> Iterator[Callable[[list[Line]], None]]:
+    """Replace ``finance.commission_lines`` by the lines given to the yielded function, in one
+    transaction: the nightly calculates and adds them a group of reps at a time
+    (:mod:`flows.commissions.chunks`); a failure (or a kill) before the end leaves the table as
+    it was. The connection may read in between (its reads see the lines added so far)."""
     ensure_ledger(conn)
-    now = datetime.now(UTC)
+    now = str(datetime.now(UTC))
+    day = str(run_date)
     conn.execute("begin transaction")
     try:
         conn.execute(f"delete from {LINES}")
-        for start in range(0, len(lines), CHUNK):
-            frame = pd.DataFrame(
-                {
-                    **line_columns(lines[start : start + CHUNK]),
-                    "run_date": str(run_date),
-                    "calculated_at": str(now),
-                },
-                dtype=object,
-            )
-            conn.register("_commission_lines_rows", frame)
-            try:
-                conn.execute(f"insert into {LINES} by name select * from _commission_lines_rows")
-            finally:
-                conn.unregister("_commission_lines_rows")
+
+        def add(lines: list[Line]) -> None:
+            for start in range(0, len(lines), CHUNK):
+                frame = pd.DataFrame(
+                    {**line_columns(lines[start : start + CHUNK]), "run_date": day, "calculated_at": now},
+                    dtype=object,
+                )
+                conn.register("_commission_lines_rows", frame)
+                try:
+                    conn.execute(f"insert into {LINES} by name select * from _commission_lines_rows")
+                finally:
+                    conn.unregister("_commission_lines_rows")
+
+        yield add
         conn.execute("commit")
     except BaseException:
         conn.execute("rollback")

@@ -167,6 +167,16 @@ class Settings(BaseSettings):
         ),
     )
 
+    # --- commission engine ---------------------------------------------------------------------
+    commission_engine_chunk_credits: int = Field(
+        default=50_000,
+        ge=0,
+        description="Credits (roll-ups included) the nightly's commission engine holds at once: it runs "
+        "over groups of reps of at most this many credits (a rep with more is a group alone), so its "
+        "memory does not grow with the company; the ledger is the same for any value "
+        '(docs/commission_engine.md, "Streaming by groups of reps").',
+    )
+
     # --- DuckDB resources (every connection the pipeline opens: flows/warehouse/duckdb_limits.py) --
     duckdb_memory_limit: str = Field(
         default="1GiB",
