@@ -30,6 +30,7 @@ from flows.crm.retry import (
     call_with_retries,
     response_retry_after,
 )
+from flows.crm.sessions import api_session
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ class FxiaokeTransport:
         self.policy = policy
         self.sleep = sleep
         self.redact = redact
-        self.session = session or requests.Session()
+        self.session = session or api_session()
         if pool_size > 1:  # one kept connection per reader thread
             adapter = HTTPAdapter(pool_maxsize=pool_size, max_retries=0)
             self.session.mount("http://", adapter)

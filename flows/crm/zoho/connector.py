@@ -24,6 +24,7 @@ from requests.adapters import HTTPAdapter
 
 from flows.crm.base import CallStats, CrmError, Page
 from flows.crm.retry import RetriesExhausted, RetryPolicy
+from flows.crm.sessions import api_session
 from flows.crm.zoho.auth import AUTH_ERRORS, AccessToken, ZohoAuth, secret
 from flows.crm.zoho.bulk import ZohoBulkRead
 from flows.crm.zoho.limits import SAFE_CONCURRENCY, SUB_CONCURRENCY_LIMIT, under_sub_concurrency
@@ -99,7 +100,7 @@ class ZohoConnector(ZohoBulkRead, ZohoReads, ZohoAuth):
         self._sleep = sleep
         self._monotonic = monotonic
         self._rng = rng or random.Random()
-        self._session = session or requests.Session()
+        self._session = session or api_session()
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(1, max_concurrency), max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
