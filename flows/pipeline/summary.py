@@ -8,6 +8,9 @@ which step and which object failed, and logs that line before the traceback.
 from __future__ import annotations
 
 import logging
+import resource
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,9 +40,12 @@ def step(name: str, target: str | None = None, logger: logging.Logger | None = N
     """Run a block as a named step; a failure becomes one clear line, then the trace.
 
     The step's start and end are progress events (:mod:`flows.pipeline.progress`) for a watching CLI.
+    A step that succeeds logs its time and the process's peak RSS so far, noting when the step
+    raised it: which step sets a run's peak memory is then in the run's own log.
     """
     kill_point(name, target)  # a test hook, inert unless SALESOPS_FAULT_KILL_AT is set
     progress.emit(name, "started", target or name)
+    started, peak_before = time.perf_counter(), peak_rss_mib()
     try:
         yield
     except StepFailed:
@@ -51,7 +57,22 @@ def step(name: str, target: str | None = None, logger: logging.Logger | None = N
         (logger or log).error("FAILED: %s", failure)
         progress.emit(name, "finished", target or name, detail="failed")
         raise failure from exc
+    peak = peak_rss_mib()
+    (logger or log).info(
+        "step %s%s done in %.1fs; peak RSS %d MiB%s",
+        name,
+        f" ({target})" if target else "",
+        time.perf_counter() - started,
+        peak,
+        f" (raised by this step from {peak_before} MiB)" if peak > peak_before else "",
+    )
     progress.emit(name, "finished", target or name, detail="done")
+
+
+def peak_rss_mib() -> int:
+    """The process's peak resident set so far, in MiB (``ru_maxrss``: KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak / (1024 * 1024 if sys.platform == "darwin" else 1024))
 
 
 @dataclass

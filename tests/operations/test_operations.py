@@ -4,8 +4,10 @@ and the sandbox env file (issue 15; docs/operations.md)."""
 from __future__ import annotations
 
 import logging
+import re
 import shlex
 import subprocess
+import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -98,6 +100,36 @@ def test_steps_and_pages_reach_the_listeners() -> None:
         ("dbt build", "started", "dbt build", None, ""),
         ("dbt build", "finished", "dbt build", None, "failed"),
     ]
+
+
+STEP_RSS_SCRIPT = """
+import logging, sys
+from flows.pipeline.summary import peak_rss_mib, step
+logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+with step("publish"):
+    pass
+grow = peak_rss_mib() + 64  # more than the peak so far, every page touched: the step raises it
+with step("dbt build", "warehouse"):
+    block = bytearray(grow * 1024 * 1024)
+    block[::4096] = b"x" * len(block[::4096])
+    del block
+print("peak", peak_rss_mib(), "grow", grow)
+"""
+
+
+def test_a_step_logs_its_time_and_the_peak_rss_it_raised() -> None:
+    """The run's log says which step set the process's peak memory (docs/operations.md). In a
+    process of its own: a small one, whose peak a small block raises."""
+    out = subprocess.run(
+        [sys.executable, "-c", STEP_RSS_SCRIPT], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    lines = [line for line in out if line.startswith("step ")]
+    peak, grow = (int(x) for x in out[-1].split()[1::2])
+    assert lines[0].startswith("step publish done in ") and "raised" not in lines[0]
+    assert lines[1].startswith("step dbt build (warehouse) done in ")
+    raised = re.search(r"; peak RSS (\d+) MiB \(raised by this step from (\d+) MiB\)$", lines[1])
+    assert raised, lines[1]
+    assert int(raised[1]) == peak >= grow > int(raised[2])
 
 
 def test_a_failing_listener_never_fails_the_run(caplog) -> None:
