@@ -55,3 +55,25 @@ def test_tables_views_and_first_builds_are_replaced() -> None:
         assert _run(bare_statements(config, "deals", CHANGED, exists=False)) == [(2, "b2"), (4, "d")]
     [view] = bare_statements({"materialized": "view"}, "v", CHANGED, exists=False)
     assert view.startswith("create or replace view v as (")
+
+
+def test_one_key_column_deletes_with_a_semi_join_as_dbt_duckdb_does() -> None:
+    """A key many rows share (fct_pipeline_snapshots' snapshot_date): dbt-duckdb deletes with
+    `where (key) in (select ...)`; a `delete ... using` join pairs every stored row of the key with
+    every new one (266 s against dbt's 1.6 s at 1M deals). The rows end the same either way."""
+    config = {"materialized": "incremental", "incremental_strategy": "delete+insert", "unique_key": "day"}
+    statements = bare_statements(
+        config, "snaps", "select * from (values (1, 'x'), (1, 'y')) as s(day, deal)", True
+    )
+    assert statements[1] == "delete from snaps where (day) in (select (day) from bare_batch)"
+    conn = duckdb.connect()
+    conn.execute(
+        "create table snaps as select * from (values (1, 'a'), (1, 'b'), (1, 'c'), (0, 'z')) as t(day, deal)"
+    )
+    for statement in statements:
+        conn.execute(statement)
+    assert conn.execute("select day, deal from snaps order by all").fetchall() == [
+        (0, "z"),
+        (1, "x"),
+        (1, "y"),
+    ]
