@@ -185,13 +185,12 @@ def input_warnings(
     targets: dict[tuple[str, date], Decimal] | None,
     *,
     targets_need_credits: bool = False,
-    assignments: bool = True,
     matched: set[int] | None = None,
 ) -> list[PayWarning]:
     """Credits, targets and assignments that match nothing (``targets_need_credits``: a target
-    whose rep id is in no credit matches nothing either - the estimator's case; ``assignments``
-    false: not the assignments, which need every rep - :func:`group_warnings` - but the indices
-    of those these reps match are added to ``matched``)."""
+    whose rep id is in no credit matches nothing either - the estimator's case). Given
+    ``matched``, not the assignments, which need every rep (:func:`group_warnings`): the indices
+    of those these reps match are added to it instead."""
     credits, reps, targets = canonical_inputs(list(credits), dict(reps or {}), dict(targets or {}))
     for c in credits:
         reps.setdefault(c.rep_id, Rep(c.rep_id))
@@ -215,9 +214,9 @@ def input_warnings(
                     f"matches nothing: {why}",
                 )
             )
-    if assignments:
-        out += _assignment_warnings(book, list(reps.values()))
-    elif matched is not None:
+    if matched is None:
+        out += unmatched_assignment_warnings(book, matched_assignments(book, reps.values()))
+    else:
         matched |= matched_assignments(book, reps.values())
     return out
 
@@ -226,10 +225,6 @@ def matched_assignments(book: Book, reps: Iterable[Rep]) -> set[int]:
     """The indices of the book's assignments that match one of ``reps``."""
     reps = list(reps)
     return {i for i, a in enumerate(book.assignments or []) if any(_assignment_matches(a, r) for r in reps)}
-
-
-def _assignment_warnings(book: Book, reps: list[Rep]) -> list[PayWarning]:
-    return unmatched_assignment_warnings(book, matched_assignments(book, reps))
 
 
 def unmatched_assignment_warnings(book: Book, matched: set[int]) -> list[PayWarning]:
@@ -349,7 +344,7 @@ def group_warnings(
     :func:`unmatched_assignment_warnings` of the indices no group matched, once."""
     book = PlanLookup.of(book)
     matched: set[int] = set()
-    found = input_warnings(book, credits, reps, targets, assignments=False, matched=matched)
+    found = input_warnings(book, credits, reps, targets, matched=matched)
     found += result_warnings(book, lines)
     found += aftersale_warnings(lines)
     return set(found), matched

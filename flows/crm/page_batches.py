@@ -25,6 +25,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from flows.config.settings import Settings
 from flows.crm.base import Page
 from flows.warehouse.database import RawRecord
 
@@ -47,12 +48,9 @@ class BatchLimits:
     seconds: float = BATCH_SECONDS
 
     @classmethod
-    def of(cls, settings: object) -> BatchLimits:
+    def of(cls, settings: Settings) -> BatchLimits:
         """The limits the pipeline's settings name (``landing_batch_records`` / ``_seconds``)."""
-        return cls(
-            int(getattr(settings, "landing_batch_records", BATCH_RECORDS)),
-            float(getattr(settings, "landing_batch_seconds", BATCH_SECONDS)),
-        )
+        return cls(settings.landing_batch_records, settings.landing_batch_seconds)
 
 
 @dataclass
