@@ -2,11 +2,13 @@
 
 Why: the ingestion row compares the pipeline with a naive loop reading the same sandbox, and the
 sandbox's answer times (building an export, re-sorting a listing) are in both walls; issue 14 asks
-for landing throughput "without the sandbox's share". Both sides use ``requests``, so one hook on
-:meth:`requests.Session.send` measures them the same way: from sending the request to having the
-whole body (``send`` reads it unless ``stream=True``, which neither side uses). Parsing the body
-(JSON, CSV, zip) happens after ``send`` returns and stays the client's own time. Calls in flight
-at once (reader threads) count once: the union of their intervals, not their sum.
+for landing throughput "without the sandbox's share". The naive loop calls through ``requests``,
+the connectors through :class:`flows.crm.sessions.ApiSession` (plain GETs on a urllib3 pool,
+the rest through ``requests``), so the hook wraps :meth:`requests.Session.send` and the lean
+path's ``ApiSession._send``: each from sending the request to having the whole body (``send``
+reads it unless ``stream=True``, which neither side uses). Parsing the body (JSON, CSV, zip)
+happens after they return and stays the client's own time. Calls in flight at once (reader
+threads) count once: the union of their intervals, not their sum.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+
+from flows.crm.sessions import ApiSession
 
 
 @dataclass
@@ -48,20 +52,25 @@ class HttpWait:
 
 @contextmanager
 def http_wait() -> Iterator[HttpWait]:
-    """Count every ``requests`` call made in this process while the block runs (a patch of
-    ``Session.send``, undone on exit)."""
+    """Count every HTTP call made in this process while the block runs (patches of
+    ``requests.Session.send`` and ``ApiSession._send``, undone on exit)."""
     wait = HttpWait()
-    original = requests.Session.send
+    originals = {requests.Session: requests.Session.send, ApiSession: ApiSession._send}
 
-    def send(self: requests.Session, request: Any, **kwargs: Any) -> requests.Response:
-        wait.enter()
-        try:
-            return original(self, request, **kwargs)
-        finally:
-            wait.leave()
+    def timed(original: Callable[..., Any]) -> Callable[..., Any]:
+        def send(self: Any, *args: Any, **kwargs: Any) -> Any:
+            wait.enter()
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                wait.leave()
 
-    requests.Session.send = send  # type: ignore[method-assign]
+        return send
+
+    requests.Session.send = timed(originals[requests.Session])  # type: ignore[method-assign]
+    ApiSession._send = timed(originals[ApiSession])  # type: ignore[method-assign]
     try:
         yield wait
     finally:
-        requests.Session.send = original  # type: ignore[method-assign]
+        requests.Session.send = originals[requests.Session]  # type: ignore[method-assign]
+        ApiSession._send = originals[ApiSession]  # type: ignore[method-assign]

@@ -15,6 +15,7 @@ import requests
 from flows.bench.httpwait import HttpWait, http_wait
 from flows.bench.ingestion import ingestion_row
 from flows.bench.isolation import Side
+from flows.crm.sessions import ApiResponse, ApiSession, api_session
 
 
 class _Clock:
@@ -71,16 +72,20 @@ def slow_url() -> Iterator[str]:
 
 
 def test_hook_counts_every_session_call_and_is_removed_after(slow_url: str):
-    original = requests.Session.send
+    original, lean = requests.Session.send, ApiSession._send
+    connectors = api_session()
     with http_wait() as waited:
         with requests.Session() as session:
             session.get(slow_url, timeout=30)
         requests.get(slow_url, timeout=30)  # module-level calls go through a Session too
-    assert waited.calls == 2
-    assert waited.seconds >= 0.6  # the server answers each call after 0.3 s
-    assert requests.Session.send is original
+        answer = connectors.get(slow_url, timeout=30)  # the connectors' lean path (urllib3)
+    assert isinstance(answer, ApiResponse) and answer.json() == {"ok": True}
+    assert waited.calls == 3
+    assert waited.seconds >= 0.9  # the server answers each call after 0.3 s
+    assert requests.Session.send is original and ApiSession._send is lean
     requests.get(slow_url, timeout=30)
-    assert waited.calls == 2  # not counted once the block is left
+    connectors.get(slow_url, timeout=30)
+    assert waited.calls == 3  # not counted once the block is left
 
 
 def _side(label: str, records: int, wall: float, http: float, cpu: float, path: str = "") -> Side:

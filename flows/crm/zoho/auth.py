@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import requests
 from pydantic import SecretStr
 
 from flows.crm.base import CallStats, CrmError
+from flows.crm.sessions import Response
 from flows.crm.zoho.transport import describe_response
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class ZohoAuth:
 
         def _send(
             self, obj: str, endpoint: str, method: str, url: str, *, slot: bool = True, **kwargs: Any
-        ) -> requests.Response: ...
+        ) -> Response: ...
 
         def stats(self, obj: str) -> CallStats: ...
 

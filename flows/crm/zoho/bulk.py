@@ -23,9 +23,8 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import requests
-
 from flows.crm.base import CallStats, CrmError, Page
+from flows.crm.sessions import Response
 from flows.crm.zoho.objects import BULK_MODULES, LOOKUP_TARGETS
 from flows.crm.zoho.reads import cursor_value, parse_datetime
 from flows.warehouse.database import RawRecord
@@ -70,7 +69,7 @@ class ZohoBulkRead:
             self, obj: str, path: str, params: dict, headers: dict, *, gone_ok: bool = False
         ) -> dict | None: ...
 
-        def _call(self, obj: str, method: str, path: str, **kwargs: Any) -> requests.Response: ...
+        def _call(self, obj: str, method: str, path: str, **kwargs: Any) -> Response: ...
 
         def _fields(self, obj: str, module: str) -> list[str]: ...
 
@@ -293,7 +292,7 @@ def _convert(text: str | None, meta: dict, names: dict[str, dict[str, Any]]) -> 
     return text
 
 
-def _json(resp: requests.Response) -> dict:
+def _json(resp: Response) -> dict:
     try:
         body = resp.json()
     except ValueError:

@@ -20,11 +20,10 @@ from typing import Any
 
 import requests
 from pydantic import SecretStr
-from requests.adapters import HTTPAdapter
 
 from flows.crm.base import CallStats, CrmError, Page
 from flows.crm.retry import RetriesExhausted, RetryPolicy
-from flows.crm.sessions import api_session
+from flows.crm.sessions import ApiSession, Response, api_session
 from flows.crm.zoho.auth import AUTH_ERRORS, AccessToken, ZohoAuth, secret
 from flows.crm.zoho.bulk import ZohoBulkRead
 from flows.crm.zoho.limits import SAFE_CONCURRENCY, SUB_CONCURRENCY_LIMIT, under_sub_concurrency
@@ -78,7 +77,7 @@ class ZohoConnector(ZohoBulkRead, ZohoReads, ZohoAuth):
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
-        session: requests.Session | None = None,
+        session: requests.Session | ApiSession | None = None,
     ):
         self.accounts_url = accounts_url.rstrip("/")
         self._client_id = secret(client_id)
@@ -100,10 +99,7 @@ class ZohoConnector(ZohoBulkRead, ZohoReads, ZohoAuth):
         self._sleep = sleep
         self._monotonic = monotonic
         self._rng = rng or random.Random()
-        self._session = session or api_session()
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(1, max_concurrency), max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        self._session = session or api_session(pool_size=self.max_concurrency)
         self._slots = threading.BoundedSemaphore(self.max_concurrency)
         #: listings with ``sort_by`` also hold one of these: Zoho's sub-concurrency limit (limits.py)
         self._sub_slots = threading.BoundedSemaphore(min(self.max_concurrency, SUB_CONCURRENCY_LIMIT))
@@ -251,7 +247,7 @@ class ZohoConnector(ZohoBulkRead, ZohoReads, ZohoAuth):
             raise self._error(obj, endpoint, f"HTTP {resp.status_code} with an unexpected JSON body")
         return body
 
-    def _call(self, obj: str, method: str, path: str, **kwargs: Any) -> requests.Response:
+    def _call(self, obj: str, method: str, path: str, **kwargs: Any) -> Response:
         """Any CRM call on the api_domain (``path`` from ``/crm/...``, or a full URL), its response
         as is (Bulk Read: JSON or a zip); one token refresh + replay on an auth error."""
         endpoint = f"{method} {path.split('?')[0]}"
@@ -281,7 +277,7 @@ class ZohoConnector(ZohoBulkRead, ZohoReads, ZohoAuth):
         slot: bool = True,
         sub: bool = False,
         **kwargs: Any,
-    ) -> requests.Response:
+    ) -> Response:
         """One request with retries; CRM API calls hold one of ``max_concurrency`` slots (token
         calls to the accounts server do not: they are not counted against the org's cap), and a
         call under Zoho's sub-concurrency limit (``sub``) one of its slots as well, taken first so
@@ -316,7 +312,7 @@ class ZohoConnector(ZohoBulkRead, ZohoReads, ZohoAuth):
                 raise self._error(obj, endpoint, str(exc)) from None
 
     @staticmethod
-    def _error_code(resp: requests.Response) -> str | None:
+    def _error_code(resp: Response) -> str | None:
         try:
             body = resp.json()
         except ValueError:

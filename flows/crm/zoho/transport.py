@@ -24,9 +24,10 @@ from flows.crm.retry import (
     call_with_retries,
     response_retry_after,
 )
+from flows.crm.sessions import ApiSession, Response
 
 
-def describe_response(resp: requests.Response) -> str:
+def describe_response(resp: Response) -> str:
     """``HTTP 502 (HTML body)``, ``HTTP 500 INTERNAL_ERROR: Internal Server Error``, ... (≤200 chars)."""
     text = f"HTTP {resp.status_code}"
     body = resp.content or b""
@@ -57,7 +58,7 @@ def describe_exception(exc: BaseException) -> str:
 
 
 def request_with_retries(
-    session: requests.Session,
+    session: requests.Session | ApiSession,
     method: str,
     url: str,
     *,
@@ -69,7 +70,7 @@ def request_with_retries(
     on_retry: Callable[[str, int, float], None] | None = None,
     headers_fn: Callable[[], dict[str, str]] | None = None,
     **kwargs: Any,
-) -> requests.Response:
+) -> Response:
     """Send a request, retrying transient failures; return the first non-retryable response.
 
     ``on_attempt()`` runs before every attempt (count API calls there); ``on_retry(cause, n,
@@ -78,7 +79,7 @@ def request_with_retries(
     expire during a long wait).
     """
 
-    def attempt() -> requests.Response:
+    def attempt() -> Response:
         if on_attempt:
             on_attempt()
         if headers_fn is not None:
