@@ -18,6 +18,7 @@ from flows.commissions.lines import LINE_COLUMNS, Line
 
 SCHEMA = "finance"
 LINES = f"{SCHEMA}.commission_lines"
+NEXT = f"{SCHEMA}.commission_lines_next"  # the lines of a run in progress (replacing_lines)
 CLOSED = f"{SCHEMA}.closed_statement_lines"
 PERIODS = f"{SCHEMA}.commission_periods"
 WARNINGS = f"{SCHEMA}.commission_warnings"
@@ -122,16 +123,22 @@ def write_lines(conn, lines: list[Line], run_date: date) -> None:
 
 @contextmanager
 def replacing_lines(conn, run_date: date) -> Iterator[Callable[[list[Line]], None]]:
-    """Replace ``finance.commission_lines`` by the lines given to the yielded function, in one
-    transaction: the nightly calculates and adds them a group of reps at a time
-    (:mod:`flows.commissions.chunks`); a failure (or a kill) before the end leaves the table as
-    it was. The connection may read in between (its reads see the lines added so far)."""
+    """Replace ``finance.commission_lines`` by the lines given to the yielded function: the
+    nightly calculates and adds them a group of reps at a time (:mod:`flows.commissions.chunks`).
+
+    Each group's lines are committed to a staging table (``finance.commission_lines_next``) and
+    the ledger is replaced from it in one transaction at the end, so a failure (or a kill) before
+    the end leaves ``commission_lines`` as it was. Not one transaction around every group: DuckDB
+    keeps a transaction's uncommitted rows in memory (and more than it reports), ~2.8 KB per line,
+    so the engine's memory followed the whole ledger (1.6 GiB of the 1.9 GiB at 1M deals, issue
+    14); committed rows go to disk at checkpoints. A staging table a killed run left is dropped by
+    the next one."""
     ensure_ledger(conn)
     now = str(datetime.now(UTC))
     day = str(run_date)
-    conn.execute("begin transaction")
+    conn.execute(f"drop table if exists {NEXT}")
+    conn.execute(f"create table {NEXT} ({_columns_ddl()}, run_date date, calculated_at timestamptz)")
     try:
-        conn.execute(f"delete from {LINES}")
 
         def add(lines: list[Line]) -> None:
             for start in range(0, len(lines), CHUNK):
@@ -141,15 +148,21 @@ def replacing_lines(conn, run_date: date) -> Iterator[Callable[[list[Line]], Non
                 )
                 conn.register("_commission_lines_rows", frame)
                 try:
-                    conn.execute(f"insert into {LINES} by name select * from _commission_lines_rows")
+                    conn.execute(f"insert into {NEXT} by name select * from _commission_lines_rows")
                 finally:
                     conn.unregister("_commission_lines_rows")
 
         yield add
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
+        conn.execute("begin transaction")
+        try:
+            conn.execute(f"delete from {LINES}")
+            conn.execute(f"insert into {LINES} by name select * from {NEXT}")
+            conn.execute("commit")
+        except BaseException:
+            conn.execute("rollback")
+            raise
+    finally:
+        conn.execute(f"drop table if exists {NEXT}")
 
 
 _TEXT_TYPES = {str, type(None)}

@@ -215,3 +215,32 @@ def test_a_failure_in_a_later_group_leaves_the_ledger_as_it_was(wh, monkeypatch)
     assert after == before
     # the staging tables went with the failed run: the next one runs as usual
     assert _run(wh, 1) == before
+
+
+def test_each_group_is_committed_aside_and_the_ledger_replaced_at_the_end(wh, monkeypatch):
+    """Issue 14: one open transaction around every group kept each line added in DuckDB's memory
+    (~2.8 KB a line, 1.6 GiB at 1M deals). Between groups nothing is uncommitted, the ledger is
+    still the last run's, and the groups so far are in the staging table."""
+    before = _run(wh, None)
+    build = ledger_module.build_ledger
+    seen: list[tuple[int, int]] = []
+
+    def spy(*args, **kwargs):
+        conn = wh.conn
+        conn.execute("begin transaction")  # fails inside an open transaction
+        conn.execute("rollback")
+        ledger = conn.execute("select count(*) from finance.commission_lines").fetchall()[0][0]
+        staged = conn.execute("select count(*) from finance.commission_lines_next").fetchall()[0][0]
+        seen.append((ledger, staged))
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(ledger_module, "build_ledger", spy)
+    assert _run(wh, 1) == before
+    assert len(seen) >= 5
+    assert {ledger for ledger, _ in seen} == {len(before[0])}
+    staged = [n for _, n in seen]
+    assert staged == sorted(staged) and staged[0] == 0 < staged[-1] <= len(before[0])
+    tables = wh.conn.execute(
+        "select table_name from information_schema.tables where table_schema = 'finance'"
+    ).fetchall()
+    assert ("commission_lines_next",) not in tables
