@@ -67,12 +67,15 @@ def _columns_ddl() -> str:
     return ", ".join(f"{c} {t}" for c, t in _COLUMN_TYPES.items())
 
 
+def _ledger_ddl() -> str:
+    """The columns of ``commission_lines`` (and of its staging table, which replaces it)."""
+    return f"({_columns_ddl()}, run_date date, calculated_at timestamptz)"
+
+
 def ensure_ledger(conn: duckdb.DuckDBPyConnection) -> None:
     """Create the finance tables if they do not exist (never alters or empties them)."""
     conn.execute(f"create schema if not exists {SCHEMA}")
-    conn.execute(
-        f"create table if not exists {LINES} ({_columns_ddl()}, run_date date, calculated_at timestamptz)"
-    )
+    conn.execute(f"create table if not exists {LINES} {_ledger_ddl()}")
     conn.execute(
         f"create table if not exists {CLOSED} ({_columns_ddl()}, run_date date, calculated_at timestamptz, "
         "closed_at timestamptz not null, primary key (commission_line_id))"
@@ -126,8 +129,9 @@ def replacing_lines(conn, run_date: date) -> Iterator[Callable[[list[Line]], Non
     """Replace ``finance.commission_lines`` by the lines given to the yielded function: the
     nightly calculates and adds them a group of reps at a time (:mod:`flows.commissions.chunks`).
 
-    Each group's lines are committed to a staging table (``finance.commission_lines_next``) and
-    the ledger is replaced from it in one transaction at the end, so a failure (or a kill) before
+    Each group's lines are committed to a staging table (``finance.commission_lines_next``,
+    created as ``ensure_ledger`` creates the ledger) that replaces the ledger in one transaction
+    at the end (dropped and renamed: nothing copied), so a failure (or a kill) before
     the end leaves ``commission_lines`` as it was. Not one transaction around every group: DuckDB
     keeps a transaction's uncommitted rows in memory (and more than it reports), ~2.8 KB per line,
     so the engine's memory followed the whole ledger (1.6 GiB of the 1.9 GiB at 1M deals, issue
@@ -137,7 +141,7 @@ def replacing_lines(conn, run_date: date) -> Iterator[Callable[[list[Line]], Non
     now = str(datetime.now(UTC))
     day = str(run_date)
     conn.execute(f"drop table if exists {NEXT}")
-    conn.execute(f"create table {NEXT} ({_columns_ddl()}, run_date date, calculated_at timestamptz)")
+    conn.execute(f"create table {NEXT} {_ledger_ddl()}")
     try:
 
         def add(lines: list[Line]) -> None:
@@ -153,10 +157,11 @@ def replacing_lines(conn, run_date: date) -> Iterator[Callable[[list[Line]], Non
                     conn.unregister("_commission_lines_rows")
 
         yield add
+        # the staging table becomes the ledger (its definition is the ledger's): no copy of the lines
         conn.execute("begin transaction")
         try:
-            conn.execute(f"delete from {LINES}")
-            conn.execute(f"insert into {LINES} by name select * from {NEXT}")
+            conn.execute(f"drop table {LINES}")
+            conn.execute(f"alter table {NEXT} rename to {LINES.removeprefix(SCHEMA + '.')}")
             conn.execute("commit")
         except BaseException:
             conn.execute("rollback")
