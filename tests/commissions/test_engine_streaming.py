@@ -244,3 +244,24 @@ def test_each_group_is_committed_aside_and_the_ledger_replaced_at_the_end(wh, mo
         "select table_name from information_schema.tables where table_schema = 'finance'"
     ).fetchall()
     assert ("commission_lines_next",) not in tables
+
+
+def test_the_roll_ups_of_a_director_no_plan_pays_are_not_built_and_the_ledger_is_the_same(wh, monkeypatch):
+    """Issue 14: zed (a director no assignment matches, no closed line) gets no roll-up credit at
+    all; built anyway (no manager left out), the ledger and the warnings are the same."""
+    read: dict[str, int] = {}
+    credits = ChunkedInputs.credits
+
+    def spy(self):
+        out = credits(self)
+        for c in out:
+            read[c.rep_id] = read.get(c.rep_id, 0) + 1
+        return out
+
+    monkeypatch.setattr(ChunkedInputs, "credits", spy)
+    lean = _run(wh, 1)
+    assert "zed" not in read and read["mia"] > 0  # mia's override plan pays her roll-ups
+    read.clear()
+    monkeypatch.setattr(ledger_module, "unpaid_rollups", lambda *args: set())
+    assert _run(wh, 1) == lean
+    assert read["zed"] == read["mia"]  # every roll-up of mia's team's credits also reaches zed
