@@ -57,8 +57,11 @@ class ChunkedInputs:
     """The warehouse's engine inputs, staged for reading one group of reps at a time."""
 
     def __init__(self, conn: duckdb.DuckDBPyConnection, months_table: str, credits_table: str,
-                 hierarchy: Hierarchy | None) -> None:  # fmt: skip
+                 hierarchy: Hierarchy | None, unpaid: set[str] | None = None) -> None:  # fmt: skip
+        """``unpaid``: managers whose roll-up credits are not staged (they would change nothing,
+        :mod:`flows.commissions.unpaid_rollups`)."""
         self.conn, self.months, self.hierarchy = conn, months_table, hierarchy
+        self.unpaid = unpaid or set()
         self.group: set[str] = set()
         # with a hierarchy the roll-up credits are derived from the direct ones (as read_inputs)
         only_direct = "where c.credit_kind = 'direct'" if hierarchy is not None else ""
@@ -93,8 +96,9 @@ class ChunkedInputs:
             for rep, day in batch:
                 path = ""
                 for level, manager in enumerate(hierarchy.chain(rep, day), start=1):
-                    path = f"{path}>{manager}"
-                    rows.append((rep, day, level, manager, path))
+                    path = f"{path}>{manager}"  # an unpaid manager stays in the ids above them
+                    if manager not in self.unpaid:
+                        rows.append((rep, day, level, manager, path))
             if rows:
                 columns = ["rep_id", "credit_date", "level", "manager_id", "path"]
                 conn.register("_engine_chain_rows", pd.DataFrame(rows, columns=columns, dtype=object))

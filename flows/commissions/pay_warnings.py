@@ -125,7 +125,9 @@ def _assignment_matches(a: Assignment, rep: Rep) -> bool:
     return a.role == rep.role or any(a.role == role for _, _, role in rep.roles)
 
 
-def _never_assigned(book: Book, rep: Rep) -> bool:
+def never_assigned(book: Book, rep: Rep) -> bool:
+    """No assignment of the file names the person (id, e-mail or a role they ever held): their
+    roll-up credits are not warned about (a company that pays no overrides assigns no manager)."""
     return book.assignments is not None and not any(_assignment_matches(a, rep) for a in book.assignments)
 
 
@@ -149,7 +151,7 @@ def _credit_warnings(book: Book, credits: list[Credit], reps: dict[str, Rep]) ->
             continue
         if c.kind == "rollup":
             if c.rep_id not in never:
-                never[c.rep_id] = _never_assigned(book, rep)
+                never[c.rep_id] = never_assigned(book, rep)
             if not never[c.rep_id]:
                 rollups[(c.rep_id, month_start(c.credit_date))].append(c)
             continue

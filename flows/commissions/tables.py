@@ -18,6 +18,7 @@ from flows.commissions.lines import LINE_COLUMNS, Line
 
 SCHEMA = "finance"
 LINES = f"{SCHEMA}.commission_lines"
+NEXT = f"{SCHEMA}.commission_lines_next"  # the lines of a run in progress (replacing_lines)
 CLOSED = f"{SCHEMA}.closed_statement_lines"
 PERIODS = f"{SCHEMA}.commission_periods"
 WARNINGS = f"{SCHEMA}.commission_warnings"
@@ -66,12 +67,15 @@ def _columns_ddl() -> str:
     return ", ".join(f"{c} {t}" for c, t in _COLUMN_TYPES.items())
 
 
+def _ledger_ddl() -> str:
+    """The columns of ``commission_lines`` (and of its staging table, which replaces it)."""
+    return f"({_columns_ddl()}, run_date date, calculated_at timestamptz)"
+
+
 def ensure_ledger(conn: duckdb.DuckDBPyConnection) -> None:
     """Create the finance tables if they do not exist (never alters or empties them)."""
     conn.execute(f"create schema if not exists {SCHEMA}")
-    conn.execute(
-        f"create table if not exists {LINES} ({_columns_ddl()}, run_date date, calculated_at timestamptz)"
-    )
+    conn.execute(f"create table if not exists {LINES} {_ledger_ddl()}")
     conn.execute(
         f"create table if not exists {CLOSED} ({_columns_ddl()}, run_date date, calculated_at timestamptz, "
         "closed_at timestamptz not null, primary key (commission_line_id))"
@@ -122,16 +126,23 @@ def write_lines(conn, lines: list[Line], run_date: date) -> None:
 
 @contextmanager
 def replacing_lines(conn, run_date: date) -> Iterator[Callable[[list[Line]], None]]:
-    """Replace ``finance.commission_lines`` by the lines given to the yielded function, in one
-    transaction: the nightly calculates and adds them a group of reps at a time
-    (:mod:`flows.commissions.chunks`); a failure (or a kill) before the end leaves the table as
-    it was. The connection may read in between (its reads see the lines added so far)."""
+    """Replace ``finance.commission_lines`` by the lines given to the yielded function: the
+    nightly calculates and adds them a group of reps at a time (:mod:`flows.commissions.chunks`).
+
+    Each group's lines are committed to a staging table (``finance.commission_lines_next``,
+    created as ``ensure_ledger`` creates the ledger) that replaces the ledger in one transaction
+    at the end (dropped and renamed: nothing copied), so a failure (or a kill) before
+    the end leaves ``commission_lines`` as it was. Not one transaction around every group: DuckDB
+    keeps a transaction's uncommitted rows in memory (and more than it reports), ~2.8 KB per line,
+    so the engine's memory followed the whole ledger (1.6 GiB of the 1.9 GiB at 1M deals, issue
+    14); committed rows go to disk at checkpoints. A staging table a killed run left is dropped by
+    the next one."""
     ensure_ledger(conn)
     now = str(datetime.now(UTC))
     day = str(run_date)
-    conn.execute("begin transaction")
+    conn.execute(f"drop table if exists {NEXT}")
+    conn.execute(f"create table {NEXT} {_ledger_ddl()}")
     try:
-        conn.execute(f"delete from {LINES}")
 
         def add(lines: list[Line]) -> None:
             for start in range(0, len(lines), CHUNK):
@@ -141,15 +152,22 @@ def replacing_lines(conn, run_date: date) -> Iterator[Callable[[list[Line]], Non
                 )
                 conn.register("_commission_lines_rows", frame)
                 try:
-                    conn.execute(f"insert into {LINES} by name select * from _commission_lines_rows")
+                    conn.execute(f"insert into {NEXT} by name select * from _commission_lines_rows")
                 finally:
                     conn.unregister("_commission_lines_rows")
 
         yield add
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
+        # the staging table becomes the ledger (its definition is the ledger's): no copy of the lines
+        conn.execute("begin transaction")
+        try:
+            conn.execute(f"drop table {LINES}")
+            conn.execute(f"alter table {NEXT} rename to {LINES.removeprefix(SCHEMA + '.')}")
+            conn.execute("commit")
+        except BaseException:
+            conn.execute("rollback")
+            raise
+    finally:
+        conn.execute(f"drop table if exists {NEXT}")
 
 
 _TEXT_TYPES = {str, type(None)}
