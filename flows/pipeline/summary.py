@@ -7,6 +7,7 @@ which step and which object failed, and logs that line before the traceback.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import resource
 import sys
@@ -41,7 +42,9 @@ def step(name: str, target: str | None = None, logger: logging.Logger | None = N
 
     The step's start and end are progress events (:mod:`flows.pipeline.progress`) for a watching CLI.
     A step that succeeds logs its time and the process's peak RSS so far, noting when the step
-    raised it: which step sets a run's peak memory is then in the run's own log.
+    raised it: which step sets a run's peak memory is then in the run's own log. It then hands
+    the memory it freed back to the system (:func:`release_freed_memory`) and logs what stays
+    resident, which is what the next step starts from.
     """
     kill_point(name, target)  # a test hook, inert unless SALESOPS_FAULT_KILL_AT is set
     progress.emit(name, "started", target or name)
@@ -58,13 +61,16 @@ def step(name: str, target: str | None = None, logger: logging.Logger | None = N
         progress.emit(name, "finished", target or name, detail="failed")
         raise failure from exc
     peak = peak_rss_mib()
+    release_freed_memory()
+    resident = current_rss_mib()
     (logger or log).info(
-        "step %s%s done in %.1fs; peak RSS %d MiB%s",
+        "step %s%s done in %.1fs; peak RSS %d MiB%s%s",
         name,
         f" ({target})" if target else "",
         time.perf_counter() - started,
         peak,
         f" (raised by this step from {peak_before} MiB)" if peak > peak_before else "",
+        f"; {resident} MiB resident after" if resident is not None else "",
     )
     progress.emit(name, "finished", target or name, detail="done")
 
@@ -73,6 +79,39 @@ def peak_rss_mib() -> int:
     """The process's peak resident set so far, in MiB (``ru_maxrss``: KiB on Linux, bytes on macOS)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak / (1024 * 1024 if sys.platform == "darwin" else 1024))
+
+
+def current_rss_mib() -> int | None:
+    """The process's resident set now, in MiB (Linux ``/proc/self/statm``); ``None`` elsewhere."""
+    try:
+        with open("/proc/self/statm") as statm:
+            pages = int(statm.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * resource.getpagesize() // (1024 * 1024)
+
+
+def _malloc_trim() -> ctypes._CFuncPtr | None:
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to call
+        return None
+
+
+_TRIM = _malloc_trim()
+
+
+def release_freed_memory() -> None:
+    """Give the heap memory the process has freed back to the system (glibc's ``malloc_trim``).
+
+    Why: glibc keeps freed memory for the process's next allocations unless it sits at the top
+    of a heap, and the ingest's reader threads each have heaps of their own. What a step freed
+    (an ingest's pages, a gate's frames) then stayed resident into the steps after it, and the
+    nightly's peak was the sum of one step's residue and the next step's own memory (issue 14;
+    Dask documents the same and the same remedy: "Memory not released back to the OS"). A no-op
+    where the C library has no ``malloc_trim``."""
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 @dataclass

@@ -127,9 +127,41 @@ def test_a_step_logs_its_time_and_the_peak_rss_it_raised() -> None:
     peak, grow = (int(x) for x in out[-1].split()[1::2])
     assert lines[0].startswith("step publish done in ") and "raised" not in lines[0]
     assert lines[1].startswith("step dbt build (warehouse) done in ")
-    raised = re.search(r"; peak RSS (\d+) MiB \(raised by this step from (\d+) MiB\)$", lines[1])
+    raised = re.search(
+        r"; peak RSS (\d+) MiB \(raised by this step from (\d+) MiB\); \d+ MiB resident after$", lines[1]
+    )
     assert raised, lines[1]
     assert int(raised[1]) == peak >= grow > int(raised[2])
+
+
+STEP_TRIM_SCRIPT = """
+import logging, sys
+from flows.pipeline.summary import current_rss_mib, step
+logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+kept = []
+with step("ingest", "zoho"):
+    pages = []
+    for i in range(300_000):  # ~300 MiB of 1 KB objects (glibc heap, not Python's arenas)
+        pages.append(bytes(1000))
+        if i % 50 == 0:
+            kept.append(bytes(1000))  # live objects between the freed ones: nothing at the heap top
+    del pages
+    print("freed", current_rss_mib())
+"""
+
+
+def test_a_step_hands_what_it_freed_back_to_the_system() -> None:
+    """What an ingest freed must not stay resident into the steps after it (summary.py
+    ``release_freed_memory``): without the trim, glibc keeps the freed heap and the resident set
+    after the step is what it was just after the free."""
+    out = subprocess.run(
+        [sys.executable, "-c", STEP_TRIM_SCRIPT], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    freed = int(next(line for line in out if line.startswith("freed ")).split()[1])
+    line = next(line for line in out if line.startswith("step ingest (zoho) done in "))
+    after = int(re.search(r"; (\d+) MiB resident after$", line)[1])
+    assert freed > 250  # the freed objects were still resident before the step ended
+    assert after < freed - 200, line
 
 
 def test_a_failing_listener_never_fails_the_run(caplog) -> None:
