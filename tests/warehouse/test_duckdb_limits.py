@@ -26,10 +26,10 @@ LIMITS = (
 
 @pytest.fixture
 def limited(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
-    """768 MiB and one thread, from the environment as a deployment sets them (not DuckDB's defaults:
+    """640 MiB and one thread, from the environment as a deployment sets them (not DuckDB's defaults:
     80 % of RAM and one thread per core)."""
     monkeypatch.setenv("SALESOPS_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SALESOPS_DUCKDB_MEMORY_LIMIT", "768MiB")
+    monkeypatch.setenv("SALESOPS_DUCKDB_MEMORY_LIMIT", "640MiB")
     monkeypatch.setenv("SALESOPS_DUCKDB_THREADS", "1")
     monkeypatch.delenv("SALESOPS_DUCKDB_TEMP_DIRECTORY", raising=False)
     return Settings()
@@ -38,7 +38,7 @@ def limited(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
 def test_warehouse_connection_has_the_configured_limits(limited: Settings, tmp_path: Path) -> None:
     with Warehouse(limited.warehouse_path).connect() as conn:
         memory, threads, temp = conn.execute(LIMITS).fetchone()
-    assert (memory, threads) == ("768.0 MiB", 1)
+    assert (memory, threads) == ("640.0 MiB", 1)
     # the default spill root: duckdb_tmp beside the work warehouse, one directory per process and file
     assert Path(temp).parent == tmp_path / "home" / "work" / "duckdb_tmp"
     assert Path(temp).name.startswith("warehouse-") and Path(temp).name.endswith(f"-{os.getpid()}")
@@ -56,7 +56,7 @@ def test_dbt_opens_the_warehouse_with_the_same_limits(limited: Settings, capsys)
         result = run_dbt(limited, ["show", "--inline", sql], raise_on_failure=False)
         shown = " ".join(" ".join(capsys.readouterr()).split())
     assert result.success, shown
-    assert "| 768.0 MiB | 1 | True |" in shown
+    assert "| 640.0 MiB | 1 | True |" in shown
 
 
 def test_published_reader_has_the_limits(limited: Settings) -> None:
@@ -64,7 +64,7 @@ def test_published_reader_has_the_limits(limited: Settings) -> None:
     duckdb.connect(str(limited.published_warehouse_path)).close()
     with read_published(limited) as conn:
         memory, threads, temp = conn.execute(LIMITS).fetchone()
-    assert (memory, threads) == ("768.0 MiB", 1)
+    assert (memory, threads) == ("640.0 MiB", 1)
     assert Path(temp) == spill_directory(limited, limited.published_warehouse_path)
     assert Path(temp) != spill_directory(limited, limited.warehouse_path)  # no shared spill files
 
