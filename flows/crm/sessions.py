@@ -57,21 +57,12 @@ class HeadersOnly(AuthBase):
 class ApiResponse:
     """The part of :class:`requests.Response` the connectors read: status, headers, body, JSON."""
 
-    __slots__ = ("content", "headers", "status_code", "url")
+    __slots__ = ("content", "headers", "status_code")
 
-    def __init__(self, status_code: int, headers: Mapping[str, str], content: bytes, url: str):
+    def __init__(self, status_code: int, headers: Mapping[str, str], content: bytes):
         self.status_code = status_code
         self.headers = headers  # urllib3's HTTPHeaderDict: case-insensitive, like requests'
         self.content = content
-        self.url = url
-
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", "replace")
-
-    @property
-    def ok(self) -> bool:
-        return self.status_code < 400
 
     @property
     def is_redirect(self) -> bool:
@@ -190,7 +181,7 @@ class ApiSession:
             raise requests.ConnectionError(exc) from None
         finally:
             raw.release_conn()
-        return ApiResponse(raw.status, raw.headers, content, url)
+        return ApiResponse(raw.status, raw.headers, content)
 
 
 def api_session(pool_size: int = 1) -> ApiSession:
