@@ -6,14 +6,18 @@ reference functions below are the engine's code before that change (the bodies v
 every line - id, amounts, explanation - must be the same on awkward values: negative and zero
 amounts, many decimals, bands in money and in units, no target, gates and accelerators,
 per-transaction positions. The hierarchy's chains are remembered per span between its dates and
-must be the walk of every day, across version edges, open-ended versions and a cycle.
+must be the walk of every day, across version edges, open-ended versions and a cycle. The
+lines are inserted in a thread of their own while the next group is calculated: every group's
+lines arrive, and an insert that fails there fails the run and leaves the ledger as it was.
 """
 
 from __future__ import annotations
 
+import threading
 from datetime import date, timedelta
 from decimal import Decimal as D
 
+import duckdb
 import pytest
 
 from flows.commissions.components import (
@@ -26,6 +30,7 @@ from flows.commissions.components import (
 from flows.commissions.hierarchy import Hierarchy, HierarchyVersion
 from flows.commissions.lines import Credit, CreditLineMaker, Line, Rep
 from flows.commissions.money import ZERO, money
+from flows.commissions.tables import LINES, replacing_lines, write_lines
 from flows.config.commission_plan import parse_plan_text
 
 
@@ -173,3 +178,66 @@ def test_remembered_chains_equal_the_walk_of_every_day():
     assert list(chain("ann", date(2026, 2, 1))) == ["cy", "dee"]
     assert list(chain("ann", date(2026, 1, 31))) == ["bo"]
     assert list(chain("dee", date(2026, 3, 5))) == ["cy"]
+
+
+# --- writing in the background -----------------------------------------------------------------------
+
+
+def _line(n: int, explanation: str | None = "ok") -> Line:
+    return Line(
+        f"l{n}-ü", "commission", "Ann", date(2026, 3, 1), credit_id=f"c{n}", rate=D("0.0512345"),
+        commission_amount=D(f"-{n}.005"), explanation=explanation,
+    )  # fmt: skip
+
+
+def _writing() -> bool:
+    return any(t.name == "commission-lines-writer" for t in threading.enumerate())
+
+
+def test_lines_added_group_by_group_are_all_written_in_order_of_groups():
+    conn = duckdb.connect()
+    groups = [
+        [_line(n) for n in range(k * 50_000, k * 50_000 + size)] for k, size in enumerate([3, 0, 40_000, 1])
+    ]
+    with replacing_lines(conn, date(2026, 3, 31)) as add:
+        for lines in groups:
+            add(lines)
+    rows = conn.execute(f"select commission_line_id, rate, commission_amount from {LINES}").fetchall()
+    expected = [ln for lines in groups for ln in lines]
+    assert len(rows) == len(expected)
+    assert sorted(rows) == sorted(
+        (ln.commission_line_id, D("0.051235"), D(f"-{ln.commission_line_id[1:-2]}.01")) for ln in expected
+    )
+
+
+@pytest.mark.parametrize("failing", [0, 2])
+def test_a_failed_insert_in_the_background_fails_the_run_and_leaves_the_ledger(failing):
+    """An insert fails in the writer's thread (NULL in a not-null column): the error is the run's,
+    raised by the next group's add or at the end, and the ledger is the last run's."""
+    conn = duckdb.connect()
+    write_lines(conn, [_line(1)], date(2026, 2, 28))
+    groups = [[_line(10)], [_line(20)], [_line(30)]]
+    groups[failing] = [_line(40), _line(41, explanation=None)]
+    raises = pytest.raises(duckdb.ConstraintException, match="explanation")
+    with raises, replacing_lines(conn, date(2026, 3, 31)) as add:
+        for lines in groups:
+            add(lines)
+    assert conn.execute(f"select commission_line_id, run_date from {LINES}").fetchall() == [
+        ("l1-ü", date(2026, 2, 28))
+    ]
+    tables = conn.execute("select table_name from information_schema.tables where table_schema = 'finance'")
+    assert ("commission_lines_next",) not in tables.fetchall()
+    assert not _writing()  # the writer's thread is gone
+
+
+def test_a_failing_group_waits_for_the_write_in_flight_before_dropping_the_staging_table():
+    conn = duckdb.connect()
+    write_lines(conn, [_line(1)], date(2026, 2, 28))
+    raises = pytest.raises(RuntimeError, match="the group fails")
+    with raises, replacing_lines(conn, date(2026, 3, 31)) as add:
+        add([_line(n) for n in range(2, 60_000)])
+        raise RuntimeError("the group fails")
+    assert conn.execute(f"select count(*) from {LINES}").fetchall() == [(1,)]
+    tables = conn.execute("select table_name from information_schema.tables where table_schema = 'finance'")
+    assert ("commission_lines_next",) not in tables.fetchall()
+    assert not _writing()
