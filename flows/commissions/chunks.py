@@ -88,6 +88,7 @@ class ChunkedInputs:
         )
         # a page at a time (one connection: temp tables are its own, and an insert ends a read)
         start, page = 0, 50_000
+        chain = hierarchy.chains()  # one walk per rep and span of the hierarchy's dates
         while batch := conn.execute(
             f"select rep_id, credit_date from {_PAIRS} where n > ? and n <= ?", [start, start + page]
         ).fetchall():
@@ -95,7 +96,7 @@ class ChunkedInputs:
             rows = []
             for rep, day in batch:
                 path = ""
-                for level, manager in enumerate(hierarchy.chain(rep, day), start=1):
+                for level, manager in enumerate(chain(rep, day), start=1):
                     path = f"{path}>{manager}"  # an unpaid manager stays in the ids above them
                     if manager not in self.unpaid:
                         rows.append((rep, day, level, manager, path))

@@ -79,13 +79,20 @@ def _flat_lines(plan, comp, rep, period, credits, target, attainment, mult, note
     prefix = f"{plan.plan_id}:v{plan.version}:{comp.component}"
     make = CreditLineMaker(plan, comp, rep, period, cur, target, attainment)
     tier, unmoved = (0, None, None, comp.rate), (None, None)
+    rate, weight = comp.rate, comp.weight
+    # the explanation's parts that are the same for every credit, formatted once (str() of each
+    # Decimal per line was a good part of the line's cost): the text is the same as formatting
+    # it whole, ``f"{comp.type}: {c.amount} x {rate} x weight {weight} x {mult}; {note}"``
+    head = f"{comp.type}: "
+    tail = f" x {rate} x weight {weight} x {mult}" + (f"; {note}" if note else "")
+    ids = f":{prefix}:0"
+    line = make.line
     lines: list[Line] = []
     for c in credits:
-        amount = money(c.amount * comp.rate * comp.weight * mult)
-        how = f"{comp.type}: {c.amount} x {comp.rate} x weight {comp.weight} x {mult}" + (
-            f"; {note}" if note else ""
+        amount = money(c.amount * rate * weight * mult)
+        lines.append(
+            line(c, f"{c.credit_id}{ids}", tier, mult, unmoved, c.amount, amount, f"{head}{c.amount}{tail}")
         )
-        lines.append(make.line(c, f"{c.credit_id}:{prefix}:0", tier, mult, unmoved, c.amount, amount, how))
     return lines
 
 
@@ -125,38 +132,43 @@ def _tiered_lines(plan, comp, rep, period, credits, target, attainment, mult, no
     prefix = f"{plan.plan_id}:v{plan.version}:{comp.component}"
     money_bounds, has_target, bounds = _tier_bounds(comp, target)
     retro = comp.type == "tiered_retroactive"
+    per_transaction = comp.tier_position == "per_transaction"
     make = CreditLineMaker(plan, comp, rep, period, cur, target, attainment)
+    line = make.line
+    weight = comp.weight
+    # what a band's lines share, formatted once per band instead of once per line: the tier, the
+    # id's tail and the explanation's text before and after the credit's own figures (the same
+    # text as formatting it whole, test_engine_shortcuts.py)
+    bands = []
+    for i, band in enumerate(comp.tiers):
+        upper = band.band_upper if band.band_upper is not None else "open"
+        lo, hi = bounds[i]
+        in_money = f" = [{lo}, {hi if hi is not None else 'open'})" if money_bounds and has_target else ""
+        head = f"{comp.type} ({comp.tier_position}): band {i + 1} [{band.band_lower}, {upper}){in_money} "
+        tail = f" x {band.rate} x weight {weight} x {mult}" + (f"; {note}" if note else "")
+        tier = (i + 1, band.band_lower, band.band_upper, band.rate)
+        bands.append((band.rate, head, tail, tier, f":{prefix}:{i + 1}"))
     lines: list[Line] = []
     running = ZERO
     total = sum((c.amount for c in credits), ZERO)
     for c in credits:
-        before = ZERO if comp.tier_position == "per_transaction" else running
+        before = ZERO if per_transaction else running
         after = before + c.amount
         running += c.amount
         moved = (before, after)
-        position = c.amount if comp.tier_position == "per_transaction" else total
+        position = c.amount if per_transaction else total
         if retro:
             i = _band_index(comp.tiers, position, bounds) if has_target else 0
             parts = [(i, c.amount)]
+            where = f"position {position}; "
         else:
             parts = _marginal_parts(bounds, before, after)
+            where = f"running {before} -> {after}; "
         for i, base in parts:
-            band = comp.tiers[i]
-            amount = money(base * band.rate * comp.weight * mult)
-            upper = band.band_upper if band.band_upper is not None else "open"
-            where = f"position {position}" if retro else f"running {before} -> {after}"
-            lo, hi = bounds[i]
-            in_money = f" = [{lo}, {hi if hi is not None else 'open'})" if money_bounds and has_target else ""
-            how = (
-                f"{comp.type} ({comp.tier_position}): band {i + 1} [{band.band_lower}, {upper}){in_money} "
-                f"{where}; "
-                f"{base} x {band.rate} x weight {comp.weight} x {mult}"
-            )
-            tier = (i + 1, band.band_lower, band.band_upper, band.rate)
-            how += f"; {note}" if note else ""
-            lines.append(
-                make.line(c, f"{c.credit_id}:{prefix}:{i + 1}", tier, mult, moved, base, amount, how)
-            )
+            rate, head, tail, tier, ids = bands[i]
+            amount = money(base * rate * weight * mult)
+            how = f"{head}{where}{base}{tail}"
+            lines.append(line(c, f"{c.credit_id}{ids}", tier, mult, moved, base, amount, how))
     return lines
 
 

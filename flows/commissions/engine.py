@@ -21,7 +21,7 @@ from flows.commissions.clawback_windows import Anchors, clawback_share
 from flows.commissions.clawbacks import clawbacks
 from flows.commissions.components import attainment_of, component_lines
 from flows.commissions.draws import period_draw_lines
-from flows.commissions.identity import canonical_inputs
+from flows.commissions.identity import add_credited_reps, canonical_inputs
 from flows.commissions.lines import Credit, Line, Rep, RepState
 from flows.commissions.money import ZERO, month_start, next_month, prorate
 from flows.commissions.payouts import (
@@ -70,8 +70,7 @@ def calculate(
     reps = dict(reps or {})
     targets = dict(targets or {})
     credits, reps, targets = canonical_inputs(list(credits), reps, targets)  # 'Ann' is 'ann'
-    for c in credits:
-        reps.setdefault(c.rep_id, Rep(c.rep_id))
+    add_credited_reps(reps, credits)
     after = _AfterSale(
         Anchors.of(credits) if anchors is None else anchors,
         collections_of(credits),
@@ -110,25 +109,21 @@ def _by_rep_period(
     by_rep_period: dict[tuple[str, date], list[tuple[Credit, PlanVersion]]] = defaultdict(list)
     reversals: dict[tuple[str, date], list[Credit]] = defaultdict(list)
     rep_periods: dict[str, set[date]] = defaultdict(set)
-    plan_on: dict[tuple[str, date], PlanVersion | None] = {}
+    # what a credit's plan depends on is its rep and day: the rep employed that day, the plan, its
+    # bases and payout schedules, the month (None: not paid), worked out once per (rep, day)
+    on_day: dict[tuple[str, date], tuple[PlanVersion, set[str], bool, date] | None] = {}
     pays: dict[int, tuple[set[str], bool]] = {}  # id(plan) -> (bases, has payout schedules)
     for c in credits:
-        rep = reps[c.rep_id]
-        if rep.left_on is not None and c.credit_date > rep.left_on:
-            continue  # earned only while employed: e.g. cash collected after the rep left
         key = (c.rep_id, c.credit_date)
-        if key not in plan_on:
-            role = rep.role_on(c.credit_date)
-            plan_on[key] = book.plan_for(rep_id=rep.rep_id, email=rep.email, role=role, day=c.credit_date)
-        plan = plan_on[key]
-        if plan is None:
+        try:
+            found = on_day[key]
+        except KeyError:
+            found = on_day[key] = _pay_on(book, reps[c.rep_id], c.credit_date, pays)
+        if found is None:
             continue
-        if id(plan) not in pays:
-            pays[id(plan)] = (plan.bases, any(comp.payout for comp in plan.components))
-        bases, scheduled = pays[id(plan)]
+        plan, bases, scheduled, period = found
         if c.basis not in bases:
             continue
-        period = month_start(c.credit_date)
         by_rep_period[(c.rep_id, period)].append((c, plan))
         months = rep_periods[c.rep_id]
         months.add(period)
@@ -139,6 +134,22 @@ def _by_rep_period(
             reversals[(c.rep_id, when)].append(c)
             months.add(when)
     return by_rep_period, reversals, rep_periods
+
+
+def _pay_on(
+    book: PlanLookup, rep: Rep, day: date, pays: dict[int, tuple[set[str], bool]]
+) -> tuple[PlanVersion, set[str], bool, date] | None:
+    """(the plan paying ``rep``'s credits of ``day``, its bases, whether it has payout schedules,
+    the month), None when nothing pays them: after the rep left (credits are earned only while
+    employed, e.g. cash collected after the rep left) or no plan applies."""
+    if rep.left_on is not None and day > rep.left_on:
+        return None
+    plan = book.plan_for(rep_id=rep.rep_id, email=rep.email, role=rep.role_on(day), day=day)
+    if plan is None:
+        return None
+    if id(plan) not in pays:
+        pays[id(plan)] = (plan.bases, any(comp.payout for comp in plan.components))
+    return (plan, *pays[id(plan)], month_start(day))
 
 
 @dataclass(frozen=True)
@@ -270,17 +281,27 @@ def _recompute(inputs: _Inputs):
     return compute
 
 
+def _direct_total(pcredits: tuple[Credit, ...], plan: PlanVersion) -> Decimal:
+    """What attainment is measured on: the direct credits of the plan's own basis (``credit_on``)."""
+    return sum((c.amount for c in pcredits if c.kind == "direct" and c.basis == plan.credit_on), ZERO)
+
+
 def _plan_lines(inputs: _Inputs, plan: PlanVersion, key: tuple[str, int]) -> list[Line]:
     """One plan version's lines of the month: each component on its measurement period, then the
     plan-level caps on the month's lines."""
     rep, period, state = inputs.rep, inputs.period, inputs.state
     cur = inputs.currency or plan.currency
     plan_lines: list[Line] = []
+    # every component measured monthly reads the same credits, target, share and attainment: once
+    monthly: tuple | None = None
     for comp in plan.components:
         if comp.measured_monthly:
-            pcredits = inputs.credits(key, [period])
-            target = inputs.target(period, key)
-            share = plan_share(inputs.book, rep, key, [period], state.plan_days)
+            if monthly is None:
+                pcredits = inputs.credits(key, [period])
+                target = inputs.target(period, key)
+                share = plan_share(inputs.book, rep, key, [period], state.plan_days)
+                monthly = (pcredits, target, share, attainment_of(_direct_total(pcredits, plan), target))
+            pcredits, target, share, attainment = monthly
         else:
             start = period_start(period, comp.measurement_period, state.fiscal_year_start_month)
             months = period_months(start, comp.measurement_period)
@@ -288,11 +309,7 @@ def _plan_lines(inputs: _Inputs, plan: PlanVersion, key: tuple[str, int]) -> lis
             quota_months = months if comp.quota == "period" else [m for m in months if m <= period]
             target = inputs.quota(quota_months, key)
             share = plan_share(inputs.book, rep, key, quota_months, state.plan_days)
-        # attainment: the direct credits of the plan's own basis (credit_on) of the measurement period
-        direct_total = sum(
-            (c.amount for c in pcredits if c.kind == "direct" and c.basis == plan.credit_on), ZERO
-        )
-        attainment = attainment_of(direct_total, target)
+            attainment = attainment_of(_direct_total(pcredits, plan), target)
         if comp.measured_monthly:
             comp_lines = component_lines(plan, comp, rep, period, pcredits, target, attainment, cur, share)
             comp_lines += cap_lines(comp.caps, comp_lines, plan, comp.component, rep, period, state, cur)

@@ -12,8 +12,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
 
 from flows.commissions.lines import Credit, Rep
+
+#: a credit's rep id, read in C (the engine reads it for every credit several times)
+REP_ID = attrgetter("rep_id")
 
 
 def rep_key(value: str | None) -> str:
@@ -40,7 +44,7 @@ def canonical_inputs(
     under two spellings keep the first)."""
     spelling: dict[str, str] = {}
     # each distinct id once, in the order first seen (40k credits name a few hundred reps)
-    seen = dict.fromkeys([*reps, *(c.rep_id for c in credits), *(r for r, _ in targets)])
+    seen = dict.fromkeys([*reps, *map(REP_ID, credits), *(r for r, _ in targets)])
     for rep_id in seen:
         spelling.setdefault(rep_key(rep_id), rep_id)
     canonical = {rep_id: spelling[rep_key(rep_id)] for rep_id in seen}
@@ -64,3 +68,12 @@ def canonical_inputs(
         keyed.setdefault((one(rep_id), period), amount)
         merged.setdefault(one(rep_id), Rep(one(rep_id)))  # a rep known only from a target
     return same, merged, keyed
+
+
+def add_credited_reps(reps: dict[str, Rep], credits: list[Credit]) -> None:
+    """Add a bare :class:`Rep` for every credited rep id ``reps`` lacks, in the order first
+    credited (``reps.setdefault(c.rep_id, Rep(c.rep_id))`` per credit, which built a frozen
+    ``Rep`` for every credit - 260k at 200k deals - to keep a few)."""
+    for rep_id in dict.fromkeys(map(REP_ID, credits)):
+        if rep_id not in reps:
+            reps[rep_id] = Rep(rep_id)

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
 from pathlib import Path
 
 import duckdb
@@ -39,6 +40,8 @@ from flows.commissions.tables import CLOSED, closed_periods, ensure_ledger, repl
 from flows.commissions.unpaid_rollups import unpaid_rollups
 from flows.config.commission_adjustments import FILE_NAME, read_adjustments
 from flows.config.commission_plan import load_plan_file
+
+_CREDIT_ID = attrgetter("credit_id")
 
 
 def first_open_after(period: date, closed: set[date]) -> date:
@@ -174,7 +177,7 @@ def _credits_with_reversals(
 ) -> list[Credit]:
     """The credits to calculate: today's, with reversals moved out of closed periods, plus the
     credits paid in a closed period that have since disappeared, reversed (to be clawed back)."""
-    present = {c.credit_id for c in credits}
+    present = set(map(_CREDIT_ID, credits))
     gone: dict[str, Line] = {}
     for ln in closed_lines:
         if ln.line_type == "commission" and ln.credit_id and ln.credit_id not in present:
@@ -225,6 +228,8 @@ def _limit_clawbacks_to_paid(computed: list[Line], closed_lines: list[Line]) -> 
     part of a cap line keeps the engine's attribution; a closed period recalculated differently is
     settled by its adjustment lines)."""
     paid = {ln.commission_line_id: ln.commission_amount for ln in closed_lines}
+    if not paid:  # nothing closed, nothing to limit (the lines of the group are not walked)
+        return
     engine = {ln.commission_line_id: ln.commission_amount for ln in computed if ln.line_type != "clawback"}
     for ln in computed:
         if (

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from flows.commissions.identity import canonical_inputs, rep_key
+from flows.commissions.identity import REP_ID, add_credited_reps, canonical_inputs, rep_key
 from flows.commissions.lines import Credit, Line, Rep
 from flows.commissions.money import ZERO, month_start
 from flows.commissions.plan_lookup import Book, PlanLookup
@@ -194,10 +194,9 @@ def input_warnings(
     ``matched``, not the assignments, which need every rep (:func:`group_warnings`): the indices
     of those these reps match are added to it instead."""
     credits, reps, targets = canonical_inputs(list(credits), dict(reps or {}), dict(targets or {}))
-    for c in credits:
-        reps.setdefault(c.rep_id, Rep(c.rep_id))
+    add_credited_reps(reps, credits)
     out = _credit_warnings(book, credits, reps)
-    credited = {c.rep_id for c in credits}
+    credited = set(map(REP_ID, credits))
     for rep_id, period in sorted(targets):
         rep = reps.get(rep_id, Rep(rep_id))
         why = None

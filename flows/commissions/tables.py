@@ -6,6 +6,7 @@ insert-only snapshots of closed periods), ``commission_periods`` and ``commissio
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -136,27 +137,30 @@ def replacing_lines(conn, run_date: date) -> Iterator[Callable[[list[Line]], Non
     keeps a transaction's uncommitted rows in memory (and more than it reports), ~2.8 KB per line,
     so the engine's memory followed the whole ledger (1.6 GiB of the 1.9 GiB at 1M deals, issue
     14); committed rows go to disk at checkpoints. A staging table a killed run left is dropped by
-    the next one."""
+    the next one. The lines given are turned into text columns at once (the caller frees them)
+    and inserted by :class:`_Writer` in a thread while the caller calculates the next group; the
+    swap waits for the last insert, and a failure waits for the insert in flight before the
+    staging table is dropped."""
     ensure_ledger(conn)
     now = str(datetime.now(UTC))
     day = str(run_date)
     conn.execute(f"drop table if exists {NEXT}")
     conn.execute(f"create table {NEXT} {_ledger_ddl()}")
+    writer = _Writer(conn)
     try:
 
         def add(lines: list[Line]) -> None:
-            for start in range(0, len(lines), CHUNK):
-                frame = pd.DataFrame(
+            frames = [
+                pd.DataFrame(
                     {**line_columns(lines[start : start + CHUNK]), "run_date": day, "calculated_at": now},
                     dtype=object,
                 )
-                conn.register("_commission_lines_rows", frame)
-                try:
-                    conn.execute(f"insert into {NEXT} by name select * from _commission_lines_rows")
-                finally:
-                    conn.unregister("_commission_lines_rows")
+                for start in range(0, len(lines), CHUNK)
+            ]
+            writer.write(frames)
 
         yield add
+        writer.wait()
         # the staging table becomes the ledger (its definition is the ledger's): no copy of the lines
         conn.execute("begin transaction")
         try:
@@ -167,7 +171,69 @@ def replacing_lines(conn, run_date: date) -> Iterator[Callable[[list[Line]], Non
             conn.execute("rollback")
             raise
     finally:
+        writer.close()
         conn.execute(f"drop table if exists {NEXT}")
+
+
+class _Writer:
+    """Inserts a group's lines (as text frames) into the staging table on a connection of its
+    own (a DuckDB cursor), in a thread, while the caller calculates the next group: DuckDB
+    releases the GIL while it stores and commits the rows (its write-ahead log, its checkpoints:
+    most of the insert's time), so the two overlap (docs/commission_engine.md). One group in
+    flight at a time: :meth:`write` waits for the previous group first, so besides the group
+    being written at most the next group's frames are held, and the groups are committed in
+    order, each chunk in its own transaction as before. An insert's failure is raised by the next
+    :meth:`write` or :meth:`wait`."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
+        self.conn = conn
+        self.cursor: duckdb.DuckDBPyConnection | None = None
+        self.thread: threading.Thread | None = None
+        self.failure: BaseException | None = None
+
+    def write(self, frames: list[pd.DataFrame]) -> None:
+        """Insert ``frames`` (a group's chunks) in the thread, once the group before is in."""
+        self.wait()
+        if not frames:
+            return
+        if self.cursor is None:
+            self.cursor = self.conn.cursor()
+        self.thread = threading.Thread(target=self._insert, args=(frames,), name="commission-lines-writer")
+        self.thread.start()
+
+    def _insert(self, frames: list[pd.DataFrame]) -> None:
+        cursor = self.cursor
+        try:
+            while frames:
+                cursor.register("_commission_lines_rows", frames.pop(0))  # freed once written
+                try:
+                    cursor.execute(f"insert into {NEXT} by name select * from _commission_lines_rows")
+                finally:
+                    cursor.unregister("_commission_lines_rows")
+        except BaseException as failure:  # raised in the caller's thread by wait()
+            self.failure = failure
+
+    def wait(self) -> None:
+        """Wait for the group in flight; raise its failure."""
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        if self.failure is not None:
+            failure, self.failure = self.failure, None
+            raise failure
+
+    def close(self) -> None:
+        """Wait for the group in flight (its failure, if the run is failing anyway, is dropped
+        for the run's own) and close the cursor, before the staging table is dropped."""
+        try:
+            if self.thread is not None:
+                self.thread.join()
+                self.thread = None
+        finally:
+            self.failure = None
+            if self.cursor is not None:
+                self.cursor.close()
+                self.cursor = None
 
 
 _TEXT_TYPES = {str, type(None)}
