@@ -34,6 +34,7 @@ from flows.warehouse.database import (
     set_watermark,
     upsert_raw,
 )
+from flows.warehouse.duckdb_limits import landing_checkpoints
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,8 @@ def ingest_object(
         lent = lend_warehouse(connector, conn)
         try:
             pages = timed_pages(connector.pages(obj, cursors, full_refresh=full_refresh))
-            _land_in_batches(conn, connector, obj, pages, run, run_id, progress, batch or BatchLimits())
+            with landing_checkpoints(conn):
+                _land_in_batches(conn, connector, obj, pages, run, run_id, progress, batch or BatchLimits())
             run.status = "succeeded"
         except Exception as exc:
             run.status = "failed"

@@ -48,6 +48,11 @@ class RawRecord:
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
 
+    def canonical(self) -> str:
+        """The record as ``raw`` stores it (:func:`canonical_json`); a reader that wrote that text
+        itself returns it (``flows.crm.zoho.bulk_csv.EncodedRecord``)."""
+        return canonical_json(self.record)
+
 
 @dataclass
 class UpsertStats:
@@ -106,10 +111,23 @@ def _utc(ts: datetime | None) -> datetime | None:
     return ts.astimezone(UTC)
 
 
+#: Records are stored and hashed as one text: keys sorted, no spaces (one encoding per record
+#: instead of two, a tenth of the landing's CPU at 1M deals; issue 14). One encoder, built once.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def canonical_json(record: dict) -> str:
+    """A record as stored in ``raw``: keys sorted, compact, non-ASCII kept."""
+    return _CANONICAL.encode(record)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def record_hash(record: dict) -> str:
-    """Content hash of a record, stable under key order."""
-    payload = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    """Content hash of a record, stable under key order: the SHA-256 of its canonical JSON."""
+    return _sha256(canonical_json(record))
 
 
 class Warehouse:
@@ -206,23 +224,23 @@ def _batch_frame(records: Iterable[RawRecord]) -> pd.DataFrame:
         prev = latest.get(rec.id)
         if prev is None or _version_key(rec) >= _version_key(prev):
             latest[rec.id] = rec
-    rows = [
-        {
-            "id": r.id,
-            "record": json.dumps(r.record, ensure_ascii=False, default=str),
-            "modified_at": _utc(r.modified_at),
-            "is_deleted": r.is_deleted,
-            "deleted_at": _utc(r.deleted_at),
-            "record_hash": record_hash(r.record) + (":deleted" if r.is_deleted else ""),
-        }
-        for r in latest.values()
-    ]
-    frame = pd.DataFrame(
-        rows, columns=["id", "record", "modified_at", "is_deleted", "deleted_at", "record_hash"]
-    )
+    columns: dict[str, list] = {name: [] for name in _BATCH_COLUMNS}
+    ids, texts, modified, flags, deleted, hashes = columns.values()
+    for r in latest.values():  # column lists: no dict per row
+        text = r.canonical()
+        ids.append(r.id)
+        texts.append(text)
+        modified.append(_utc(r.modified_at))
+        flags.append(r.deleted_at is not None)
+        deleted.append(_utc(r.deleted_at))
+        hashes.append(_sha256(text) + (":deleted" if r.deleted_at is not None else ""))
+    frame = pd.DataFrame(columns)
     for col in ("modified_at", "deleted_at"):
         frame[col] = pd.to_datetime(frame[col], utc=True)
     return frame
+
+
+_BATCH_COLUMNS = ("id", "record", "modified_at", "is_deleted", "deleted_at", "record_hash")
 
 
 def _version_key(rec: RawRecord) -> tuple[datetime, int]:

@@ -17,6 +17,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -104,3 +107,39 @@ def _running(pid: int) -> bool:
     except PermissionError:  # another user's process: running, and not ours to clean
         return True
     return True
+
+
+#: DuckDB checkpoints when its write-ahead log passes ``checkpoint_threshold`` (16 MiB by default).
+#: A landed batch of 10,000 Zoho deals is about 20 MiB of JSON, so a first load checkpointed after
+#: every batch, each time writing the table's new row groups and its primary-key index again:
+#: landing 500k Bulk Read deals took 15.4 s CPU with the default and 14.4 s with 256 MiB (+80 MiB
+#: peak RSS; docs/operations.md, "DuckDB memory"). The log is as durable either way.
+LANDING_CHECKPOINT_THRESHOLD = "256MiB"
+
+_landing_lock = threading.Lock()
+_landing_depth: dict[str, int] = {}
+
+
+@contextmanager
+def landing_checkpoints(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Raise the checkpoint threshold of ``conn``'s database while a landing writes to it.
+
+    The setting is the database instance's, shared by every connection of the process to that
+    file (the concurrent ingests of both CRMs): it is raised by the first block and set back to
+    DuckDB's default when the last one ends, never left raised for dbt or publishing."""
+    (file,) = conn.execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchone()
+    path = file or f"in-memory {id(conn)}"  # each in-memory database is an instance of its own
+    with _landing_lock:
+        _landing_depth[path] = _landing_depth.get(path, 0) + 1
+        if _landing_depth[path] == 1:
+            conn.execute(f"set checkpoint_threshold = '{LANDING_CHECKPOINT_THRESHOLD}'")
+    try:
+        yield
+    finally:
+        with _landing_lock:
+            _landing_depth[path] -= 1
+            if not _landing_depth[path]:
+                del _landing_depth[path]
+                conn.execute("reset checkpoint_threshold")

@@ -9,6 +9,7 @@ Fxiaoke company (four objects read at once, one writer) both ways and compares e
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -152,7 +153,9 @@ def test_batched_landing_leaves_the_warehouse_as_page_by_page(tmp_path: Path, wo
             assert _transactions(warehouse, "zoho_accounts") == 1
     assert states[0] == states[1]
     deals = {r[0]: r for r in states[1]["zoho_deals"]}
-    assert deals["a"][3] is True and '"amount": 11' in deals["a"][1], "the delete kept the updated body"
+    assert deals["a"][3] is True and json.loads(deals["a"][1])["amount"] == 11, (
+        "the delete kept the updated body"
+    )
     assert ("zoho", "deals", "c4") in states[1]["watermarks"]
     assert ("zoho", "deals_deleted", "x1") in states[1]["watermarks"]
     for alone, batched in zip(*runs, strict=True):

@@ -11,12 +11,12 @@ import pytest
 from fxiaoke_support import AS_OF, FakeClock, post
 from zoho_support import api, token
 
+from flows.gc_pause import collector_paused
 from flows.sandbox.company.generator import generate_company
 from flows.sandbox.company.model import Company
 from flows.sandbox.fxiaoke.server import FxiaokeSandbox
 from flows.sandbox.fxiaoke.store import _build
 from flows.sandbox.fxiaoke.wire import CRM_LOG, CRM_LOG_PATH, QUERY_PATH, TOKEN_PATH, to_ms
-from flows.sandbox.gc_pause import collector_paused
 from flows.sandbox.zoho.encoding.records import ZohoEncoder
 from flows.sandbox.zoho.server import ZohoSandbox
 

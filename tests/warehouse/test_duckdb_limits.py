@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from flows.config.settings import Settings
 from flows.warehouse.database import Warehouse
 from flows.warehouse.dbt_runner import run_dbt
-from flows.warehouse.duckdb_limits import prune_spill_directories, spill_directory
+from flows.warehouse.duckdb_limits import landing_checkpoints, prune_spill_directories, spill_directory
 from flows.warehouse.publish import read_published
 
 LIMITS = (
@@ -111,3 +111,26 @@ def test_spill_directories_of_ended_processes_are_removed(tmp_path: Path) -> Non
         (directory / "duckdb_temp_storage-0.tmp").write_bytes(b"spilled")
     assert prune_spill_directories(settings, settings.warehouse_path) == [dead]
     assert not dead.exists() and alive.exists()
+
+
+def _threshold(conn: duckdb.DuckDBPyConnection) -> str:
+    return conn.execute("select current_setting('checkpoint_threshold')").fetchone()[0]
+
+
+def test_landing_raises_the_checkpoint_threshold_only_while_some_landing_runs(tmp_path: Path):
+    """Shared by every connection to the file (both CRMs land concurrently): raised by the first
+    landing, back to DuckDB's default when the last ends, even when it fails."""
+    path = tmp_path / "w.duckdb"
+    first, second = duckdb.connect(str(path)), duckdb.connect(str(path))
+    default = _threshold(first)
+    assert default == "16.0 MiB"
+    with landing_checkpoints(first):
+        assert _threshold(second) == "256.0 MiB"
+        with pytest.raises(RuntimeError), landing_checkpoints(second):
+            raise RuntimeError("the second landing fails")
+        assert _threshold(second) == "256.0 MiB", "the first landing still runs"
+    assert _threshold(first) == _threshold(second) == default
+    other = duckdb.connect(str(tmp_path / "other.duckdb"))
+    with landing_checkpoints(other):
+        assert _threshold(other) == "256.0 MiB" and _threshold(first) == default, "per database file"
+    assert _threshold(other) == default

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
+from flows.gc_pause import collector_paused
 from flows.sandbox.company.activities import add_activities
 from flows.sandbox.company.deals import DealWorld, generate_deals
 from flows.sandbox.company.draws import SeededRandom
@@ -17,7 +18,6 @@ from flows.sandbox.company.model import REGIONS, Company, Product, Region
 from flows.sandbox.company.order_to_cash import add_order_to_cash
 from flows.sandbox.company.people import generate_accounts, generate_users
 from flows.sandbox.company.vocabulary import PRODUCTS
-from flows.sandbox.gc_pause import collector_paused
 
 
 def generate_company(
@@ -26,7 +26,7 @@ def generate_company(
     """Generate a deterministic company. ``reps`` are spread evenly over 4 regions x 2 teams."""
     if reps < 1 or deals < 0:
         raise ValueError("reps must be >= 1 and deals >= 0")
-    with collector_paused():  # millions of long-lived objects: see flows/sandbox/gc_pause.py
+    with collector_paused():  # millions of long-lived objects: see flows/gc_pause.py
         return _generate(seed, reps, deals, as_of)
 
 

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from flows.gc_pause import collector_paused
 from flows.sandbox.company.model import Company
 from flows.sandbox.fxiaoke.auth import Auth
 from flows.sandbox.fxiaoke.encoding.company import encode_company
@@ -47,7 +48,6 @@ from flows.sandbox.fxiaoke.wire import (
     TOKEN_PATH,
     USER_LIST_PATH,
 )
-from flows.sandbox.gc_pause import collector_paused
 from flows.sandbox.httpd import AdminRouter, BackgroundServer, Reply, Request, SandboxHandler
 
 
@@ -65,7 +65,7 @@ class FxiaokeSandbox(Auth, QueryEndpoints, Simulation):
         self._company = company.for_crm("fxiaoke")
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.RLock()
-        with collector_paused():  # the id lookups of every record: flows/sandbox/gc_pause.py
+        with collector_paused():  # the id lookups of every record: flows/gc_pause.py
             self._state = State(data=encode_company(self._company))
         self._headers: Mapping[str, str] = {}  # headers of the call being dispatched (under the lock)
         self._in_flight = 0

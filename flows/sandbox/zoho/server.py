@@ -30,8 +30,8 @@ from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
 from flows.crm.zoho.limits import under_sub_concurrency
+from flows.gc_pause import collector_paused
 from flows.sandbox.company.model import Company
-from flows.sandbox.gc_pause import collector_paused
 from flows.sandbox.httpd import (
     AdminRouter,
     BackgroundServer,
@@ -117,7 +117,7 @@ class ZohoSandbox(RecordEndpoints, SettingsEndpoints, Simulation, BulkRead):
         self._credits: deque[datetime] = deque()
         self._last_served: dict[str, dict[str, Any]] = {}
         self._deleted_owner_id, self._disabled_user_id = self._pick_deleted_users()
-        with collector_paused():  # a row and three index entries per record: flows/sandbox/gc_pause.py
+        with collector_paused():  # a row and three index entries per record: flows/gc_pause.py
             self._rows: dict[str, ModuleRows] = {m: ModuleRows(self.encoder.module_rows(m)) for m in MODULES}
         self._deleted: dict[str, list[tuple[datetime, dict[str, Any]]]] = {m: [] for m in MODULES}
         self._bulk_jobs: dict[str, BulkJob] = {}

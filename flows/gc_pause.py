@@ -1,11 +1,12 @@
-"""Pause Python's cyclic garbage collector while the sandbox builds millions of objects.
+"""Pause Python's cyclic garbage collector while millions of objects are built.
 
 Why: every few hundred allocations CPython may run a collection, and its full (oldest generation)
 passes walk every tracked object. Building a million-deal company and the sandbox's row indexes
 allocates tens of millions of objects that are never garbage, so those passes were a quarter of
 generation and over half of the Zoho sandbox's start-up (measured at 100k deals, issue 14; see
-docs/sandbox.md "Scale"). Nothing built here forms reference cycles that need collecting, and
-the collector runs again, as before, once the last build has finished.
+docs/sandbox.md "Scale"); converting a 200,000-row Bulk Read page spent about a sixth of its
+CPU in them (docs/connectors.md). Nothing built in such a block forms reference cycles that need
+collecting, and the collector runs again, as before, once the last block has finished.
 """
 
 from __future__ import annotations
