@@ -179,7 +179,7 @@ class Settings(BaseSettings):
 
     # --- DuckDB resources (every connection the pipeline opens: flows/warehouse/duckdb_limits.py) --
     duckdb_memory_limit: str = Field(
-        default="768MiB",
+        default="1GiB",
         description="DuckDB's memory_limit per database (a DuckDB size: 1GiB, 768MiB, 2GB); beyond it "
         "DuckDB spills to SALESOPS_DUCKDB_TEMP_DIRECTORY. Chosen in docs/operations.md.",
     )

@@ -1,11 +1,12 @@
-"""A Bulk Read export's CSV as the REST listing's records.
+"""A Bulk Read export's CSV as the REST listing's records, written as the JSON ``raw`` stores.
 
-Why a module of its own: at a million deals this conversion is most of the landing's CPU (issue
-14). It reads the CSV into plain row lists (no dict per row), decides each column's conversion
-once from the field metadata (``/settings/fields``) instead of per cell, and parses numbers
-without the JSON decoder where the text is a plain JSON number. What a cell becomes is unchanged:
-empty is null, lookups are ``{name, id}`` (owners with ``email``), multi-selects are lists,
-numbers keep the REST JSON's int or float (``10`` an int, ``48000.5`` a float).
+Why a module of its own: at a million deals this conversion was most of the landing's CPU (issue
+14). It reads the CSV into plain row lists, chooses each column's encoder once from the field
+metadata (``/settings/fields``), encodes a column at a time and fills each row's values into one
+template: no dict per row, and no second encoding by the landing. What a cell becomes is what
+converting it to its REST value and encoding the record gives: empty is null, lookups are
+``{name, id}`` (owners with ``email``), multi-selects are lists, numbers keep the REST JSON's int
+or float (``10`` an int, ``48000.5`` a float).
 """
 
 from __future__ import annotations
@@ -66,20 +67,11 @@ class Export:
         return [row[at] for row in self.rows]
 
 
-def number(text: str) -> Any:
-    """A numeric cell as ``json.loads`` reads it: an int for integer text, else a float."""
-    if text.isascii() and text.isdigit() and (len(text) == 1 or text[0] != "0"):
-        return int(text)  # plain digits: most cells
-    found = _JSON_NUMBER.match(text)
-    if found:  # with a fraction or an exponent a float, else an int (as the decoder decides)
-        return int(text) if found.lastindex is None else float(text)
-    return json.loads(text)  # not a JSON number: the decoder's error, as before
-
-
-def _number_json(text: str) -> str:
-    """A numeric cell as the canonical JSON of its REST value (``number``, then encoded): an
-    integer's text is its JSON (the grammar allows no leading zeros; ``-0`` reads as ``0``), a
-    finite float's is its ``repr``, as the encoder writes them."""
+def number_json(text: str) -> str:
+    """A numeric cell as the canonical JSON of the value ``json.loads`` reads from it (an int
+    unless it has a fraction or an exponent, as the decoder decides): an integer's text is its
+    JSON (the grammar allows no leading zeros; ``-0`` reads as ``0``), a finite float's is its
+    ``repr``, as the encoder writes them."""
     if not text:
         return "null"
     found = _JSON_NUMBER.match(text)
@@ -98,7 +90,7 @@ def _text_column(cells: Sequence[str]) -> list[str]:
 def _number_column(cells: Sequence[str]) -> list[str]:
     # plain digits without a leading zero (most integer cells) are already their JSON
     return [
-        c if c.isdigit() and c.isascii() and (len(c) == 1 or c[0] != "0") else _number_json(c) for c in cells
+        c if c.isdigit() and c.isascii() and (len(c) == 1 or c[0] != "0") else number_json(c) for c in cells
     ]
 
 
