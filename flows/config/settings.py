@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository root: config/, dbt_project/ and expectations/ live here.
@@ -183,6 +183,12 @@ class Settings(BaseSettings):
         description="DuckDB's memory_limit per database (a DuckDB size: 1GiB, 768MiB, 2GB); beyond it "
         "DuckDB spills to SALESOPS_DUCKDB_TEMP_DIRECTORY. Chosen in docs/operations.md.",
     )
+    duckdb_gate_memory_limit: str = Field(
+        default="512MiB",
+        description="DuckDB's memory_limit while the data gate runs (when lower than "
+        "SALESOPS_DUCKDB_MEMORY_LIMIT): the gate only scans, and what DuckDB keeps cached of the raw "
+        "tables it read came on top of the gate's frames. Chosen in docs/operations.md.",
+    )
     duckdb_threads: int = Field(
         default_factory=lambda: len(os.sched_getaffinity(0)),
         ge=1,
@@ -194,17 +200,18 @@ class Settings(BaseSettings):
         "the database file, <home>/work/duckdb_tmp for the pipeline's); a subdirectory per process and file.",
     )
 
-    @field_validator("duckdb_memory_limit")
+    @field_validator("duckdb_memory_limit", "duckdb_gate_memory_limit")
     @classmethod
-    def _duckdb_size(cls, value: str) -> str:
+    def _duckdb_size(cls, value: str, info: ValidationInfo) -> str:
         """DuckDB itself parses the size, so what passes here is exactly what it accepts at connect."""
         import duckdb
 
         try:
             duckdb.connect(":memory:", config={"memory_limit": value}).close()
         except duckdb.Error as exc:
+            name = f"SALESOPS_{(info.field_name or '').upper()}"
             raise ValueError(
-                f"SALESOPS_DUCKDB_MEMORY_LIMIT={value!r} is not a DuckDB size such as 1GiB or 768MiB ({exc})"
+                f"{name}={value!r} is not a DuckDB size such as 1GiB or 768MiB ({exc})"
             ) from None
         return value
 

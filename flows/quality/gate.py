@@ -26,6 +26,7 @@ from flows.quality.results import CheckResult, GateResult
 from flows.quality.sources import SuiteSource, suite_sources
 from flows.quality.store import store_results
 from flows.quality.suite import ROW_SCOPES, SuiteRun, run_suite
+from flows.warehouse import duckdb_limits
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +72,14 @@ def run_checks(
     )
     results: list[CheckResult] = list(measured)
     counts: dict[str, dict[str, int]] = {}
-    for name in names:
-        suite_results, qcounts = run_suite(run, name, sources[name])
-        from_dbt = dbt_checks(conn, name, sources[name])
-        add_to_data_docs(context, name, from_dbt, run_id, checked_at)
-        results += suite_results + from_dbt
-        if qcounts is not None:
-            counts[name] = qcounts
+    with duckdb_limits.gate_memory(conn, settings):  # what DuckDB caches of the scans stays small
+        for name in names:
+            suite_results, qcounts = run_suite(run, name, sources[name])
+            from_dbt = dbt_checks(conn, name, sources[name])
+            add_to_data_docs(context, name, from_dbt, run_id, checked_at)
+            results += suite_results + from_dbt
+            if qcounts is not None:
+                counts[name] = qcounts
     if any(sources[n].cross_table for n in names):
         record_closed_statements(conn)
     docs_path = build_data_docs(context, settings)

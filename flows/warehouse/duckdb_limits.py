@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -143,3 +144,40 @@ def landing_checkpoints(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
             if not _landing_depth[path]:
                 del _landing_depth[path]
                 conn.execute("reset checkpoint_threshold")
+
+
+_UNITS = {
+    "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
+    "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4,
+}  # fmt: skip
+
+
+def size_bytes(size: str) -> int | None:
+    """A DuckDB size (``512MiB``, ``1GB``, ``2 GiB``) in bytes; None for anything else."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]+)\s*", size)
+    if not match or match.group(2).lower() not in _UNITS:
+        return None
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+@contextmanager
+def gate_memory(conn: duckdb.DuckDBPyConnection, settings: Settings) -> Iterator[None]:
+    """``conn``'s database at ``duckdb_gate_memory_limit`` while the data gate runs, then back at
+    ``duckdb_memory_limit`` (also when the gate fails).
+
+    Why: DuckDB keeps the blocks its queries read cached up to its memory limit, and the gate
+    scans every raw table (1.9 GiB of JSON at 1M deals): at 1M bench deals the raw gate alone
+    peaked at 1,866 MiB, most of it that cache on top of the frames GX validates, and the nightly
+    at 2,245 MiB there. Lowering the limit also drops what earlier steps left cached. The gate's
+    queries are scans and small aggregates, which need little (measured in docs/operations.md).
+    Never raises the limit: a smaller ``duckdb_memory_limit`` stays as it is."""
+    low, usual = settings.duckdb_gate_memory_limit, settings.duckdb_memory_limit
+    low_bytes, usual_bytes = size_bytes(low), size_bytes(usual)
+    if low_bytes is None or usual_bytes is None or low_bytes >= usual_bytes:
+        yield
+        return
+    conn.execute(f"set memory_limit = '{low}'")
+    try:
+        yield
+    finally:
+        conn.execute(f"set memory_limit = '{usual}'")

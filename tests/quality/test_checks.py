@@ -429,3 +429,25 @@ def test_customer_check_runs_in_sql_and_is_skipped_without_accounts(conn, settin
     assert [(q["object"], q["id"]) for q in gate.quarantined] == [("sales_orders", "4000000000000000202")]
     # one row of two is 50 %: over the 5 % share, so the problem counts as systemic and blocks
     assert customer.severity == "critical" and not gate.success
+
+
+def test_suites_run_at_the_gates_memory_limit(conn, tmp_path, monkeypatch):
+    """DuckDB's cache of the raw tables the gate scans stays at the gate's limit
+    (``duckdb_limits.gate_memory``); the connection has its own limit back afterwards."""
+    import flows.quality.gate as gate_module
+
+    build_raw(conn)
+    conn.execute("set memory_limit = '1GiB'")
+    seen: list[str] = []
+    real = gate_module.run_suite
+
+    def watched(run, name, source):
+        seen.append(run.conn.execute("select current_setting('memory_limit')").fetchone()[0])
+        return real(run, name, source)
+
+    monkeypatch.setattr(gate_module, "run_suite", watched)
+    monkeypatch.setenv("SALESOPS_DUCKDB_MEMORY_LIMIT", "1GiB")
+    monkeypatch.setenv("SALESOPS_DUCKDB_GATE_MEMORY_LIMIT", "320MiB")
+    run_checks(conn, Settings(home=tmp_path / "home"), run_id="run-limit", layer="raw")
+    assert seen and set(seen) == {"320.0 MiB"}
+    assert conn.execute("select current_setting('memory_limit')").fetchone()[0] == "1.0 GiB"

@@ -16,7 +16,13 @@ from pydantic import ValidationError
 from flows.config.settings import Settings
 from flows.warehouse.database import Warehouse
 from flows.warehouse.dbt_runner import run_dbt
-from flows.warehouse.duckdb_limits import landing_checkpoints, prune_spill_directories, spill_directory
+from flows.warehouse.duckdb_limits import (
+    gate_memory,
+    landing_checkpoints,
+    prune_spill_directories,
+    size_bytes,
+    spill_directory,
+)
 from flows.warehouse.publish import read_published
 
 LIMITS = (
@@ -134,3 +140,44 @@ def test_landing_raises_the_checkpoint_threshold_only_while_some_landing_runs(tm
     with landing_checkpoints(other):
         assert _threshold(other) == "256.0 MiB" and _threshold(first) == default, "per database file"
     assert _threshold(other) == default
+
+
+def test_sizes_are_read_as_duckdb_reads_them() -> None:
+    assert size_bytes("512MiB") == 512 * 1024**2
+    assert size_bytes("1GiB") == 1024**3 and size_bytes(" 2 GB ") == 2 * 1000**3
+    assert size_bytes("1.5GiB") == 3 * 512 * 1024**2
+    assert size_bytes("80%") is None and size_bytes("lots") is None
+
+
+def _memory(conn: duckdb.DuckDBPyConnection) -> str:
+    return conn.execute("select current_setting('memory_limit')").fetchone()[0]
+
+
+def test_the_gate_runs_at_its_lower_memory_limit_and_gives_it_back(monkeypatch, tmp_path: Path) -> None:
+    """While the gate runs, the file's database (every connection to it) has the gate's limit; after
+    it, the usual one again, also when the gate fails. A usual limit below the gate's is kept."""
+    monkeypatch.setenv("SALESOPS_DUCKDB_MEMORY_LIMIT", "1GiB")
+    monkeypatch.setenv("SALESOPS_DUCKDB_GATE_MEMORY_LIMIT", "300MiB")
+    settings = Settings(home=tmp_path / "home")
+    path = tmp_path / "w.duckdb"
+    conn = duckdb.connect(str(path), config={"memory_limit": "1GiB"})
+    other = duckdb.connect(str(path), config={"memory_limit": "1GiB"})
+    usual = _memory(conn)
+    with pytest.raises(RuntimeError), gate_memory(conn, settings):
+        assert _memory(other) == "300.0 MiB"
+        raise RuntimeError("a suite fails")
+    assert _memory(conn) == _memory(other) == usual == "1.0 GiB"
+
+    monkeypatch.setenv("SALESOPS_DUCKDB_MEMORY_LIMIT", "256MiB")
+    small = Settings(home=tmp_path / "home")
+    conn.execute("set memory_limit = '256MiB'")
+    with gate_memory(conn, small):
+        assert _memory(conn) == "256.0 MiB", "never raised above the configured limit"
+    assert _memory(conn) == "256.0 MiB"
+
+
+def test_a_gate_memory_limit_duckdb_cannot_read_names_the_variable(monkeypatch) -> None:
+    monkeypatch.setenv("SALESOPS_DUCKDB_GATE_MEMORY_LIMIT", "lots")
+    expected = "SALESOPS_DUCKDB_GATE_MEMORY_LIMIT='lots' is not a DuckDB size"
+    with pytest.raises(ValidationError, match=expected):
+        Settings()
