@@ -81,29 +81,23 @@ seen as (
     where w.opening_snapshot_date is not null
 ),
 
-ordered as (
-    select
-        *,
-        row_number() over (partition by week_start, rep_id, deal_id order by snapshot_date) as seen_first,
-        row_number() over (partition by week_start, rep_id, deal_id order by snapshot_date desc) as seen_last
-    from seen
-),
-
 deal_weeks as (
+    -- one row per deal the rep's week saw: the first and last snapshot's values by date (a deal is
+    -- in a snapshot once, so the dates never tie); one aggregate, not a sort per (week, rep, deal)
     select
-        o.week_start,
-        o.rep_id,
-        o.deal_id,
-        max(case when o.is_opening then 1 else 0 end) as in_opening,
-        max(case when o.is_closing then 1 else 0 end) as in_closing,
-        max(case when o.seen_first = 1 then o.amount end) as first_amount,
-        max(case when o.seen_last = 1 then o.amount end) as last_amount,
-        max(case when o.seen_first = 1 then o.stage_order end) as first_stage_order,
-        max(case when o.seen_last = 1 then o.stage_order end) as last_stage_order,
-        max(case when o.seen_first = 1 then o.close_date end) as first_close_date,
-        max(case when o.seen_last = 1 then o.close_date end) as last_close_date
-    from ordered as o
-    group by o.week_start, o.rep_id, o.deal_id
+        week_start,
+        rep_id,
+        deal_id,
+        max(case when is_opening then 1 else 0 end) as in_opening,
+        max(case when is_closing then 1 else 0 end) as in_closing,
+        {{ first_by('amount', 'snapshot_date') }} as first_amount,
+        {{ last_by('amount', 'snapshot_date') }} as last_amount,
+        {{ first_by('stage_order', 'snapshot_date') }} as first_stage_order,
+        {{ last_by('stage_order', 'snapshot_date') }} as last_stage_order,
+        {{ first_by('close_date', 'snapshot_date') }} as first_close_date,
+        {{ last_by('close_date', 'snapshot_date') }} as last_close_date
+    from seen
+    group by week_start, rep_id, deal_id
 ),
 
 classified as (
