@@ -26,6 +26,10 @@
     - reversed_on: the deal's sales orders were all cancelled (int_credit_cancellations); the
       engine claws the credit's paid lines back in that date's period.
     Plans pay in the reporting currency (config/README.md), so credit_amount is in it. -#}
+{#- A table on every engine, not DuckDB's view: the commission engine, int_credit_reconciliation
+    and a dozen data tests read it, and a view computed the credits again for each (the tests alone
+    took ~40 s of an incremental nightly's dbt build at 1M bench deals; docs/dbt.md). -#}
+{{ config(materialized='table') }}
 with deals as (
     select * from {{ ref('fct_deals') }}
     where is_won and close_date is not null and rep_id is not null
