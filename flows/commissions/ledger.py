@@ -266,11 +266,11 @@ def run_engine(conn: duckdb.DuckDBPyConnection, settings, run_date: date | None 
 
 @contextmanager
 def _duckdb_returning_memory(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """DuckDB's allocator keeps what a query freed for its next ones: staging the credits (then the
-    ``int_credit_lines`` view computed once, joined to the deals; a table since) left ~350 MiB of the process's
-    500 MiB at 200k deals with DuckDB holding ~50, and the groups' Python objects came on top
-    (issue 14). Its background threads give that memory back to the system (RSS ~500 -> ~200 MiB
-    within a second); the setting is restored after the run."""
+    """DuckDB's allocator keeps what a query freed for its next ones: staging the credits (then
+    the ``int_credit_lines`` view computed once, joined to the deals; a table since) left ~350 MiB
+    of the process's 500 MiB at 200k deals with DuckDB holding ~50, and the groups' Python objects
+    came on top (issue 14). Its background threads give that memory back to the system (RSS ~500
+    -> ~200 MiB within a second); the setting is restored after the run."""
     name = "allocator_background_threads"
     (was,) = conn.execute("select current_setting(?)", [name]).fetchall()[0]
     conn.execute(f"set {name} = true")

@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 #: Rows per chunk of a row-level frame. Each cell of a text column is a Python string, and what a
 #: chunk's strings freed is not all handed back to the system (small objects share memory pages
 #: with longer-lived ones): the raw gate at 1M bench deals peaked at 1,620 MiB and kept 469 MiB
-#: resident after with 100k rows, against 1,866 and 730 MiB with 250k, for the same time within
-#: noise (docs/operations.md).
+#: resident after with 100k rows, against 1,866 and 730 MiB with 250k, in 33-37 s either way
+#: (docs/operations.md).
 CHUNK_ROWS = 100_000
 DATA_DOCS_SITE = "local_site"
 
