@@ -2,9 +2,11 @@
 
 The engine side is what the nightly runs (:func:`flows.commissions.ledger.run_engine`: read the
 credits dbt built, calculate, write ``finance.commission_lines``); the baseline is one DuckDB query
-(:mod:`flows.bench.setbased`) writing its totals. Both read the same views of the same file, each in
-its own process. The ratio is reported only when both pay the same lines: same number of lines and
-same total, to the cent, per plan version and component.
+(:mod:`flows.bench.setbased`) writing the same ``commission`` lines, every column, to a table of
+the same column types. Both read the same tables of the same file, each in its own process. The
+ratio is reported only when both wrote the same lines: the two tables' ``commission`` rows equal as
+multisets (``except all`` both ways, every column of the ledger but the run's date and time),
+checked in a third process after both are timed.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ def engine_side(home: str, run_date: str) -> dict[str, Any]:
 
 
 def baseline_side(home: str) -> dict[str, Any]:
-    from flows.bench.setbased import baseline_sql
+    from flows.bench.setbased import TABLE, baseline_sql
+    from flows.commissions.tables import line_columns_ddl
     from flows.config.commission_plan import load_plan_file
     from flows.config.settings import get_settings
     from flows.warehouse.database import Warehouse
@@ -48,29 +51,60 @@ def baseline_side(home: str) -> dict[str, Any]:
     os.environ["SALESOPS_HOME"] = home
     settings = get_settings()
     book = load_plan_file(Path(settings.config_path) / "commission_plan.yml")
+    # the currency the nightly's engine is given (flows.commissions.ledger.run_engine)
+    currency = getattr(settings, "reporting_currency", None) or book.plans[0].currency
     with Warehouse(settings.warehouse_path).connect() as conn:
-        conn.execute(f"create or replace table main.bench_setbased_commissions as {baseline_sql(book)}")
-        rows = conn.execute(
-            "select * from main.bench_setbased_commissions where lines > 0 order by all"
-        ).fetchall()
-    return {"totals": _totals(rows)}
+        conn.execute(f"create or replace table {TABLE} ({line_columns_ddl()})")
+        conn.execute(f"insert into {TABLE} {baseline_sql(book, currency)}")
+        (lines,) = conn.execute(f"select count(*) from {TABLE}").fetchone()
+    return {"lines": lines}
+
+
+def compare_side(home: str) -> dict[str, Any]:
+    """The engine's ``commission`` lines and the baseline's, as multisets: the rows only one has."""
+    from flows.bench.setbased import TABLE
+    from flows.commissions.lines import LINE_COLUMNS
+    from flows.config.settings import get_settings
+    from flows.warehouse.database import Warehouse
+
+    os.environ["SALESOPS_HOME"] = home
+    settings = get_settings()
+    columns = ", ".join(LINE_COLUMNS)
+    ours = f"select {columns} from finance.commission_lines where line_type = 'commission'"
+    theirs = f"select {columns} from {TABLE}"
+    with Warehouse(settings.warehouse_path).connect() as conn:
+        only_ours = conn.execute(f"{ours} except all {theirs} order by all limit 3").fetchall()
+        only_theirs = conn.execute(f"{theirs} except all {ours} order by all limit 3").fetchall()
+        (differ,) = conn.execute(
+            f"select (select count(*) from ({ours} except all {theirs})) "
+            f"+ (select count(*) from ({theirs} except all {ours}))"
+        ).fetchone()
+    return {
+        "differ": differ,
+        "only_engine": [str(r) for r in only_ours],
+        "only_baseline": [str(r) for r in only_theirs],
+    }
 
 
 def measure_commissions(env: dict[str, str], home: Path, run_date: date) -> Row:
     engine = in_child("engine (run_engine)", env, engine_side, str(home), run_date.isoformat())
     baseline = in_child("set-based SQL", env, baseline_side, str(home))
-    ours, theirs = engine.result["totals"], baseline.result["totals"]
-    if ours != theirs:
+    same = in_child("comparison", env, compare_side, str(home)).result
+    if same["differ"]:
         raise AssertionError(
-            f"the engine's commission lines {ours} differ from the set-based baseline's {theirs}"
+            f"{same['differ']:,} commission lines differ between the engine and the set-based baseline; "
+            f"only the engine's (first 3): {same['only_engine']}; "
+            f"only the baseline's: {same['only_baseline']}"
         )
+    ours = engine.result["totals"]
     lines = sum(n for n, _ in ours.values())
     paid = sum(Decimal(t) for _, t in ours.values())
     return Row(
         "commission engine vs set-based baseline",
         engine,
         baseline,
-        figure=f"both pay {lines:,} commission lines, {paid:,} in all (equal per plan version and component)",
+        figure=f"both write the same {lines:,} commission lines, {paid:,} in all "
+        "(every column, explanation included)",
         ratio=engine.wall_s / baseline.wall_s if baseline.wall_s else None,
         ratio_means="engine wall ÷ baseline wall (target ≤ 2)",
         details={"totals": ours, "ledger_lines": engine.result["ledger_lines"]},

@@ -64,13 +64,14 @@ _COLUMN_TYPES = {
 assert tuple(_COLUMN_TYPES) == LINE_COLUMNS
 
 
-def _columns_ddl() -> str:
+def line_columns_ddl() -> str:
+    """The columns of ``finance.commission_lines`` with their types (also the bench baseline's table)."""
     return ", ".join(f"{c} {t}" for c, t in _COLUMN_TYPES.items())
 
 
 def _ledger_ddl() -> str:
     """The columns of ``commission_lines`` (and of its staging table, which replaces it)."""
-    return f"({_columns_ddl()}, run_date date, calculated_at timestamptz)"
+    return f"({line_columns_ddl()}, run_date date, calculated_at timestamptz)"
 
 
 def ensure_ledger(conn: duckdb.DuckDBPyConnection) -> None:
@@ -78,8 +79,8 @@ def ensure_ledger(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(f"create schema if not exists {SCHEMA}")
     conn.execute(f"create table if not exists {LINES} {_ledger_ddl()}")
     conn.execute(
-        f"create table if not exists {CLOSED} ({_columns_ddl()}, run_date date, calculated_at timestamptz, "
-        "closed_at timestamptz not null, primary key (commission_line_id))"
+        f"create table if not exists {CLOSED} ({line_columns_ddl()}, run_date date, "
+        "calculated_at timestamptz, closed_at timestamptz not null, primary key (commission_line_id))"
     )
     conn.execute(
         f"create table if not exists {PERIODS} (period_month date primary key, status varchar not null, "

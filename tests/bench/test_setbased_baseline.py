@@ -1,5 +1,6 @@
 """The benchmark's set-based baseline (flows/bench/setbased.py) pays what the engine pays, on
-figures computed by hand.
+figures computed by hand, and writes the engine's lines column for column (the bench compares the
+two ledgers row for row).
 
 Graduated (marginal) commission, from MathTutor's business-math lesson 8.3 "Graduated Commissions"
 (https://mathtutor.com/software/business-math-lesson-overviews/lesson-0803.html): 6 % on the first
@@ -18,9 +19,10 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from flows.bench.setbased import UnsupportedPlan, baseline_sql
+from flows.bench.setbased import TABLE, UnsupportedPlan, baseline_sql
 from flows.commissions.engine import calculate
 from flows.commissions.lines import Credit, Rep
+from flows.commissions.tables import line_columns_ddl
 from flows.config.commission_plan import parse_plan_text
 
 PLAN = """
@@ -55,11 +57,16 @@ CREDITS = [
     ("c3", "ann", date(2026, 3, 20), "1000.00", "collection"),  # flat 1 %: 10.00
     ("c4", "bob", date(2026, 3, 5), "9000.00", "booking"),  # no target: band 1's 6 % on all: 540.00
     ("c5", "cy", date(2026, 3, 25), "9000.00", "booking"),  # after cy left on 03-15: nothing
+    # dee: 0.04 of a 16,000.00 target is 0.0000025, a tie: half-up 0.000003 (half-even 0.000002);
+    # two credits of one day run in credit id order
+    ("c6", "dee", date(2026, 3, 3), "0.03", "booking"),
+    ("c7", "dee", date(2026, 3, 3), "0.01", "booking"),
 ]
 MONTHS = [  # (rep, role, left_on, month, target)
     ("ann", "rep", None, date(2026, 3, 1), "8000.00"),
     ("bob", "rep", None, date(2026, 3, 1), None),
     ("cy", "rep", date(2026, 3, 15), date(2026, 3, 1), "8000.00"),
+    ("dee", "rep", None, date(2026, 3, 1), "16000.00"),
 ]
 
 
@@ -67,45 +74,82 @@ def _warehouse() -> duckdb.DuckDBPyConnection:
     conn = duckdb.connect()
     conn.execute("create schema intermediate")
     conn.execute(
-        "create table intermediate.int_credit_lines (credit_id varchar, rep_id varchar, credit_date date, "
-        "credit_amount decimal(18, 2), credit_kind varchar, credit_basis varchar)"
+        "create table intermediate.int_credit_lines (credit_id varchar, deal_id varchar, rep_id varchar, "
+        "credit_date date, credit_amount decimal(18, 2), credit_kind varchar, credit_basis varchar, "
+        "split_share decimal(9, 6), original_amount decimal(18, 2), original_currency varchar, "
+        "fx_rate decimal(18, 8))"
     )
     conn.executemany(
-        "insert into intermediate.int_credit_lines values (?, ?, ?, ?, 'direct', ?)",
-        [(c, r, d, a, b) for c, r, d, a, b in CREDITS],
+        "insert into intermediate.int_credit_lines values (?, ?, ?, ?, ?, 'direct', ?, 1, null, null, null)",
+        [(c, f"deal-{c}", r, d, a, b) for c, r, d, a, b in CREDITS],
     )
     conn.execute(
         "create table intermediate.int_commission_rep_months (rep_id varchar, role varchar, left_on date, "
         "period_month date, target_amount decimal(18, 2))"
     )
     conn.executemany("insert into intermediate.int_commission_rep_months values (?, ?, ?, ?, ?)", MONTHS)
+    conn.execute(f"create table {TABLE} ({line_columns_ddl()})")
+    conn.execute(f"insert into {TABLE} {baseline_sql(parse_plan_text(PLAN))}")
     return conn
 
 
+def _engine_lines() -> list:
+    book = parse_plan_text(PLAN)
+    credits = [Credit(c, f"deal-{c}", r, d, Decimal(a), basis=b) for c, r, d, a, b in CREDITS]
+    reps = {r: Rep(r, role=role, left_on=left) for r, role, left, _, _ in MONTHS}
+    targets = {(r, m): Decimal(t) for r, _, _, m, t in MONTHS if t is not None}
+    lines = calculate(book, credits, reps, targets, prorate_targets=False)
+    return [ln for ln in lines if ln.line_type == "commission"]
+
+
 def test_the_baseline_pays_the_hand_computed_graduated_commission() -> None:
-    rows = (
-        _warehouse().execute(f"select * from ({baseline_sql(parse_plan_text(PLAN))}) order by all").fetchall()
+    paid = dict(
+        _warehouse()
+        .execute(
+            f"select rep_id || ':' || component, sum(commission_amount) from {TABLE} "
+            "where rep_id in ('ann', 'bob', 'cy') group by all"
+        )
+        .fetchall()
     )
-    paid = {component: (lines, total) for _, _, component, lines, total in rows}
-    # ann: c1 crosses bands 1 and 2, c2 bands 2 and 3 (4 lines) = 680.00; bob: one band-1 line of 540.00
-    assert paid["bookings"] == (5, Decimal("1220.00"))
-    assert paid["collections"] == (1, Decimal("10.00"))
+    # ann: c1 crosses bands 1 and 2, c2 bands 2 and 3 = 680.00; bob: band 1's 6 % on all = 540.00
+    assert paid == {
+        "ann:bookings": Decimal("680.00"),
+        "ann:collections": Decimal("10.00"),
+        "bob:bookings": Decimal("540.00"),
+    }
 
 
 def test_the_engine_pays_the_same_on_the_same_credits() -> None:
-    book = parse_plan_text(PLAN)
-    credits = [Credit(c, c, r, d, Decimal(a), basis=b) for c, r, d, a, b in CREDITS]
-    reps = {r: Rep(r, role=role, left_on=left) for r, role, left, _, _ in MONTHS}
-    targets = {(r, m): Decimal(t) for r, _, _, m, t in MONTHS if t is not None}
-    lines = [
-        ln
-        for ln in calculate(book, credits, reps, targets, prorate_targets=False)
-        if ln.line_type == "commission"
-    ]
+    lines = _engine_lines()
     ann = sum(ln.commission_amount for ln in lines if ln.rep_id == "ann" and ln.component == "bookings")
     assert ann == Decimal("680.00")
-    assert sum(ln.commission_amount for ln in lines if ln.component == "bookings") == Decimal("1220.00")
+    assert sum(ln.commission_amount for ln in lines if ln.rep_id == "bob") == Decimal("540.00")
     assert sum(ln.commission_amount for ln in lines if ln.component == "collections") == Decimal("10.00")
+    assert not [ln for ln in lines if ln.rep_id == "cy"]
+
+
+def test_the_baseline_writes_the_engine_lines_column_for_column() -> None:
+    """The bench compares the two ledgers row for row (``except all``): here on lines whose
+    explanations carry band bounds in money, running totals and a missing target."""
+    conn = _warehouse()
+    ours = sorted(ln.as_row() for ln in _engine_lines())
+    theirs = conn.execute(f"select * from {TABLE} order by all").fetchall()
+    assert len(theirs) == len(ours) == 8
+    assert [tuple(row) for row in theirs] == ours
+    ann_c2 = [row for row in theirs if row[0] == "c2:GRAD:v1:bookings:3"]
+    assert ann_c2[0][-1] == (
+        "tiered_marginal (running): band 3 [1.00, open) = [8000.00, open) running 4000.00 -> 9000.00; "
+        "1000.00 x 0.10 x weight 1 x 1"
+    )
+    dee = conn.execute(f"select distinct attainment from {TABLE} where rep_id = 'dee'").fetchall()
+    assert dee == [(Decimal("0.000003"),)]
+    running = conn.execute(
+        f"select credit_id, running_before, running_after from {TABLE} where rep_id = 'dee'"
+    )
+    assert sorted(running.fetchall()) == [
+        ("c6", Decimal("0.00"), Decimal("0.03")),
+        ("c7", Decimal("0.03"), Decimal("0.04")),
+    ]
 
 
 def test_a_plan_shape_the_baseline_does_not_reproduce_is_refused_by_name() -> None:
