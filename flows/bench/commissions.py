@@ -51,8 +51,9 @@ def baseline_side(home: str) -> dict[str, Any]:
     os.environ["SALESOPS_HOME"] = home
     settings = get_settings()
     book = load_plan_file(Path(settings.config_path) / "commission_plan.yml")
-    # the currency the nightly's engine is given (flows.commissions.ledger.run_engine)
-    currency = getattr(settings, "reporting_currency", None) or book.plans[0].currency
+    # what the nightly's engine is given: a line is in the reporting currency when one is set,
+    # else in its own plan's (flows.commissions.engine._plan_lines; baseline_sql does the same)
+    currency = getattr(settings, "reporting_currency", None)
     with Warehouse(settings.warehouse_path).connect() as conn:
         conn.execute(f"create or replace table {TABLE} ({line_columns_ddl()})")
         conn.execute(f"insert into {TABLE} {baseline_sql(book, currency)}")
@@ -72,18 +73,17 @@ def compare_side(home: str) -> dict[str, Any]:
     columns = ", ".join(LINE_COLUMNS)
     ours = f"select {columns} from finance.commission_lines where line_type = 'commission'"
     theirs = f"select {columns} from {TABLE}"
+    found: dict[str, Any] = {"differ": 0}
     with Warehouse(settings.warehouse_path).connect() as conn:
-        only_ours = conn.execute(f"{ours} except all {theirs} order by all limit 3").fetchall()
-        only_theirs = conn.execute(f"{theirs} except all {ours} order by all limit 3").fetchall()
-        (differ,) = conn.execute(
-            f"select (select count(*) from ({ours} except all {theirs})) "
-            f"+ (select count(*) from ({theirs} except all {ours}))"
-        ).fetchone()
-    return {
-        "differ": differ,
-        "only_engine": [str(r) for r in only_ours],
-        "only_baseline": [str(r) for r in only_theirs],
-    }
+        # each difference computed once, kept in a temp table for its count and its first rows
+        for side, query in (("only_engine", f"{ours} except all {theirs}"),
+                            ("only_baseline", f"{theirs} except all {ours}")):  # fmt: skip
+            conn.execute(f"create temp table _bench_{side} as {query}")
+            (n,) = conn.execute(f"select count(*) from _bench_{side}").fetchone()
+            rows = conn.execute(f"select * from _bench_{side} order by all limit 3").fetchall()
+            found["differ"] += n
+            found[side] = [str(r) for r in rows]
+    return found
 
 
 def measure_commissions(env: dict[str, str], home: Path, run_date: date) -> Row:
