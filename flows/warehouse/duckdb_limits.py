@@ -15,9 +15,7 @@ configuration from :func:`duckdb_config`, and they all agree.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from flows.config.settings import Settings, get_settings
+from flows.warehouse.spill_slots import remove_stale, slot_directory
 
 #: Environment variables dbt_project/profiles.yml reads into the DuckDB profile's ``config_options``.
 DBT_MEMORY_LIMIT_VAR = "SALESOPS_DUCKDB_MEMORY_LIMIT"
@@ -44,12 +43,17 @@ def spill_root(settings: Settings, database: Path | str) -> Path:
 
 
 def spill_directory(settings: Settings, database: Path | str) -> Path:
-    """``<spill root>/<file stem>-<path hash>-<pid>``: DuckDB names its spill files by a counter,
+    """``<spill root>/<file stem>-<path hash>-<slot>``: DuckDB names its spill files by a counter,
     not by database, so two databases (or two processes reading the published file) spilling into
-    one directory could overwrite each other's blocks; a directory of its own each avoids that."""
+    one directory could overwrite each other's blocks; a directory of its own each avoids that. The
+    slot is the lowest one no other running process holds (:mod:`flows.warehouse.spill_slots`), so
+    the name, and with it dbt's parse state, stays the same from one night's process to the next.
+    Creates the spill root (the slot's lock file lives there)."""
     path = Path(database).expanduser().resolve()
     digest = hashlib.sha1(str(path).encode("utf-8")).hexdigest()[:8]
-    return spill_root(settings, path) / f"{path.stem}-{digest}-{os.getpid()}"
+    root = spill_root(settings, path)
+    root.mkdir(parents=True, exist_ok=True)
+    return slot_directory(root, f"{path.stem}-{digest}")
 
 
 def duckdb_config(settings: Settings, database: Path | str) -> dict[str, str]:
@@ -59,7 +63,6 @@ def duckdb_config(settings: Settings, database: Path | str) -> dict[str, str]:
     it again on close), so a missing root would fail the first query that spills, mid-run.
     """
     spill = spill_directory(settings, database)
-    spill.parent.mkdir(parents=True, exist_ok=True)
     return {
         "memory_limit": settings.duckdb_memory_limit,
         "threads": str(settings.duckdb_threads),
@@ -86,28 +89,10 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
 
 
 def prune_spill_directories(settings: Settings, database: Path | str) -> list[Path]:
-    """Remove the spill directories beside ``database`` left by processes that no longer run (a
-    killed run's spilled blocks; DuckDB deletes its own on a clean close); returns what it removed."""
+    """Remove the spill directories under ``database``'s spill root that no running process holds
+    (:func:`flows.warehouse.spill_slots.remove_stale`); returns what it removed."""
     root = spill_root(settings, database)
-    removed: list[Path] = []
-    if not root.is_dir():
-        return removed
-    for entry in root.iterdir():
-        pid = entry.name.rsplit("-", 1)[-1]
-        if entry.is_dir() and pid.isdigit() and not _running(int(pid)):
-            shutil.rmtree(entry, ignore_errors=True)
-            removed.append(entry)
-    return removed
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: running, and not ours to clean
-        return True
-    return True
+    return remove_stale(root) if root.is_dir() else []
 
 
 #: DuckDB checkpoints when its write-ahead log passes ``checkpoint_threshold`` (16 MiB by default).

@@ -5,6 +5,7 @@ variable (flows/warehouse/duckdb_limits.py, docs/operations.md "DuckDB memory").
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,7 @@ from flows.warehouse.duckdb_limits import (
 )
 from flows.warehouse.publish import read_published
 
+ROOT = Path(__file__).resolve().parents[2]
 LIMITS = (
     "select current_setting('memory_limit'), current_setting('threads'), current_setting('temp_directory')"
 )
@@ -47,7 +49,8 @@ def test_warehouse_connection_has_the_configured_limits(limited: Settings, tmp_p
     assert (memory, threads) == ("640.0 MiB", 1)
     # the default spill root: duckdb_tmp beside the work warehouse, one directory per process and file
     assert Path(temp).parent == tmp_path / "home" / "work" / "duckdb_tmp"
-    assert Path(temp).name.startswith("warehouse-") and Path(temp).name.endswith(f"-{os.getpid()}")
+    # named by a slot this process holds (flows/warehouse/spill_slots.py): no other process runs here
+    assert re.fullmatch(r"warehouse-[0-9a-f]{8}-0", Path(temp).name), temp
 
 
 def test_dbt_opens_the_warehouse_with_the_same_limits(limited: Settings, capsys) -> None:
@@ -107,16 +110,83 @@ def test_threads_below_one_fail_naming_the_setting(monkeypatch) -> None:
         Settings()
 
 
-def test_spill_directories_of_ended_processes_are_removed(tmp_path: Path) -> None:
+_TAKE_SLOT = """
+import sys
+from pathlib import Path
+from flows.config.settings import Settings
+from flows.warehouse.duckdb_limits import spill_directory
+settings = Settings(home=Path(sys.argv[1]), duckdb_temp_directory=Path(sys.argv[2]))
+print(spill_directory(settings, settings.warehouse_path), flush=True)
+sys.stdin.readline()  # holds its slot until told to end
+"""
+
+
+class _SlotHolder:
+    """Another process holding a spill slot for a warehouse until :meth:`end`."""
+
+    def __init__(self, settings: Settings) -> None:
+        args = [sys.executable, "-c", _TAKE_SLOT, str(settings.home_dir), str(settings.duckdb_temp_directory)]
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        self.directory = Path(self.proc.stdout.readline().strip())
+
+    def end(self) -> None:
+        self.proc.communicate("\n", timeout=60)
+
+
+def test_spill_slots_are_per_running_process_and_the_same_from_one_process_to_the_next(
+    tmp_path: Path,
+) -> None:
+    """Two processes open at once spill apart; a process started after another ended gets the same
+    directory (what keeps dbt's profile, and its parse state, the same from night to night)."""
     settings = Settings(home=tmp_path / "home", duckdb_temp_directory=tmp_path / "spill")
-    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
-    dead = tmp_path / "spill" / f"warehouse-0123abcd-{int(ended.stdout)}"
-    alive = spill_directory(settings, settings.warehouse_path)
-    for directory in (dead, alive):
+    first = _SlotHolder(settings)
+    second = _SlotHolder(settings)
+    assert first.directory != second.directory
+    assert first.directory.name.endswith("-0") and second.directory.name.endswith("-1")
+    first.end()
+    third = _SlotHolder(settings)
+    assert third.directory == first.directory  # slot 0 again
+    mine = spill_directory(settings, settings.warehouse_path)
+    assert mine not in {second.directory, third.directory}
+    assert spill_directory(settings, settings.warehouse_path) == mine  # the same all process long
+    second.end()
+    third.end()
+
+
+def test_spill_directories_no_running_process_holds_are_removed(tmp_path: Path) -> None:
+    """A killed run's spilled blocks go when the warehouse layer next opens the file; the
+    directories of running processes (another's, this one's) stay, whatever their database."""
+    settings = Settings(home=tmp_path / "home", duckdb_temp_directory=tmp_path / "spill")
+    ended, running = _SlotHolder(settings), _SlotHolder(settings)
+    mine = spill_directory(settings, settings.warehouse_path)
+    ended.end()
+    legacy = tmp_path / "spill" / "warehouse-0123abcd-4194999"  # named by a pid before slots
+    other_file = spill_directory(settings, tmp_path / "published" / "warehouse.duckdb")
+    for directory in (ended.directory, running.directory, legacy, mine, other_file):
         directory.mkdir(parents=True)
         (directory / "duckdb_temp_storage-0.tmp").write_bytes(b"spilled")
-    assert prune_spill_directories(settings, settings.warehouse_path) == [dead]
-    assert not dead.exists() and alive.exists()
+    assert prune_spill_directories(settings, settings.warehouse_path) == sorted([ended.directory, legacy])
+    assert all(d.exists() for d in (running.directory, mine, other_file))
+    running.end()
+    assert prune_spill_directories(settings, settings.warehouse_path) == [running.directory]
+
+
+def test_dbt_parses_partially_in_the_next_process(tmp_path: Path) -> None:
+    """dbt hashes its profile, the spill directory among its config_options, into the parse state
+    and re-parses the whole project when the hash changed: a new directory per process cost every
+    nightly a full parse (~6 s) in its first dbt command. The next process's parse is partial."""
+    home = tmp_path / "home"
+    code = (
+        "from flows.config.settings import Settings; from flows.warehouse.dbt_runner import run_dbt; "
+        f"run_dbt(Settings(home={str(home)!r}), ['parse'])"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SALESOPS_")}
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True)
+    log = (home / "logs" / "dbt.log").read_text()
+    second = log[log.rindex("Running with dbt=") :]
+    assert "Unable to do partial parsing" not in second, second[:3000]
+    assert "Nothing changed, skipping partial parsing" in second
 
 
 def _threshold(conn: duckdb.DuckDBPyConnection) -> str:
