@@ -7,6 +7,7 @@ DuckDB file (storage v1.0.0) or its Parquet files, not the pipeline's working fi
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from datetime import date
@@ -18,6 +19,7 @@ from reference_warehouse_support import build_reference_warehouse
 
 from flows.config.settings import Settings
 from flows.warehouse.dbt_docs import DOCS_FILE, generate_static_docs
+from flows.warehouse.dbt_runner import run_dbt
 from flows.warehouse.publish import PublishResult, publish_marts, published_info
 
 pytestmark = pytest.mark.timeout(900)
@@ -34,6 +36,19 @@ def published(tmp_path_factory) -> PublishResult:
     )
     docs = generate_static_docs(settings, RUN_DATE)  # what the nightly's publish step does first
     return publish_marts(settings, run_id="bi-test", run_date=RUN_DATE, docs=docs)
+
+
+def test_dbt_unit_tests_pass_on_duckdb(published):
+    """The nightly leaves dbt's unit tests out (flows/commissions/refresh.py, NIGHTLY_EXCLUDES):
+    here they run on DuckDB, every one of the project's, on the built reference warehouse (they
+    read its relations' column types)."""
+    settings = published_settings(published)
+    result = run_dbt(settings, ["test", "--select", "test_type:unit"], raise_on_failure=False)
+    manifest = json.loads((settings.home_dir / "dbt_target" / "manifest.json").read_text())
+    defined = {uid for uid in manifest["unit_tests"]}
+    ran = {n.unique_id for n in result.nodes if n.resource_type == "unit_test"}
+    assert len(defined) >= 30 and ran == defined
+    assert result.success, result.describe_failures()
 
 
 def _query(result: PublishResult, sql: str, params: list | None = None) -> list[tuple]:
